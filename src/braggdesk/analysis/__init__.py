@@ -1,0 +1,1 @@
+"""analysis layer of braggdesk; see the package docstring for the layering."""

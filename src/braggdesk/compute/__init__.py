@@ -1,0 +1,1 @@
+"""compute layer of braggdesk; see the package docstring for the layering."""

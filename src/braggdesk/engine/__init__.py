@@ -1,0 +1,1 @@
+"""engine layer of braggdesk; see the package docstring for the layering."""

@@ -1,0 +1,34 @@
+"""One root exception for braggdesk, and a few subclasses callers can catch.
+
+Every message names the file (where there is one) and says what was found and
+what was expected, so the CLI can print it as one line and the GUI as a dialog.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class BraggdeskError(Exception):
+    """Root of every error braggdesk raises on purpose."""
+
+
+class InputError(BraggdeskError):
+    """A file or folder cannot be used as it is (unreadable, inconsistent, out of range)."""
+
+    def __init__(self, path: str | Path | None, problem: str):
+        self.path = None if path is None else Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}" if self.path is not None else problem)
+
+
+class PlanError(BraggdeskError):
+    """A plan cannot be simulated with the given beam model or CT."""
+
+
+class DeviceError(BraggdeskError):
+    """The requested compute device is not available."""
+
+
+class BraggdeskWarning(UserWarning):
+    """Something the user should know about, but which does not stop the work."""

@@ -1,0 +1,1 @@
+"""gui layer of braggdesk; see the package docstring for the layering."""

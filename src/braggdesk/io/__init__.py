@@ -1,0 +1,1 @@
+"""io layer of braggdesk; see the package docstring for the layering."""

@@ -1,0 +1,77 @@
+"""A job: everything the engine needs, and nothing that identifies a patient.
+
+A Job can be pickled, sent over SSH or to a Dask worker as it is.  The CT is
+kept as a :class:`Volume` whose identity fields are cleared by :meth:`Job.create`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass, field
+
+from .beam_model import BeamModel
+from .material import CtCalibration
+from .plan import Plan
+from .volume import Volume
+
+DEVICES = ("auto", "cpu", "gpu")
+DOSE_TO = ("water", "medium")
+
+
+@dataclass
+class SimulationSettings:
+    """How much to simulate and how.
+
+    Give ``primaries`` (total, split into ``batches``) or ``target_uncertainty``
+    (mean relative uncertainty over voxels above 50 % of the maximum dose, e.g.
+    0.01); with a target, batches of ``primaries_per_batch`` run until it is met
+    or ``max_primaries`` is reached.
+    """
+
+    primaries: int | None = 100_000
+    target_uncertainty: float | None = None
+    batches: int = 10
+    primaries_per_batch: int | None = None
+    max_primaries: int = 1_000_000_000
+    seed: int = 1
+    device: str = "auto"
+    dose_to: str = "water"
+    score_let: bool = True
+    nuclear: bool = True
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
+        if self.dose_to not in DOSE_TO:
+            raise ValueError(f"dose_to must be one of {DOSE_TO}, got {self.dose_to!r}")
+        if self.primaries is None and self.target_uncertainty is None:
+            raise ValueError("give a number of primaries or a target uncertainty")
+        if self.primaries is not None and self.primaries < 1:
+            raise ValueError(f"primaries must be positive, got {self.primaries}")
+        if self.target_uncertainty is not None and not 0 < self.target_uncertainty < 1:
+            raise ValueError(f"target uncertainty is a fraction between 0 and 1, got {self.target_uncertainty}")
+        if self.batches < 1:
+            raise ValueError(f"batches must be at least 1, got {self.batches}")
+
+
+@dataclass
+class Job:
+    ct: Volume
+    plan: Plan
+    beam_model: BeamModel
+    calibration: CtCalibration
+    settings: SimulationSettings = field(default_factory=SimulationSettings)
+    job_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    ignore_frame_of_reference: bool = False
+
+    @classmethod
+    def create(cls, ct: Volume, plan: Plan, beam_model: BeamModel, calibration: CtCalibration,
+               settings: SimulationSettings | None = None, ignore_frame_of_reference: bool = False) -> "Job":
+        """A job with identity-bearing fields removed from its inputs."""
+        anon_ct = dataclasses.replace(ct, description="", study_instance_uid="")
+        anon_plan = dataclasses.replace(plan, source_path="")
+        anon_model = dataclasses.replace(beam_model, source_path="")
+        anon_cal = dataclasses.replace(calibration, source_path="")
+        return cls(anon_ct, anon_plan, anon_model, anon_cal, settings or SimulationSettings(),
+                   ignore_frame_of_reference=ignore_frame_of_reference)

@@ -1,0 +1,129 @@
+"""Partial sums of a Monte Carlo run, and their exact merge.
+
+Sums, not means (as OpenMC tallies): every energy sum is an int64 count of
+``ENERGY_QUANTUM_MEV`` units, so snapshots from threads, nodes and cluster
+workers add up to the same bits in any order.  Only ``batch_sq_sum`` (the
+batch-method variance term, sum over batches of S_b^2 / n_b) is float64.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+ENERGY_QUANTUM_MEV = 1e-6  # 1 eV: deposits are rounded to this before summing
+ENERGY_SQ_QUANTUM_MEV2 = 1e-6  # quantum of the per-history squared deposits
+LET_QUANTUM = 1e-6  # quantum of energy x LET (MeV x keV/um)
+
+
+@dataclass
+class Snapshot:
+    """Sums over the primaries of one or more batches, per voxel (flat, C order of the CT)."""
+
+    primaries: int
+    energy: np.ndarray  # int64, sum of deposited energy [ENERGY_QUANTUM_MEV]
+    energy_sq: np.ndarray  # int64, sum over histories of (deposit per history)^2 [ENERGY_SQ_QUANTUM_MEV2]
+    batch_sq_sum: np.ndarray  # float64, sum over batches of (energy_b [MeV])^2 / n_b
+    let_numerator: np.ndarray  # int64, sum of proton energy x LET in water [LET_QUANTUM]
+    let_energy: np.ndarray  # int64, proton energy entering the LET average [ENERGY_QUANTUM_MEV]
+    batches: tuple[int, ...] = ()
+    compute_seconds: float = 0.0  # summed over batches (device time, not wall time)
+    device: str = ""
+    job_id: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def empty(cls, n_voxels: int, job_id: str = "", device: str = "") -> "Snapshot":
+        zi = lambda: np.zeros(n_voxels, dtype=np.int64)  # noqa: E731
+        return cls(0, zi(), zi(), np.zeros(n_voxels), zi(), zi(), job_id=job_id, device=device)
+
+    @property
+    def n_batches(self) -> int:
+        return len(self.batches)
+
+    def __add__(self, other: "Snapshot") -> "Snapshot":
+        if other.energy.shape != self.energy.shape:
+            raise ValueError(f"cannot merge snapshots of {self.energy.size} and {other.energy.size} voxels")
+        if self.job_id and other.job_id and self.job_id != other.job_id:
+            raise ValueError(f"cannot merge snapshots of jobs {self.job_id} and {other.job_id}")
+        overlap = set(self.batches) & set(other.batches)
+        if overlap:
+            raise ValueError(f"batches {sorted(overlap)[:5]} would be counted twice")
+        devices = sorted({d for d in (self.device, other.device) if d})
+        return Snapshot(
+            primaries=self.primaries + other.primaries,
+            energy=self.energy + other.energy,
+            energy_sq=self.energy_sq + other.energy_sq,
+            batch_sq_sum=self.batch_sq_sum + other.batch_sq_sum,
+            let_numerator=self.let_numerator + other.let_numerator,
+            let_energy=self.let_energy + other.let_energy,
+            batches=tuple(sorted(self.batches + other.batches)),
+            compute_seconds=self.compute_seconds + other.compute_seconds,
+            device=", ".join(devices),
+            job_id=self.job_id or other.job_id,
+            notes=tuple(dict.fromkeys(self.notes + other.notes)),
+        )
+
+    def energy_mev(self) -> np.ndarray:
+        return self.energy * ENERGY_QUANTUM_MEV
+
+    def relative_uncertainty(self) -> np.ndarray:
+        """History-by-history relative standard error of the mean per voxel (0 where no dose).
+
+        Deposits of one track within a voxel are summed before squaring; separate
+        tracks of one history (secondary protons) are treated as independent.
+        """
+        n = self.primaries
+        out = np.zeros(self.energy.shape)
+        if n < 2:
+            return out
+        s = self.energy * ENERGY_QUANTUM_MEV
+        s2 = self.energy_sq * ENERGY_SQ_QUANTUM_MEV2
+        hit = s > 0
+        mean = s[hit] / n
+        var_mean = np.maximum(s2[hit] / n - mean**2, 0.0) / (n - 1)
+        out[hit] = np.sqrt(var_mean) / mean
+        return out
+
+    def batch_relative_uncertainty(self) -> np.ndarray:
+        """Batch-method relative standard error per voxel (needs at least 2 batches)."""
+        k, n = self.n_batches, self.primaries
+        out = np.zeros(self.energy.shape)
+        if k < 2 or n == 0:
+            return out
+        s = self.energy * ENERGY_QUANTUM_MEV
+        hit = s > 0
+        mu = s[hit] / n
+        var_mean = np.maximum(self.batch_sq_sum[hit] - n * mu**2, 0.0) / ((k - 1) * n)
+        out[hit] = np.sqrt(var_mean) / (n * mu) * n
+        return out
+
+    def mean_relative_uncertainty(self, dose_weight: np.ndarray | None = None, threshold: float = 0.5) -> float:
+        """Mean history-by-history relative uncertainty over voxels above ``threshold`` of the maximum.
+
+        ``dose_weight`` converts energy to dose per voxel (Gy per MeV); without it energy is used.
+        """
+        e = self.energy * (ENERGY_QUANTUM_MEV if dose_weight is None else ENERGY_QUANTUM_MEV * dose_weight)
+        if self.primaries < 2 or not np.any(e > 0):
+            return float("inf")
+        sel = e >= threshold * e.max()
+        return float(np.mean(self.relative_uncertainty()[sel]))
+
+    def let_kev_um(self) -> np.ndarray:
+        """Dose-averaged LET in water, keV/um (0 where no proton deposited energy)."""
+        out = np.zeros(self.energy.shape)
+        hit = self.let_energy > 0
+        out[hit] = (self.let_numerator[hit] * LET_QUANTUM) / (self.let_energy[hit] * ENERGY_QUANTUM_MEV)
+        return out
+
+
+class Accumulator:
+    """Merges a stream of Snapshots; what a runner or a GUI keeps while a job runs."""
+
+    def __init__(self) -> None:
+        self.total: Snapshot | None = None
+
+    def add(self, snapshot: Snapshot) -> Snapshot:
+        self.total = snapshot if self.total is None else self.total + snapshot
+        return self.total

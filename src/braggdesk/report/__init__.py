@@ -1,0 +1,1 @@
+"""report layer of braggdesk; see the package docstring for the layering."""

@@ -1,0 +1,1 @@
+"""viewers layer of braggdesk; see the package docstring for the layering."""
