@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .material import Material
+
 
 @dataclass(frozen=True)
 class SpotOptics:
@@ -34,10 +36,11 @@ class RangeShifter:
     """A slab in the nozzle: its material and thickness, and where it sits."""
 
     identifier: str
-    material: str  # a material name the engine knows (e.g. "Lexan", "PMMA", "Water")
+    material: str  # material name, e.g. "Lexan", "PMMA", "Water"
     thickness_mm: float
     isocenter_distance_mm: float  # from isocentre to the slab's centre, along the beam axis
     water_equivalent_thickness_mm: float | None = None
+    composition: Material | None = None  # resolved by the reader; the engine needs it
 
 
 @dataclass

@@ -32,6 +32,7 @@ class Snapshot:
     device: str = ""
     job_id: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    counters: dict[str, int] = field(default_factory=dict)  # diagnostics, e.g. nonelastic events
 
     @classmethod
     def empty(cls, n_voxels: int, job_id: str = "", device: str = "") -> "Snapshot":
@@ -63,6 +64,8 @@ class Snapshot:
             device=", ".join(devices),
             job_id=self.job_id or other.job_id,
             notes=tuple(dict.fromkeys(self.notes + other.notes)),
+            counters={k: self.counters.get(k, 0) + other.counters.get(k, 0)
+                      for k in sorted(set(self.counters) | set(other.counters))},
         )
 
     def energy_mev(self) -> np.ndarray:
@@ -96,7 +99,7 @@ class Snapshot:
         hit = s > 0
         mu = s[hit] / n
         var_mean = np.maximum(self.batch_sq_sum[hit] - n * mu**2, 0.0) / ((k - 1) * n)
-        out[hit] = np.sqrt(var_mean) / (n * mu) * n
+        out[hit] = np.sqrt(var_mean) / mu
         return out
 
     def mean_relative_uncertainty(self, dose_weight: np.ndarray | None = None, threshold: float = 0.5) -> float:

@@ -1,0 +1,75 @@
+"""Per-voxel transport properties of the CT, built once per job from the calibration.
+
+Relative stopping power and the nonelastic cross section scale with density for a
+fixed composition, so each material is evaluated once at unit density and each
+voxel multiplies by its own density.  Dose to water uses the same energy-independent
+stopping power ratio: D_w = E / (RSP * V) with water at 1 g/cm3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..model import CtCalibration, DoseScale, Material, Volume
+from .physics.materials import material_physics
+from .physics.nuclear import nonelastic_macroscopic_per_cm, recoil_energy_fraction
+
+MEV_TO_GY_G = 1.602176634e-10  # 1 MeV per gram in Gy
+
+# Energy grid of the per-material nuclear tables (MeV).
+NUCLEAR_E_MIN_MEV, NUCLEAR_E_MAX_MEV = 1.0, 400.0
+
+
+@dataclass
+class Media:
+    """numpy arrays over the flat CT (C order [k, j, i]) and per material."""
+
+    material_index: np.ndarray  # int32 per voxel
+    density_g_cm3: np.ndarray  # float32 per voxel
+    rsp: np.ndarray  # float32 relative (linear) stopping power to water per voxel
+    inv_x0_per_mm: np.ndarray  # float32 1 / radiation length per voxel
+    materials: list[Material]
+    mass_rsp: np.ndarray  # per material: RSP at unit density
+    nonelastic_per_mm_unit_density: list  # per material: callable E -> Sigma/rho [1/mm per g/cm3]
+    recoil_fraction: list  # per material: callable E -> local fraction
+    voxel_volume_cm3: float
+
+    @property
+    def n_voxels(self) -> int:
+        return int(self.rsp.size)
+
+    def dose_scale(self, plan_protons: float) -> DoseScale:
+        v = self.voxel_volume_cm3
+        mass = np.maximum(self.density_g_cm3.astype(np.float64) * v, 1e-12)
+        water_mass = np.maximum(self.rsp.astype(np.float64) * v, 1e-12)
+        return DoseScale(plan_protons, MEV_TO_GY_G / mass, MEV_TO_GY_G / water_mass)
+
+
+def build_media(ct: Volume, calibration: CtCalibration) -> Media:
+    hu = np.asarray(ct.hu, dtype=np.float32).reshape(-1)
+    density = calibration.density(hu).astype(np.float32)
+    density = np.maximum(density, 1e-6).astype(np.float32)
+    midx = calibration.material_index(hu)
+    used = np.unique(midx)
+    n_mat = len(calibration.materials)
+    mass_rsp = np.zeros(n_mat)
+    x0_g_cm2 = np.full(n_mat, np.inf)
+    sig_fns: list = [None] * n_mat
+    rec_fns: list = [None] * n_mat
+    for m in range(n_mat):
+        mat = calibration.materials[m]
+        if m not in used:
+            sig_fns[m] = lambda e: np.zeros_like(np.asarray(e, float))  # noqa: E731
+            rec_fns[m] = lambda e: np.zeros_like(np.asarray(e, float))  # noqa: E731
+            continue
+        phys = material_physics(mat, density_g_cm3=1.0)
+        mass_rsp[m] = phys.relative_stopping_power
+        x0_g_cm2[m] = phys.radiation_length_g_cm2
+        sig_fns[m] = (lambda mm: lambda e: 0.1 * nonelastic_macroscopic_per_cm(mm, 1.0, np.asarray(e, float)))(mat)
+        rec_fns[m] = (lambda mm: lambda e: recoil_energy_fraction(mm, np.asarray(e, float)))(mat)
+    rsp = (density * mass_rsp[midx]).astype(np.float32)
+    inv_x0 = (density / (10.0 * x0_g_cm2[midx])).astype(np.float32)
+    return Media(midx.astype(np.int32), density, rsp, inv_x0, list(calibration.materials), mass_rsp,
+                 sig_fns, rec_fns, ct.voxel_volume_cm3)

@@ -1,0 +1,199 @@
+"""The engine's public entry: ``simulate(job)`` yields a Snapshot after every batch.
+
+Batch ``b`` draws from its own random stream, spawned from the job's seed as
+``SeedSequence(seed, spawn_key=(b,))``, so a batch gives the same sums wherever
+it runs (thread, SSH node, cluster worker).  Cancelling between batches keeps
+everything done so far: the caller simply stops iterating, or passes ``cancel``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+
+from ..errors import PlanError
+from ..model import DoseScale, Job, Snapshot
+from .backend import Backend, select_backend
+from .geometry import GridFrame
+from .media import Media, build_media
+from .physics.materials import material_physics
+from .source import DeviceSpots, SpotTable, build_spot_table
+from .transport import TransportTables, highland_f, transport_batch
+
+DEFAULT_PRIMARIES_PER_BATCH = {"numpy": 20_000, "cupy": 1_000_000}
+
+
+@dataclass
+class PreparedJob:
+    """What a job turns into on one device: media, tables, spots.  Built once, used per batch."""
+
+    job: Job
+    backend: Backend
+    media: Media
+    spots_table: SpotTable
+    tables: TransportTables
+    spots: DeviceSpots
+    scale: DoseScale
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_voxels(self) -> int:
+        return self.media.n_voxels
+
+
+def check_frame_of_reference(job: Job) -> list[str]:
+    """A plan on another frame of reference than the CT is refused unless the job says to ignore it."""
+    ct_for, plan_for = job.ct.frame_of_reference_uid, job.plan.frame_of_reference_uid
+    if ct_for and plan_for and ct_for != plan_for:
+        if not job.ignore_frame_of_reference:
+            raise PlanError(
+                f"the plan's frame of reference ({plan_for}) differs from the CT's ({ct_for}); "
+                "use --ignore-frame-of-reference to run it on this CT anyway (e.g. a phantom)")
+        return [f"frame of reference ignored: plan {plan_for} on CT {ct_for}"]
+    return []
+
+
+def prepare(job: Job, backend: Backend | None = None) -> PreparedJob:
+    backend = backend or select_backend(job.settings.device)
+    notes = check_frame_of_reference(job)
+    if backend.note:
+        notes.append(backend.note)
+    xp = backend.xp
+    grid = GridFrame.of(job.ct)
+    media = build_media(job.ct, job.calibration)
+    table = build_spot_table(job.plan, job.beam_model, grid, job.ct.patient_position or "HFS",
+                             slab_physics=_slab_physics)
+    notes.extend(table.notes)
+    tables = TransportTables.build(xp, media, grid, nuclear=job.settings.nuclear)
+    spots = DeviceSpots(table, xp)
+    return PreparedJob(job, backend, media, table, tables, spots, media.dose_scale(table.total_protons), notes)
+
+
+def _slab_physics(rs) -> tuple[float, float]:
+    if rs.composition is None:
+        raise PlanError(f"range shifter {rs.identifier!r}: its material {rs.material!r} has no composition")
+    phys = material_physics(rs.composition, density_g_cm3=rs.composition.density_g_cm3)
+    wet = rs.water_equivalent_thickness_mm or rs.thickness_mm * phys.relative_stopping_power
+    return float(wet), float(rs.thickness_mm / (10.0 * phys.radiation_length_g_cm2 / phys.density_g_cm3))
+
+
+def batch_seed(seed: int, batch_index: int) -> int:
+    state = np.random.SeedSequence(seed, spawn_key=(batch_index,)).generate_state(2, dtype=np.uint64)
+    return int(state[0]) ^ (int(state[1]) << 1) & ((1 << 63) - 1)
+
+
+def run_batch(prepared: PreparedJob, batch_index: int, n_primaries: int) -> Snapshot:
+    """One batch, start to end, on the prepared device: a Snapshot of its sums."""
+    backend = prepared.backend
+    xp = backend.xp
+    rng = backend.rng(batch_seed(prepared.job.settings.seed, batch_index))
+    t0 = time.perf_counter()
+    tally, counters = transport_batch(prepared.tables, prepared.spots, rng, n_primaries,
+                                      range_shifter=_range_shifter_fn(prepared))
+    backend.synchronize()
+    energy = backend.to_numpy(tally.energy)
+    e_mev = energy * 1e-6
+    snap = Snapshot(
+        primaries=n_primaries,
+        energy=energy,
+        energy_sq=backend.to_numpy(tally.energy_sq),
+        batch_sq_sum=e_mev * e_mev / max(n_primaries, 1),
+        let_numerator=backend.to_numpy(tally.let_num),
+        let_energy=backend.to_numpy(tally.let_energy),
+        batches=(batch_index,),
+        compute_seconds=time.perf_counter() - t0,
+        device=backend.device_name,
+        job_id=prepared.job.job_id,
+        notes=tuple(prepared.notes),
+        counters=counters,
+    )
+    del xp
+    return snap
+
+
+def _range_shifter_fn(prepared: PreparedJob):
+    slabs = prepared.spots_table.range_shifters
+    if not slabs:
+        return None
+    tb, table = prepared.tables, prepared.spots_table
+
+    def apply(xp, rng, pos, dvec, energy, beam):
+        f32 = xp.float32
+        for slab in slabs:
+            sel = beam == slab.beam_index
+            iso = xp.asarray(table.iso[slab.beam_index], dtype=pos.dtype)
+            axis = xp.asarray(table.direction[slab.beam_index], dtype=pos.dtype)
+            plane = iso - slab.upstream_distance_mm * axis
+            t = ((plane[None, :] - pos) @ axis) / (dvec @ axis)
+            pos = xp.where(sel[:, None], pos + t[:, None] * dvec, pos)
+            r = tb.range_mm(xp, energy)
+            wet = f32(slab.water_equivalent_mm)
+            e_mid = tb.energy_of_range(xp, xp.maximum(r - 0.5 * wet, f32(1e-6)))
+            e_out = tb.energy_of_range(xp, xp.maximum(r - wet, f32(1e-6)))
+            g = rng.standard_normal((3, energy.size), dtype=f32)
+            loss = (energy - e_out) + xp.sqrt(tb.bohr_var_per_mm(xp, e_mid) * wet) * g[0]
+            new_e = xp.where(r <= wet, f32(0), xp.maximum(energy - loss, f32(0)))
+            theta0 = tb.highland_k(xp, e_mid) * xp.sqrt(highland_f(xp, xp.full_like(energy, slab.thickness_in_x0)))
+            d2 = _kick(xp, dvec.astype(f32), theta0 * g[1], theta0 * g[2])
+            dvec = xp.where(sel[:, None], d2, dvec)
+            energy = xp.where(sel, new_e, energy)
+        return pos, dvec, energy
+
+    return apply
+
+
+def _kick(xp, d, tx, ty):
+    from .transport import Particles, _rotate
+
+    z = xp.zeros(d.shape[0], dtype=xp.float32)
+    p = Particles(x=z, y=z, z=z, u=d[:, 0].copy(), v=d[:, 1].copy(), w=d[:, 2].copy(), e=z, t_x0=z, mfp=z,
+                  hist=z, pend_vox=z, pend_q=z, primary=z)
+    _rotate(xp, p, tx, ty)
+    return xp.stack([p.u, p.v, p.w], axis=1)
+
+
+def plan_batches(settings, backend_name: str) -> tuple[list[int], int | None]:
+    """Primaries per batch for a fixed-count job (list), or the batch size for a target-uncertainty job."""
+    if settings.primaries is not None and settings.target_uncertainty is None:
+        k = min(settings.batches, settings.primaries)
+        base, extra = divmod(settings.primaries, k)
+        return [base + (1 if b < extra else 0) for b in range(k)], None
+    size = settings.primaries_per_batch or DEFAULT_PRIMARIES_PER_BATCH[backend_name]
+    return [], int(size)
+
+
+def simulate(job: Job, *, backend: Backend | None = None, cancel: Callable[[], bool] | None = None,
+             prepared: PreparedJob | None = None) -> Iterator[Snapshot]:
+    """Yield one Snapshot (the sums of that batch alone) per batch; merge them by addition.
+
+    With a target uncertainty, batches run until the mean relative uncertainty over
+    voxels above 50 % of the maximum dose reaches it (or ``max_primaries``).
+    """
+    prepared = prepared or prepare(job, backend)
+    sizes, batch_size = plan_batches(job.settings, prepared.backend.name)
+    if batch_size is None:
+        for b, n in enumerate(sizes):
+            if cancel is not None and cancel():
+                return
+            yield run_batch(prepared, b, n)
+        return
+    target = float(job.settings.target_uncertainty)
+    dose_weight = prepared.scale.per_voxel(job.settings.dose_to)
+    total: Snapshot | None = None
+    b = 0
+    while True:
+        if cancel is not None and cancel():
+            return
+        done = 0 if total is None else total.primaries
+        n = min(batch_size, job.settings.max_primaries - done)
+        if n <= 0:
+            return
+        snap = run_batch(prepared, b, n)
+        total = snap if total is None else total + snap
+        yield snap
+        b += 1
+        if b >= 2 and total.mean_relative_uncertainty(dose_weight) <= target:
+            return

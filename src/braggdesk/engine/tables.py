@@ -1,0 +1,42 @@
+"""Interpolation tables that live on the device and are read with index arithmetic.
+
+A :class:`LogGridTable` samples f(x) on a grid uniform in log(x); a lookup is one
+log, one multiply-add, one gather pair and a lerp, the same code on numpy and CuPy.
+Several rows (one per material) share one grid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+
+@dataclass
+class LogGridTable:
+    log_x0: float
+    inv_dlog: float
+    n: int
+    values: Any  # xp array (n,) or (rows, n), float32
+
+    @classmethod
+    def sample(cls, xp, fn: Callable[[np.ndarray], np.ndarray] | list[Callable], x_min: float, x_max: float,
+               n: int = 2048) -> "LogGridTable":
+        x = np.exp(np.linspace(np.log(x_min), np.log(x_max), n))
+        rows = [f(x) for f in fn] if isinstance(fn, list) else fn(x)
+        vals = np.asarray(rows, dtype=np.float64)
+        return cls(float(np.log(x_min)), float((n - 1) / (np.log(x_max) - np.log(x_min))), n,
+                   xp.asarray(vals, dtype=xp.float32))
+
+    def __call__(self, xp, x, row=None):
+        """Linear interpolation at x (clamped to the grid); ``row`` picks a row per element."""
+        f = (xp.log(xp.maximum(x, 1e-30)) - self.log_x0) * self.inv_dlog
+        f = xp.clip(f, 0.0, self.n - 1.000001)
+        i = f.astype(xp.int32)
+        w = (f - i).astype(xp.float32)
+        if row is None:
+            lo, hi = self.values[i], self.values[i + 1]
+        else:
+            lo, hi = self.values[row, i], self.values[row, i + 1]
+        return lo + w * (hi - lo)

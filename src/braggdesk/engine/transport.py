@@ -1,0 +1,361 @@
+"""Class II condensed-history proton transport through the voxelised CT, on ``xp`` arrays.
+
+All live particles advance together, one step each per iteration (structure of
+arrays, float32).  A step ends at the first of: the voxel boundary, the end of
+the particle's range, or a nonelastic nuclear interaction.  Over a step of
+water-equivalent length s_w the mean energy loss follows the range-energy table
+(E -> R(E) - s_w -> E), with Gaussian (Bohr) straggling; multiple Coulomb
+scattering uses Highland's formula integrated over the path (see
+physics.water.highland_f) with a random hinge; energy is scored in the voxel where
+the step began.  Nonelastic events (ICRU 63 cross sections) remove the primary:
+recoils deposit locally, one secondary proton is emitted and transported, the
+rest (neutrons, gammas) leaves.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..model.snapshot import ENERGY_QUANTUM_MEV, ENERGY_SQ_QUANTUM_MEV2, LET_QUANTUM
+from .geometry import GridFrame, ray_box_entry
+from .media import NUCLEAR_E_MAX_MEV, NUCLEAR_E_MIN_MEV, Media
+from .physics import water as water_physics
+from .source import DeviceSpots
+from .tables import LogGridTable
+
+PROTON_MASS_MEV = 938.272088
+HIGHLAND_MEV = 13.6
+E_MIN_MEV, E_MAX_MEV = 0.05, 400.0
+SECONDARY_MIN_MEV = 1.0  # secondary protons below this deposit locally (range < 25 um)
+BOUNDARY_PUSH_MM = 1e-3  # steps end this far past a voxel boundary, so the next voxel is found
+FLUSH_RECORDS = 4_000_000  # scoring records buffered before one scatter-add
+
+
+@dataclass
+class TransportTables:
+    """Everything transport reads, on the device."""
+
+    xp: object
+    grid: GridFrame
+    n_voxels: int
+    rsp: object
+    density: object
+    inv_x0: object
+    material: object
+    range_mm: LogGridTable  # water CSDA range (mm) vs energy
+    energy_of_range: LogGridTable  # inverse, energy vs range (mm)
+    let_kev_um: LogGridTable  # electronic stopping power in water, keV/um
+    bohr_var_per_mm: LogGridTable  # straggling variance per mm of water, MeV^2/mm
+    highland_k: LogGridTable  # 13.6 MeV / (p beta)
+    nonelastic: LogGridTable  # rows: materials, Sigma/rho in 1/mm per g/cm3
+    recoil: LogGridTable  # rows: materials, local energy fraction
+    nuclear: bool = True
+
+    @classmethod
+    def build(cls, xp, media: Media, grid: GridFrame, nuclear: bool = True) -> "TransportTables":
+        wt = water_physics.water_table()
+        r_min = float(wt.range_g_cm2(np.array([E_MIN_MEV]))[0]) * 10
+        r_max = float(wt.range_g_cm2(np.array([E_MAX_MEV]))[0]) * 10
+        f32 = lambda a: xp.asarray(a, dtype=xp.float32)  # noqa: E731
+        return cls(
+            xp=xp, grid=grid, n_voxels=media.n_voxels,
+            rsp=f32(media.rsp), density=f32(media.density_g_cm3), inv_x0=f32(media.inv_x0_per_mm),
+            material=xp.asarray(media.material_index, dtype=xp.int32),
+            range_mm=LogGridTable.sample(xp, lambda e: 10 * wt.range_g_cm2(e), E_MIN_MEV, E_MAX_MEV, 4096),
+            energy_of_range=LogGridTable.sample(xp, lambda r: wt.energy_mev(r / 10), r_min, r_max, 4096),
+            let_kev_um=LogGridTable.sample(xp, water_physics.let_kev_um, E_MIN_MEV, E_MAX_MEV, 1024),
+            bohr_var_per_mm=LogGridTable.sample(
+                xp, lambda e: 0.1 * water_physics.bohr_variance_mev2_per_g_cm2(e, WATER_Z_OVER_A),
+                E_MIN_MEV, E_MAX_MEV, 1024),
+            highland_k=LogGridTable.sample(xp, lambda e: HIGHLAND_MEV / water_physics.p_beta_mev(e),
+                                           E_MIN_MEV, E_MAX_MEV, 1024),
+            nonelastic=LogGridTable.sample(xp, media.nonelastic_per_mm_unit_density, NUCLEAR_E_MIN_MEV,
+                                           NUCLEAR_E_MAX_MEV, 512),
+            recoil=LogGridTable.sample(xp, media.recoil_fraction, NUCLEAR_E_MIN_MEV, NUCLEAR_E_MAX_MEV, 128),
+            nuclear=nuclear,
+        )
+
+
+WATER_Z_OVER_A = 0.555087  # ICRU 49 liquid water
+
+
+def highland_f(xp, t):
+    """F(t) = t (1 + 0.038 ln t)^2 with t clipped below (see physics.water.highland_f)."""
+    t = xp.maximum(t, 1e-4)
+    c = 1.0 + 0.038 * xp.log(t)
+    return t * c * c
+
+
+@dataclass
+class Tally:
+    """Device accumulators (int64 counts of quanta) and the record buffer feeding them."""
+
+    xp: object
+    n_voxels: int
+    energy: object = None
+    energy_sq: object = None
+    let_num: object = None
+    let_energy: object = None
+    _buf: dict = field(default_factory=dict)
+    _count: int = 0
+
+    def __post_init__(self) -> None:
+        z = lambda: self.xp.zeros(self.n_voxels, dtype=self.xp.int64)  # noqa: E731
+        self.energy, self.energy_sq, self.let_num, self.let_energy = z(), z(), z(), z()
+        self._buf = {"energy": [], "energy_sq": [], "let_num": [], "let_energy": []}
+
+    def add(self, name: str, voxels, quanta) -> None:
+        """Queue integer-valued float64 quanta for ``voxels``; summed exactly in :meth:`flush`."""
+        if voxels.size:
+            self._buf[name].append((voxels, quanta))
+            self._count += int(voxels.size)
+            if self._count > FLUSH_RECORDS:
+                self.flush()
+
+    def flush(self) -> None:
+        xp = self.xp
+        for name, items in self._buf.items():
+            if not items:
+                continue
+            v = xp.concatenate([a for a, _ in items])
+            q = xp.concatenate([b for _, b in items])
+            # float64 sums of integers stay exact below 2**53: identical in any summation order
+            s = xp.bincount(v, weights=q, minlength=self.n_voxels)
+            acc = getattr(self, name)
+            acc += xp.rint(s).astype(xp.int64)
+            items.clear()
+        self._count = 0
+
+
+class Particles:
+    """Structure of arrays for the live particles of a batch."""
+
+    FIELDS = ("x", "y", "z", "u", "v", "w", "e", "t_x0", "mfp", "hist", "pend_vox", "pend_q", "primary")
+
+    def __init__(self, **arrays):
+        for k in self.FIELDS:
+            setattr(self, k, arrays[k])
+
+    @property
+    def n(self) -> int:
+        return int(self.e.size)
+
+    def keep(self, mask) -> None:
+        for k in self.FIELDS:
+            setattr(self, k, getattr(self, k)[mask])
+
+    def extend(self, xp, other: "Particles") -> None:
+        for k in self.FIELDS:
+            setattr(self, k, xp.concatenate([getattr(self, k), getattr(other, k)]))
+
+
+def _quanta(xp, energy_mev, quantum):
+    return xp.rint(energy_mev.astype(xp.float64) / quantum)
+
+
+def transport_batch(tables: TransportTables, spots: DeviceSpots, rng, n_primaries: int,
+                    range_shifter=None) -> tuple[Tally, dict[str, int]]:
+    """Simulate ``n_primaries`` histories; returns the tallies and event counters."""
+    xp = tables.xp
+    grid = tables.grid
+    pos, dvec, energy, beam = spots.sample(rng, n_primaries)
+    if range_shifter is not None:
+        pos, dvec, energy = range_shifter(xp, rng, pos, dvec, energy, beam)
+    counters = {"primaries": n_primaries, "primaries_missing_ct": 0, "nonelastic_primary": 0,
+                "nonelastic_secondary": 0, "secondary_protons": 0, "steps": 0}
+    # drift in air to the CT
+    t_in, t_out = ray_box_entry(xp, pos, dvec, grid.size_mm)
+    hit = (t_in < t_out) & (t_out > 0) & (energy > 0)
+    counters["primaries_missing_ct"] = int(n_primaries - int(hit.sum()))
+    t_in = xp.maximum(t_in, 0.0)
+    pos = pos + (t_in + BOUNDARY_PUSH_MM)[:, None] * dvec
+    idx = xp.nonzero(hit)[0]
+    n = int(idx.size)
+    f32 = xp.float32
+    p = Particles(
+        x=pos[idx, 0].astype(f32), y=pos[idx, 1].astype(f32), z=pos[idx, 2].astype(f32),
+        u=dvec[idx, 0].astype(f32), v=dvec[idx, 1].astype(f32), w=dvec[idx, 2].astype(f32),
+        e=energy[idx].astype(f32), t_x0=xp.zeros(n, f32),
+        mfp=rng.standard_exponential(n, dtype=f32),
+        hist=idx.astype(xp.int32), pend_vox=xp.full(n, -1, xp.int32), pend_q=xp.zeros(n, xp.float64),
+        primary=xp.ones(n, dtype=bool),
+    )
+    tally = Tally(xp, tables.n_voxels)
+    di, dj, dk = (float(s) for s in grid.spacing_mm)
+    ni, nj, nk = grid.shape_ijk
+    while p.n:
+        counters["steps"] += p.n
+        _step(tables, tally, rng, p, counters, di, dj, dk, ni, nj, nk)
+    tally.flush()
+    return tally, counters
+
+
+def _flush_pending(xp, tally: Tally, p: Particles, mask) -> None:
+    sel = mask & (p.pend_vox >= 0)
+    q = p.pend_q[sel]
+    tally.add("energy_sq", p.pend_vox[sel], xp.rint(q * q * (ENERGY_QUANTUM_MEV**2 / ENERGY_SQ_QUANTUM_MEV2)))
+
+
+def _step(tb: TransportTables, tally: Tally, rng, p: Particles, counters, di, dj, dk, ni, nj, nk) -> None:
+    xp = tb.xp
+    f32 = xp.float32
+    ix = xp.floor(p.x / di).astype(xp.int32)
+    iy = xp.floor(p.y / dj).astype(xp.int32)
+    iz = xp.floor(p.z / dk).astype(xp.int32)
+    inside = (ix >= 0) & (ix < ni) & (iy >= 0) & (iy < nj) & (iz >= 0) & (iz < nk) & (p.e > 0)
+    if not bool(inside.all()):
+        _flush_pending(xp, tally, p, ~inside)
+        p.keep(inside)
+        ix, iy, iz = ix[inside], iy[inside], iz[inside]
+        if not p.n:
+            return
+    vox = (iz * nj + iy) * ni + ix
+    rsp = tb.rsp[vox]
+    # distance to the voxel boundary
+    big = f32(1e30)
+    s_geo = xp.minimum(xp.minimum(_to_boundary(xp, p.x, p.u, ix, di), _to_boundary(xp, p.y, p.v, iy, dj)),
+                       _to_boundary(xp, p.z, p.w, iz, dk)) + f32(BOUNDARY_PUSH_MM)
+    # distance to the end of range
+    r_w = tb.range_mm(xp, p.e)
+    s_stop = r_w / xp.maximum(rsp, f32(1e-9))
+    # distance to a nonelastic event
+    if tb.nuclear:
+        mat = tb.material[vox]
+        sigma = tb.density[vox] * tb.nonelastic(xp, p.e, row=mat)
+        s_nuc = p.mfp / xp.maximum(sigma, f32(1e-12))
+    else:
+        sigma = xp.zeros_like(p.e)
+        s_nuc = xp.full_like(p.e, big)
+    s = xp.minimum(xp.minimum(s_geo, s_stop), s_nuc)
+    stops = s_stop <= xp.minimum(s_geo, s_nuc)
+    nuc = (~stops) & (s_nuc < s_geo)
+    s_w = s * rsp
+    r_end = xp.maximum(r_w - s_w, f32(0))
+    e_mid = tb.energy_of_range(xp, r_w - f32(0.5) * s_w)
+    e_end = tb.energy_of_range(xp, xp.maximum(r_end, f32(1e-6)))
+    de_mean = p.e - e_end
+    sigma_de = xp.sqrt(tb.bohr_var_per_mm(xp, e_mid) * s_w)
+    g = rng.standard_normal((3, p.n), dtype=f32)
+    de = xp.clip(de_mean + sigma_de * g[0], f32(0), p.e)
+    de = xp.where(stops, p.e, de)
+    e_new = p.e - de
+    # scattering: Highland integrated over the path, random hinge
+    dt = s * tb.inv_x0[vox]
+    dtheta2 = xp.maximum(highland_f(xp, p.t_x0 + dt) - highland_f(xp, p.t_x0), f32(0))
+    theta0 = tb.highland_k(xp, e_mid) * xp.sqrt(dtheta2)
+    hinge = rng.random((2, p.n), dtype=f32)
+    # polar angle: the 2-D Gaussian projected angles g[1], g[2] give theta and phi together
+    tx = theta0 * g[1]
+    ty = theta0 * g[2]
+    a = s * hinge[0]
+    p.x += a * p.u
+    p.y += a * p.v
+    p.z += a * p.w
+    _rotate(xp, p, tx, ty)
+    b = s - a
+    p.x += b * p.u
+    p.y += b * p.v
+    p.z += b * p.w
+    p.t_x0 += dt
+    p.mfp -= sigma * s
+    # nonelastic events
+    local = xp.zeros_like(de)
+    children = None
+    if tb.nuclear and bool(nuc.any()):
+        local, children = _nonelastic(tb, rng, p, nuc, vox, e_new, counters)
+    # scoring, history by history via the per-particle pending deposit
+    dep = de + local
+    q = _quanta(xp, dep, ENERGY_QUANTUM_MEV)
+    tally.add("energy", vox, q)
+    tally.add("let_energy", vox, _quanta(xp, de, ENERGY_QUANTUM_MEV))
+    tally.add("let_num", vox, xp.rint(de.astype(xp.float64) * tb.let_kev_um(xp, e_mid) / LET_QUANTUM))
+    same = p.pend_vox == vox
+    _flush_pending(xp, tally, p, ~same)
+    p.pend_q = xp.where(same, p.pend_q + q, q)
+    p.pend_vox = vox
+    p.e = xp.where(stops | nuc, f32(0), e_new)
+    dead = p.e <= 0
+    if bool(dead.any()):
+        _flush_pending(xp, tally, p, dead)
+        p.keep(~dead)
+    if children is not None:
+        p.extend(xp, children)
+
+
+def _to_boundary(xp, x, u, i, d):
+    """Distance along the direction cosine u from x to the next boundary of voxel i (size d)."""
+    tiny = xp.float32(1e-20)
+    safe_u = xp.where(xp.abs(u) < tiny, tiny, u)
+    edge = xp.where(u > 0, (i + 1) * d, i * d).astype(xp.float32)
+    return xp.where(xp.abs(u) < tiny, xp.float32(1e30), (edge - x) / safe_u)
+
+
+def _rotate(xp, p: Particles, tx, ty) -> None:
+    """Deflect directions by small projected angles tx, ty about two axes normal to (u, v, w)."""
+    u, v, w = p.u, p.v, p.w
+    # an orthonormal pair perpendicular to the direction
+    use_z = xp.abs(w) < 0.9
+    ax_x = xp.where(use_z, -v, w * 0 + 0)
+    ax_y = xp.where(use_z, u, -w)
+    ax_z = xp.where(use_z, w * 0, v)
+    norm = xp.sqrt(ax_x * ax_x + ax_y * ax_y + ax_z * ax_z)
+    ax_x, ax_y, ax_z = ax_x / norm, ax_y / norm, ax_z / norm
+    bx = v * ax_z - w * ax_y
+    by = w * ax_x - u * ax_z
+    bz = u * ax_y - v * ax_x
+    theta2 = tx * tx + ty * ty
+    ct = xp.cos(xp.sqrt(theta2))
+    st_over = xp.where(theta2 > 0, xp.sin(xp.sqrt(theta2)) / xp.sqrt(xp.maximum(theta2, 1e-30)), 1.0)
+    nu = ct * u + st_over * (tx * ax_x + ty * bx)
+    nv = ct * v + st_over * (tx * ax_y + ty * by)
+    nw = ct * w + st_over * (tx * ax_z + ty * bz)
+    n = xp.sqrt(nu * nu + nv * nv + nw * nw)
+    p.u, p.v, p.w = nu / n, nv / n, nw / n
+
+
+def _nonelastic(tb: TransportTables, rng, p: Particles, nuc, vox, e_new, counters):
+    """Nonelastic events at the end of this step: (energy deposited locally per particle, secondaries).
+
+    Energy partition (an approximation, documented in nuclear_model): recoils and
+    heavy fragments deposit the ICRU 63 recoil fraction locally; one secondary proton
+    takes a uniform fraction of the rest (mean one half, as secondary protons carry
+    about half of the nonelastic energy in tissue); the remainder (neutrons, gammas)
+    leaves.  The secondary's angle follows quasi-free nucleon-nucleon kinematics,
+    cos(theta) = sqrt(E_s / E).
+    """
+    xp = tb.xp
+    f32 = xp.float32
+    idx = xp.nonzero(nuc)[0]
+    counters["nonelastic_primary"] += int(p.primary[idx].sum())
+    counters["nonelastic_secondary"] += int(idx.size - int(p.primary[idx].sum()))
+    e = e_new[idx]
+    frac = tb.recoil(xp, xp.maximum(e, f32(NUCLEAR_E_MIN_MEV)), row=tb.material[vox[idx]])
+    local_e = e * xp.clip(frac, 0, 1)
+    rnd = rng.random((3, int(idx.size)), dtype=f32)
+    e_sec = (e - local_e) * rnd[0]
+    emit = e_sec >= SECONDARY_MIN_MEV
+    local_e = local_e + xp.where(emit, f32(0), e_sec)
+    local = xp.zeros_like(e_new)
+    local[idx] = local_e
+    ei = xp.nonzero(emit)[0]
+    child = None
+    if ei.size:
+        src = idx[ei]
+        es = e_sec[ei]
+        cos_t = xp.sqrt(xp.clip(es / xp.maximum(e[ei], f32(1e-6)), 0, 1))
+        theta = xp.arccos(cos_t)
+        phi = f32(2 * math.pi) * rnd[1][ei]
+        child = Particles(
+            x=p.x[src].copy(), y=p.y[src].copy(), z=p.z[src].copy(),
+            u=p.u[src].copy(), v=p.v[src].copy(), w=p.w[src].copy(),
+            e=es.astype(f32), t_x0=xp.zeros(int(ei.size), f32),
+            mfp=rng.standard_exponential(int(ei.size), dtype=f32),
+            hist=p.hist[src].copy(), pend_vox=xp.full(int(ei.size), -1, xp.int32),
+            pend_q=xp.zeros(int(ei.size), xp.float64), primary=xp.zeros(int(ei.size), dtype=bool),
+        )
+        _rotate(xp, child, theta * xp.cos(phi), theta * xp.sin(phi))
+        counters["secondary_protons"] += int(ei.size)
+    return local, child

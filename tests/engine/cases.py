@@ -1,0 +1,47 @@
+"""Small in-memory cases for engine tests: a water box and a pencil beam, no files needed."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from braggdesk.model import (Beam, BeamModel, CtCalibration, EnergyLayer, Job, Material, Plan,
+                             SimulationSettings, Volume)
+
+WATER = Material("Water", 1.0, {"H": 0.111894, "O": 0.888106}, i_value_ev=75.0)
+AIR = Material("Air", 0.00120479, {"C": 0.000124, "N": 0.755267, "O": 0.231781, "Ar": 0.012827})
+
+
+def water_calibration() -> CtCalibration:
+    return CtCalibration("water-test", np.array([-1000.0, 0.0]), np.array([1.0, 1.0]), np.array([-1000.0]), [WATER])
+
+
+def water_box(size_mm=(100.0, 320.0, 100.0), spacing_mm=(2.0, 2.0, 2.0), surface_y_mm=-20.0) -> Volume:
+    """Water box; the beam (gantry 0) enters at y = surface_y_mm and travels along +y."""
+    ni, nj, nk = (int(round(s / d)) for s, d in zip(size_mm, spacing_mm))
+    hu = np.zeros((nk, nj, ni), dtype=np.float32)
+    origin = (-size_mm[0] / 2 + spacing_mm[0] / 2, surface_y_mm + spacing_mm[1] / 2, -size_mm[2] / 2 + spacing_mm[2] / 2)
+    return Volume(hu, spacing_mm, origin, frame_of_reference_uid="1.2.3.4")
+
+
+def pencil_model(energies=(50.0, 250.0), sigma_mm=0.0, spread_mev=0.0, protons_per_mu=1e6) -> BeamModel:
+    e = np.asarray(energies, float)
+    z = np.zeros_like(e)
+    return BeamModel("pencil", e, e.copy(), z + spread_mev, z + protons_per_mu, z + sigma_mm, z + sigma_mm,
+                     z, z, z, z, reference_plane_to_isocenter_mm=500.0, virtual_source_axis_distance_mm=(1e7, 1e7))
+
+
+def single_spot_plan(energy_mev: float, mu: float = 1.0, isocenter=(0.0, 0.0, 0.0), spots=((0.0, 0.0),)) -> Plan:
+    xs = [s[0] for s in spots]
+    ys = [s[1] for s in spots]
+    layer = EnergyLayer(energy_mev, xs, ys, np.full(len(spots), mu))
+    beam = Beam("pencil", 1, 0.0, 0.0, isocenter, [layer], meterset_mu=mu * len(spots),
+                final_cumulative_meterset_weight=mu * len(spots))
+    return Plan("pencil", [beam], frame_of_reference_uid="1.2.3.4")
+
+
+def pencil_job(energy_mev: float, primaries: int, batches: int = 4, seed: int = 7, nuclear: bool = True,
+               ct: Volume | None = None, model: BeamModel | None = None) -> Job:
+    ct = ct or water_box()
+    return Job.create(ct, single_spot_plan(energy_mev), model or pencil_model(), water_calibration(),
+                      SimulationSettings(primaries=primaries, batches=batches, seed=seed, device="cpu",
+                                         nuclear=nuclear))
