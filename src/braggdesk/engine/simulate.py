@@ -8,7 +8,9 @@ everything done so far: the caller simply stops iterating, or passes ``cancel``.
 
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -102,7 +104,7 @@ def run_batch(prepared: PreparedJob, batch_index: int, n_primaries: int) -> Snap
         energy_sq=backend.to_numpy(tally.energy_sq),
         batch_sq_sum=e_mev * e_mev / max(n_primaries, 1),
         let_numerator=backend.to_numpy(tally.let_num),
-        let_energy=backend.to_numpy(tally.let_energy),
+        let_energy=energy - backend.to_numpy(tally.nuclear_local),
         batches=(batch_index,),
         compute_seconds=time.perf_counter() - t0,
         device=backend.device_name,
@@ -165,35 +167,67 @@ def plan_batches(settings, backend_name: str) -> tuple[list[int], int | None]:
     return [], int(size)
 
 
-def simulate(job: Job, *, backend: Backend | None = None, cancel: Callable[[], bool] | None = None,
-             prepared: PreparedJob | None = None) -> Iterator[Snapshot]:
-    """Yield one Snapshot (the sums of that batch alone) per batch; merge them by addition.
+def default_workers(backend: Backend) -> int:
+    """Batches run at once: one per CPU core with numpy (its ufuncs release the GIL), one on a GPU."""
+    return 1 if backend.is_gpu else max(1, os.cpu_count() or 1)
 
-    With a target uncertainty, batches run until the mean relative uncertainty over
-    voxels above 50 % of the maximum dose reaches it (or ``max_primaries``).
+
+def simulate(job: Job, *, backend: Backend | None = None, cancel: Callable[[], bool] | None = None,
+             prepared: PreparedJob | None = None, workers: int | None = None) -> Iterator[Snapshot]:
+    """Yield one Snapshot (the sums of that batch alone) per batch, as batches finish.
+
+    Merge them by addition (exact in any order).  With a target uncertainty, batches run
+    until the mean relative uncertainty over voxels above 50 % of the maximum dose reaches
+    it (or ``max_primaries``).  ``cancel`` is polled before each batch starts; batches
+    already running finish and are yielded, so nothing computed is lost.
     """
     prepared = prepared or prepare(job, backend)
+    workers = workers or default_workers(prepared.backend)
     sizes, batch_size = plan_batches(job.settings, prepared.backend.name)
+    cancelled = (lambda: False) if cancel is None else cancel
     if batch_size is None:
-        for b, n in enumerate(sizes):
-            if cancel is not None and cancel():
-                return
-            yield run_batch(prepared, b, n)
+        yield from _run_batches(prepared, list(enumerate(sizes)), workers, cancelled)
         return
     target = float(job.settings.target_uncertainty)
     dose_weight = prepared.scale.per_voxel(job.settings.dose_to)
     total: Snapshot | None = None
     b = 0
-    while True:
-        if cancel is not None and cancel():
-            return
+    while not cancelled():
         done = 0 if total is None else total.primaries
-        n = min(batch_size, job.settings.max_primaries - done)
-        if n <= 0:
+        todo = []
+        for _ in range(workers):
+            n = min(batch_size, job.settings.max_primaries - done)
+            if n <= 0:
+                break
+            todo.append((b, n))
+            done += n
+            b += 1
+        if not todo:
             return
-        snap = run_batch(prepared, b, n)
-        total = snap if total is None else total + snap
-        yield snap
-        b += 1
-        if b >= 2 and total.mean_relative_uncertainty(dose_weight) <= target:
+        for snap in _run_batches(prepared, todo, workers, cancelled):
+            total = snap if total is None else total + snap
+            yield snap
+        if total is not None and total.n_batches >= 2 and total.mean_relative_uncertainty(dose_weight) <= target:
             return
+
+
+def _run_batches(prepared: PreparedJob, todo: list[tuple[int, int]], workers: int,
+                 cancelled: Callable[[], bool]) -> Iterator[Snapshot]:
+    if workers <= 1 or len(todo) <= 1:
+        for b, n in todo:
+            if cancelled():
+                return
+            yield run_batch(prepared, b, n)
+        return
+    pending = list(todo)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="braggdesk-batch") as pool:
+        running = set()
+        while pending or running:
+            while pending and len(running) < workers and not cancelled():
+                b, n = pending.pop(0)
+                running.add(pool.submit(run_batch, prepared, b, n))
+            if not running:
+                return
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for fut in sorted(done, key=lambda f: f.result().batches):
+                yield fut.result()

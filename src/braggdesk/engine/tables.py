@@ -19,6 +19,7 @@ class LogGridTable:
     inv_dlog: float
     n: int
     values: Any  # xp array (n,) or (rows, n), float32
+    _rows_last: Any = None  # values transposed to (n, rows), made on first rows_at
 
     @classmethod
     def sample(cls, xp, fn: Callable[[np.ndarray], np.ndarray] | list[Callable], x_min: float, x_max: float,
@@ -28,6 +29,18 @@ class LogGridTable:
         vals = np.asarray(rows, dtype=np.float64)
         return cls(float(np.log(x_min)), float((n - 1) / (np.log(x_max) - np.log(x_min))), n,
                    xp.asarray(vals, dtype=xp.float32))
+
+    def rows_at(self, xp, x):
+        """All rows interpolated at x with one index computation: a tuple of arrays."""
+        f = (xp.log(xp.maximum(x, 1e-30)) - self.log_x0) * self.inv_dlog
+        f = xp.clip(f, 0.0, self.n - 1.000001)
+        i = f.astype(xp.int32)
+        w = (f - i).astype(xp.float32)
+        if self._rows_last is None:
+            self._rows_last = xp.ascontiguousarray(self.values.T)
+        lo, hi = self._rows_last[i], self._rows_last[i + 1]  # (m, rows): one gather per node
+        out = lo + w[:, None] * (hi - lo)
+        return tuple(out[:, r] for r in range(out.shape[1]))
 
     def __call__(self, xp, x, row=None):
         """Linear interpolation at x (clamped to the grid); ``row`` picks a row per element."""

@@ -50,6 +50,7 @@ class TransportTables:
     let_kev_um: LogGridTable  # electronic stopping power in water, keV/um
     bohr_var_per_mm: LogGridTable  # straggling variance per mm of water, MeV^2/mm
     highland_k: LogGridTable  # 13.6 MeV / (p beta)
+    mid_step: LogGridTable  # rows: LET (keV/um), Bohr variance (MeV^2/mm), 13.6/(p beta), S (MeV/mm)
     nonelastic: LogGridTable  # rows: materials, Sigma/rho in 1/mm per g/cm3
     recoil: LogGridTable  # rows: materials, local energy fraction
     nuclear: bool = True
@@ -72,6 +73,12 @@ class TransportTables:
                 E_MIN_MEV, E_MAX_MEV, 1024),
             highland_k=LogGridTable.sample(xp, lambda e: HIGHLAND_MEV / water_physics.p_beta_mev(e),
                                            E_MIN_MEV, E_MAX_MEV, 1024),
+            mid_step=LogGridTable.sample(xp, [
+                water_physics.let_kev_um,
+                lambda e: 0.1 * water_physics.bohr_variance_mev2_per_g_cm2(e, WATER_Z_OVER_A),
+                lambda e: HIGHLAND_MEV / water_physics.p_beta_mev(e),
+                lambda e: 0.1 * wt.stopping_power(e),
+            ], E_MIN_MEV, E_MAX_MEV, 2048),
             nonelastic=LogGridTable.sample(xp, media.nonelastic_per_mm_unit_density, NUCLEAR_E_MIN_MEV,
                                            NUCLEAR_E_MAX_MEV, 512),
             recoil=LogGridTable.sample(xp, media.recoil_fraction, NUCLEAR_E_MIN_MEV, NUCLEAR_E_MAX_MEV, 128),
@@ -83,9 +90,8 @@ WATER_Z_OVER_A = 0.555087  # ICRU 49 liquid water
 
 
 def highland_f(xp, t):
-    """F(t) = t (1 + 0.038 ln t)^2 with t clipped below (see physics.water.highland_f)."""
-    t = xp.maximum(t, 1e-4)
-    c = 1.0 + 0.038 * xp.log(t)
+    """F(t) = t (1 + 0.038 ln t)^2, the log term frozen below t = 1e-4 (as physics.water.highland_f)."""
+    c = 1.0 + 0.038 * xp.log(xp.maximum(t, 1e-4))
     return t * c * c
 
 
@@ -98,14 +104,14 @@ class Tally:
     energy: object = None
     energy_sq: object = None
     let_num: object = None
-    let_energy: object = None
+    nuclear_local: object = None  # energy deposited locally at nonelastic events (not in the LET average)
     _buf: dict = field(default_factory=dict)
     _count: int = 0
 
     def __post_init__(self) -> None:
         z = lambda: self.xp.zeros(self.n_voxels, dtype=self.xp.int64)  # noqa: E731
-        self.energy, self.energy_sq, self.let_num, self.let_energy = z(), z(), z(), z()
-        self._buf = {"energy": [], "energy_sq": [], "let_num": [], "let_energy": []}
+        self.energy, self.energy_sq, self.let_num, self.nuclear_local = z(), z(), z(), z()
+        self._buf = {"energy": [], "energy_sq": [], "let_num": [], "nuclear_local": []}
 
     def add(self, name: str, voxels, quanta) -> None:
         """Queue integer-valued float64 quanta for ``voxels``; summed exactly in :meth:`flush`."""
@@ -152,8 +158,9 @@ class Particles:
             setattr(self, k, xp.concatenate([getattr(self, k), getattr(other, k)]))
 
 
-def _quanta(xp, energy_mev, quantum):
-    return xp.rint(energy_mev.astype(xp.float64) / quantum)
+def _quanta(xp, energy_mev):
+    """Energy in integer-valued float64 quanta (exact to sum in any order below 2**53)."""
+    return xp.rint(energy_mev.astype(xp.float64) * (1.0 / ENERGY_QUANTUM_MEV))
 
 
 def transport_batch(tables: TransportTables, spots: DeviceSpots, rng, n_primaries: int,
@@ -214,70 +221,66 @@ def _step(tb: TransportTables, tally: Tally, rng, p: Particles, counters, di, dj
             return
     vox = (iz * nj + iy) * ni + ix
     rsp = tb.rsp[vox]
-    # distance to the voxel boundary
-    big = f32(1e30)
     s_geo = xp.minimum(xp.minimum(_to_boundary(xp, p.x, p.u, ix, di), _to_boundary(xp, p.y, p.v, iy, dj)),
-                       _to_boundary(xp, p.z, p.w, iz, dk)) + f32(BOUNDARY_PUSH_MM)
-    # distance to the end of range
+                       _to_boundary(xp, p.z, p.w, iz, dk))
+    # distance to the end of range (water-equivalent range over the voxel's RSP)
     r_w = tb.range_mm(xp, p.e)
     s_stop = r_w / xp.maximum(rsp, f32(1e-9))
-    # distance to a nonelastic event
+    # distance to a nonelastic event: remaining mean free paths over the macroscopic cross section
     if tb.nuclear:
-        mat = tb.material[vox]
-        sigma = tb.density[vox] * tb.nonelastic(xp, p.e, row=mat)
+        sigma = tb.density[vox] * tb.nonelastic(xp, p.e, row=tb.material[vox])
         s_nuc = p.mfp / xp.maximum(sigma, f32(1e-12))
+        s = xp.minimum(xp.minimum(s_geo, s_stop), s_nuc)
+        stops = s_stop <= xp.minimum(s_geo, s_nuc)
+        nuc = (~stops) & (s_nuc < s_geo)
     else:
-        sigma = xp.zeros_like(p.e)
-        s_nuc = xp.full_like(p.e, big)
-    s = xp.minimum(xp.minimum(s_geo, s_stop), s_nuc)
-    stops = s_stop <= xp.minimum(s_geo, s_nuc)
-    nuc = (~stops) & (s_nuc < s_geo)
+        s = xp.minimum(s_geo, s_stop)
+        stops = s_stop <= s_geo
+        nuc = None
     s_w = s * rsp
-    r_end = xp.maximum(r_w - s_w, f32(0))
     e_mid = tb.energy_of_range(xp, r_w - f32(0.5) * s_w)
-    e_end = tb.energy_of_range(xp, xp.maximum(r_end, f32(1e-6)))
-    de_mean = p.e - e_end
-    sigma_de = xp.sqrt(tb.bohr_var_per_mm(xp, e_mid) * s_w)
+    let, bohr_var, highland_k, stopping = tb.mid_step.rows_at(xp, e_mid)
     g = rng.standard_normal((3, p.n), dtype=f32)
-    de = xp.clip(de_mean + sigma_de * g[0], f32(0), p.e)
-    de = xp.where(stops, p.e, de)
-    e_new = p.e - de
-    # scattering: Highland integrated over the path, random hinge
+    # mean loss from the range table; Bohr straggling as a range fluctuation, clipped symmetrically
+    # to +-s_w so the mean loss is kept where the Gaussian is too wide (thin steps, air)
+    fluct = xp.clip(xp.sqrt(bohr_var * s_w) * g[0] / stopping, -s_w, s_w)
+    r_end = r_w - s_w + fluct
+    e_new = xp.where(stops | (r_end <= 0), f32(0), tb.energy_of_range(xp, xp.maximum(r_end, f32(1e-6))))
+    # the loss is a difference on one table, E(R) - E(R - s_w): the round trip E(R(E)) != E
+    # of two interpolated tables (~1e-5 relative) would otherwise bias thin steps (air)
+    e_start = xp.where(stops, p.e, tb.energy_of_range(xp, r_w))
+    de = xp.maximum(e_start - e_new, f32(0))
+    # scattering: Highland integrated over the path (F(t + dt) - F(t)), random hinge
     dt = s * tb.inv_x0[vox]
-    dtheta2 = xp.maximum(highland_f(xp, p.t_x0 + dt) - highland_f(xp, p.t_x0), f32(0))
-    theta0 = tb.highland_k(xp, e_mid) * xp.sqrt(dtheta2)
-    hinge = rng.random((2, p.n), dtype=f32)
-    # polar angle: the 2-D Gaussian projected angles g[1], g[2] give theta and phi together
-    tx = theta0 * g[1]
-    ty = theta0 * g[2]
-    a = s * hinge[0]
+    theta0 = highland_k * xp.sqrt(xp.maximum(highland_f(xp, p.t_x0 + dt) - highland_f(xp, p.t_x0), f32(0)))
+    a = s * rng.random(p.n, dtype=f32)
     p.x += a * p.u
     p.y += a * p.v
     p.z += a * p.w
-    _rotate(xp, p, tx, ty)
+    _deflect(xp, p, theta0 * g[1], theta0 * g[2])
     b = s - a
     p.x += b * p.u
     p.y += b * p.v
     p.z += b * p.w
     p.t_x0 += dt
-    p.mfp -= sigma * s
-    # nonelastic events
-    local = xp.zeros_like(de)
+    # scoring: ionisation energy and its LET weight; history-by-history via the pending deposit
+    q = _quanta(xp, de)
+    tally.add("let_num", vox, xp.rint(de.astype(xp.float64) * let * (1.0 / LET_QUANTUM)))
     children = None
-    if tb.nuclear and bool(nuc.any()):
-        local, children = _nonelastic(tb, rng, p, nuc, vox, e_new, counters)
-    # scoring, history by history via the per-particle pending deposit
-    dep = de + local
-    q = _quanta(xp, dep, ENERGY_QUANTUM_MEV)
+    if nuc is not None:
+        p.mfp -= sigma * s
+        if bool(nuc.any()):
+            local, children = _nonelastic(tb, rng, p, nuc, vox, e_new, counters)
+            q_local = _quanta(xp, local)
+            tally.add("nuclear_local", vox[nuc], q_local[nuc])
+            q = q + q_local
     tally.add("energy", vox, q)
-    tally.add("let_energy", vox, _quanta(xp, de, ENERGY_QUANTUM_MEV))
-    tally.add("let_num", vox, xp.rint(de.astype(xp.float64) * tb.let_kev_um(xp, e_mid) / LET_QUANTUM))
     same = p.pend_vox == vox
     _flush_pending(xp, tally, p, ~same)
     p.pend_q = xp.where(same, p.pend_q + q, q)
     p.pend_vox = vox
-    p.e = xp.where(stops | nuc, f32(0), e_new)
-    dead = p.e <= 0
+    dead = stops | (e_new <= 0) if nuc is None else stops | nuc | (e_new <= 0)
+    p.e = e_new
     if bool(dead.any()):
         _flush_pending(xp, tally, p, dead)
         p.keep(~dead)
@@ -285,11 +288,35 @@ def _step(tb: TransportTables, tally: Tally, rng, p: Particles, counters, di, dj
         p.extend(xp, children)
 
 
+def _deflect(xp, p: Particles, tx, ty) -> None:
+    """Small-angle deflection by projected angles (tx, ty) about axes normal to the direction.
+
+    u' = u + tx e1 + ty e2 with e1 = (u w, v w, -(1 - w^2)) / sqrt(1 - w^2) and
+    e2 = (-v, u, 0) / sqrt(1 - w^2), renormalised; exact to second order in the angle.
+    Directions within 1e-3 of the k axis use the i axis as reference instead.
+    """
+    u, v, w = p.u, p.v, p.w
+    near_k = xp.abs(w) > 0.999
+    # rotate the frame so that the reference axis is never parallel to the direction
+    a_, b_, c_ = xp.where(near_k, w, u), xp.where(near_k, u, v), xp.where(near_k, v, w)
+    rho = xp.sqrt(xp.maximum(1 - c_ * c_, xp.float32(1e-12)))
+    na = a_ + (a_ * c_ * tx - b_ * ty) / rho
+    nb = b_ + (b_ * c_ * tx + a_ * ty) / rho
+    nc = c_ - rho * tx
+    norm = 1 / xp.sqrt(na * na + nb * nb + nc * nc)
+    na, nb, nc = na * norm, nb * norm, nc * norm
+    p.u = xp.where(near_k, nb, na)
+    p.v = xp.where(near_k, nc, nb)
+    p.w = xp.where(near_k, na, nc)
+
+
 def _to_boundary(xp, x, u, i, d):
-    """Distance along the direction cosine u from x to the next boundary of voxel i (size d)."""
+    """Distance along the direction cosine u from x until the coordinate is BOUNDARY_PUSH_MM past
+    the next boundary of voxel i (size d): past it along that axis, so a grazing particle
+    cannot stall on a boundary that float32 rounding would not let it cross."""
     tiny = xp.float32(1e-20)
     safe_u = xp.where(xp.abs(u) < tiny, tiny, u)
-    edge = xp.where(u > 0, (i + 1) * d, i * d).astype(xp.float32)
+    edge = xp.where(u > 0, (i + 1) * d + BOUNDARY_PUSH_MM, i * d - BOUNDARY_PUSH_MM).astype(xp.float32)
     return xp.where(xp.abs(u) < tiny, xp.float32(1e30), (edge - x) / safe_u)
 
 

@@ -1,0 +1,90 @@
+"""``braggdesk bench``: the figures benchmarks/README.md records.
+
+1. Primaries per second for a 150 MeV pencil beam in a water box with 2 mm voxels.
+2. Time to 1 % mean uncertainty for the DCPT SOBP plan (plan01_sobp_eclipse) on the
+   DCPT phantom with the DCPT beam model: a fixed number of primaries is run, the
+   uncertainty u reached is measured, and the time to 1 % is extrapolated as
+   t * (u / 0.01)^2 (uncertainty falls as 1/sqrt(N)); both numbers are reported.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .. import __version__
+from ..engine.backend import select_backend
+from ..model import (Beam, BeamModel, CtCalibration, EnergyLayer, Job, Material, Plan, SimulationSettings,
+                     Volume)
+from .local import LocalRunner
+
+WATER = Material("Water", 1.0, {"H": 0.111894, "O": 0.888106}, i_value_ev=75.0)
+SHARED_SOBP = Path("../shared/data/dcpt-let-2022/plans/plan01_sobp_eclipse")
+SHARED_MODEL = Path("../shared/data/dcpt-let-2022/beam_model/DCPT_beam_model__v2.csv")
+
+
+def pencil_beam_job(primaries: int, device: str, energy_mev: float = 150.0) -> Job:
+    """150 MeV pencil beam (no spread, 3 mm spot) into a 100 x 300 x 100 mm water box, 2 mm voxels."""
+    hu = np.zeros((50, 150, 50), dtype=np.float32)
+    ct = Volume(hu, (2.0, 2.0, 2.0), (-49.0, -19.0, -49.0), frame_of_reference_uid="bench")
+    e = np.array([70.0, 250.0])
+    z = np.zeros(2)
+    model = BeamModel("bench pencil", e, e.copy(), z, z + 1e6, z + 3.0, z + 3.0, z, z, z, z, 500.0, (1e7, 1e7))
+    layer = EnergyLayer(energy_mev, [0.0], [0.0], [1.0])
+    plan = Plan("bench", [Beam("pencil", 1, 0.0, 0.0, (0.0, 0.0, 0.0), [layer], 1.0, 1.0)],
+                frame_of_reference_uid="bench")
+    cal = CtCalibration("water", np.array([0.0]), np.array([1.0]), np.array([-1e9]), [WATER])
+    return Job.create(ct, plan, model, cal, SimulationSettings(primaries=primaries, batches=8, seed=1,
+                                                               device=device))
+
+
+def _time_run(job: Job) -> tuple[float, float, LocalRunner]:
+    runner = LocalRunner(job)
+    t0 = time.perf_counter()
+    last = None
+    for last in runner.run():
+        pass
+    return time.perf_counter() - t0, (last.mean_uncertainty if last else float("nan")), runner
+
+
+def run_benchmarks(device: str = "auto", primaries: int = 200_000, sobp_plan: Path | None = None,
+                   sobp_primaries: int = 200_000, log: Callable[[str], None] = print) -> dict:
+    backend = select_backend(device)
+    figures: dict = {"braggdesk_version": __version__, "device": backend.device_name,
+                     "python": platform.python_version(), "numpy": np.__version__}
+    log(f"bench: 150 MeV pencil beam in water, {primaries:,} primaries on {backend.device_name}")
+    seconds, _, _ = _time_run(pencil_beam_job(primaries, device))
+    figures["pencil150_water_2mm_primaries"] = primaries
+    figures["pencil150_water_2mm_seconds"] = round(seconds, 2)
+    figures["pencil150_water_2mm_primaries_per_second"] = round(primaries / seconds, 1)
+    plan_path = sobp_plan or _first(SHARED_SOBP, "RN*.dcm")
+    if plan_path is None or not SHARED_MODEL.exists():
+        log("bench: DCPT SOBP plan or beam model not found; skipping the time-to-1 % figure")
+        return figures
+    from ..io.beam_model import read_beam_model
+    from ..io.phantoms import make_phantom
+    from ..io.rtplan import read_rt_ion_plan
+
+    plan = read_rt_ion_plan(plan_path)
+    phantom = make_phantom("dcpt", geometry="A", isocenter_mm=tuple(plan.beams[0].isocenter_mm), spacing_mm=2.0)
+    model = read_beam_model(SHARED_MODEL)
+    job = Job.create(phantom.volume, plan, model, phantom.calibration,
+                     SimulationSettings(primaries=sobp_primaries, batches=8, seed=1, device=device),
+                     ignore_frame_of_reference=True)
+    log(f"bench: DCPT SOBP plan ({plan.n_spots} spots) on the DCPT phantom, {sobp_primaries:,} primaries")
+    seconds, unc, _ = _time_run(job)
+    figures["sobp_primaries"] = sobp_primaries
+    figures["sobp_seconds"] = round(seconds, 2)
+    figures["sobp_primaries_per_second"] = round(sobp_primaries / seconds, 1)
+    figures["sobp_mean_relative_uncertainty"] = round(unc, 5)
+    figures["sobp_time_to_1pct_seconds_extrapolated"] = round(seconds * (unc / 0.01) ** 2, 1)
+    return figures
+
+
+def _first(folder: Path, pattern: str) -> Path | None:
+    hits = sorted(folder.glob(pattern)) if folder.exists() else []
+    return hits[0] if hits else None

@@ -1,0 +1,447 @@
+"""Beam-model files: what the nozzle delivers at each nominal energy.
+
+Two formats are read, detected from the content:
+
+**DCPT CSV** (``DCPT_beam_model__v2.csv``, ``__v5.csv``; Danish Centre for Particle Therapy,
+APTG/2022_DCPT_LET, CC BY 4.0).  Comment lines start with ``#``; one of them reads
+``BMODPOS 500.0 mm`` -- the distance of the model plane upstream of the isocentre.  Data rows
+have 10 comma-separated columns: nominal energy [MeV], real (mean) energy [MeV], energy spread
+1 sigma [MeV], protons/MU, sigma x, sigma y [mm], divergence x', y' [rad], correlation xx', yy'.
+Numbers such as ``0.0061000000000000000001`` are plain floats.  The comment "x/y reversed in
+Exp. Room" concerns the experimental room only and is ignored.  The file has no source
+position: :data:`DCPT_VSAD_MM` = (2000, 2560) mm, the virtual source-axis distances in the
+DCPT treatment plans, is used.  The DCPT 3 cm Lexan range shifter ``RS_3CM`` is attached
+(:func:`dcpt_range_shifters`), so DCPT plans that name it find it.
+
+**MCsquare BDL** ("UPenn" format, MCsquare ``BDL/*.txt``)::
+
+    --UPenn beam model (double gaussian)--
+    # comments start with '#'
+    Nozzle exit to Isocenter distance
+    600.0
+    SMX to Isocenter distance
+    2000.0
+    SMY to Isocenter distance
+    2560.0
+    Range Shifter parameters        (optional; one block per range shifter)
+    RS_ID = RS_3CM
+    RS_type = binary
+    RS_material = 66                (MCsquare material label)
+    RS_density = 1.2
+    RS_WET = 34.3
+    Beam parameters
+    175 energies
+    NominalEnergy MeanEnergy EnergySpread ProtonsMU Weight1 SpotSize1x Divergence1x Correlation1x SpotSize1y Divergence1y Correlation1y Weight2 ...
+    70.0 70.13 1.17 2029456 1 4.18 0.0067 0.045 3.77 0.0066 0.22 0 ...
+
+The optics are given at the nozzle exit, so ``reference_plane_to_isocenter_mm`` is the nozzle
+exit distance; SMX/SMY become ``virtual_source_axis_distance_mm``.  ``EnergySpread`` is in
+percent of the mean energy and is converted to MeV.  braggdesk models single-Gaussian spots: a
+row whose ``Weight2`` is above zero is refused with an InputError (a silently dropped halo
+would bias dose far from the spot); write such models with ``Weight2 = 0``.
+
+Range shifters: the material (``RS_material`` label, or braggdesk's ``RS_material_name``) is
+resolved through the material library into ``RangeShifter.composition``, with ``RS_density``
+as its density when given.  MCsquare gives only a water-equivalent thickness; the physical
+thickness is then ``RS_WET / relative stopping power``, the relative stopping power being
+approximated by the relative electron density (:func:`~braggdesk.io.material_library.relative_electron_density`;
+1-3 % off for plastics; the WET itself is kept and is what the engine uses for energy loss).  braggdesk adds optional keys, written after MCsquare's own so that
+MCsquare ignores them: ``RS_thickness`` [mm, physical, at RS_density], ``RS_isocenter_distance``
+[mm, slab centre upstream of the isocentre] and ``RS_material_name``.  Without
+``RS_isocenter_distance`` the slab's downstream face is put at the nozzle exit; a plan's
+IsocenterToRangeShifterDistance should be preferred when there is one.
+
+:func:`write_bdl` writes the BDL format MCsquare reads (17 columns, second Gaussian with zero
+weight).  All readers raise :class:`~braggdesk.errors.InputError` with the file and line.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+
+from braggdesk.errors import InputError
+from braggdesk.io.material_library import (
+    UnknownMaterialError,
+    get_material,
+    material_by_mcsquare_label,
+    mcsquare_label_of,
+    relative_electron_density,
+    resource_path,
+)
+from braggdesk.model.beam_model import BeamModel, RangeShifter
+from braggdesk.model.material import Material
+
+__all__ = [
+    "DCPT_VSAD_MM",
+    "DEFAULT_BEAM_MODEL",
+    "available_beam_models",
+    "dcpt_range_shifters",
+    "read_bdl",
+    "read_beam_model",
+    "read_dcpt_beam_model",
+    "write_bdl",
+]
+
+DEFAULT_BEAM_MODEL = "generic_pbs.bdl"
+# Virtual source-axis distances (x, y) of the DCPT plans (RT Ion Plan VirtualSourceAxisDistances).
+DCPT_VSAD_MM = (2000.0, 2560.0)
+
+_BDL_FIRST_LINE = "--UPenn beam model (double gaussian)--"
+_BDL_COLUMNS = [
+    "NominalEnergy", "MeanEnergy", "EnergySpread", "ProtonsMU", "Weight1", "SpotSize1x", "Divergence1x",
+    "Correlation1x", "SpotSize1y", "Divergence1y", "Correlation1y", "Weight2", "SpotSize2x", "Divergence2x",
+    "Correlation2x", "SpotSize2y", "Divergence2y", "Correlation2y",
+]
+_BDL_REQUIRED = [c for c in _BDL_COLUMNS if not c.startswith("Weight") and "2" not in c]
+_BDL_TO_MODEL = {
+    "NominalEnergy": "nominal_energy_mev", "MeanEnergy": "mean_energy_mev", "ProtonsMU": "protons_per_mu",
+    "SpotSize1x": "sigma_x_mm", "Divergence1x": "divergence_x_rad", "Correlation1x": "correlation_x",
+    "SpotSize1y": "sigma_y_mm", "Divergence1y": "divergence_y_rad", "Correlation1y": "correlation_y",
+}
+_DCPT_COLUMNS = [
+    "nominal_energy_mev", "mean_energy_mev", "energy_spread_mev", "protons_per_mu", "sigma_x_mm", "sigma_y_mm",
+    "divergence_x_rad", "divergence_y_rad", "correlation_x", "correlation_y",
+]
+_NAME_COMMENT = "braggdesk beam model:"
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry point
+
+
+def available_beam_models() -> list[str]:
+    """File names in ``resources/beam_models/`` that :func:`read_beam_model` accepts as names."""
+    folder = resource_path("beam_models")
+    return sorted(p.name for p in folder.iterdir() if p.suffix in (".bdl", ".csv", ".txt"))
+
+
+def read_beam_model(path: str | Path | None = None) -> BeamModel:
+    """Read a beam model (DCPT CSV or MCsquare BDL, detected from the content).
+
+    ``None`` gives the default model shipped in ``resources/beam_models/``
+    (:data:`DEFAULT_BEAM_MODEL`, a generic MCsquare BDL derived from DCPT v5).  The name of a
+    shipped file, with or without its suffix (``"dcpt_v5"``), also works.
+    """
+    if path is None:
+        return read_bdl(resource_path(f"beam_models/{DEFAULT_BEAM_MODEL}"))
+    candidate = Path(path)
+    if isinstance(path, str) and not candidate.exists():
+        for shipped in available_beam_models():
+            if path.strip() in (shipped, Path(shipped).stem):
+                candidate = resource_path(f"beam_models/{shipped}")
+    lines = _read_lines(candidate)
+    content = [line.strip() for line in lines if line.strip()]
+    if any(line.lower() == "beam parameters" for line in content):
+        return read_bdl(candidate)
+    if content and content[0].lower().startswith("--lookup table"):
+        raise InputError(candidate, "MCsquare 'Lookup table' BDL files are not supported; "
+                                    "expected the UPenn BDL format or a DCPT beam-model CSV")
+    if any("BMODPOS" in line for line in content) or _looks_like_dcpt(content):
+        return read_dcpt_beam_model(candidate)
+    raise InputError(candidate, "not a beam model braggdesk knows: expected an MCsquare BDL (with a "
+                                "'Beam parameters' section) or a DCPT beam-model CSV (with a 'BMODPOS ... mm' comment)")
+
+
+def _looks_like_dcpt(content: list[str]) -> bool:
+    data = [line for line in content if not line.startswith("#")]
+    return bool(data) and data[0].count(",") == len(_DCPT_COLUMNS) - 1
+
+
+def _read_lines(path: Path) -> list[str]:
+    if path.is_dir():
+        raise InputError(path, "is a folder; expected a beam-model file (MCsquare BDL or DCPT CSV)")
+    try:
+        return path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"not a text file ({exc.reason} at byte {exc.start}); expected a beam model") from exc
+    except OSError as exc:
+        raise InputError(path, f"cannot read the beam model: {exc.strerror or exc}") from exc
+
+
+def _number(path: Path, line_no: int, text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(path, f"line {line_no}: {what} '{text}' is not a number") from None
+    if not math.isfinite(value):
+        raise InputError(path, f"line {line_no}: {what} '{text}' is not a finite number")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# DCPT
+
+
+def dcpt_range_shifters() -> dict[str, RangeShifter]:
+    """DCPT's 3 cm Lexan (polycarbonate, 1.20 g/cm3) range shifter, ``RS_3CM``.
+
+    Source: dcpt-let-2022 ``docs/geometry.md`` (3 cm LEXAN slab, centre 13.59 cm upstream of
+    the isocentre in plan 06 / geometry F; 17.38 cm in plan 07 -- the distance follows the
+    snout, so a plan's IsocenterToRangeShifterDistance should win) and plan 06's RT Ion Plan
+    (RangeShifterID RS_3CM, IsocenterToRangeShifterDistance 135.9 mm,
+    RangeShifterWaterEquivalentThickness 34.3 mm).
+    """
+    return {"RS_3CM": RangeShifter(identifier="RS_3CM", material="Lexan", thickness_mm=30.0,
+                                   isocenter_distance_mm=135.9, water_equivalent_thickness_mm=34.3,
+                                   composition=get_material("Lexan"))}
+
+
+def read_dcpt_beam_model(path: str | Path) -> BeamModel:
+    """Read a DCPT beam-model CSV (format in the module docstring)."""
+    path = Path(path)
+    lines = _read_lines(path)
+    title, plane_mm = None, None
+    rows: list[list[float]] = []
+    for line_no, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped.startswith("#"):
+            text = stripped.lstrip("#").split(",")[0].strip().strip('"').strip()
+            match = re.search(r"BMODPOS\s+([-+0-9.eE]+)\s*mm", text)
+            if match:
+                plane_mm = _number(path, line_no, match.group(1), "BMODPOS")
+            elif title is None and text:
+                title = text
+            continue
+        fields = [f.strip() for f in stripped.split(",")]
+        while fields and fields[-1] == "":
+            fields.pop()
+        if len(fields) != len(_DCPT_COLUMNS):
+            raise InputError(path, f"line {line_no}: {len(fields)} columns, expected {len(_DCPT_COLUMNS)} "
+                                   f"({', '.join(_DCPT_COLUMNS)})")
+        rows.append([_number(path, line_no, f, name) for f, name in zip(fields, _DCPT_COLUMNS)])
+    if plane_mm is None:
+        raise InputError(path, "no 'BMODPOS <distance> mm' comment line: the model plane's distance upstream "
+                               "of the isocentre is unknown")
+    if not rows:
+        raise InputError(path, "no data rows; expected one row of 10 numbers per nominal energy")
+    table = np.array(rows)
+    _check_energies(path, table[:, 0])
+    return BeamModel(
+        name=f"{title or 'DCPT beam model'} ({path.name})",
+        **{name: table[:, i] for i, name in enumerate(_DCPT_COLUMNS)},
+        reference_plane_to_isocenter_mm=plane_mm,
+        virtual_source_axis_distance_mm=DCPT_VSAD_MM,
+        range_shifters=dcpt_range_shifters(),
+        source_path=str(path),
+    )
+
+
+def _check_energies(path: Path, energies: np.ndarray) -> None:
+    if np.any(energies <= 0):
+        raise InputError(path, f"nominal energy {energies[energies <= 0][0]:g} MeV is not positive")
+    unique, counts = np.unique(energies, return_counts=True)
+    if np.any(counts > 1):
+        raise InputError(path, f"nominal energy {unique[counts > 1][0]:g} MeV appears more than once")
+
+
+# ---------------------------------------------------------------------------------------------
+# MCsquare BDL
+
+
+def read_bdl(path: str | Path) -> BeamModel:
+    """Read an MCsquare BDL (UPenn format) with single-Gaussian spots."""
+    path = Path(path)
+    lines = _read_lines(path)
+    numbered = [(i + 1, line.strip()) for i, line in enumerate(lines)]
+    name = path.stem
+    for _, line in numbered:
+        if line.startswith("#") and _NAME_COMMENT in line:
+            name = line.split(_NAME_COMMENT, 1)[1].strip() or name
+            break
+    content = [(n, line) for n, line in numbered if line and not line.startswith("#")]
+
+    distances: dict[str, float] = {}
+    shifter_blocks: list[tuple[int, dict[str, tuple[int, str]]]] = []
+    table: tuple[int, int, list[str], list[tuple[int, list[str]]]] | None = None
+    i = 0
+    while i < len(content):
+        line_no, line = content[i]
+        key = line.lower()
+        if key in ("nozzle exit to isocenter distance", "smx to isocenter distance", "smy to isocenter distance"):
+            if i + 1 >= len(content):
+                raise InputError(path, f"line {line_no}: '{line}' is not followed by a value")
+            value_line_no, value_line = content[i + 1]
+            distances[key.split()[0]] = _number(path, value_line_no, value_line.split()[0], line)
+            i += 2
+        elif key == "range shifter parameters":
+            block: dict[str, tuple[int, str]] = {}
+            i += 1
+            while i < len(content) and "=" in content[i][1]:
+                entry_no, entry = content[i]
+                k, _, v = entry.partition("=")
+                block[k.strip()] = (entry_no, v.split("#")[0].strip())
+                i += 1
+            shifter_blocks.append((line_no, block))
+        elif key == "beam parameters":
+            table, i = _read_bdl_table(path, content, i)
+        else:
+            i += 1
+
+    for key, label in (("nozzle", "Nozzle exit to Isocenter distance"), ("smx", "SMX to Isocenter distance"),
+                       ("smy", "SMY to Isocenter distance")):
+        if key not in distances:
+            raise InputError(path, f"no '{label}' line; an MCsquare BDL needs it")
+    if table is None:
+        raise InputError(path, "no 'Beam parameters' section with the energy table")
+    columns = _bdl_columns(path, table)
+    if np.any(columns["MeanEnergy"] <= 0):
+        raise InputError(path, "a MeanEnergy is not positive")
+    _check_energies(path, columns["NominalEnergy"])
+    nozzle = distances["nozzle"]
+    shifters = {}
+    for block_line, block in shifter_blocks:
+        shifter = _range_shifter(path, block_line, block, nozzle, len(shifters) + 1)
+        if shifter is not None:
+            shifters[shifter.identifier] = shifter
+    return BeamModel(
+        name=name,
+        energy_spread_mev=columns["EnergySpread"] / 100.0 * columns["MeanEnergy"],
+        **{field: columns[column] for column, field in _BDL_TO_MODEL.items()},
+        reference_plane_to_isocenter_mm=nozzle,
+        virtual_source_axis_distance_mm=(distances["smx"], distances["smy"]),
+        range_shifters=shifters,
+        source_path=str(path),
+    )
+
+
+def _read_bdl_table(path: Path, content: list[tuple[int, str]], i: int):
+    """Parse 'Beam parameters', 'N energies', the header and N rows starting at content[i]."""
+    line_no, _ = content[i]
+    if i + 1 >= len(content):
+        raise InputError(path, f"line {line_no}: 'Beam parameters' is not followed by 'N energies'")
+    count_no, count_line = content[i + 1]
+    match = re.fullmatch(r"(\d+)\s+energies", count_line, flags=re.IGNORECASE)
+    if not match or int(match.group(1)) == 0:
+        raise InputError(path, f"line {count_no}: found '{count_line}', expected '<N> energies' with N > 0")
+    count = int(match.group(1))
+    if i + 2 >= len(content):
+        raise InputError(path, f"line {count_no}: no column header line after '{count_line}'")
+    header_no, header_line = content[i + 2]
+    header = header_line.split()
+    rows = content[i + 3:i + 3 + count]
+    if len(rows) < count:
+        raise InputError(path, f"line {count_no}: says {count} energies, but only {len(rows)} rows follow")
+    return (header_no, count, header, [(n, r.split()) for n, r in rows]), i + 3 + count
+
+
+def _bdl_columns(path: Path, table) -> dict[str, np.ndarray]:
+    header_no, _, header, rows = table
+    missing = [c for c in _BDL_REQUIRED if c not in header]
+    if missing:
+        raise InputError(path, f"line {header_no}: the energy table lacks column(s) {', '.join(missing)}; "
+                               f"found {' '.join(header)}")
+    values: dict[str, list[float]] = {c: [] for c in header}
+    for line_no, fields in rows:
+        if len(fields) != len(header):
+            raise InputError(path, f"line {line_no}: {len(fields)} values for {len(header)} columns")
+        for column, text in zip(header, fields):
+            values[column].append(_number(path, line_no, text, column))
+        if "Weight2" in values and values["Weight2"][-1] > 0:
+            raise InputError(path, f"line {line_no}: Weight2 = {values['Weight2'][-1]:g}: double-Gaussian spots are "
+                                   "not supported (braggdesk models single-Gaussian spots); set Weight2 to 0")
+    return {c: np.array(v) for c, v in values.items()}
+
+
+def _range_shifter(path: Path, block_line: int, block: dict[str, tuple[int, str]], nozzle_mm: float,
+                   index: int) -> RangeShifter | None:
+    def number(key: str) -> float | None:
+        if key not in block:
+            return None
+        line_no, text = block[key]
+        return _number(path, line_no, text, key)
+
+    rs_type = block.get("RS_type", (block_line, "binary"))[1].lower()
+    if rs_type == "none":
+        return None
+    if rs_type not in ("binary", "analog"):
+        raise InputError(path, f"line {block['RS_type'][0]}: RS_type '{rs_type}', expected binary, analog or none")
+    identifier = block["RS_ID"][1] if "RS_ID" in block else f"RS_{index}"
+    if "RS_material_name" in block:
+        line_no, text = block["RS_material_name"]
+        try:
+            material = get_material(text)
+        except UnknownMaterialError as exc:
+            raise InputError(path, f"line {line_no}: range shifter {identifier}: {exc}") from None
+    elif "RS_material" in block:
+        line_no, text = block["RS_material"]
+        try:
+            material = material_by_mcsquare_label(int(text))
+        except (ValueError, UnknownMaterialError):
+            raise InputError(path, f"line {line_no}: RS_material '{text}' is not an MCsquare material label "
+                                   "(see resources/materials/mcsquare_materials.csv)") from None
+    else:
+        raise InputError(path, f"line {block_line}: range shifter {identifier} has no RS_material")
+    density = number("RS_density")
+    if density is not None and density != material.density_g_cm3:
+        if density <= 0:
+            raise InputError(path, f"line {block['RS_density'][0]}: RS_density {density:g} g/cm3 is not positive")
+        material = Material(material.name, density, material.mass_fractions, material.i_value_ev)
+    wet = number("RS_WET")
+    thickness = number("RS_thickness")
+    if thickness is None:
+        if wet is None:
+            raise InputError(path, f"line {block_line}: range shifter {identifier} has neither RS_WET nor RS_thickness")
+        thickness = wet / relative_electron_density(material)  # relative stopping power ~ electron density
+    if thickness <= 0:
+        raise InputError(path, f"line {block_line}: range shifter {identifier} thickness {thickness:g} mm "
+                               "is not positive")
+    distance = number("RS_isocenter_distance")
+    if distance is None:
+        distance = nozzle_mm + thickness / 2.0
+    return RangeShifter(identifier=identifier, material=material.name, thickness_mm=thickness,
+                        isocenter_distance_mm=distance, water_equivalent_thickness_mm=wet, composition=material)
+
+
+def write_bdl(model: BeamModel, path: str | Path, comments: list[str] | tuple[str, ...] = ()) -> Path:
+    """Write ``model`` as an MCsquare BDL (UPenn format) that :func:`read_bdl` reads back equal.
+
+    The nozzle exit distance is the model's reference plane distance; SMX/SMY its virtual
+    source-axis distances; the energy spread is written in percent of the mean energy; the
+    second Gaussian repeats the first with weight 0 (MCsquare always reads 17 columns).
+    ``comments`` are written as '#' lines under the title.
+    """
+    path = Path(path)
+    out = [_BDL_FIRST_LINE, f"# {_NAME_COMMENT} {model.name}"]
+    out += [f"# {c}" for text in comments for c in str(text).splitlines()]
+    out += ["", "Nozzle exit to Isocenter distance", repr(float(model.reference_plane_to_isocenter_mm)), "",
+            "SMX to Isocenter distance", repr(float(model.virtual_source_axis_distance_mm[0])), "",
+            "SMY to Isocenter distance", repr(float(model.virtual_source_axis_distance_mm[1])), ""]
+    for shifter in model.range_shifters.values():
+        try:  # a BDL names materials, so the material must be one the library knows
+            library_material = get_material(shifter.material)
+        except UnknownMaterialError as exc:
+            raise InputError(path, f"range shifter {shifter.identifier}: {exc}; a BDL can only name "
+                                   "library materials") from None
+        material = shifter.composition or library_material
+        if material.name != shifter.material:
+            raise InputError(path, f"range shifter {shifter.identifier}: material '{shifter.material}' but "
+                                   f"composition '{material.name}'; expected the same name")
+        label = mcsquare_label_of(material.name)
+        out += ["Range Shifter parameters", f"RS_ID = {shifter.identifier}", "RS_type = binary"]
+        if label is not None:
+            out.append(f"RS_material = {label}")
+        out.append(f"RS_density = {float(material.density_g_cm3)!r}")
+        if shifter.water_equivalent_thickness_mm is not None:
+            out.append(f"RS_WET = {float(shifter.water_equivalent_thickness_mm)!r}")
+        out += [f"RS_thickness = {float(shifter.thickness_mm)!r}",
+                f"RS_isocenter_distance = {float(shifter.isocenter_distance_mm)!r}",
+                f"RS_material_name = {material.name}", ""]
+    out += ["Beam parameters", f"{len(model.nominal_energy_mev)} energies", "", " ".join(_BDL_COLUMNS)]
+    for k in range(len(model.nominal_energy_mev)):
+        mean = float(model.mean_energy_mev[k])
+        gaussian = [model.sigma_x_mm[k], model.divergence_x_rad[k], model.correlation_x[k],
+                    model.sigma_y_mm[k], model.divergence_y_rad[k], model.correlation_y[k]]
+        row = [model.nominal_energy_mev[k], mean, float(model.energy_spread_mev[k]) / mean * 100.0,
+               model.protons_per_mu[k], 1.0, *gaussian, 0.0, *gaussian]
+        out.append(" ".join(repr(float(v)) for v in row))
+    try:
+        path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(path, f"cannot write the beam model: {exc.strerror or exc}") from exc
+    return path

@@ -1,0 +1,400 @@
+"""A DICOM CT series to a :class:`Volume` and back.
+
+Reading indexes a folder (recursively, headers only), picks the CT Image
+Storage slices of one series and checks what a dose engine silently depends on:
+one orientation, one matrix size, one pixel spacing, one frame of reference,
+evenly spaced slices along the slice normal and no gantry tilt.  Anything else
+is an :class:`InputError` that names the folder or slice and says what to do.
+
+Geometry (see :mod:`braggdesk.model.volume`): ``hu[k, j, i]``; columns of
+``direction`` are the row direction cosines (increasing column index i), the
+column direction cosines (increasing row index j) and the slice normal
+(row x column).  Slices are always ordered along +normal, so the third column
+is the normal itself.  DICOM PixelSpacing is [row spacing, column spacing],
+hence ``spacing_mm = (PixelSpacing[1], PixelSpacing[0], slice step)``.
+
+Writing produces one CT Image Storage file per slice (explicit VR little
+endian, 16-bit pixels with a rescale so the HU fit), for the built-in
+phantoms and for tests.  No patient identity is kept in the Volume; the writer
+takes name and ID as arguments.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.errors import InvalidDicomError
+from pydicom.pixels import apply_modality_lut
+from pydicom.valuerep import format_number_as_ds
+
+from braggdesk.errors import InputError
+from braggdesk.model import Volume
+
+from .uids import (CT_IMAGE_STORAGE, add_patient_and_study, new_dataset, new_uid, sop_class_description,
+                   sop_class_of)
+
+_INDEX_TAGS = [
+    "SOPClassUID", "Modality", "SeriesInstanceUID", "SeriesDescription", "StudyInstanceUID",
+    "FrameOfReferenceUID", "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing",
+    "Rows", "Columns", "PatientPosition", "SliceThickness", "InstanceNumber",
+]
+_ORIENTATION_TOLERANCE = 1e-4  # direction cosines
+_SPACING_TOLERANCE_MM = 1e-3  # pixel spacing between slices of one series
+_GAP_RELATIVE_TOLERANCE = 0.01  # slice step may vary by 1 % ...
+_GAP_ABSOLUTE_TOLERANCE_MM = 0.01  # ... or 0.01 mm, whichever is larger
+
+
+@dataclass
+class _Slice:
+    """Header facts of one CT slice, enough to group, sort and check before reading pixels."""
+
+    path: Path
+    series_uid: str
+    description: str
+    study_uid: str
+    frame_of_reference_uid: str
+    position: np.ndarray | None
+    orientation: np.ndarray | None
+    pixel_spacing: tuple[float, float] | None
+    rows: int
+    columns: int
+    patient_position: str
+    slice_thickness: float | None
+
+
+# ----------------------------------------------------------------------------------------- reading
+
+
+def read_ct_series(folder: str | Path, series_instance_uid: str | None = None) -> Volume:
+    """Read one CT series from ``folder`` (searched recursively) into a float32 HU Volume.
+
+    With several CT series in the folder, ``series_instance_uid`` chooses one;
+    without it the InputError lists them.  A path to a single slice reads the
+    series that slice belongs to from the slice's folder.
+    """
+    folder = Path(folder)
+    if folder.is_file():
+        try:
+            ds = pydicom.dcmread(folder, stop_before_pixels=True, specific_tags=["SOPClassUID", "SeriesInstanceUID"])
+        except Exception as exc:
+            raise InputError(folder, f"cannot be read as DICOM ({exc}); expected a CT slice or a folder") from exc
+        if sop_class_of(ds) != CT_IMAGE_STORAGE:
+            found = sop_class_description(sop_class_of(ds))
+            raise InputError(folder, f"is {found}, expected a CT image or a folder of them")
+        series_instance_uid = series_instance_uid or str(ds.get("SeriesInstanceUID", ""))
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(folder, "no such folder; expected a folder holding a DICOM CT series")
+
+    slices, others, n_files, n_non_dicom, unreadable = _index_folder(folder)
+    if not slices:
+        raise InputError(folder, _nothing_found_message(n_files, others, n_non_dicom, unreadable))
+
+    by_series: dict[str, list[_Slice]] = collections.defaultdict(list)
+    for s in slices:
+        by_series[s.series_uid].append(s)
+    if series_instance_uid is not None:
+        if series_instance_uid not in by_series:
+            raise InputError(folder, f"holds no CT series {series_instance_uid}; it holds {_series_list(by_series)}")
+        chosen = by_series[series_instance_uid]
+    elif len(by_series) > 1:
+        raise InputError(folder, f"holds {len(by_series)} CT series, choose one by SeriesInstanceUID: "
+                                 f"{_series_list(by_series)}")
+    else:
+        chosen = next(iter(by_series.values()))
+
+    ordered, direction, spacing_mm = _check_geometry(folder, chosen)
+    hu = _read_pixels(ordered)
+    first = ordered[0]
+    return Volume(
+        hu=hu,
+        spacing_mm=spacing_mm,
+        origin_mm=tuple(first.position),  # type: ignore[arg-type]
+        direction=direction,
+        frame_of_reference_uid=first.frame_of_reference_uid,
+        series_instance_uid=first.series_uid,
+        study_instance_uid=first.study_uid,
+        patient_position=first.patient_position or "HFS",
+        description=first.description,
+    )
+
+
+def _index_folder(folder: Path) -> tuple[list[_Slice], collections.Counter, int, int, list[Path]]:
+    """Headers of every file under ``folder``: CT slices, a count of other objects, non-DICOM files."""
+    slices: list[_Slice] = []
+    others: collections.Counter = collections.Counter()
+    n_files = n_non_dicom = 0
+    unreadable: list[Path] = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        n_files += 1
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_INDEX_TAGS)
+        except InvalidDicomError:
+            n_non_dicom += 1
+            continue
+        except Exception:  # a DICOM file pydicom cannot parse: report it only if nothing usable is found
+            unreadable.append(path)
+            continue
+        sop_class = sop_class_of(ds)
+        if sop_class != CT_IMAGE_STORAGE:
+            others[str(ds.get("Modality") or sop_class_description(sop_class))] += 1
+            continue
+        slices.append(_slice_from_header(path, ds))
+    return slices, others, n_files, n_non_dicom, unreadable
+
+
+def _slice_from_header(path: Path, ds: pydicom.Dataset) -> _Slice:
+    def floats(keyword: str) -> np.ndarray | None:
+        value = ds.get(keyword)
+        return None if value is None or value == "" else np.asarray([float(v) for v in value], dtype=float)
+
+    spacing = floats("PixelSpacing")
+    thickness = ds.get("SliceThickness")
+    return _Slice(
+        path=path,
+        series_uid=str(ds.get("SeriesInstanceUID", "")),
+        description=str(ds.get("SeriesDescription", "")),
+        study_uid=str(ds.get("StudyInstanceUID", "")),
+        frame_of_reference_uid=str(ds.get("FrameOfReferenceUID", "")),
+        position=floats("ImagePositionPatient"),
+        orientation=floats("ImageOrientationPatient"),
+        pixel_spacing=None if spacing is None or len(spacing) != 2 else (float(spacing[0]), float(spacing[1])),
+        rows=int(ds.get("Rows") or 0),
+        columns=int(ds.get("Columns") or 0),
+        patient_position=str(ds.get("PatientPosition") or ""),
+        slice_thickness=float(thickness) if thickness not in (None, "") else None,
+    )
+
+
+def _nothing_found_message(n_files: int, others: collections.Counter, n_non_dicom: int,
+                           unreadable: list[Path]) -> str:
+    if n_files == 0:
+        return "the folder is empty; expected a DICOM CT series"
+    found = [f"{name} x{count}" for name, count in sorted(others.items())]
+    if n_non_dicom:
+        found.append(f"{n_non_dicom} non-DICOM file{'s' if n_non_dicom > 1 else ''}")
+    if unreadable:
+        found.append(f"{len(unreadable)} unreadable DICOM file{'s' if len(unreadable) > 1 else ''} "
+                     f"(e.g. {unreadable[0].name})")
+    return f"{n_files} file{'s' if n_files > 1 else ''}, none a CT image; found {', '.join(found)}"
+
+
+def _series_list(by_series: dict[str, list[_Slice]]) -> str:
+    items = []
+    for uid, group in by_series.items():
+        desc = group[0].description
+        items.append(f"{uid} ({len(group)} slice{'s' if len(group) > 1 else ''}{', ' + repr(desc) if desc else ''})")
+    return "; ".join(items)
+
+
+def _check_geometry(folder: Path, slices: list[_Slice]) -> tuple[list[_Slice], np.ndarray, tuple[float, float, float]]:
+    """Sort along the slice normal and check the series is one regular grid."""
+    for s in slices:
+        for name, value, size in (("ImagePositionPatient (0020,0032)", s.position, 3),
+                                  ("ImageOrientationPatient (0020,0037)", s.orientation, 6),
+                                  ("PixelSpacing (0028,0030)", s.pixel_spacing, 2)):
+            if value is None or len(value) != size:
+                raise InputError(s.path, f"CT slice has no {name} with {size} values; cannot place it in patient space")
+    ref = slices[0]
+    ref_orientation = np.asarray(ref.orientation, dtype=float)
+    ref_spacing = np.asarray(ref.pixel_spacing, dtype=float)
+    for s in slices[1:]:
+        orientation = np.asarray(s.orientation, dtype=float)
+        spacing = np.asarray(s.pixel_spacing, dtype=float)
+        if not np.allclose(orientation, ref_orientation, atol=_ORIENTATION_TOLERANCE):
+            raise InputError(s.path, f"ImageOrientationPatient {orientation.tolist()} differs from "
+                                     f"{ref_orientation.tolist()} of {ref.path.name}; one series must have one "
+                                     f"orientation")
+        if (s.rows, s.columns) != (ref.rows, ref.columns):
+            raise InputError(s.path, f"slice is {s.rows}x{s.columns} pixels, {ref.path.name} is "
+                                     f"{ref.rows}x{ref.columns}; slices of one series must have one size")
+        if not np.allclose(spacing, ref_spacing, atol=_SPACING_TOLERANCE_MM):
+            raise InputError(s.path, f"PixelSpacing {spacing.tolist()} mm differs from {ref_spacing.tolist()} mm "
+                                     f"of {ref.path.name}")
+        if s.frame_of_reference_uid != ref.frame_of_reference_uid:
+            raise InputError(s.path, f"FrameOfReferenceUID {s.frame_of_reference_uid} differs from "
+                                     f"{ref.frame_of_reference_uid} of {ref.path.name}")
+
+    row_dir, col_dir = ref_orientation[:3], ref_orientation[3:]
+    normal = np.cross(row_dir, col_dir)
+    norm = float(np.linalg.norm(normal))
+    if norm < 0.5:
+        raise InputError(ref.path, f"ImageOrientationPatient {ref_orientation.tolist()} does not hold two "
+                                   f"perpendicular unit vectors")
+    normal /= norm
+    where = [float(np.dot(np.asarray(s.position, dtype=float), normal)) for s in slices]
+    order = np.argsort(where, kind="stable")
+    ordered = [slices[i] for i in order]
+    where_sorted = np.asarray([where[i] for i in order])
+    axis = "z" if abs(normal[2]) > 0.999 else "position along the slice normal"
+
+    if len(ordered) == 1:
+        step = ordered[0].slice_thickness
+        if not step or step <= 0:
+            raise InputError(ordered[0].path, "a single CT slice without SliceThickness (0018,0050): "
+                                              "the slice spacing is unknown")
+    else:
+        step = _uniform_step(folder, ordered, where_sorted, axis)
+        _check_no_tilt(folder, ordered, normal)
+
+    direction = np.column_stack([row_dir, col_dir, normal])
+    row_spacing, col_spacing = ref_spacing
+    return ordered, direction, (float(col_spacing), float(row_spacing), float(step))
+
+
+def _uniform_step(folder: Path, ordered: list[_Slice], where: np.ndarray, axis: str) -> float:
+    """Median step between slice positions; an InputError describing any slice that breaks it."""
+    diffs = np.diff(where)
+    step = float(np.median(diffs))
+    for i, d in enumerate(diffs):
+        if d < _GAP_ABSOLUTE_TOLERANCE_MM:
+            raise InputError(folder, f"two CT slices at {axis}={where[i]:g} mm ({ordered[i].path.name} and "
+                                     f"{ordered[i + 1].path.name}): a duplicate slice or two series with the "
+                                     f"same SeriesInstanceUID")
+    if step <= 0:
+        raise InputError(folder, "cannot find the slice spacing of the CT series")
+    tolerance = max(_GAP_RELATIVE_TOLERANCE * step, _GAP_ABSOLUTE_TOLERANCE_MM)
+    bad = np.flatnonzero(np.abs(diffs - step) > tolerance)
+    if bad.size:
+        problems = []
+        for i in bad[:3]:
+            d = float(diffs[i])
+            ratio = d / step
+            if abs(ratio - round(ratio)) * step <= tolerance and round(ratio) >= 2:
+                missing = int(round(ratio)) - 1
+                why = "a slice is missing" if missing == 1 else f"{missing} slices are missing"
+            else:
+                why = "irregular slice spacing"
+            problems.append(f"a {d:g} mm gap between {axis}={where[i]:g} and {axis}={where[i + 1]:g}: {why}")
+        more = f" (and {bad.size - 3} more)" if bad.size > 3 else ""
+        raise InputError(folder, f"slice spacing {step:g} mm except {'; '.join(problems)}{more}; "
+                                 f"a dose grid needs evenly spaced slices")
+    return float((where[-1] - where[0]) / (len(where) - 1))
+
+
+def _check_no_tilt(folder: Path, ordered: list[_Slice], normal: np.ndarray) -> None:
+    shift = np.asarray(ordered[-1].position) - np.asarray(ordered[0].position)
+    in_plane = shift - np.dot(shift, normal) * normal
+    if np.linalg.norm(in_plane) > max(_GAP_ABSOLUTE_TOLERANCE_MM, 1e-3 * np.linalg.norm(shift)):
+        raise InputError(folder, f"slices move {np.linalg.norm(in_plane):.2f} mm within their plane from first to "
+                                 f"last (gantry-tilted acquisition); tilted CT series are not supported, "
+                                 f"reconstruct or resample without tilt")
+
+
+def _read_pixels(ordered: list[_Slice]) -> np.ndarray:
+    ref = ordered[0]
+    hu = np.empty((len(ordered), ref.rows, ref.columns), dtype=np.float32)
+    for k, s in enumerate(ordered):
+        try:
+            ds = pydicom.dcmread(s.path)
+            pixels = ds.pixel_array
+        except Exception as exc:
+            raise InputError(s.path, f"cannot decode the CT pixel data ({type(exc).__name__}: {exc})") from exc
+        if pixels.shape != (ref.rows, ref.columns):
+            raise InputError(s.path, f"pixel data has shape {pixels.shape}, expected one frame of "
+                                     f"{ref.rows}x{ref.columns}")
+        hu[k] = apply_modality_lut(pixels, ds)
+    return hu
+
+
+# ----------------------------------------------------------------------------------------- writing
+
+
+def write_ct_series(volume: Volume, folder: str | Path, patient_name: str = "PHANTOM^BRAGGDESK",
+                    patient_id: str = "BRAGGDESK", series_description: str = "") -> list[Path]:
+    """Write ``volume`` as a CT series, one file per slice (CT0001.dcm, ...); returns the paths.
+
+    UIDs the volume lacks (frame of reference, study, series) are generated;
+    each slice gets a new SOPInstanceUID.  HU are rounded to integers.  Refuses
+    (InputError) a folder that already holds other .dcm files, which would
+    otherwise read back as a mixed series.
+    """
+    folder = Path(folder)
+    hu = np.asarray(volume.hu, dtype=np.float64)
+    if not np.all(np.isfinite(hu)):
+        raise ValueError("the volume holds NaN or infinite values; cannot write them as CT numbers")
+    direction = np.asarray(volume.direction, dtype=float)
+    row_dir, col_dir, slice_dir = direction[:, 0], direction[:, 1], direction[:, 2]
+    normal = np.cross(row_dir, col_dir)
+    if abs(abs(float(np.dot(slice_dir, normal))) - 1.0) > 1e-6:
+        raise ValueError("the volume's slice axis is not perpendicular to its image plane; a CT series cannot hold it")
+    di, dj, dk = volume.spacing_mm
+    nk, nj, ni = hu.shape
+    stored, slope, intercept, signed = _encode_hu(hu)
+
+    width = max(4, len(str(nk)))
+    names = [f"CT{k + 1:0{width}d}.dcm" for k in range(nk)]
+    if folder.exists() and not folder.is_dir():
+        raise InputError(folder, "is a file; expected a folder to write the CT series into")
+    folder.mkdir(parents=True, exist_ok=True)
+    foreign = sorted(p.name for p in folder.glob("*.dcm") if p.name not in set(names))
+    if foreign:
+        raise InputError(folder, f"already holds {len(foreign)} other .dcm file(s) (e.g. {foreign[0]}); they would "
+                                 f"mix with the new series: choose an empty folder")
+
+    for_uid = volume.frame_of_reference_uid or new_uid()
+    study_uid = volume.study_instance_uid or new_uid()
+    series_uid = volume.series_instance_uid or new_uid()
+    origin = np.asarray(volume.origin_mm, dtype=float)
+    paths = []
+    for k in range(nk):
+        ds = new_dataset(CT_IMAGE_STORAGE, new_uid())
+        add_patient_and_study(ds, patient_name=patient_name, patient_id=patient_id, study_instance_uid=study_uid,
+                              series_instance_uid=series_uid, modality="CT",
+                              series_description=series_description or volume.description)
+        ds.FrameOfReferenceUID = for_uid
+        ds.PositionReferenceIndicator = ""
+        ds.PatientPosition = volume.patient_position or "HFS"
+        ds.ImageType = ["DERIVED", "SECONDARY", "AXIAL"]
+        ds.InstanceNumber = k + 1
+        ds.AcquisitionNumber = ""
+        ds.KVP = ""
+        position = origin + slice_dir * dk * k
+        ds.ImagePositionPatient = [_ds(v) for v in position]
+        ds.ImageOrientationPatient = [_ds(v) for v in np.concatenate([row_dir, col_dir])]
+        ds.SliceLocation = _ds(float(np.dot(position, normal)))
+        ds.PixelSpacing = [_ds(dj), _ds(di)]
+        ds.SliceThickness = _ds(dk)
+        ds.SamplesPerPixel = 1
+        ds.PhotometricInterpretation = "MONOCHROME2"
+        ds.Rows = nj
+        ds.Columns = ni
+        ds.BitsAllocated = 16
+        ds.BitsStored = 16
+        ds.HighBit = 15
+        ds.PixelRepresentation = 1 if signed else 0
+        ds.RescaleIntercept = _ds(intercept)
+        ds.RescaleSlope = _ds(slope)
+        ds.RescaleType = "HU"
+        ds.WindowCenter = "40"
+        ds.WindowWidth = "400"
+        ds.PixelData = np.ascontiguousarray(stored[k]).tobytes()
+        path = folder / names[k]
+        pydicom.dcmwrite(path, ds, enforce_file_format=True)
+        paths.append(path)
+    return paths
+
+
+def _encode_hu(hu: np.ndarray) -> tuple[np.ndarray, float, float, bool]:
+    """Stored 16-bit values, slope, intercept, signedness such that slope*stored+intercept = round(HU)."""
+    rounded = np.rint(hu)
+    lo, hi = float(rounded.min()), float(rounded.max())
+    if lo >= -1024 and hi <= 65535 - 1024:
+        return (rounded + 1024).astype("<u2"), 1.0, -1024.0, False
+    if lo >= -32768 and hi <= 32767:
+        return rounded.astype("<i2"), 1.0, 0.0, True
+    slope = float(math.ceil((hi - lo) / 65535.0))
+    return np.rint((hu - lo) / slope).astype("<u2"), slope, lo, False
+
+
+def _ds(value: float) -> str:
+    """A number as a DICOM decimal string (at most 16 characters, as precise as that allows)."""
+    value = float(value)
+    if abs(value) < 1e-9:
+        value = 0.0
+    return format_number_as_ds(round(value, 9))

@@ -1,0 +1,245 @@
+"""RT Dose files: write a dose grid for a planning system, read a planning system's dose.
+
+A dose grid is a :class:`Volume` whose ``hu`` holds dose in Gy (float32), as
+in :class:`braggdesk.model.DoseResult`.  On disk it is one multi-frame RT Dose
+Storage object: 32-bit unsigned pixels times DoseGridScaling, frames at
+GridFrameOffsetVector (mm along the slice normal, relative to the first frame).
+
+The writer picks DoseGridScaling so that the maximum dose maps close to
+2^32 - 1; the rounding error is then below 1e-9 of the maximum.  The reader
+accepts both forms of GridFrameOffsetVector the standard allows (relative,
+first element 0; or absolute z positions for axial grids) and 16- or 32-bit
+pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.valuerep import format_number_as_ds
+
+from braggdesk.errors import InputError
+from braggdesk.model import Plan, Volume
+
+from .uids import RT_DOSE_STORAGE, RT_ION_PLAN_STORAGE, add_patient_and_study, new_dataset, new_uid, read_dicom
+
+DOSE_TYPES = ("PHYSICAL", "EFFECTIVE", "ERROR")
+SUMMATION_TYPES = ("PLAN", "MULTI_PLAN", "PLAN_OVERVIEW", "FRACTION", "BEAM", "BRACHY", "FRACTION_SESSION",
+                   "BEAM_SESSION", "BRACHY_SESSION", "CONTROL_POINT", "RECORD")
+_MAX_STORED = 2**32 - 1
+_OFFSET_TOLERANCE_MM = 0.01
+
+
+@dataclass(frozen=True)
+class RtDoseInfo:
+    """What an RT Dose says about itself, beside the grid."""
+
+    dose_units: str  # "GY" or "RELATIVE"
+    dose_type: str  # PHYSICAL, EFFECTIVE (RBE-weighted) or ERROR
+    summation: str  # PLAN, BEAM, FRACTION, ...
+    comment: str
+    referenced_plan_uid: str
+    manufacturer: str
+
+
+# ----------------------------------------------------------------------------------------- writing
+
+
+def write_rtdose(dose_gy: np.ndarray, grid: Volume, path: str | Path, *, plan: Plan | None = None,
+                 ct: Volume | None = None, dose_type: str = "PHYSICAL", summation: str = "PLAN",
+                 comment: str = "", patient_name: str = "PHANTOM^BRAGGDESK", patient_id: str = "BRAGGDESK") -> Path:
+    """Write ``dose_gy`` (indexed like ``grid.hu``) as an RT Dose file on ``grid``'s geometry.
+
+    FrameOfReferenceUID is the grid's; StudyInstanceUID the CT's (else the
+    grid's, else new); the plan's SOPInstanceUID goes into
+    ReferencedRTPlanSequence.  Patient name and ID should be those of the CT so
+    a planning system files the dose with its patient.
+    """
+    path = Path(path)
+    dose = np.asarray(dose_gy, dtype=np.float64)
+    if dose.shape != grid.shape:
+        raise ValueError(f"dose has shape {dose.shape}, the grid {grid.shape}")
+    if not np.all(np.isfinite(dose)):
+        raise ValueError("dose holds NaN or infinite values")
+    if dose.size and dose.min() < 0:
+        raise ValueError(f"dose has negative values (min {dose.min():g} Gy); RT Dose pixels are unsigned")
+    dose_type, summation = dose_type.upper(), summation.upper()
+    if dose_type not in DOSE_TYPES:
+        raise ValueError(f"dose_type must be one of {DOSE_TYPES}, got {dose_type!r}")
+    if summation not in SUMMATION_TYPES:
+        raise ValueError(f"summation must be one of {SUMMATION_TYPES}, got {summation!r}")
+
+    direction = np.asarray(grid.direction, dtype=float)
+    row_dir, col_dir, slice_dir = direction[:, 0], direction[:, 1], direction[:, 2]
+    normal = np.cross(row_dir, col_dir)
+    along = float(np.dot(slice_dir, normal))
+    if abs(abs(along) - 1.0) > 1e-6:
+        raise ValueError("the grid's slice axis is not perpendicular to its image plane; RT Dose cannot hold it")
+    di, dj, dk = grid.spacing_mm
+    nk, nj, ni = grid.shape
+    scaling, stored = _scale(dose)
+
+    ds = new_dataset(RT_DOSE_STORAGE, new_uid())
+    study_uid = (ct.study_instance_uid if ct is not None else "") or grid.study_instance_uid or new_uid()
+    add_patient_and_study(ds, patient_name=patient_name, patient_id=patient_id, study_instance_uid=study_uid,
+                          series_instance_uid=new_uid(), modality="RTDOSE",
+                          series_description=f"braggdesk {dose_type.lower()} dose")
+    ds.FrameOfReferenceUID = grid.frame_of_reference_uid or (ct.frame_of_reference_uid if ct is not None else "") \
+        or new_uid()
+    ds.PositionReferenceIndicator = ""
+    ds.OperatorsName = ""
+    ds.InstanceNumber = 1
+    ds.ImagePositionPatient = [_ds(v) for v in grid.origin_mm]
+    ds.ImageOrientationPatient = [_ds(v) for v in np.concatenate([row_dir, col_dir])]
+    ds.PixelSpacing = [_ds(dj), _ds(di)]
+    ds.SliceThickness = _ds(dk)
+    ds.NumberOfFrames = nk
+    ds.FrameIncrementPointer = pydicom.tag.Tag("GridFrameOffsetVector")
+    ds.GridFrameOffsetVector = [_ds(along * dk * k) for k in range(nk)]
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.Rows = nj
+    ds.Columns = ni
+    ds.BitsAllocated = 32
+    ds.BitsStored = 32
+    ds.HighBit = 31
+    ds.PixelRepresentation = 0
+    ds.DoseUnits = "GY"
+    ds.DoseType = dose_type
+    ds.DoseSummationType = summation
+    ds.DoseGridScaling = scaling
+    if comment:
+        ds.DoseComment = comment[:64]
+    ds.TissueHeterogeneityCorrection = ["IMAGE"]
+    if plan is not None and plan.sop_instance_uid:
+        ref = Dataset()
+        ref.ReferencedSOPClassUID = RT_ION_PLAN_STORAGE
+        ref.ReferencedSOPInstanceUID = plan.sop_instance_uid
+        ds.ReferencedRTPlanSequence = [ref]
+    ds.PixelData = np.ascontiguousarray(stored).tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pydicom.dcmwrite(path, ds, enforce_file_format=True)
+    return path
+
+
+def _scale(dose: np.ndarray) -> tuple[str, np.ndarray]:
+    """DoseGridScaling as the decimal string written, and the uint32 pixels computed with exactly that value."""
+    peak = float(dose.max()) if dose.size else 0.0
+    if peak <= 0:
+        return "1", np.zeros(dose.shape, dtype="<u4")
+    scaling = peak / _MAX_STORED
+    text = _ds_precise(scaling)
+    while peak / float(text) > _MAX_STORED:  # rounding the string down must not overflow the maximum
+        scaling *= 1.0 + 1e-12
+        text = _ds_precise(scaling)
+    stored = np.rint(dose / float(text))
+    return text, np.clip(stored, 0, _MAX_STORED).astype("<u4")
+
+
+# ----------------------------------------------------------------------------------------- reading
+
+
+def read_rtdose(path: str | Path) -> Volume:
+    """Dose grid of an RT Dose file: ``hu`` is the dose (float32, Gy or relative, see :func:`read_rtdose_info`)."""
+    path = Path(path)
+    ds = read_dicom(path, RT_DOSE_STORAGE)
+    try:
+        return _volume(path, ds)
+    except InputError:
+        raise
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:
+        raise InputError(path, f"RT Dose is malformed ({type(exc).__name__}: {exc})") from exc
+
+
+def read_rtdose_info(path: str | Path) -> RtDoseInfo:
+    """Units, dose type, summation and referenced plan of an RT Dose, without reading pixels."""
+    path = Path(path)
+    ds = read_dicom(path, RT_DOSE_STORAGE, stop_before_pixels=True)
+    plans = ds.get("ReferencedRTPlanSequence") or []
+    return RtDoseInfo(
+        dose_units=str(ds.get("DoseUnits", "")),
+        dose_type=str(ds.get("DoseType", "")),
+        summation=str(ds.get("DoseSummationType", "")),
+        comment=str(ds.get("DoseComment", "")),
+        referenced_plan_uid=str(plans[0].get("ReferencedSOPInstanceUID", "")) if plans else "",
+        manufacturer=str(ds.get("Manufacturer", "")),
+    )
+
+
+def _volume(path: Path, ds: Dataset) -> Volume:
+    for keyword, tag in (("ImagePositionPatient", "(0020,0032)"), ("ImageOrientationPatient", "(0020,0037)"),
+                         ("PixelSpacing", "(0028,0030)"), ("PixelData", "(7FE0,0010)")):
+        if keyword not in ds:
+            raise InputError(path, f"RT Dose has no {keyword} {tag}; cannot place the dose grid")
+    if "DoseGridScaling" not in ds:
+        raise InputError(path, "RT Dose has no DoseGridScaling (3004,000E); its pixel values cannot be turned "
+                               "into dose")
+    position = np.asarray([float(v) for v in ds.ImagePositionPatient])
+    orientation = np.asarray([float(v) for v in ds.ImageOrientationPatient])
+    row_dir, col_dir = orientation[:3], orientation[3:]
+    normal = np.cross(row_dir, col_dir)
+    normal /= np.linalg.norm(normal)
+    n_frames = int(ds.get("NumberOfFrames") or 1)
+
+    offsets = ds.get("GridFrameOffsetVector")
+    offsets = np.atleast_1d(np.asarray([float(v) for v in offsets] if offsets is not None else [], dtype=float))
+    if n_frames > 1 and offsets.size != n_frames:
+        raise InputError(path, f"GridFrameOffsetVector (3004,000C) has {offsets.size} values for {n_frames} frames")
+    if offsets.size and offsets[0] != 0:
+        # absolute form: z positions of the frames, allowed for axial grids only
+        if abs(abs(normal[2]) - 1) > 1e-6:
+            raise InputError(path, "GridFrameOffsetVector does not start at 0 (absolute positions) on a non-axial grid")
+        offsets = (offsets - position[2]) * normal[2]
+    if n_frames > 1:
+        steps = np.diff(offsets)
+        step = float(np.median(steps))
+        if step == 0 or np.any(np.abs(steps - step) > max(_OFFSET_TOLERANCE_MM, 0.01 * abs(step))):
+            raise InputError(path, f"frames are not evenly spaced (GridFrameOffsetVector steps "
+                                   f"{sorted(set(np.round(steps, 3)))} mm); expected one regular grid")
+        step = float((offsets[-1] - offsets[0]) / (n_frames - 1))
+    else:
+        thickness = ds.get("SliceThickness")
+        step = float(thickness) if thickness not in (None, "") and float(thickness) > 0 else 1.0
+
+    try:
+        pixels = ds.pixel_array
+    except Exception as exc:
+        raise InputError(path, f"cannot decode the RT Dose pixel data ({type(exc).__name__}: {exc})") from exc
+    rows, columns = int(ds.Rows), int(ds.Columns)
+    pixels = np.asarray(pixels).reshape(n_frames, rows, columns)
+    dose = (pixels.astype(np.float64) * float(ds.DoseGridScaling)).astype(np.float32)
+
+    slice_dir = normal if step > 0 else -normal
+    row_spacing, col_spacing = (float(v) for v in ds.PixelSpacing)
+    return Volume(
+        hu=dose,
+        spacing_mm=(col_spacing, row_spacing, abs(step)),
+        origin_mm=tuple(position),  # type: ignore[arg-type]
+        direction=np.column_stack([row_dir, col_dir, slice_dir]),
+        frame_of_reference_uid=str(ds.get("FrameOfReferenceUID", "")),
+        series_instance_uid=str(ds.get("SeriesInstanceUID", "")),
+        study_instance_uid=str(ds.get("StudyInstanceUID", "")),
+        description=f"RT Dose {ds.get('DoseType', '')} {ds.get('DoseSummationType', '')} "
+                    f"[{ds.get('DoseUnits', '')}]".replace("  ", " "),
+    )
+
+
+def _ds(value: float) -> str:
+    value = float(value)
+    if abs(value) < 1e-9:
+        value = 0.0
+    return format_number_as_ds(round(value, 9))
+
+
+def _ds_precise(value: float) -> str:
+    """A positive number as a decimal string of at most 16 characters, keeping every digit that fits."""
+    for digits in range(10, 0, -1):
+        text = f"{value:.{digits}e}"
+        if len(text) <= 16:
+            return text
+    return format_number_as_ds(value)
+

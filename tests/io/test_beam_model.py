@@ -1,0 +1,269 @@
+"""Beam-model files: DCPT CSV, MCsquare BDL, the shipped default, and malformed files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from braggdesk.errors import InputError
+from braggdesk.io.beam_model import (
+    DCPT_VSAD_MM,
+    available_beam_models,
+    dcpt_range_shifters,
+    read_bdl,
+    read_beam_model,
+    read_dcpt_beam_model,
+    write_bdl,
+)
+from braggdesk.io.material_library import get_material, relative_electron_density, resource_path
+from braggdesk.model.beam_model import _COLUMNS, BeamModel
+
+DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+DCPT = DATA / "dcpt-let-2022" / "beam_model"
+
+
+@pytest.fixture(scope="module")
+def dcpt_v2() -> BeamModel:
+    return read_beam_model(DCPT / "DCPT_beam_model__v2.csv")
+
+
+@pytest.fixture(scope="module")
+def dcpt_v5() -> BeamModel:
+    return read_beam_model(DCPT / "DCPT_beam_model__v5.csv")
+
+
+def assert_same_model(a: BeamModel, b: BeamModel, rtol: float = 0.0) -> None:
+    assert a.name == b.name
+    assert a.reference_plane_to_isocenter_mm == b.reference_plane_to_isocenter_mm
+    assert tuple(a.virtual_source_axis_distance_mm) == tuple(b.virtual_source_axis_distance_mm)
+    assert a.range_shifters == b.range_shifters
+    for column in _COLUMNS:
+        np.testing.assert_allclose(getattr(a, column), getattr(b, column), rtol=rtol, atol=0, err_msg=column)
+
+
+# --------------------------------------------------------------------------------------- DCPT
+
+
+def test_dcpt_reference_planes(dcpt_v2, dcpt_v5):
+    assert dcpt_v2.reference_plane_to_isocenter_mm == 500.0
+    assert dcpt_v5.reference_plane_to_isocenter_mm == 600.0
+    for model in (dcpt_v2, dcpt_v5):
+        assert model.energy_range_mev == (70.0, 244.0)
+        assert len(model.nominal_energy_mev) == 1741
+        assert model.virtual_source_axis_distance_mm == DCPT_VSAD_MM == (2000.0, 2560.0)
+    assert "iter4" in dcpt_v2.name and "DCPT_beam_model__v2.csv" in dcpt_v2.name
+
+
+def test_dcpt_first_row_and_long_floats(dcpt_v2):
+    o = dcpt_v2.optics(70.0)
+    assert (o.mean_energy_mev, o.energy_spread_mev, o.protons_per_mu) == (71.38, 1.23, 2106924.0)
+    assert (o.sigma_x_mm, o.sigma_y_mm) == (4.472, 3.629)
+    assert o.divergence_x_rad == pytest.approx(0.0061, rel=1e-15)  # written 0.0061000000000000000001
+    assert (o.correlation_x, o.correlation_y) == (0.306094, 0.7405621)
+    assert dcpt_v2.optics(70.2).mean_energy_mev == pytest.approx(71.5752)
+
+
+def test_dcpt_interpolation_between_rows(dcpt_v5):
+    lo, hi, mid = dcpt_v5.optics(160.0), dcpt_v5.optics(160.1), dcpt_v5.optics(160.05)
+    assert lo.mean_energy_mev == pytest.approx(160.1319965)  # the 160.0 MeV row itself
+    for field in ("mean_energy_mev", "energy_spread_mev", "protons_per_mu", "sigma_x_mm", "sigma_y_mm",
+                  "divergence_x_rad", "divergence_y_rad", "correlation_x", "correlation_y"):
+        a, b, m = getattr(lo, field), getattr(hi, field), getattr(mid, field)
+        assert min(a, b) <= m <= max(a, b), field
+        assert m == pytest.approx((a + b) / 2, rel=1e-9), field
+    with pytest.raises(ValueError, match="outside the beam model"):
+        dcpt_v5.optics(250.0)
+
+
+def test_dcpt_range_shifter(dcpt_v5):
+    rs = dcpt_v5.range_shifters["RS_3CM"]
+    assert rs == dcpt_range_shifters()["RS_3CM"]
+    assert (rs.material, rs.thickness_mm, rs.isocenter_distance_mm, rs.water_equivalent_thickness_mm) == \
+        ("Lexan", 30.0, 135.9, 34.3)
+    assert rs.composition == get_material("Lexan") and rs.composition.density_g_cm3 == 1.2
+
+
+def test_shipped_dcpt_copy_reads_like_the_original(dcpt_v5):
+    shipped = read_beam_model("dcpt_v5")
+    assert shipped.name.endswith("(dcpt_v5.csv)")
+    for column in _COLUMNS:
+        np.testing.assert_array_equal(getattr(shipped, column), getattr(dcpt_v5, column))
+
+
+# --------------------------------------------------------------------------------------- default BDL
+
+
+def test_default_model_is_the_generic_bdl(dcpt_v5):
+    model = read_beam_model(None)
+    assert model.source_path == str(resource_path("beam_models/generic_pbs.bdl"))
+    assert "generic_pbs.bdl" in available_beam_models()
+    assert model.reference_plane_to_isocenter_mm == 600.0
+    assert model.virtual_source_axis_distance_mm == (2000.0, 2560.0)
+    assert model.energy_range_mev == (70.0, 244.0)
+    np.testing.assert_array_equal(model.nominal_energy_mev, np.arange(70.0, 245.0))
+    assert model.range_shifters == dcpt_range_shifters()
+    for energy in model.nominal_energy_mev:  # derived from DCPT v5 without change
+        a, b = model.optics(energy), dcpt_v5.optics(energy)
+        for field in ("mean_energy_mev", "energy_spread_mev", "protons_per_mu", "sigma_x_mm", "sigma_y_mm",
+                      "divergence_x_rad", "divergence_y_rad", "correlation_x", "correlation_y"):
+            assert getattr(a, field) == pytest.approx(getattr(b, field), rel=1e-12), (energy, field)
+
+
+def test_bdl_round_trip_default(tmp_path):
+    model = read_beam_model()
+    back = read_beam_model(write_bdl(model, tmp_path / "copy.txt"))
+    assert_same_model(back, model, rtol=1e-13)
+
+
+def test_bdl_round_trip_dcpt(tmp_path, dcpt_v2):
+    path = write_bdl(dcpt_v2, tmp_path / "v2.bdl", comments=["converted\nfor a test"])
+    text = path.read_text()
+    assert text.startswith("--UPenn beam model (double gaussian)--\n")
+    assert "# converted\n# for a test\n" in text
+    assert "1741 energies\n\nNominalEnergy MeanEnergy EnergySpread ProtonsMU Weight1" in text
+    back = read_bdl(path)
+    assert_same_model(back, dcpt_v2, rtol=1e-13)
+
+
+BDL = """--UPenn beam model (double gaussian)--
+# a hand-written model
+
+Nozzle exit to Isocenter distance
+430.0
+
+SMX to Isocenter distance
+1900.0
+
+SMY to Isocenter distance
+2100.0
+{shifter}
+Beam parameters
+2 energies
+
+NominalEnergy MeanEnergy EnergySpread ProtonsMU Weight1 SpotSize1x Divergence1x Correlation1x SpotSize1y Divergence1y Correlation1y Weight2 SpotSize2x Divergence2x Correlation2x SpotSize2y Divergence2y Correlation2y
+{row1}
+200.0 200.5 0.5 2000000 1 3.0 0.002 0.1 3.5 0.0025 0.2 {w2} 3.0 0.002 0.1 3.5 0.0025 0.2
+"""
+ROW1 = "100.0 100.2 1.0 1000000 1 4.0 0.003 0.5 4.5 0.0035 0.6 0 4.0 0.003 0.5 4.5 0.0035 0.6"
+SHIFTER = """
+Range Shifter parameters
+RS_ID = RS_40
+RS_type = binary
+RS_material = 64
+RS_density = 1.19
+RS_WET = 40.0
+"""
+
+
+def _bdl(tmp_path: Path, shifter: str = "", row1: str = ROW1, w2: str = "0.0", name: str = "model.txt") -> Path:
+    path = tmp_path / name
+    path.write_text(BDL.format(shifter=shifter, row1=row1, w2=w2))
+    return path
+
+
+def test_hand_written_bdl(tmp_path):
+    model = read_beam_model(_bdl(tmp_path, SHIFTER))
+    assert model.name == "model"
+    assert model.reference_plane_to_isocenter_mm == 430.0
+    assert model.virtual_source_axis_distance_mm == (1900.0, 2100.0)
+    o = model.optics(100.0)
+    assert o.energy_spread_mev == pytest.approx(1.002)  # 1 % of 100.2 MeV
+    assert (o.sigma_x_mm, o.divergence_x_rad, o.correlation_x) == (4.0, 0.003, 0.5)
+    assert (o.sigma_y_mm, o.divergence_y_rad, o.correlation_y) == (4.5, 0.0035, 0.6)
+    assert model.optics(200.0).energy_spread_mev == pytest.approx(0.5 / 100 * 200.5)
+    rs = model.range_shifters["RS_40"]
+    pmma = get_material("PMMA")
+    assert rs.material == "PMMA" and rs.composition == pmma
+    assert rs.water_equivalent_thickness_mm == 40.0
+    assert rs.thickness_mm == pytest.approx(40.0 / relative_electron_density(pmma))
+    assert 33.0 < rs.thickness_mm < 35.0  # PMMA relative stopping power ~1.16
+    assert rs.isocenter_distance_mm == pytest.approx(430.0 + rs.thickness_mm / 2)  # downstream face at the nozzle
+
+
+def test_bdl_range_shifter_density_and_extensions(tmp_path):
+    shifter = SHIFTER.replace("RS_density = 1.19", "RS_density = 1.25") + \
+        "RS_thickness = 20.0\nRS_isocenter_distance = 250.0\n"
+    rs = read_bdl(_bdl(tmp_path, shifter)).range_shifters["RS_40"]
+    assert rs.composition.density_g_cm3 == 1.25
+    assert rs.composition.mass_fractions == get_material("PMMA").mass_fractions
+    assert (rs.thickness_mm, rs.isocenter_distance_mm) == (20.0, 250.0)
+    model = read_bdl(_bdl(tmp_path, shifter))
+    assert_same_model(read_bdl(write_bdl(model, tmp_path / "again.bdl")), model, rtol=1e-13)
+    none = read_bdl(_bdl(tmp_path, SHIFTER.replace("binary", "none")))
+    assert none.range_shifters == {}
+
+
+def test_double_gaussian_is_refused(tmp_path):
+    path = _bdl(tmp_path, w2="0.05")
+    with pytest.raises(InputError, match=r"model.txt: line 18: Weight2 = 0.05: double-Gaussian spots are not supported"):
+        read_beam_model(path)
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (lambda t: t.replace(ROW1, ROW1.replace("4.5", "4,5", 1)), r"line 24: SpotSize1y '4,5' is not a number"),
+    (lambda t: t.replace(ROW1, ROW1.rsplit(" ", 1)[0]), r"line 24: 17 values for 18 columns"),
+    (lambda t: t.replace("SpotSize1x ", ""), r"line 23: the energy table lacks column\(s\) SpotSize1x"),
+    (lambda t: t.replace("2 energies", "3 energies"), r"line 21: says 3 energies, but only 2 rows follow"),
+    (lambda t: t.replace("2 energies", "two energies"), r"line 21: found 'two energies'"),
+    (lambda t: t.replace("SMY to Isocenter distance\n2100.0", ""), r"no 'SMY to Isocenter distance' line"),
+    (lambda t: t.replace("430.0", "far"), r"line 5: Nozzle exit to Isocenter distance 'far' is not a number"),
+    (lambda t: t.replace("RS_material = 64", "RS_material = 999"), r"RS_material '999' is not an MCsquare"),
+    (lambda t: t.replace("RS_WET = 40.0\n", ""), r"range shifter RS_40 has neither RS_WET nor RS_thickness"),
+    (lambda t: t.replace("200.0 200.5", "100.0 200.5"), r"nominal energy 100 MeV appears more than once"),
+])
+def test_malformed_bdl(tmp_path, edit, problem):
+    path = tmp_path / "broken.bdl"
+    path.write_text(edit(BDL.format(shifter=SHIFTER, row1=ROW1, w2="0")))
+    with pytest.raises(InputError, match=problem) as info:
+        read_beam_model(path)
+    assert str(info.value).startswith(str(path))
+
+
+# --------------------------------------------------------------------------------------- malformed DCPT
+
+
+def _dcpt_text() -> list[str]:
+    return (DCPT / "DCPT_beam_model__v5.csv").read_text().splitlines()[:20]
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (lambda ls: ls[:8] + [ls[8].replace("70.3", "70.3x", 1)] + ls[9:], r"line 9: nominal_energy_mev '70.3x' is not a number"),
+    (lambda ls: ls[:10] + [ls[10].rsplit(",", 1)[0]] + ls[11:], r"line 11: 9 columns, expected 10"),
+    (lambda ls: ls[:2] + ls[3:], r"no 'BMODPOS <distance> mm' comment line"),
+    (lambda ls: ls[:5], r"no data rows"),
+])
+def test_malformed_dcpt(tmp_path, edit, problem):
+    path = tmp_path / "dcpt.csv"
+    path.write_text("\n".join(edit(_dcpt_text())) + "\n")
+    with pytest.raises(InputError, match=problem) as info:
+        read_dcpt_beam_model(path)
+    assert str(info.value).startswith(str(path))
+
+
+def test_dcpt_detection_and_trimmed_copy(tmp_path):
+    path = tmp_path / "dcpt.csv"
+    path.write_text("\n".join(_dcpt_text()) + "\n")
+    model = read_beam_model(path)
+    assert model.reference_plane_to_isocenter_mm == 600.0
+    assert model.energy_range_mev == (70.0, 71.4)
+
+
+def test_unreadable_and_unknown_files(tmp_path):
+    with pytest.raises(InputError, match="nothing.bdl: cannot read the beam model"):
+        read_beam_model(tmp_path / "nothing.bdl")
+    with pytest.raises(InputError, match="is a folder"):
+        read_beam_model(tmp_path)
+    other = tmp_path / "notes.txt"
+    other.write_text("hello\nworld\n")
+    with pytest.raises(InputError, match="notes.txt: not a beam model braggdesk knows"):
+        read_beam_model(other)
+    lookup = tmp_path / "lut.txt"
+    lookup.write_text("--Lookup table BDL format--\n")
+    with pytest.raises(InputError, match="Lookup table"):
+        read_beam_model(lookup)
+    binary = tmp_path / "model.bdl"
+    binary.write_bytes(b"\xff\xfe\x00\x01garbage")
+    with pytest.raises(InputError, match="model.bdl: not a text file"):
+        read_beam_model(binary)
