@@ -29,6 +29,7 @@ from .tables import LogGridTable
 PROTON_MASS_MEV = 938.272088
 HIGHLAND_MEV = 13.6
 E_MIN_MEV, E_MAX_MEV = 0.05, 400.0
+LOCAL_DEPOSIT_MIN_DENSITY = 0.05  # g/cm3: below this (air) nuclear fragments are not deposited locally
 SECONDARY_MIN_MEV = 1.0  # secondary protons below this deposit locally (range < 25 um)
 BOUNDARY_PUSH_MM = 1e-3  # steps end this far past a voxel boundary, so the next voxel is found
 FLUSH_RECORDS = 4_000_000  # scoring records buffered before one scatter-add
@@ -346,12 +347,13 @@ def _rotate(xp, p: Particles, tx, ty) -> None:
 def _nonelastic(tb: TransportTables, rng, p: Particles, nuc, vox, e_new, counters):
     """Nonelastic events at the end of this step: (energy deposited locally per particle, secondaries).
 
-    Energy partition (an approximation, documented in nuclear_model): recoils and
-    heavy fragments deposit the ICRU 63 recoil fraction locally; one secondary proton
-    takes a uniform fraction of the rest (mean one half, as secondary protons carry
-    about half of the nonelastic energy in tissue); the remainder (neutrons, gammas)
-    leaves.  The secondary's angle follows quasi-free nucleon-nucleon kinematics,
-    cos(theta) = sqrt(E_s / E).
+    Energy partition (a simplified model): recoils deposit the ICRU 63 recoil fraction
+    f_r locally; one secondary proton takes (1 - f_r) E sqrt(U), U uniform, i.e. on
+    average 2/3 of the rest (about 60 % of E: secondary protons carry the larger part
+    of the nonelastic energy in tissue nuclei); what is left (neutrons, gammas, about
+    30 %) leaves the patient.  The secondary's angle follows quasi-free nucleon-nucleon
+    kinematics, cos(theta) = sqrt(E_s / E).  In voxels below LOCAL_DEPOSIT_MIN_DENSITY
+    (air) fragments would travel far, so their energy is not deposited there.
     """
     xp = tb.xp
     f32 = xp.float32
@@ -362,7 +364,8 @@ def _nonelastic(tb: TransportTables, rng, p: Particles, nuc, vox, e_new, counter
     frac = tb.recoil(xp, xp.maximum(e, f32(NUCLEAR_E_MIN_MEV)), row=tb.material[vox[idx]])
     local_e = e * xp.clip(frac, 0, 1)
     rnd = rng.random((3, int(idx.size)), dtype=f32)
-    e_sec = (e - local_e) * rnd[0]
+    e_sec = (e - local_e) * xp.sqrt(rnd[0])
+    local_e = xp.where(tb.density[vox[idx]] < LOCAL_DEPOSIT_MIN_DENSITY, f32(0), local_e)
     emit = e_sec >= SECONDARY_MIN_MEV
     local_e = local_e + xp.where(emit, f32(0), e_sec)
     local = xp.zeros_like(e_new)
