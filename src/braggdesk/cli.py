@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__
-from .errors import BraggdeskError
+from .errors import BraggdeskError, PlanError
 
 EXIT_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -274,7 +274,10 @@ def _cmd_run(args) -> int:
     print(f"braggdesk run: plan {plan.label!r} ({len(plan.beams)} beams, {plan.n_spots} spots) on CT "
           f"{ct.shape[::-1]} with beam model '{model.name}' and calibration '{calibration.name}', "
           f"{runner.device}", file=sys.stderr)
-    progress = _run_with_progress(runner, "run")
+    try:
+        progress = _run_with_progress(runner, "run")
+    except PlanError as exc:
+        raise PlanError(f"{args.plan}: {exc}") from None
     result = runner.result()
     path = write_rtdose(result.dose_gy, result.grid, args.out, plan=plan, ct=ct,
                         comment=f"braggdesk MC dose to {result.dose_to}" + (" (PARTIAL)" if result.partial else ""))

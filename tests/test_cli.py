@@ -1,0 +1,87 @@
+"""The braggdesk command end to end, as a user runs it (in a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pydicom
+import pytest
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "dcpt-let-2022"
+PLAN02 = next((DATA / "plans" / "plan02_mono_eclipse").glob("RN*.dcm"))
+MODEL_V2 = DATA / "beam_model" / "DCPT_beam_model__v2.csv"
+
+
+def braggdesk(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "braggdesk.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=600)
+
+
+def test_demo_writes_rtdose_png_and_summary(tmp_path):
+    res = braggdesk("demo", "--out", tmp_path / "demo", "--primaries", "4000", "--batches", "2",
+                    "--json", tmp_path / "demo.json")
+    assert res.returncode == 0, res.stderr
+    summary = json.loads((tmp_path / "demo.json").read_text())
+    assert summary["primaries"] == 4000 and summary["max_dose_gy"] > 0
+    assert summary["primaries_per_second"] > 0 and 0 < summary["mean_relative_uncertainty"] < 1
+    for word in ("primaries", "time", "primaries per second", "mean uncertainty"):
+        assert word in res.stdout
+    ds = pydicom.dcmread(tmp_path / "demo" / "RD_demo.dcm")
+    assert ds.Modality == "RTDOSE" and ds.DoseUnits == "GY"
+    png = (tmp_path / "demo" / "dose_slices.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_phantom_then_run_a_real_plan_with_json_summary(tmp_path):
+    ct = tmp_path / "ct"
+    res = braggdesk("phantom", "dcpt", "--geometry", "D", "--plan", PLAN02, "--spacing", "4", "--out", ct)
+    assert res.returncode == 0, res.stderr
+    assert (ct / "ct_calibration.csv").exists()
+    out = tmp_path / "RD.dcm"
+    refused = braggdesk("run", "--ct", ct, "--plan", PLAN02, "--beam-model", MODEL_V2, "--primaries", "500",
+                        "--out", out)
+    assert refused.returncode == 2 and "frame of reference" in refused.stderr
+    assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) <= 2
+    res = braggdesk("run", "--ct", ct, "--plan", PLAN02, "--beam-model", MODEL_V2, "--primaries", "2000",
+                    "--batches", "2", "--ignore-frame-of-reference", "--out", out, "--json", "-")
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout[res.stdout.index("{"):])
+    for key in ("primaries", "seconds", "primaries_per_second", "mean_relative_uncertainty", "device", "max_dose_gy"):
+        assert key in summary
+    assert summary["frame_of_reference_ignored"] is True
+    ds = pydicom.dcmread(out)
+    assert ds.ReferencedRTPlanSequence[0].ReferencedSOPInstanceUID == pydicom.dcmread(PLAN02).SOPInstanceUID
+
+
+@pytest.mark.parametrize("case", ["no_ct", "bad_model", "energy_outside", "not_a_plan"])
+def test_bad_input_gives_one_clear_line_and_nonzero_exit(tmp_path, case):
+    ct = tmp_path / "ct"
+    assert braggdesk("phantom", "water", "--spacing", "8", "--out", ct).returncode == 0
+    args = {"ct": ct, "plan": PLAN02, "model": MODEL_V2}
+    expect = ""
+    if case == "no_ct":
+        empty = tmp_path / "empty"
+        empty.mkdir()
+        (empty / "notes.txt").write_text("not dicom")
+        args["ct"], expect = empty, str(empty)
+    elif case == "bad_model":
+        bad = tmp_path / "model.csv"
+        bad.write_text("this is not a beam model\n1,2,three\n")
+        args["model"], expect = bad, str(bad)
+    elif case == "energy_outside":
+        narrow = tmp_path / "narrow.csv"
+        lines = MODEL_V2.read_text().splitlines()
+        narrow.write_text("\n".join([l for l in lines if l.startswith("#")] + [l for l in lines if l.startswith("7")][:20]) + "\n")
+        args["model"], expect = narrow, f"{PLAN02}: beam 'Field 1', layer 1: nominal energy 160 MeV is outside"
+    else:
+        args["plan"], expect = next(ct.glob("*.dcm")), "RT Ion Plan"
+    res = braggdesk("run", "--ct", args["ct"], "--plan", args["plan"], "--beam-model", args["model"],
+                    "--primaries", "100", "--ignore-frame-of-reference", "--out", tmp_path / "RD.dcm")
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr
+    assert expect in res.stderr, res.stderr
+    errors = [line for line in res.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1, res.stderr
