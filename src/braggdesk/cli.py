@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="built-in case end to end: RTDOSE, PNG of the dose, summary")
     d.add_argument("--out", type=Path, default=Path("braggdesk-demo"), help="output folder (default ./braggdesk-demo)")
-    _add_run_options(d, default_primaries=100_000)
+    _add_run_options(d, default_primaries=300_000)
     d.set_defaults(func=_cmd_demo)
 
     ph = sub.add_parser("phantom", help="write a built-in phantom as a DICOM CT series with its CT calibration")

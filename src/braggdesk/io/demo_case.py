@@ -19,6 +19,7 @@ from .phantoms import Phantom, make_phantom
 DEMO_ENERGIES_MEV = (150.0, 145.0, 140.0, 135.0, 130.0, 125.0, 120.0)
 DEMO_FIELD_MM = 60.0
 DEMO_SPOT_SPACING_MM = 6.0
+DEMO_DISTAL_MU = 18.0  # MU of a distal spot: about 2 Gy in the modulated region with the generic model
 
 
 @dataclass
@@ -37,7 +38,7 @@ def demo_case(spacing_mm: float = 2.0) -> DemoCase:
     layers = []
     n = len(DEMO_ENERGIES_MEV)
     for i, energy in enumerate(DEMO_ENERGIES_MEV):
-        weight = 1.0 - 0.75 * i / max(n - 1, 1)
+        weight = DEMO_DISTAL_MU * (1.0 - 0.75 * i / max(n - 1, 1))
         layers.append(EnergyLayer(energy, xs.ravel(), ys.ravel(), np.full(xs.size, weight), mu_per_weight=1.0))
     total = float(sum(layer.spot_weights.sum() for layer in layers))
     beam = Beam("demo", 1, 0.0, 0.0, (0.0, 0.0, 0.0), layers, meterset_mu=total,
