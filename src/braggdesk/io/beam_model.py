@@ -57,13 +57,14 @@ weight).  All readers raise :class:`~braggdesk.errors.InputError` with the file 
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 
 import numpy as np
 
 from braggdesk.errors import InputError
+
+from .text_files import parse_number, read_text_lines
 from braggdesk.io.material_library import (
     UnknownMaterialError,
     get_material,
@@ -152,24 +153,10 @@ def _looks_like_dcpt(content: list[str]) -> bool:
 
 
 def _read_lines(path: Path) -> list[str]:
-    if path.is_dir():
-        raise InputError(path, "is a folder; expected a beam-model file (MCsquare BDL or DCPT CSV)")
-    try:
-        return path.read_text(encoding="utf-8-sig").splitlines()
-    except UnicodeDecodeError as exc:
-        raise InputError(path, f"not a text file ({exc.reason} at byte {exc.start}); expected a beam model") from exc
-    except OSError as exc:
-        raise InputError(path, f"cannot read the beam model: {exc.strerror or exc}") from exc
+    return read_text_lines(path, "a beam-model file (MCsquare BDL or DCPT CSV)", "the beam model")
 
 
-def _number(path: Path, line_no: int, text: str, what: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise InputError(path, f"line {line_no}: {what} '{text}' is not a number") from None
-    if not math.isfinite(value):
-        raise InputError(path, f"line {line_no}: {what} '{text}' is not a finite number")
-    return value
+_number = parse_number
 
 
 # ---------------------------------------------------------------------------------------------

@@ -64,12 +64,13 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from pathlib import Path
 
 import numpy as np
 
 from braggdesk.errors import InputError
+
+from .text_files import parse_number, read_text_lines
 from braggdesk.io.material_library import (
     UnknownMaterialError,
     format_mass_fractions,
@@ -213,23 +214,10 @@ def _has_mcsquare_pair(folder: Path) -> bool:
 
 
 def _read_lines(path: Path) -> list[str]:
-    try:
-        return path.read_text(encoding="utf-8-sig").splitlines()
-    except UnicodeDecodeError as exc:
-        raise InputError(path, f"not a text file ({exc.reason} at byte {exc.start}); "
-                               "expected a CT calibration") from exc
-    except OSError as exc:
-        raise InputError(path, f"cannot read the file: {exc.strerror or exc}") from exc
+    return read_text_lines(path, "a CT calibration")
 
 
-def _number(path: Path, line_no: int, text: str, what: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise InputError(path, f"line {line_no}: {what} '{text}' is not a number") from None
-    if not math.isfinite(value):
-        raise InputError(path, f"line {line_no}: {what} '{text}' is not a finite number")
-    return value
+_number = parse_number
 
 
 def _check_increasing(path: Path, rows: list[tuple[int, float]], what: str) -> None:
