@@ -142,3 +142,19 @@ def test_letd_rises_towards_the_bragg_peak():
     peak = int(np.argmax(dd))
     assert 0.4 < let[2] < 0.8  # ~0.5 keV/um at 115 MeV
     assert let[peak] > 3 * let[2]
+
+
+def test_range_shifter_pulls_the_range_back_by_its_water_equivalent_thickness():
+    from braggdesk.model import RangeShifter
+
+    ct = water_box(size_mm=(40.0, 200.0, 40.0), spacing_mm=(4.0, 0.5, 4.0), surface_y_mm=-20.0)
+    depth = (np.arange(ct.shape[1]) + 0.5) * 0.5
+    r80 = []
+    for with_rs in (False, True):
+        job = pencil_job(150.0, primaries=6000, ct=ct)
+        if with_rs:
+            job.beam_model.range_shifters["RS_30"] = RangeShifter("RS_30", "Water", 30.0, 200.0, composition=WATER)
+            job.plan.beams[0].range_shifter_ids = ["RS_30"]
+        _, total = _run(job)
+        r80.append(_r80_mm(depth, total.energy_mev().reshape(ct.shape).sum(axis=(0, 2))))
+    assert r80[0] - r80[1] == pytest.approx(30.0, abs=0.5)

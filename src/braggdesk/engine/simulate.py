@@ -23,7 +23,7 @@ from .geometry import GridFrame
 from .media import Media, build_media
 from .physics.materials import material_physics
 from .source import DeviceSpots, SpotTable, build_spot_table
-from .transport import TransportTables, highland_f, transport_batch
+from .transport import TransportTables, deflect_directions, highland_f, transport_batch
 
 DEFAULT_PRIMARIES_PER_BATCH = {"numpy": 20_000, "cupy": 1_000_000}
 
@@ -90,7 +90,6 @@ def batch_seed(seed: int, batch_index: int) -> int:
 def run_batch(prepared: PreparedJob, batch_index: int, n_primaries: int) -> Snapshot:
     """One batch, start to end, on the prepared device: a Snapshot of its sums."""
     backend = prepared.backend
-    xp = backend.xp
     rng = backend.rng(batch_seed(prepared.job.settings.seed, batch_index))
     t0 = time.perf_counter()
     tally, counters = transport_batch(prepared.tables, prepared.spots, rng, n_primaries,
@@ -112,7 +111,6 @@ def run_batch(prepared: PreparedJob, batch_index: int, n_primaries: int) -> Snap
         notes=tuple(prepared.notes),
         counters=counters,
     )
-    del xp
     return snap
 
 
@@ -139,22 +137,12 @@ def _range_shifter_fn(prepared: PreparedJob):
             loss = (energy - e_out) + xp.sqrt(tb.bohr_var_per_mm(xp, e_mid) * wet) * g[0]
             new_e = xp.where(r <= wet, f32(0), xp.maximum(energy - loss, f32(0)))
             theta0 = tb.highland_k(xp, e_mid) * xp.sqrt(highland_f(xp, xp.full_like(energy, slab.thickness_in_x0)))
-            d2 = _kick(xp, dvec.astype(f32), theta0 * g[1], theta0 * g[2])
+            d2 = deflect_directions(xp, dvec.astype(f32), theta0 * g[1], theta0 * g[2])
             dvec = xp.where(sel[:, None], d2, dvec)
             energy = xp.where(sel, new_e, energy)
         return pos, dvec, energy
 
     return apply
-
-
-def _kick(xp, d, tx, ty):
-    from .transport import Particles, _rotate
-
-    z = xp.zeros(d.shape[0], dtype=xp.float32)
-    p = Particles(x=z, y=z, z=z, u=d[:, 0].copy(), v=d[:, 1].copy(), w=d[:, 2].copy(), e=z, t_x0=z, mfp=z,
-                  hist=z, pend_vox=z, pend_q=z, primary=z)
-    _rotate(xp, p, tx, ty)
-    return xp.stack([p.u, p.v, p.w], axis=1)
 
 
 def plan_batches(settings, backend_name: str) -> tuple[list[int], int | None]:

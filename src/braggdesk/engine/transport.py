@@ -48,7 +48,6 @@ class TransportTables:
     material: object
     range_mm: LogGridTable  # water CSDA range (mm) vs energy
     energy_of_range: LogGridTable  # inverse, energy vs range (mm)
-    let_kev_um: LogGridTable  # electronic stopping power in water, keV/um
     bohr_var_per_mm: LogGridTable  # straggling variance per mm of water, MeV^2/mm
     highland_k: LogGridTable  # 13.6 MeV / (p beta)
     mid_step: LogGridTable  # rows: LET (keV/um), Bohr variance (MeV^2/mm), 13.6/(p beta), S (MeV/mm)
@@ -68,7 +67,6 @@ class TransportTables:
             material=xp.asarray(media.material_index, dtype=xp.int32),
             range_mm=LogGridTable.sample(xp, lambda e: 10 * wt.range_g_cm2(e), E_MIN_MEV, E_MAX_MEV, 4096),
             energy_of_range=LogGridTable.sample(xp, lambda r: wt.energy_mev(r / 10), r_min, r_max, 4096),
-            let_kev_um=LogGridTable.sample(xp, water_physics.let_kev_um, E_MIN_MEV, E_MAX_MEV, 1024),
             bohr_var_per_mm=LogGridTable.sample(
                 xp, lambda e: 0.1 * water_physics.bohr_variance_mev2_per_g_cm2(e, WATER_Z_OVER_A),
                 E_MIN_MEV, E_MAX_MEV, 1024),
@@ -319,6 +317,14 @@ def _to_boundary(xp, x, u, i, d):
     safe_u = xp.where(xp.abs(u) < tiny, tiny, u)
     edge = xp.where(u > 0, (i + 1) * d + BOUNDARY_PUSH_MM, i * d - BOUNDARY_PUSH_MM).astype(xp.float32)
     return xp.where(xp.abs(u) < tiny, xp.float32(1e30), (edge - x) / safe_u)
+
+
+def deflect_directions(xp, d, tx, ty):
+    """Directions (n, 3) turned by projected angles tx, ty (exact rotation, any angle)."""
+    p = Particles.__new__(Particles)
+    p.u, p.v, p.w = d[:, 0].copy(), d[:, 1].copy(), d[:, 2].copy()
+    _rotate(xp, p, tx, ty)
+    return xp.stack([p.u, p.v, p.w], axis=1)
 
 
 def _rotate(xp, p: Particles, tx, ty) -> None:
