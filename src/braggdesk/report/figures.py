@@ -68,7 +68,7 @@ class _Grid:
     step_mm: tuple[float, float, float]
 
     @classmethod
-    def of(cls, volume: Volume, what: str) -> "_Grid":
+    def of(cls, volume: Volume, what: str) -> _Grid:
         d = volume.direction
         if not np.allclose(d, np.diag(np.diag(d)), atol=1e-6):
             raise ValueError(
@@ -177,7 +177,8 @@ def dose_slices_figure(
                 else:
                     masked = np.where(visible & np.isfinite(uncertainty), 100.0 * uncertainty, np.nan)
                     _draw_wash(ax, dose_grid, masked, view, d_index, unc_norm, "viridis", alpha=0.8)
-            _decorate(ax, view, point, "" if row == 0 else "uncertainty  ")
+            slice_mm = float(ct_grid.coords[view.fixed_axis][ct_index[view.fixed_axis]])
+            _decorate(ax, view, point, slice_mm, "" if row == 0 else "uncertainty  ")
 
     fig.colorbar(ScalarMappable(dose_norm, cmap), ax=axes[0, :].tolist(), label="dose (Gy)",
                  fraction=0.025, pad=0.01)
@@ -249,8 +250,8 @@ def _draw_isodoses(ax, grid: _Grid, dose: np.ndarray, view: _View, index: int, m
                        linewidths=1.0)
 
 
-def _decorate(ax, view: _View, point: np.ndarray, title_prefix: str) -> None:
-    """Axis labels with patient directions, orientation letters and the slice position."""
+def _decorate(ax, view: _View, point: np.ndarray, slice_mm: float, title_prefix: str) -> None:
+    """Axis labels with patient directions, orientation letters and the CT slice position."""
     ha, va, fa = view.horizontal_axis, view.vertical_axis, view.fixed_axis
     ax.set_aspect("equal")
     x0, x1 = sorted(ax.get_xlim())
@@ -269,4 +270,4 @@ def _decorate(ax, view: _View, point: np.ndarray, title_prefix: str) -> None:
     top, bottom = (low_v, high_v) if view.vertical_down else (high_v, low_v)
     ax.text(0.5, 0.99, top, ha="center", va="top", **style)
     ax.text(0.5, 0.01, bottom, ha="center", va="bottom", **style)
-    ax.set_title(f"{title_prefix}{view.name}   {_AXIS_NAMES[fa]} = {point[fa]:.1f} mm")
+    ax.set_title(f"{title_prefix}{view.name}   {_AXIS_NAMES[fa]} = {slice_mm:.1f} mm")
