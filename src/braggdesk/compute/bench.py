@@ -18,11 +18,10 @@ import numpy as np
 
 from .. import __version__
 from ..engine.backend import select_backend
-from ..model import (Beam, BeamModel, CtCalibration, EnergyLayer, Job, Material, Plan, SimulationSettings,
-                     Volume)
+from ..io.ct_calibration import water_calibration
+from ..model import Beam, BeamModel, EnergyLayer, Job, Plan, SimulationSettings, Volume
 from .local import LocalRunner
 
-WATER = Material("Water", 1.0, {"H": 0.111894, "O": 0.888106}, i_value_ev=75.0)
 SHARED_SOBP = Path("../shared/data/dcpt-let-2022/plans/plan01_sobp_eclipse")
 SHARED_MODEL = Path("../shared/data/dcpt-let-2022/beam_model/DCPT_beam_model__v2.csv")
 
@@ -37,8 +36,7 @@ def pencil_beam_job(primaries: int, device: str, energy_mev: float = 150.0) -> J
     layer = EnergyLayer(energy_mev, [0.0], [0.0], [1.0])
     plan = Plan("bench", [Beam("pencil", 1, 0.0, 0.0, (0.0, 0.0, 0.0), [layer], 1.0, 1.0)],
                 frame_of_reference_uid="bench")
-    cal = CtCalibration("water", np.array([0.0]), np.array([1.0]), np.array([-1e9]), [WATER])
-    return Job.create(ct, plan, model, cal, SimulationSettings(primaries=primaries, batches=8, seed=1,
+    return Job.create(ct, plan, model, water_calibration(), SimulationSettings(primaries=primaries, batches=8, seed=1,
                                                                device=device))
 
 

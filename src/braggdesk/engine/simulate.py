@@ -133,10 +133,11 @@ def _range_shifter_fn(prepared: PreparedJob):
             wet = f32(slab.water_equivalent_mm)
             e_mid = tb.energy_of_range(xp, xp.maximum(r - 0.5 * wet, f32(1e-6)))
             e_out = tb.energy_of_range(xp, xp.maximum(r - wet, f32(1e-6)))
+            _, bohr_var, highland_k, _ = tb.mid_step.rows_at(xp, e_mid)
             g = rng.standard_normal((3, energy.size), dtype=f32)
-            loss = (energy - e_out) + xp.sqrt(tb.bohr_var_per_mm(xp, e_mid) * wet) * g[0]
+            loss = (energy - e_out) + xp.sqrt(bohr_var * wet) * g[0]
             new_e = xp.where(r <= wet, f32(0), xp.maximum(energy - loss, f32(0)))
-            theta0 = tb.highland_k(xp, e_mid) * xp.sqrt(highland_f(xp, xp.full_like(energy, slab.thickness_in_x0)))
+            theta0 = highland_k * xp.sqrt(highland_f(xp, xp.full_like(energy, slab.thickness_in_x0)))
             d2 = deflect_directions(xp, dvec.astype(f32), theta0 * g[1], theta0 * g[2])
             dvec = xp.where(sel[:, None], d2, dvec)
             energy = xp.where(sel, new_e, energy)

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import PlanError
 from ..model import BeamModel, Plan
-from .geometry import GridFrame, beam_frame
+from .geometry import GridFrame, beam_frame, ray_box_entry
 
 
 @dataclass
@@ -122,8 +122,6 @@ def build_spot_table(plan: Plan, model: BeamModel, grid: GridFrame, patient_posi
 
 def _check_spots_hit_ct(table: SpotTable, beams, grid: GridFrame) -> None:
     """Central rays of spots must cross the CT; a beam whose spots all miss is an error."""
-    from .geometry import ray_box_entry
-
     b = table.beam_index
     start, direction = _central_rays(table, np)
     t_in, t_out = ray_box_entry(np, start, direction, grid.size_mm)

@@ -48,8 +48,6 @@ class TransportTables:
     material: object
     range_mm: LogGridTable  # water CSDA range (mm) vs energy
     energy_of_range: LogGridTable  # inverse, energy vs range (mm)
-    bohr_var_per_mm: LogGridTable  # straggling variance per mm of water, MeV^2/mm
-    highland_k: LogGridTable  # 13.6 MeV / (p beta)
     mid_step: LogGridTable  # rows: LET (keV/um), Bohr variance (MeV^2/mm), 13.6/(p beta), S (MeV/mm)
     nonelastic: LogGridTable  # rows: materials, Sigma/rho in 1/mm per g/cm3
     recoil: LogGridTable  # rows: materials, local energy fraction
@@ -67,11 +65,6 @@ class TransportTables:
             material=xp.asarray(media.material_index, dtype=xp.int32),
             range_mm=LogGridTable.sample(xp, lambda e: 10 * wt.range_g_cm2(e), E_MIN_MEV, E_MAX_MEV, 4096),
             energy_of_range=LogGridTable.sample(xp, lambda r: wt.energy_mev(r / 10), r_min, r_max, 4096),
-            bohr_var_per_mm=LogGridTable.sample(
-                xp, lambda e: 0.1 * water_physics.bohr_variance_mev2_per_g_cm2(e, WATER_Z_OVER_A),
-                E_MIN_MEV, E_MAX_MEV, 1024),
-            highland_k=LogGridTable.sample(xp, lambda e: HIGHLAND_MEV / water_physics.p_beta_mev(e),
-                                           E_MIN_MEV, E_MAX_MEV, 1024),
             mid_step=LogGridTable.sample(xp, [
                 water_physics.let_kev_um,
                 lambda e: 0.1 * water_physics.bohr_variance_mev2_per_g_cm2(e, WATER_Z_OVER_A),

@@ -25,7 +25,8 @@ from pydicom.valuerep import format_number_as_ds
 from braggdesk.errors import InputError
 from braggdesk.model import Plan, Volume
 
-from .uids import RT_DOSE_STORAGE, RT_ION_PLAN_STORAGE, add_patient_and_study, new_dataset, new_uid, read_dicom
+from .uids import (RT_DOSE_STORAGE, RT_ION_PLAN_STORAGE, add_patient_and_study, convert_dicom, new_dataset, new_uid,
+                   read_dicom)
 
 DOSE_TYPES = ("PHYSICAL", "EFFECTIVE", "ERROR")
 SUMMATION_TYPES = ("PLAN", "MULTI_PLAN", "PLAN_OVERVIEW", "FRACTION", "BEAM", "BRACHY", "FRACTION_SESSION",
@@ -146,13 +147,7 @@ def _scale(dose: np.ndarray) -> tuple[str, np.ndarray]:
 def read_rtdose(path: str | Path) -> Volume:
     """Dose grid of an RT Dose file: ``hu`` is the dose (float32, Gy or relative, see :func:`read_rtdose_info`)."""
     path = Path(path)
-    ds = read_dicom(path, RT_DOSE_STORAGE)
-    try:
-        return _volume(path, ds)
-    except InputError:
-        raise
-    except (AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:
-        raise InputError(path, f"RT Dose is malformed ({type(exc).__name__}: {exc})") from exc
+    return convert_dicom(path, read_dicom(path, RT_DOSE_STORAGE), "RT Dose", _volume)
 
 
 def read_rtdose_info(path: str | Path) -> RtDoseInfo:

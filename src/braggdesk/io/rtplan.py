@@ -33,7 +33,7 @@ from pydicom.dataset import Dataset
 from braggdesk.errors import BraggdeskWarning, InputError
 from braggdesk.model import Beam, EnergyLayer, Plan
 
-from .uids import RT_ION_PLAN_STORAGE, read_dicom
+from .uids import RT_ION_PLAN_STORAGE, convert_dicom, read_dicom
 
 _WEIGHT_SUM_TOLERANCE = 0.01  # spot weights must add up to FinalCumulativeMetersetWeight within 1 %
 
@@ -41,13 +41,7 @@ _WEIGHT_SUM_TOLERANCE = 0.01  # spot weights must add up to FinalCumulativeMeter
 def read_rt_ion_plan(path: str | Path) -> Plan:
     """Read an RT Ion Plan file; InputError (naming the file) for anything that is not a usable PBS plan."""
     path = Path(path)
-    ds = read_dicom(path, RT_ION_PLAN_STORAGE)
-    try:
-        return _plan_from_dataset(path, ds)
-    except InputError:
-        raise
-    except (AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:
-        raise InputError(path, f"RT Ion Plan is malformed ({type(exc).__name__}: {exc})") from exc
+    return convert_dicom(path, read_dicom(path, RT_ION_PLAN_STORAGE), "RT Ion Plan", _plan_from_dataset)
 
 
 def _plan_from_dataset(path: Path, ds: Dataset) -> Plan:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -23,6 +24,8 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from braggdesk import __version__
 from braggdesk.errors import InputError
+
+T = TypeVar("T")
 
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 ENHANCED_CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2.1"
@@ -86,6 +89,16 @@ def read_dicom(path: str | Path, expected_sop_class: str, stop_before_pixels: bo
         raise InputError(path, f"is {sop_class_description(found)} (SOP Class UID (0008,0016) {found or 'missing'}), "
                                f"expected {expected} ({expected_sop_class})")
     return ds
+
+
+def convert_dicom(path: Path, ds: Dataset, what: str, convert: Callable[[Path, Dataset], T]) -> T:
+    """Run a dataset converter; a missing or malformed element becomes an InputError naming the file."""
+    try:
+        return convert(path, ds)
+    except InputError:
+        raise
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:
+        raise InputError(path, f"{what} is malformed ({type(exc).__name__}: {exc})") from exc
 
 
 def new_uid(*entropy: object) -> str:
