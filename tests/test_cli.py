@@ -16,7 +16,7 @@ MODEL_V2 = DATA / "beam_model" / "DCPT_beam_model__v2.csv"
 
 
 def braggdesk(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "braggdesk.cli", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "braggdesk", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd, timeout=600)
 
 

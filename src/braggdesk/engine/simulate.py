@@ -74,6 +74,15 @@ def prepare(job: Job, backend: Backend | None = None) -> PreparedJob:
     return PreparedJob(job, backend, media, table, tables, spots, media.dose_scale(table.total_protons), notes)
 
 
+def dose_scale(job: Job) -> DoseScale:
+    """The job's energy-to-Gy factors without preparing a device: for runners whose batches run elsewhere."""
+    grid = GridFrame.of(job.ct)
+    media = build_media(job.ct, job.calibration)
+    table = build_spot_table(job.plan, job.beam_model, grid, job.ct.patient_position or "HFS",
+                             slab_physics=_slab_physics)
+    return media.dose_scale(table.total_protons)
+
+
 def _slab_physics(rs) -> tuple[float, float]:
     if rs.composition is None:
         raise PlanError(f"range shifter {rs.identifier!r}: its material {rs.material!r} has no composition")

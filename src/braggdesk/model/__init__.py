@@ -9,9 +9,11 @@ from .job import Job, SimulationSettings
 from .material import CtCalibration, Material
 from .plan import Beam, EnergyLayer, Plan
 from .snapshot import Accumulator, Snapshot
+from .structures import Roi, StructureMask, StructureSet
 from .volume import Volume
 
 __all__ = [
     "Accumulator", "Beam", "BeamModel", "CtCalibration", "DoseResult", "DoseScale", "EnergyLayer",
-    "Job", "Material", "Plan", "RangeShifter", "SimulationSettings", "Snapshot", "SpotOptics", "Volume",
+    "Job", "Material", "Plan", "RangeShifter", "Roi", "SimulationSettings", "Snapshot", "SpotOptics",
+    "StructureMask", "StructureSet", "Volume",
 ]

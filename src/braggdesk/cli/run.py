@@ -1,0 +1,81 @@
+"""``braggdesk run``: Monte Carlo dose of a plan on a CT, written as RTDOSE."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import PlanError
+from .common import add_run_options, print_summary, run_summary, run_with_progress, settings_from_args
+from .runners import add_runner_options, make_runner
+
+
+def register(sub) -> None:
+    r = sub.add_parser("run", help="Monte Carlo dose of a plan on a CT, written as RTDOSE")
+    add_input_options(r)
+    r.add_argument("--out", type=Path, required=True, help="RTDOSE file to write")
+    add_run_options(r, default_primaries=None)
+    add_runner_options(r)
+    r.set_defaults(func=run_run)
+
+
+def add_input_options(p: argparse.ArgumentParser) -> None:
+    """The CT, plan, beam model and calibration options that ``run`` and ``qa`` share."""
+    p.add_argument("--ct", type=Path, required=True, help="folder with the CT series")
+    p.add_argument("--plan", type=Path, required=True, help="RT Ion Plan file")
+    p.add_argument("--beam-model", help="beam model file (DCPT CSV or MCsquare BDL; default: built-in generic)")
+    p.add_argument("--ct-calibration", help="folder, file or name (schneider, water); default: the CT folder's "
+                                            "own ct_calibration.csv if present, else schneider")
+    p.add_argument("--ignore-frame-of-reference", action="store_true",
+                   help="run a plan whose frame of reference differs from the CT's (e.g. on a phantom)")
+
+
+def load_run_inputs(args):
+    """CT, plan, beam model and CT calibration named by the command line."""
+    from ..io.beam_model import read_beam_model
+    from ..io.ct_calibration import find_calibration_in_folder, read_ct_calibration
+    from ..io.dicom_ct import read_ct_series
+    from ..io.rtplan import read_rt_ion_plan
+
+    ct = read_ct_series(args.ct)
+    plan = read_rt_ion_plan(args.plan)
+    model = read_beam_model(args.beam_model)
+    if args.ct_calibration:
+        calibration = read_ct_calibration(args.ct_calibration)
+    else:
+        calibration = find_calibration_in_folder(args.ct) or read_ct_calibration("schneider")
+    return ct, plan, model, calibration
+
+
+def compute_dose(args, label: str):
+    """Load the inputs, run the job on the chosen runner with progress; (result, summary, plan, ct)."""
+    from ..model import Job
+
+    ct, plan, model, calibration = load_run_inputs(args)
+    job = Job.create(ct, plan, model, calibration, settings_from_args(args),
+                     ignore_frame_of_reference=args.ignore_frame_of_reference)
+    runner = make_runner(job, args)
+    print(f"braggdesk {label}: plan {plan.label!r} ({len(plan.beams)} beams, {plan.n_spots} spots) on CT "
+          f"{ct.shape[::-1]} with beam model '{model.name}' and calibration '{calibration.name}', "
+          f"{runner.device}", file=sys.stderr)
+    try:
+        progress = run_with_progress(runner, label)
+    except PlanError as exc:
+        raise PlanError(f"{args.plan}: {exc}") from None
+    result = runner.result()
+    summary = run_summary(result, progress, runner, {"beam_model": model.name, "ct_calibration": calibration.name,
+                                                     "frame_of_reference_ignored":
+                                                         bool(args.ignore_frame_of_reference)})
+    return result, summary, plan, ct
+
+
+def run_run(args) -> int:
+    from ..io.rtdose import write_rtdose
+
+    result, summary, plan, ct = compute_dose(args, "run")
+    path = write_rtdose(result.dose_gy, result.grid, args.out, plan=plan, ct=ct,
+                        comment=f"braggdesk MC dose to {result.dose_to}" + (" (PARTIAL)" if result.partial else ""))
+    summary["rtdose"] = str(path)
+    print_summary(summary, args.json)
+    return 0
