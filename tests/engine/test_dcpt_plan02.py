@@ -2,6 +2,13 @@
 
 The plan prescribes 2.217 Gy(RBE) = 2.0 Gy physical (RBE 1.1) at its dose reference point, the
 isocentre, 22.5 mm deep, in the middle of the PMMA detector plate.
+
+Two checks on one run.  The first is the issue's: 2 Gy within 3 %.  We reach 1.90 Gy, and the
+second check shows why that is the plan's metersets and not the transport: the primaries'
+own electronic dose at the isocentre, fluence x stopping power with the fluence straight
+from the metersets and protons per MU, is 1.846 Gy; the Monte Carlo adds secondaries and
+loses primaries to nuclear events and lands 1-5 % above it, as it must at 2 cm depth.  To
+reach 2.0 Gy the plan would need about 5 % more protons than the beam model gives per MU.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import numpy as np
 import pytest
 
 from braggdesk.compute.local import LocalRunner
+from braggdesk.engine.physics.water import water_table
 from braggdesk.io.beam_model import read_beam_model
 from braggdesk.io.phantoms import make_phantom
 from braggdesk.io.rtplan import read_rt_ion_plan
@@ -19,12 +27,11 @@ from braggdesk.model import Job, SimulationSettings
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "dcpt-let-2022"
 PLAN = DATA / "plans" / "plan02_mono_eclipse"
+MEV_PER_G_TO_GY = 1.602176634e-10
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="measured 1.90-1.91 Gy at the isocentre (-5 %), outside the 3 % goal; "
-                                        "see the engine issue note (nuclear energy partition, beam model MU)")
-def test_plan02_gives_2_gy_at_the_isocentre():
+@pytest.fixture(scope="module")
+def plan02_run():
     plan = read_rt_ion_plan(next(PLAN.glob("RN*.dcm")))
     iso = tuple(plan.beams[0].isocenter_mm)
     phantom = make_phantom("dcpt", geometry="D", isocenter_mm=iso, spacing_mm=2.5)
@@ -39,5 +46,39 @@ def test_plan02_gives_2_gy_at_the_isocentre():
     x, y, z = result.grid.axis_coordinates_mm()
     sel_y = np.abs(y - iso[1]) < 2.5  # the two voxels of the PMMA plate
     sel_x, sel_z = np.abs(x - iso[0]) < 20, np.abs(z - iso[2]) < 20
-    dose = result.dose_gy[np.ix_(sel_z, sel_y, sel_x)].mean()
+    dose = float(result.dose_gy[np.ix_(sel_z, sel_y, sel_x)].mean())
+    return plan, model, dose
+
+
+def primary_electronic_dose_gy(plan, model) -> float:
+    """Fluence of the central spots (MU x protons/MU over the spot cell) x S(E at the isocentre)."""
+    layer = plan.beams[0].layers[0]
+    x, y = layer.spot_x_mm, layer.spot_y_mm
+    central = (np.abs(x) < 10) & (np.abs(y) < 10)
+    mu = float(np.mean(layer.spot_weights[central] * layer.mu_per_weight))
+    cell_cm2 = np.diff(np.unique(x)).mean() * np.diff(np.unique(y)).mean() / 100.0
+    protons = mu * float(np.interp(layer.nominal_energy_mev, model.nominal_energy_mev, model.protons_per_mu))
+    table = water_table()
+    e0 = float(np.interp(layer.nominal_energy_mev, model.nominal_energy_mev, model.mean_energy_mev))
+    # water-equivalent depth of the isocentre: 20 mm solid water (RSP 1.0105) + 2.5 mm PMMA (RSP 1.1647)
+    wet_cm = (20.0 * 1.0105 + 2.5 * 1.1647) / 10.0
+    e_iso = float(table.energy_mev(float(table.range_g_cm2(e0)) - wet_cm))
+    s = float(np.interp(e_iso, table.energy_grid_mev, table.electronic_stopping_mev_cm2_g))
+    return protons / cell_cm2 * s * MEV_PER_G_TO_GY
+
+
+@pytest.mark.slow
+def test_plan02_dose_is_the_primary_fluence_dose_plus_secondaries(plan02_run):
+    plan, model, dose = plan02_run
+    primary = primary_electronic_dose_gy(plan, model)
+    assert primary == pytest.approx(1.846, rel=0.01)
+    assert 1.01 <= dose / primary <= 1.05
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="measured 1.90-1.91 Gy at the isocentre (-5 %), outside the 3 % goal: the "
+                                        "plan's metersets through the model's protons/MU give 1.846 Gy of primary "
+                                        "electronic dose (see the module docstring)")
+def test_plan02_gives_2_gy_at_the_isocentre(plan02_run):
+    _, _, dose = plan02_run
     assert dose == pytest.approx(2.0, rel=0.03)
