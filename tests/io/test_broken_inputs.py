@@ -310,3 +310,23 @@ def test_cli_info_on_a_missing_path(tmp_path):
     res = _braggdesk("info", tmp_path / "nowhere")
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.strip() == f"braggdesk info: error: {tmp_path / 'nowhere'}: no such file or folder"
+
+
+def test_cli_run_picks_the_series_the_plan_refers_to(tmp_path):
+    """Two series in --ct; the plan's frame of reference names one; a refusal would list both."""
+    _ct(tmp_path / "ct" / "a")
+    hu = np.zeros((3, 8, 8), dtype=np.float32)
+    write_ct_series(Volume(hu=hu, spacing_mm=(2.0, 2.0, 3.0), origin_mm=(0, 0, 0), frame_of_reference_uid="1.2.3.999",
+                           series_instance_uid="1.2.826.0.1.3680043.8.498.903"), tmp_path / "ct" / "b")
+    plan = _plan(tmp_path, lambda ds: setattr(ds, "FrameOfReferenceUID", "1.2.3.999"))
+    plan_ds = pydicom.dcmread(plan)
+    for beam in plan_ds.IonBeamSequence:  # one cheap spot per beam, so the run takes a second
+        for cp in beam.IonControlPointSequence:
+            cp.NumberOfScanSpotPositions = 1
+            cp.ScanSpotPositionMap = [0.0, 0.0]
+            cp.ScanSpotMetersetWeights = [float(cp.ScanSpotMetersetWeights[0])]
+    plan_ds.save_as(plan)
+    res = _braggdesk("run", "--ct", tmp_path / "ct", "--plan", plan, "--primaries", "200", "--batches", "1",
+                     "--ct-calibration", "water", "--out", tmp_path / "RD_out.dcm")
+    assert res.returncode == 0, res.stderr
+    assert pydicom.dcmread(tmp_path / "RD_out.dcm").FrameOfReferenceUID == "1.2.3.999"
