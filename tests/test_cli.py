@@ -46,13 +46,15 @@ def test_phantom_then_run_a_real_plan_with_json_summary(tmp_path):
     assert refused.returncode == 2 and "frame of reference" in refused.stderr
     assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) <= 2
     res = braggdesk("run", "--ct", ct, "--plan", PLAN02, "--beam-model", MODEL_V2, "--primaries", "2000",
-                    "--batches", "2", "--ignore-frame-of-reference", "--out", out, "--json", "-")
+                    "--batches", "2", "--ignore-frame-of-reference", "--identified", "--out", out, "--json", "-")
     assert res.returncode == 0, res.stderr
     summary = json.loads(res.stdout[res.stdout.index("{"):])
     for key in ("primaries", "seconds", "primaries_per_second", "mean_relative_uncertainty", "device", "max_dose_gy"):
         assert key in summary
     assert summary["frame_of_reference_ignored"] is True
     ds = pydicom.dcmread(out)
+    assert ds.PatientIdentityRemoved == "NO"  # --identified: the CT's patient fields, so the TPS files it there
+    assert ds.PatientID == pydicom.dcmread(next(ct.glob("*.dcm"))).PatientID
     assert ds.ReferencedRTPlanSequence[0].ReferencedSOPInstanceUID == pydicom.dcmread(PLAN02).SOPInstanceUID
 
 

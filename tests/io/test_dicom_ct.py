@@ -11,11 +11,13 @@ import pydicom
 import pytest
 
 from braggdesk.errors import InputError
+from braggdesk.io.deidentify import PatientIdentity
 from braggdesk.io.dicom_ct import read_ct_series, write_ct_series
 from braggdesk.model import Volume
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 PLAN02 = DATA / "dcpt-let-2022" / "plans" / "plan02_mono_eclipse" / "RN.1.2.246.352.71.5.37402163639.178320.20221207095327.dcm"
+JANE = PatientIdentity(patient_name="DOE^JANE", patient_id="ID-12345", patient_birth_date="19700101")
 
 
 def _volume(shape=(6, 5, 4), **kwargs) -> Volume:
@@ -32,7 +34,7 @@ def _volume(shape=(6, 5, 4), **kwargs) -> Volume:
 
 def test_round_trip_keeps_hu_geometry_and_uids(tmp_path):
     volume = _volume()
-    paths = write_ct_series(volume, tmp_path, patient_name="DOE^JANE", patient_id="ID-12345")
+    paths = write_ct_series(volume, tmp_path, identity=JANE, identified=True)
     assert len(paths) == volume.shape[0]
     back = read_ct_series(tmp_path)
     assert back.hu.dtype == np.float32
@@ -48,7 +50,7 @@ def test_round_trip_keeps_hu_geometry_and_uids(tmp_path):
 
 
 def test_volume_holds_no_patient_identity(tmp_path):
-    write_ct_series(_volume(), tmp_path, patient_name="DOE^JANE", patient_id="ID-12345")
+    write_ct_series(_volume(), tmp_path, identity=JANE, identified=True)
     back = read_ct_series(tmp_path)
     text = repr({f.name: getattr(back, f.name) for f in dataclasses.fields(back) if f.name != "hu"})
     assert "DOE" not in text and "ID-12345" not in text
@@ -147,8 +149,8 @@ def test_duplicate_slice_is_refused(tmp_path):
 def test_several_series_need_a_choice(tmp_path):
     a = _volume(series_instance_uid="1.2.3.4.1", description="first")
     b = _volume(shape=(3, 5, 4), series_instance_uid="1.2.3.4.2", description="second")
-    write_ct_series(a, tmp_path / "a")
-    write_ct_series(b, tmp_path / "b")
+    write_ct_series(a, tmp_path / "a", series_description="first")
+    write_ct_series(b, tmp_path / "b", series_description="second")
     with pytest.raises(InputError) as err:
         read_ct_series(tmp_path)
     message = str(err.value)

@@ -9,7 +9,7 @@ import pydicom
 import pytest
 
 from braggdesk.errors import InputError
-from braggdesk.io.rtdose import read_rtdose, read_rtdose_info, write_rtdose
+from braggdesk.io.rtdose import check_dose_grid_on_ct, read_rtdose, read_rtdose_info, write_rtdose
 from braggdesk.model import Beam, Plan, Volume
 
 DATA = (Path(__file__).resolve().parents[2] / ".." / "shared" / "data").resolve()
@@ -133,3 +133,76 @@ def test_raystation_dose():
 def test_a_plan_is_not_a_dose():
     with pytest.raises(InputError, match="is an RT Ion Plan.*expected an RT Dose"):
         read_rtdose(RP03)
+
+
+# ---------------------------------------------------------------- planning-system doses and other readers
+
+REAL_DOSES = sorted((DATA / "dcpt-let-2022" / "plans").glob("*/RD*.dcm"))
+
+
+@needs_data
+@pytest.mark.parametrize("path", REAL_DOSES, ids=lambda p: p.parent.name)
+def test_every_real_planning_system_dose_reads(path):
+    ds = pydicom.dcmread(path)
+    dose = read_rtdose(path)
+    info = read_rtdose_info(path)
+    assert dose.shape == (int(ds.NumberOfFrames), ds.Rows, ds.Columns)
+    # 16-bit pixels times DoseGridScaling, nothing lost on the way
+    np.testing.assert_allclose(dose.hu, ds.pixel_array * float(ds.DoseGridScaling), rtol=1e-6)
+    assert info.dose_units == "GY" and info.dose_type in ("PHYSICAL", "EFFECTIVE")
+    assert 1.5 < float(dose.hu.max()) < 2.5  # these plans deliver about 2 Gy
+    assert dose.frame_of_reference_uid == ds.FrameOfReferenceUID
+
+
+@needs_data
+def test_beam_dose_names_its_beam():
+    path = next((DATA / "dcpt-let-2022" / "plans" / "plan06_sobp_4d_rangeshifter_raystation").glob("RD*.dcm"))
+    info = read_rtdose_info(path)
+    assert (info.summation, info.dose_type, info.rbe_weighted) == ("BEAM", "EFFECTIVE", True)
+    assert info.referenced_beam_numbers == (1,)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # dicompyler-core uses pydicom 2 names
+def test_dicompyler_core_reads_our_rtdose(tmp_path):
+    pytest.importorskip("dicompylercore")
+    import pydicom.dicomio
+
+    if not hasattr(pydicom.dicomio, "read_file"):  # dicompyler-core 0.5.6 imports pydicom 2's name
+        pydicom.dicomio.read_file = pydicom.dcmread
+    from dicompylercore import dicomparser
+
+    grid, dose = _grid(), _dose()
+    path = write_rtdose(dose, grid, tmp_path / "RD.dcm")
+    parser = dicomparser.DicomParser(str(path))
+    data = parser.GetDoseData()
+    assert data["doseunits"] == "GY" and data["frames"] == 5
+    assert (data["rows"], data["columns"]) == (4, 6)
+    assert data["dosemax"] * float(data["dosegridscaling"]) == pytest.approx(dose.max(), rel=1e-6)
+    z = grid.origin_mm[2] + 2 * grid.spacing_mm[2]
+    plane = np.asarray(parser.GetDoseGrid(z)) * float(data["dosegridscaling"])
+    np.testing.assert_allclose(plane, dose[2], rtol=1e-6, atol=1e-6 * dose.max())
+
+
+def test_scaling_keeps_float_dose_within_1e4_of_max_over_a_wide_range(tmp_path):
+    rng = np.random.default_rng(11)
+    for peak in (1e-6, 0.37, 2.0, 78.5, 6.5e3):
+        dose = rng.uniform(0, peak, size=(5, 4, 6))
+        dose[0, 0, 0] = peak / 7e5  # a tiny value next to the maximum
+        back = read_rtdose(write_rtdose(dose, _grid(), tmp_path / "RD.dcm"))
+        assert np.max(np.abs(back.hu - dose)) <= 1e-4 * dose.max(), peak
+
+
+def test_dose_grid_against_the_ct():
+    ct = _grid(shape=(20, 30, 40))
+    inside = Volume(hu=np.zeros((3, 3, 3)), spacing_mm=(5.0, 5.0, 5.0), origin_mm=(0.0, 30.0, -20.0),
+                    frame_of_reference_uid=ct.frame_of_reference_uid)
+    check_dose_grid_on_ct(inside, ct, "RD.dcm")
+    outside = Volume(hu=np.zeros((3, 3, 3)), spacing_mm=(5.0, 5.0, 5.0), origin_mm=(500.0, 30.0, -20.0),
+                     frame_of_reference_uid=ct.frame_of_reference_uid)
+    with pytest.raises(InputError, match=r"RD.dcm: dose grid \(x 500.0..510.0 mm.*lies outside the CT"):
+        check_dose_grid_on_ct(outside, ct, "RD.dcm")
+    other = Volume(hu=np.zeros((3, 3, 3)), spacing_mm=(5.0, 5.0, 5.0), origin_mm=(0.0, 30.0, -20.0),
+                   frame_of_reference_uid="1.2.3.4")
+    with pytest.raises(InputError, match="frame of reference 1.2.3.4"):
+        check_dose_grid_on_ct(other, ct, "RD.dcm")
+    check_dose_grid_on_ct(other, ct, "RD.dcm", ignore_frame_of_reference=True)

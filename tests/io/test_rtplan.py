@@ -216,3 +216,39 @@ def test_unreadable_files_name_the_file(tmp_path):
         read_rt_ion_plan(truncated)
     with pytest.raises(InputError, match="no such file"):
         read_rt_ion_plan(tmp_path / "missing.dcm")
+
+
+def test_range_shifter_id_finds_its_water_equivalent_thickness_in_the_beam_model():
+    from braggdesk.io.beam_model import read_beam_model
+
+    (beam,) = read_rt_ion_plan(PLAN06).beams
+    for model in (read_beam_model(None), read_beam_model(DATA / "dcpt-let-2022" / "beam_model" / "DCPT_beam_model__v5.csv")):
+        shifter = model.range_shifters[beam.range_shifter_ids[0]]
+        assert shifter.water_equivalent_thickness_mm == pytest.approx(34.3)
+        assert beam.layers[0].isocenter_to_range_shifter_mm == pytest.approx(shifter.isocenter_distance_mm)
+
+
+def test_couch_angle_and_isocenter_per_beam(tmp_path):
+    def edit(ds):
+        first = ds.IonBeamSequence[1].IonControlPointSequence[0]
+        first.PatientSupportAngle = 270.0
+        first.GantryAngle = 90.0
+        first.IsocenterPosition = [12.5, -40.0, 7.25]
+        ds.IonBeamSequence[2].VirtualSourceAxisDistances = [1900.0, 2300.0]
+    plan = read_rt_ion_plan(_edited_qa(tmp_path, edit))
+    assert [b.couch_angle_deg for b in plan.beams] == [0.0, 270.0, 0.0, 0.0]
+    assert plan.beams[1].gantry_angle_deg == 90.0
+    assert plan.beams[1].isocenter_mm == (12.5, -40.0, 7.25) and plan.beams[0].isocenter_mm != (12.5, -40.0, 7.25)
+    assert plan.beams[2].virtual_source_axis_distances_mm == (1900.0, 2300.0)
+
+
+def test_cumulative_metersets_give_monitor_units_per_spot():
+    """Eclipse: CumulativeMetersetWeight runs 0 -> FinalCumulativeMetersetWeight over layer pairs."""
+    ds = pydicom.dcmread(PLAN01)
+    beam_ds = ds.IonBeamSequence[0]
+    cumulative = [float(cp.CumulativeMetersetWeight) for cp in beam_ds.IonControlPointSequence]
+    assert cumulative[0] == 0 and cumulative[-1] == pytest.approx(float(beam_ds.FinalCumulativeMetersetWeight))
+    (beam,) = read_rt_ion_plan(PLAN01).beams
+    layer_weights = [layer.spot_weights.sum() for layer in beam.layers]
+    # each layer's spot weights are the step of the cumulative meterset over its pair of control points
+    np.testing.assert_allclose(layer_weights, np.diff(cumulative)[::2], rtol=1e-6)

@@ -15,6 +15,8 @@ def register(sub) -> None:
     r = sub.add_parser("run", help="Monte Carlo dose of a plan on a CT, written as RTDOSE")
     add_input_options(r)
     r.add_argument("--out", type=Path, required=True, help="RTDOSE file to write")
+    r.add_argument("--identified", action="store_true",
+                   help="write the CT's patient name, ID and study into the RTDOSE (default: de-identified)")
     add_run_options(r, default_primaries=None)
     add_runner_options(r)
     r.set_defaults(func=run_run)
@@ -35,10 +37,12 @@ def load_run_inputs(args):
     """CT, plan, beam model and CT calibration named by the command line."""
     from ..io.beam_model import read_beam_model
     from ..io.ct_calibration import find_calibration_in_folder, read_ct_calibration
-    from ..io.dicom_ct import read_ct_series
+    from ..io.dicom_ct import list_ct_series, read_ct_series, referenced_ct_series_uid
     from ..io.rtplan import read_rt_ion_plan
 
-    ct = read_ct_series(args.ct)
+    # a folder with several CT series: the one the plan refers to (through its structure set or frame of reference)
+    several = args.ct.is_dir() and len(list_ct_series(args.ct)) > 1
+    ct = read_ct_series(args.ct, referenced_ct_series_uid(args.ct, args.plan) if several else None)
     plan = read_rt_ion_plan(args.plan)
     model = read_beam_model(args.beam_model)
     if args.ct_calibration:
@@ -71,10 +75,13 @@ def compute_dose(args, label: str):
 
 
 def run_run(args) -> int:
+    from ..io.deidentify import read_patient_identity
     from ..io.rtdose import write_rtdose
 
+    identity = read_patient_identity(args.ct) if args.identified else None  # fail before the long run
     result, summary, plan, ct = compute_dose(args, "run")
     path = write_rtdose(result.dose_gy, result.grid, args.out, plan=plan, ct=ct,
+                        identity=identity, identified=args.identified,
                         comment=f"braggdesk MC dose to {result.dose_to}" + (" (PARTIAL)" if result.partial else ""))
     summary["rtdose"] = str(path)
     print_summary(summary, args.json)

@@ -15,19 +15,22 @@ hence ``spacing_mm = (PixelSpacing[1], PixelSpacing[0], slice step)``.
 
 Writing produces one CT Image Storage file per slice (explicit VR little
 endian, 16-bit pixels with a rescale so the HU fit), for the built-in
-phantoms and for tests.  No patient identity is kept in the Volume; the writer
-takes name and ID as arguments.
+phantoms, converted anatomies and tests.  No patient identity is kept in the
+Volume; written files are de-identified unless the caller passes the identity
+and ``identified=True``.
 """
 
 from __future__ import annotations
 
 import collections
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pydicom
+from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_modality_lut
 from pydicom.valuerep import format_number_as_ds
@@ -35,13 +38,15 @@ from pydicom.valuerep import format_number_as_ds
 from braggdesk.errors import InputError
 from braggdesk.model import Volume
 
-from .uids import (CT_IMAGE_STORAGE, add_patient_and_study, new_dataset, new_uid, sop_class_description,
-                   sop_class_of)
+from .deidentify import PatientIdentity, finalize_identity
+from .uids import (CT_IMAGE_STORAGE, RT_DOSE_STORAGE, RT_ION_PLAN_STORAGE, RT_PLAN_STORAGE, RT_STRUCTURE_SET_STORAGE,
+                   add_patient_and_study, new_dataset, new_uid, sop_class_description, sop_class_of)
 
 _INDEX_TAGS = [
     "SOPClassUID", "Modality", "SeriesInstanceUID", "SeriesDescription", "StudyInstanceUID",
     "FrameOfReferenceUID", "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing",
-    "Rows", "Columns", "PatientPosition", "SliceThickness", "InstanceNumber",
+    "Rows", "Columns", "PatientPosition", "SliceThickness", "InstanceNumber", "SOPInstanceUID",
+    "ReferencedFrameOfReferenceSequence", "ReferencedStructureSetSequence", "ReferencedRTPlanSequence",
 ]
 _ORIENTATION_TOLERANCE = 1e-4  # direction cosines
 _SPACING_TOLERANCE_MM = 1e-3  # pixel spacing between slices of one series
@@ -65,19 +70,177 @@ class _Slice:
     columns: int
     patient_position: str
     slice_thickness: float | None
+    transfer_syntax: str = ""
+
+
+@dataclass(frozen=True)
+class CtSeriesInfo:
+    """One CT series of a folder, from headers only: what ``braggdesk info`` and a series chooser show.
+
+    ``problems`` says, in words, why :func:`read_ct_series` would refuse the
+    series (empty when it reads); ``notes`` what is unusual but fine (oblique
+    orientation, compressed pixels).  No patient identity: the description is
+    the SeriesDescription, which names the scan.
+    """
+
+    series_instance_uid: str
+    study_instance_uid: str
+    frame_of_reference_uid: str
+    description: str
+    n_slices: int
+    size: tuple[int, int, int]  # columns, rows, slices
+    spacing_mm: tuple[float, float, float] | None  # column, row, slice; None when the series is irregular
+    orientation: str  # axial, coronal, sagittal or oblique
+    transfer_syntaxes: tuple[str, ...]
+    folder: Path
+    problems: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+# ----------------------------------------------------------------------------------------- listing
+
+
+def list_ct_series(folder: str | Path) -> list[CtSeriesInfo]:
+    """Every CT series under ``folder`` (recursively), by headers only, largest first."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(folder, "no such folder; expected a folder holding DICOM files")
+    slices, *_ = _index_folder(folder)
+    out = []
+    for uid, group in _group_by_series(slices).items():
+        out.append(_series_info(folder, uid, group))
+    return sorted(out, key=lambda info: (-info.n_slices, info.series_instance_uid))
+
+
+def _series_info(folder: Path, uid: str, group: list[_Slice]) -> CtSeriesInfo:
+    ref = group[0]
+    problems: list[str] = []
+    notes: list[str] = []
+    spacing = None
+    orientation = "unknown"
+    try:
+        _, direction, spacing = _check_geometry(folder, group)
+        orientation = orientation_name(direction)
+    except InputError as exc:
+        problems.append(exc.problem if exc.path == folder else f"{exc.path.name}: {exc.problem}")
+        if ref.orientation is not None and len(ref.orientation) == 6:
+            row_dir, col_dir = ref.orientation[:3], ref.orientation[3:]
+            orientation = orientation_name(np.column_stack([row_dir, col_dir, np.cross(row_dir, col_dir)]))
+    if orientation not in ("axial", "unknown"):
+        notes.append(f"{orientation} slices (not axial): the dose grid follows the CT's orientation")
+    syntaxes = tuple(sorted({s.transfer_syntax for s in group}))
+    compressed = [name for name in syntaxes if pydicom.uid.UID(name).is_compressed]
+    if compressed:
+        notes.append("compressed pixel data (" + ", ".join(pydicom.uid.UID(n).name for n in compressed) + ")")
+    common = Path(os.path.commonpath([str(s.path.parent) for s in group]))
+    return CtSeriesInfo(
+        series_instance_uid=uid, study_instance_uid=ref.study_uid, frame_of_reference_uid=ref.frame_of_reference_uid,
+        description=ref.description, n_slices=len(group), size=(ref.columns, ref.rows, len(group)),
+        spacing_mm=spacing, orientation=orientation, transfer_syntaxes=syntaxes, folder=common,
+        problems=tuple(problems), notes=tuple(notes))
+
+
+def orientation_name(direction: np.ndarray) -> str:
+    """'axial', 'coronal' or 'sagittal' when the slice normal is along z, y or x (within 2.6 deg), else 'oblique'."""
+    normal = np.abs(np.asarray(direction, dtype=float)[:, 2])
+    for axis, name in ((2, "axial"), (1, "coronal"), (0, "sagittal")):
+        if normal[axis] > 0.999:
+            return name
+    return "oblique"
+
+
+def referenced_ct_series_uid(folder: str | Path, referencing: str | Path) -> str:
+    """SeriesInstanceUID of the CT series in ``folder`` that an RTSTRUCT, RT (Ion) Plan or RTDOSE refers to.
+
+    An RTSTRUCT names its series; a plan names its structure set, which names
+    the series; a dose names its plan.  Without a chain of references to
+    follow, the one CT series on the referencing file's frame of reference is
+    taken; none, or several, is an InputError.
+    """
+    folder, referencing = Path(folder), Path(referencing)
+    try:
+        ds = pydicom.dcmread(referencing, stop_before_pixels=True)
+    except Exception as exc:
+        raise InputError(referencing, f"cannot be read as DICOM ({type(exc).__name__}: {exc}); expected an "
+                                      f"RTSTRUCT, RT Plan or RT Dose") from exc
+    slices, *_ = _index_folder(folder)
+    by_series = _group_by_series(slices)
+    if not by_series:
+        raise InputError(folder, "holds no CT series")
+    objects = _index_rt_objects(folder) | {str(ds.get("SOPInstanceUID", "")): ds}
+    seen: set[str] = set()
+    current: Dataset | None = ds
+    while current is not None and str(current.get("SOPInstanceUID", "")) not in seen:
+        seen.add(str(current.get("SOPInstanceUID", "")))
+        for uid in _series_uids_of_structure_set(current):
+            if uid in by_series:
+                return uid
+        next_uid = ""
+        for keyword in ("ReferencedStructureSetSequence", "ReferencedRTPlanSequence"):
+            items = current.get(keyword) or []
+            if items:
+                next_uid = str(items[0].get("ReferencedSOPInstanceUID", ""))
+                break
+        current = objects.get(next_uid)
+    frame = str(ds.get("FrameOfReferenceUID", ""))
+    on_frame = [uid for uid, group in by_series.items() if group[0].frame_of_reference_uid == frame]
+    if len(on_frame) == 1:
+        return on_frame[0]
+    if not on_frame:
+        raise InputError(referencing, f"refers to frame of reference {frame or '(none)'}, but no CT series in "
+                                      f"{folder} is on it; it holds {_series_list(by_series)}")
+    raise InputError(referencing, f"{len(on_frame)} CT series in {folder} share its frame of reference "
+                                  f"{frame} and nothing says which one it was planned on: choose one by "
+                                  f"SeriesInstanceUID: {_series_list({u: by_series[u] for u in on_frame})}")
+
+
+def _series_uids_of_structure_set(ds: Dataset) -> list[str]:
+    uids = []
+    for frame in ds.get("ReferencedFrameOfReferenceSequence") or []:
+        for study in frame.get("RTReferencedStudySequence") or []:
+            for series in study.get("RTReferencedSeriesSequence") or []:
+                uids.append(str(series.get("SeriesInstanceUID", "")))
+    return uids
+
+
+def _index_rt_objects(folder: Path) -> dict[str, Dataset]:
+    """RTSTRUCT, plan and dose headers under ``folder`` by SOPInstanceUID, to follow references."""
+    wanted = {RT_STRUCTURE_SET_STORAGE, RT_PLAN_STORAGE, RT_ION_PLAN_STORAGE, RT_DOSE_STORAGE}
+    found = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_INDEX_TAGS)
+        except Exception:
+            continue
+        if sop_class_of(ds) in wanted:
+            found[str(ds.get("SOPInstanceUID", ""))] = ds
+    return found
+
+
+def _group_by_series(slices: list[_Slice]) -> dict[str, list[_Slice]]:
+    by_series: dict[str, list[_Slice]] = collections.defaultdict(list)
+    for s in slices:
+        by_series[s.series_uid].append(s)
+    return dict(by_series)
 
 
 # ----------------------------------------------------------------------------------------- reading
 
 
-def read_ct_series(folder: str | Path, series_instance_uid: str | None = None) -> Volume:
+def read_ct_series(folder: str | Path, series_instance_uid: str | None = None, *,
+                   referenced_by: str | Path | None = None) -> Volume:
     """Read one CT series from ``folder`` (searched recursively) into a float32 HU Volume.
 
-    With several CT series in the folder, ``series_instance_uid`` chooses one;
-    without it the InputError lists them.  A path to a single slice reads the
-    series that slice belongs to from the slice's folder.
+    With several CT series in the folder, ``series_instance_uid`` chooses one,
+    or ``referenced_by`` (an RTSTRUCT, plan or dose, see
+    :func:`referenced_ct_series_uid`); without either the InputError lists
+    them.  A path to a single slice reads the series that slice belongs to
+    from the slice's folder.  Compressed transfer syntaxes are decoded by
+    pydicom's plugins (pylibjpeg for JPEG, JPEG-LS and JPEG 2000; RLE built in).
     """
     folder = Path(folder)
+    if series_instance_uid is None and referenced_by is not None:
+        series_instance_uid = referenced_ct_series_uid(folder, referenced_by)
     if folder.is_file():
         try:
             ds = pydicom.dcmread(folder, stop_before_pixels=True, specific_tags=["SOPClassUID", "SeriesInstanceUID"])
@@ -94,10 +257,12 @@ def read_ct_series(folder: str | Path, series_instance_uid: str | None = None) -
     slices, others, n_files, n_non_dicom, unreadable = _index_folder(folder)
     if not slices:
         raise InputError(folder, _nothing_found_message(n_files, others, n_non_dicom, unreadable))
+    if unreadable:  # it may be a slice of the series: reading on could silently drop it
+        raise InputError(unreadable[0], f"cannot be read as DICOM (truncated or corrupt), next to "
+                                        f"{len(slices)} CT slices; remove it or export the series again"
+                                        + (f" ({len(unreadable) - 1} more such files)" if len(unreadable) > 1 else ""))
 
-    by_series: dict[str, list[_Slice]] = collections.defaultdict(list)
-    for s in slices:
-        by_series[s.series_uid].append(s)
+    by_series = _group_by_series(slices)
     if series_instance_uid is not None:
         if series_instance_uid not in by_series:
             raise InputError(folder, f"holds no CT series {series_instance_uid}; it holds {_series_list(by_series)}")
@@ -141,6 +306,9 @@ def _index_folder(folder: Path) -> tuple[list[_Slice], collections.Counter, int,
             unreadable.append(path)
             continue
         sop_class = sop_class_of(ds)
+        if not sop_class or (sop_class == CT_IMAGE_STORAGE and not (ds.get("SeriesInstanceUID") and ds.get("Rows"))):
+            unreadable.append(path)  # a header cut short: pydicom returns what it could read
+            continue
         if sop_class != CT_IMAGE_STORAGE:
             others[str(ds.get("Modality") or sop_class_description(sop_class))] += 1
             continue
@@ -168,6 +336,7 @@ def _slice_from_header(path: Path, ds: pydicom.Dataset) -> _Slice:
         columns=int(ds.get("Columns") or 0),
         patient_position=str(ds.get("PatientPosition") or ""),
         slice_thickness=float(thickness) if thickness not in (None, "") else None,
+        transfer_syntax=str(getattr(ds, "file_meta", {}).get("TransferSyntaxUID", "")),
     )
 
 
@@ -292,6 +461,11 @@ def _read_pixels(ordered: list[_Slice]) -> np.ndarray:
     for k, s in enumerate(ordered):
         try:
             ds = pydicom.dcmread(s.path)
+        except Exception as exc:
+            raise InputError(s.path, f"cannot be read as DICOM ({type(exc).__name__}: {exc})") from exc
+        if not any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
+            raise InputError(s.path, "CT slice has no Pixel Data (7FE0,0010)")
+        try:
             pixels = ds.pixel_array
         except Exception as exc:
             raise InputError(s.path, f"cannot decode the CT pixel data ({type(exc).__name__}: {exc})") from exc
@@ -305,9 +479,15 @@ def _read_pixels(ordered: list[_Slice]) -> np.ndarray:
 # ----------------------------------------------------------------------------------------- writing
 
 
-def write_ct_series(volume: Volume, folder: str | Path, patient_name: str = "PHANTOM^BRAGGDESK",
-                    patient_id: str = "BRAGGDESK", series_description: str = "") -> list[Path]:
+def write_ct_series(volume: Volume, folder: str | Path, series_description: str = "", *,
+                    identity: PatientIdentity | None = None, identified: bool = False) -> list[Path]:
     """Write ``volume`` as a CT series, one file per slice (CT0001.dcm, ...); returns the paths.
+
+    The files are de-identified (:mod:`braggdesk.io.deidentify`) unless
+    ``identified=True``, which writes ``identity``.  ``series_description`` is
+    written as given (the caller vouches that it names no patient); the
+    volume's own description, which came from a source file, only in
+    identified output.
 
     UIDs the volume lacks (frame of reference, study, series) are generated;
     each slice gets a new SOPInstanceUID.  HU are rounded to integers.  Refuses
@@ -344,8 +524,7 @@ def write_ct_series(volume: Volume, folder: str | Path, patient_name: str = "PHA
     paths = []
     for k in range(nk):
         ds = new_dataset(CT_IMAGE_STORAGE, new_uid())
-        add_patient_and_study(ds, patient_name=patient_name, patient_id=patient_id, study_instance_uid=study_uid,
-                              series_instance_uid=series_uid, modality="CT",
+        add_patient_and_study(ds, study_instance_uid=study_uid, series_instance_uid=series_uid, modality="CT",
                               series_description=series_description or volume.description)
         ds.FrameOfReferenceUID = for_uid
         ds.PositionReferenceIndicator = ""
@@ -374,6 +553,9 @@ def write_ct_series(volume: Volume, folder: str | Path, patient_name: str = "PHA
         ds.WindowCenter = "40"
         ds.WindowWidth = "400"
         ds.PixelData = np.ascontiguousarray(stored[k]).tobytes()
+        finalize_identity(ds, identity, identified=identified)
+        if series_description:
+            ds.SeriesDescription = series_description
         path = folder / names[k]
         pydicom.dcmwrite(path, ds, enforce_file_format=True)
         paths.append(path)

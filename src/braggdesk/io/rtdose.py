@@ -25,6 +25,7 @@ from pydicom.valuerep import format_number_as_ds
 from braggdesk.errors import InputError
 from braggdesk.model import Plan, Volume
 
+from .deidentify import PatientIdentity, finalize_identity
 from .uids import (RT_DOSE_STORAGE, RT_ION_PLAN_STORAGE, add_patient_and_study, convert_dicom, new_dataset, new_uid,
                    read_dicom)
 
@@ -45,6 +46,12 @@ class RtDoseInfo:
     comment: str
     referenced_plan_uid: str
     manufacturer: str
+    referenced_beam_numbers: tuple[int, ...] = ()  # the beam(s) a BEAM summation holds, when stated
+
+    @property
+    def rbe_weighted(self) -> bool:
+        """EFFECTIVE dose is RBE-weighted (1.1 for protons in most planning systems); PHYSICAL is not."""
+        return self.dose_type.upper() == "EFFECTIVE"
 
 
 # ----------------------------------------------------------------------------------------- writing
@@ -52,13 +59,16 @@ class RtDoseInfo:
 
 def write_rtdose(dose_gy: np.ndarray, grid: Volume, path: str | Path, *, plan: Plan | None = None,
                  ct: Volume | None = None, dose_type: str = "PHYSICAL", summation: str = "PLAN",
-                 comment: str = "", patient_name: str = "PHANTOM^BRAGGDESK", patient_id: str = "BRAGGDESK") -> Path:
+                 comment: str = "", identity: PatientIdentity | None = None, identified: bool = False) -> Path:
     """Write ``dose_gy`` (indexed like ``grid.hu``) as an RT Dose file on ``grid``'s geometry.
 
     FrameOfReferenceUID is the grid's; StudyInstanceUID the CT's (else the
     grid's, else new); the plan's SOPInstanceUID goes into
-    ReferencedRTPlanSequence.  Patient name and ID should be those of the CT so
-    a planning system files the dose with its patient.
+    ReferencedRTPlanSequence.  The file is de-identified (pseudonym from the
+    study UID, so it matches a de-identified CT of the same study) unless
+    ``identified=True``, which writes ``identity`` (read from the CT with
+    :func:`braggdesk.io.deidentify.read_patient_identity`) so a planning
+    system files the dose with its patient.
     """
     path = Path(path)
     dose = np.asarray(dose_gy, dtype=np.float64)
@@ -86,9 +96,9 @@ def write_rtdose(dose_gy: np.ndarray, grid: Volume, path: str | Path, *, plan: P
 
     ds = new_dataset(RT_DOSE_STORAGE, new_uid())
     study_uid = (ct.study_instance_uid if ct is not None else "") or grid.study_instance_uid or new_uid()
-    add_patient_and_study(ds, patient_name=patient_name, patient_id=patient_id, study_instance_uid=study_uid,
-                          series_instance_uid=new_uid(), modality="RTDOSE",
-                          series_description=f"braggdesk {dose_type.lower()} dose")
+    description = f"braggdesk {dose_type.lower()} dose"
+    add_patient_and_study(ds, study_instance_uid=study_uid, series_instance_uid=new_uid(), modality="RTDOSE",
+                          series_description=description)
     ds.FrameOfReferenceUID = grid.frame_of_reference_uid or (ct.frame_of_reference_uid if ct is not None else "") \
         or new_uid()
     ds.PositionReferenceIndicator = ""
@@ -122,6 +132,8 @@ def write_rtdose(dose_gy: np.ndarray, grid: Volume, path: str | Path, *, plan: P
         ref.ReferencedSOPInstanceUID = plan.sop_instance_uid
         ds.ReferencedRTPlanSequence = [ref]
     ds.PixelData = np.ascontiguousarray(stored).tobytes()
+    finalize_identity(ds, identity, identified=identified)
+    ds.SeriesDescription = description  # braggdesk's own words, never the patient's
     path.parent.mkdir(parents=True, exist_ok=True)
     pydicom.dcmwrite(path, ds, enforce_file_format=True)
     return path
@@ -155,6 +167,8 @@ def read_rtdose_info(path: str | Path) -> RtDoseInfo:
     path = Path(path)
     ds = read_dicom(path, RT_DOSE_STORAGE, stop_before_pixels=True)
     plans = ds.get("ReferencedRTPlanSequence") or []
+    beams = [int(b.ReferencedBeamNumber) for p in plans for g in p.get("ReferencedFractionGroupSequence") or []
+             for b in g.get("ReferencedBeamSequence") or [] if b.get("ReferencedBeamNumber") not in (None, "")]
     return RtDoseInfo(
         dose_units=str(ds.get("DoseUnits", "")),
         dose_type=str(ds.get("DoseType", "")),
@@ -162,7 +176,45 @@ def read_rtdose_info(path: str | Path) -> RtDoseInfo:
         comment=str(ds.get("DoseComment", "")),
         referenced_plan_uid=str(plans[0].get("ReferencedSOPInstanceUID", "")) if plans else "",
         manufacturer=str(ds.get("Manufacturer", "")),
+        referenced_beam_numbers=tuple(beams),
     )
+
+
+def check_dose_grid_on_ct(dose: Volume, ct: Volume, path: str | Path, *,
+                          ignore_frame_of_reference: bool = False) -> None:
+    """InputError (naming the dose file) when a dose cannot be compared on ``ct``.
+
+    Refused: another frame of reference (unless ignored), or a grid whose
+    voxel centres all lie outside the CT's box of voxels.  A grid that covers
+    only part of the CT, or more than it, is fine: a planning system's dose
+    grid rarely matches the CT.
+    """
+    path = Path(path)
+    if not ignore_frame_of_reference and dose.frame_of_reference_uid and ct.frame_of_reference_uid \
+            and dose.frame_of_reference_uid != ct.frame_of_reference_uid:
+        raise InputError(path, f"dose is on frame of reference {dose.frame_of_reference_uid}, the CT on "
+                               f"{ct.frame_of_reference_uid}; they cannot be compared without a registration")
+    corners = np.array([[i, j, k, 1.0] for i in (0, dose.shape[2] - 1) for j in (0, dose.shape[1] - 1)
+                        for k in (0, dose.shape[0] - 1)])
+    in_ct = (ct.patient_to_index() @ dose.index_to_patient() @ corners.T)[:3].T  # (8, 3) CT i, j, k
+    ct_max = np.array([ct.shape[2], ct.shape[1], ct.shape[0]], dtype=float) - 0.5
+    low, high = in_ct.min(axis=0), in_ct.max(axis=0)
+    if np.any(high < -0.5) or np.any(low > ct_max):
+        lo_mm, hi_mm = _box_mm(dose)
+        ct_lo, ct_hi = _box_mm(ct)
+        raise InputError(path, f"dose grid ({_fmt_box(lo_mm, hi_mm)}) lies outside the CT "
+                               f"({_fmt_box(ct_lo, ct_hi)}); expected a dose on this patient's CT")
+
+
+def _box_mm(volume: Volume) -> tuple[np.ndarray, np.ndarray]:
+    corners = np.array([[i, j, k, 1.0] for i in (0, volume.shape[2] - 1) for j in (0, volume.shape[1] - 1)
+                        for k in (0, volume.shape[0] - 1)])
+    xyz = (volume.index_to_patient() @ corners.T)[:3].T
+    return xyz.min(axis=0), xyz.max(axis=0)
+
+
+def _fmt_box(lo: np.ndarray, hi: np.ndarray) -> str:
+    return ", ".join(f"{axis} {a:.1f}..{b:.1f} mm" for axis, a, b in zip("xyz", lo, hi))
 
 
 def _volume(path: Path, ds: Dataset) -> Volume:

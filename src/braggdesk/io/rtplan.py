@@ -77,6 +77,11 @@ def _plan_from_dataset(path: Path, ds: Dataset) -> Plan:
         beams.append(beam)
         if _given(item.get("ReferencedPatientSetupNumber")):
             setup_numbers.append(int(item.ReferencedPatientSetupNumber))
+    missing = sorted(set(metersets) - {int(item.BeamNumber) for item in ion_beams})
+    if missing:
+        raise InputError(path, f"fraction group 1 delivers beam number(s) {', '.join(map(str, missing))}, which the "
+                               f"IonBeamSequence does not hold ({len(ion_beams)} beam(s)); a truncated or "
+                               f"incomplete export?")
     if not beams:
         extra = f"; not delivered: {', '.join(skipped)}" if skipped else ""
         raise InputError(path, f"holds no treatment beam with scanned spots ({len(ion_beams)} ion beam(s) in the "
@@ -103,6 +108,10 @@ def _beam(path: Path, item: Dataset, name: str, number: int, meterset: float | N
     if not control_points:
         return None
     where = f"beam '{name}'"
+    declared = item.get("NumberOfControlPoints")
+    if _given(declared) and int(declared) != len(control_points):
+        raise InputError(path, f"{where}: NumberOfControlPoints (300A,0110) is {declared} but "
+                               f"{len(control_points)} control points are present; a truncated or incomplete export?")
     first = control_points[0]
     isocenter = first.get("IsocenterPosition")
     if isocenter is None or len(isocenter) != 3:

@@ -85,6 +85,8 @@ def read_dicom(path: str | Path, expected_sop_class: str, stop_before_pixels: bo
     except Exception as exc:  # truncated or corrupt files raise many kinds of errors in pydicom
         raise InputError(path, f"cannot be read as DICOM ({type(exc).__name__}: {exc}); expected {expected}") from exc
     found = sop_class_of(ds)
+    if not found or len(ds) == 0:
+        raise InputError(path, f"holds no SOP Class UID (0008,0016) (a truncated header?); expected {expected}")
     if found != expected_sop_class:
         raise InputError(path, f"is {sop_class_description(found)} (SOP Class UID (0008,0016) {found or 'missing'}), "
                                f"expected {expected} ({expected_sop_class})")
@@ -126,10 +128,14 @@ def new_dataset(sop_class_uid: str, sop_instance_uid: str) -> Dataset:
     return ds
 
 
-def add_patient_and_study(ds: Dataset, *, patient_name: str, patient_id: str, study_instance_uid: str,
-                          series_instance_uid: str, modality: str, series_number: int = 1,
+def add_patient_and_study(ds: Dataset, *, study_instance_uid: str, series_instance_uid: str, modality: str,
+                          patient_name: str = "", patient_id: str = "", series_number: int = 1,
                           series_description: str = "") -> None:
-    """Patient, general study, general series and equipment modules (type 2 fields left empty)."""
+    """Patient, general study, general series and equipment modules (type 2 fields left empty).
+
+    Writers then pass the dataset through :func:`braggdesk.io.deidentify.finalize_identity`,
+    which pseudonymizes it or writes the patient's identity when explicitly asked to.
+    """
     today = datetime.date.today().strftime("%Y%m%d")
     ds.PatientName = patient_name
     ds.PatientID = patient_id

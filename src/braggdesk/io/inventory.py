@@ -1,0 +1,212 @@
+"""What a folder (or one file) of DICOM-RT holds, for ``braggdesk info`` and the GUI's patient tree.
+
+Why a separate scan: a physicist points braggdesk at an export folder and
+needs to see, before anything is computed, which CT series, structure sets,
+plans and doses are in it and whether each one loads.  Each object is read by
+our own readers, so a summary says exactly what a run would use, and a file
+that would fail a run is listed with the same message (``problem``) instead of
+stopping the scan.
+
+Nothing identifying is kept: no names, IDs, birth dates or institutions;
+files are named relative to the scanned folder.
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.errors import InvalidDicomError
+
+from braggdesk.errors import BraggdeskError, InputError
+
+from .dicom_ct import CtSeriesInfo, list_ct_series
+from .rtdose import read_rtdose, read_rtdose_info
+from .rtplan import read_rt_ion_plan
+from .uids import (CT_IMAGE_STORAGE, RT_DOSE_STORAGE, RT_ION_PLAN_STORAGE, RT_STRUCTURE_SET_STORAGE,
+                   sop_class_description, sop_class_of)
+
+
+@dataclass
+class RoiSummary:
+    number: int
+    name: str
+    roi_type: str  # RTROIInterpretedType
+    n_contours: int
+    volume_cm3: float | None = None  # from the rasterized contours; filled by the caller that can rasterize
+
+
+@dataclass
+class StructureSetSummary:
+    file: str
+    label: str
+    frame_of_reference_uid: str
+    referenced_series_uid: str
+    rois: list[RoiSummary]
+    problem: str = ""
+
+
+@dataclass
+class BeamSummary:
+    name: str
+    number: int
+    gantry_angle_deg: float
+    couch_angle_deg: float
+    isocenter_mm: tuple[float, float, float]
+    layers: int
+    spots: int
+    mu: float
+    energy_min_mev: float
+    energy_max_mev: float
+    range_shifters: list[str]
+    snout_position_mm: float | None
+
+
+@dataclass
+class PlanSummary:
+    file: str
+    label: str
+    frame_of_reference_uid: str
+    fractions: int
+    beams: list[BeamSummary]
+    total_mu: float
+    problem: str = ""
+
+
+@dataclass
+class DoseSummary:
+    file: str
+    dose_units: str
+    dose_type: str
+    summation: str
+    size: tuple[int, int, int]  # columns, rows, frames
+    spacing_mm: tuple[float, float, float]
+    origin_mm: tuple[float, float, float]
+    max_dose_gy: float | None  # None when the units are RELATIVE
+    frame_of_reference_uid: str
+    referenced_plan_uid: str
+    problem: str = ""
+
+
+@dataclass
+class Inventory:
+    root: str
+    ct_series: list[CtSeriesInfo] = field(default_factory=list)
+    structure_sets: list[StructureSetSummary] = field(default_factory=list)
+    plans: list[PlanSummary] = field(default_factory=list)
+    doses: list[DoseSummary] = field(default_factory=list)
+    other_objects: dict[str, int] = field(default_factory=dict)  # e.g. {"an MR image": 40}
+    non_dicom_files: int = 0
+    unreadable_files: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        """Plain types with units in the key names, for JSON."""
+        out = asdict(self)
+        out["ct_series"] = [_series_dict(s, self.root) for s in self.ct_series]
+        return out
+
+
+def scan(path: str | Path) -> Inventory:
+    """Inventory of a folder (recursively) or of a single DICOM file."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "no such file or folder")
+    root = path if path.is_dir() else path.parent
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    inventory = Inventory(root=str(root))
+    others: collections.Counter = collections.Counter()
+    ct_seen = False
+    for file in files:
+        name = str(file.relative_to(root))
+        try:
+            ds = pydicom.dcmread(file, stop_before_pixels=True)
+        except InvalidDicomError:
+            inventory.non_dicom_files += 1
+            continue
+        except Exception:  # truncated or corrupt: listed, the scan goes on
+            inventory.unreadable_files.append(name)
+            continue
+        sop_class = sop_class_of(ds)
+        if not sop_class or len(ds) == 0:  # a header cut short
+            inventory.unreadable_files.append(name)
+            continue
+        if sop_class == CT_IMAGE_STORAGE:
+            ct_seen = True
+        elif sop_class == RT_STRUCTURE_SET_STORAGE:
+            inventory.structure_sets.append(_structure_set(name, ds))
+        elif sop_class == RT_ION_PLAN_STORAGE:
+            inventory.plans.append(_plan(file, name))
+        elif sop_class == RT_DOSE_STORAGE:
+            inventory.doses.append(_dose(file, name))
+        else:
+            others[sop_class_description(sop_class)] += 1
+    if ct_seen:
+        series = list_ct_series(root)
+        if path.is_file():
+            uid = str(pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SeriesInstanceUID"])
+                      .get("SeriesInstanceUID", ""))
+            series = [s for s in series if s.series_instance_uid == uid]
+        inventory.ct_series = series
+    inventory.other_objects = dict(sorted(others.items()))
+    return inventory
+
+
+def _structure_set(name: str, ds: pydicom.Dataset) -> StructureSetSummary:
+    types = {int(o.ReferencedROINumber): str(o.get("RTROIInterpretedType") or "")
+             for o in ds.get("RTROIObservationsSequence") or [] if o.get("ReferencedROINumber") not in (None, "")}
+    contours = {int(c.ReferencedROINumber): len(c.get("ContourSequence") or [])
+                for c in ds.get("ROIContourSequence") or [] if c.get("ReferencedROINumber") not in (None, "")}
+    rois = [RoiSummary(number=int(r.ROINumber), name=str(r.get("ROIName") or ""),
+                       roi_type=types.get(int(r.ROINumber), ""), n_contours=contours.get(int(r.ROINumber), 0))
+            for r in ds.get("StructureSetROISequence") or [] if r.get("ROINumber") not in (None, "")]
+    frames = ds.get("ReferencedFrameOfReferenceSequence") or []
+    series = [str(se.get("SeriesInstanceUID", "")) for f in frames for st in f.get("RTReferencedStudySequence") or []
+              for se in st.get("RTReferencedSeriesSequence") or []]
+    frame = str(ds.get("FrameOfReferenceUID") or (frames[0].get("FrameOfReferenceUID", "") if frames else ""))
+    empty = [r.name for r in rois if r.n_contours == 0 and r.roi_type.upper() not in ("MARKER", "ISOCENTER")]
+    return StructureSetSummary(file=name, label=str(ds.get("StructureSetLabel") or ""), frame_of_reference_uid=frame,
+                               referenced_series_uid=series[0] if series else "", rois=rois,
+                               problem=f"ROIs without contours: {', '.join(empty)}" if empty else "")
+
+
+def _plan(file: Path, name: str) -> PlanSummary:
+    try:
+        plan = read_rt_ion_plan(file)
+    except BraggdeskError as exc:
+        return PlanSummary(file=name, label="", frame_of_reference_uid="", fractions=0, beams=[], total_mu=0.0,
+                           problem=getattr(exc, "problem", str(exc)))
+    beams = [BeamSummary(
+        name=b.name, number=b.number, gantry_angle_deg=b.gantry_angle_deg, couch_angle_deg=b.couch_angle_deg,
+        isocenter_mm=b.isocenter_mm, layers=len(b.layers), spots=b.n_spots, mu=round(b.total_mu, 4),
+        energy_min_mev=float(b.energies_mev.min()), energy_max_mev=float(b.energies_mev.max()),
+        range_shifters=list(b.range_shifter_ids), snout_position_mm=b.snout_position_mm) for b in plan.beams]
+    return PlanSummary(file=name, label=plan.label, frame_of_reference_uid=plan.frame_of_reference_uid,
+                       fractions=plan.fractions_planned, beams=beams, total_mu=round(sum(b.mu for b in beams), 4))
+
+
+def _dose(file: Path, name: str) -> DoseSummary:
+    try:
+        info = read_rtdose_info(file)
+        grid = read_rtdose(file)
+    except BraggdeskError as exc:
+        return DoseSummary(file=name, dose_units="", dose_type="", summation="", size=(0, 0, 0),
+                           spacing_mm=(0.0, 0.0, 0.0), origin_mm=(0.0, 0.0, 0.0), max_dose_gy=None,
+                           frame_of_reference_uid="", referenced_plan_uid="", problem=getattr(exc, "problem", str(exc)))
+    nk, nj, ni = grid.shape
+    peak = float(np.max(grid.hu)) if grid.hu.size else 0.0
+    return DoseSummary(file=name, dose_units=info.dose_units, dose_type=info.dose_type, summation=info.summation,
+                       size=(ni, nj, nk), spacing_mm=grid.spacing_mm, origin_mm=grid.origin_mm,
+                       max_dose_gy=round(peak, 6) if info.dose_units.upper() == "GY" else None,
+                       frame_of_reference_uid=grid.frame_of_reference_uid,
+                       referenced_plan_uid=info.referenced_plan_uid)
+
+
+def _series_dict(s: CtSeriesInfo, root: str) -> dict:
+    d = asdict(s)
+    folder = Path(s.folder)
+    d["folder"] = str(folder.relative_to(root)) if folder.is_relative_to(root) else str(folder)
+    d["transfer_syntaxes"] = [pydicom.uid.UID(t).name for t in s.transfer_syntaxes]
+    return d
