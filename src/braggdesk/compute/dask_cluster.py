@@ -1,0 +1,209 @@
+"""Getting a Dask cluster for a job: an existing scheduler, a LocalCluster, or an SSHCluster.
+
+Which one is a :class:`ClusterSpec` (the CLI's ``--cluster``, ``--local-cluster``,
+``--ssh-cluster``); :func:`open_cluster` connects or starts it and returns a
+:class:`ClusterHandle` that closes what braggdesk started, and only that.
+
+Right after the start, :func:`check_workers` asks every worker whether it can
+import braggdesk (the same version as here) and which device it would use, so a
+host without braggdesk is named in one clear message instead of failing later
+with an unpickling traceback from deep inside Dask.
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from .. import __version__
+from ..errors import DeviceError
+
+
+class ClusterError(DeviceError):
+    """The cluster cannot be reached or started, or a worker cannot run braggdesk."""
+
+
+INSTALL_HINT = "install it there with: pip install 'braggdesk[cluster]' (the same version as here)"
+
+
+@dataclass(frozen=True)
+class SshHost:
+    host: str
+    username: str | None = None
+    port: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "SshHost":
+        """``[user@]host[:port]``."""
+        user, _, rest = text.strip().rpartition("@")
+        host, port = rest, None
+        if rest.count(":") == 1:
+            host, _, port_text = rest.partition(":")
+            if not port_text.isdigit():
+                raise ClusterError(f"SSH host {text!r}: the port after ':' must be a number")
+            port = int(port_text)
+        if not host:
+            raise ClusterError(f"SSH host {text!r}: no host name; expected [user@]host[:port]")
+        return cls(host, user or None, port)
+
+    def __str__(self) -> str:
+        return (f"{self.username}@" if self.username else "") + self.host + (f":{self.port}" if self.port else "")
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """Where the Dask cluster comes from: exactly one of address, local_workers, ssh_hosts."""
+
+    address: str | None = None  # an existing scheduler, e.g. tcp://10.0.0.5:8786
+    local_workers: int | None = None  # a LocalCluster of this many single-thread processes
+    ssh_hosts: tuple[SshHost, ...] = ()  # scheduler on the first host, one worker process on every host
+    remote_python: str | None = None  # python on the SSH hosts (default: this interpreter's path)
+    ssh_connect_options: dict = field(default_factory=dict)  # asyncssh options: known_hosts, client_keys ...
+    ssh_threads_per_worker: int | None = None  # default: one thread per core of the host
+    start_timeout_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        given = sum([self.address is not None, self.local_workers is not None, bool(self.ssh_hosts)])
+        if given != 1:
+            raise ClusterError("give exactly one of a scheduler address, a number of local workers or SSH hosts")
+        if self.local_workers is not None and self.local_workers < 1:
+            raise ClusterError(f"a local cluster needs at least 1 worker, got {self.local_workers}")
+
+    @classmethod
+    def ssh(cls, hosts: str | list[str], **kwargs) -> "ClusterSpec":
+        names = hosts.split(",") if isinstance(hosts, str) else list(hosts)
+        return cls(ssh_hosts=tuple(SshHost.parse(h) for h in names if h.strip()), **kwargs)
+
+    def describe(self) -> str:
+        if self.address is not None:
+            return f"Dask scheduler {self.address}"
+        if self.local_workers is not None:
+            return f"Dask LocalCluster of {self.local_workers} worker process{'es' if self.local_workers > 1 else ''}"
+        return f"Dask SSHCluster on {', '.join(str(h) for h in self.ssh_hosts)}"
+
+
+class ClusterHandle:
+    """A connected Dask client, plus the cluster braggdesk started (closed with the handle)."""
+
+    def __init__(self, client, cluster=None, description: str = ""):
+        self.client = client
+        self.cluster = cluster
+        self.description = description
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        finally:
+            if self.cluster is not None:
+                self.cluster.close()
+
+    def __enter__(self) -> "ClusterHandle":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _distributed():
+    try:
+        import distributed  # noqa: PLC0415
+    except ImportError:
+        raise ClusterError("running on a Dask cluster needs Dask: pip install 'braggdesk[cluster]'") from None
+    return distributed
+
+
+def open_cluster(spec: ClusterSpec) -> ClusterHandle:
+    """Connect to, or start, the cluster ``spec`` names; at least one worker is up on return."""
+    distributed = _distributed()
+    if spec.address is not None:
+        try:
+            client = distributed.Client(spec.address, timeout=spec.start_timeout_s)
+        except (OSError, TimeoutError) as exc:
+            raise ClusterError(f"cannot reach the Dask scheduler at {spec.address}: {exc}") from None
+        handle = ClusterHandle(client, None, spec.describe())
+    elif spec.local_workers is not None:
+        cluster = distributed.LocalCluster(n_workers=spec.local_workers, threads_per_worker=1, processes=True,
+                                           host="127.0.0.1", dashboard_address=None)
+        handle = ClusterHandle(distributed.Client(cluster), cluster, spec.describe())
+    else:
+        handle = _start_ssh_cluster(distributed, spec)
+    try:
+        handle.client.wait_for_workers(1, timeout=spec.start_timeout_s)
+    except TimeoutError:
+        handle.close()
+        raise ClusterError(f"{spec.describe()}: no worker joined within {spec.start_timeout_s:g} s") from None
+    return handle
+
+
+def _start_ssh_cluster(distributed, spec: ClusterSpec) -> ClusterHandle:
+    hosts = list(spec.ssh_hosts)
+    options = []
+    for h in [hosts[0], *hosts]:
+        opts = {"connect_timeout": spec.start_timeout_s, **spec.ssh_connect_options}
+        if h.username:
+            opts["username"] = h.username
+        if h.port:
+            opts["port"] = h.port
+        options.append(opts)
+    worker_options = {"dashboard": False}
+    if spec.ssh_threads_per_worker:
+        worker_options["nthreads"] = spec.ssh_threads_per_worker
+    python = spec.remote_python or None
+    try:
+        cluster = distributed.SSHCluster([h.host for h in [hosts[0], *hosts]], connect_options=options,
+                                         worker_options=worker_options,
+                                         # listen on the name given (workers then pick the interface
+                                         # that reaches it), not on whatever the host's default is
+                                         scheduler_options={"host": hosts[0].host, "port": 0, "dashboard": False},
+                                         remote_python=python)
+    except Exception as exc:  # asyncssh, OSError and Dask's bare Exception("Worker failed to start")
+        raise ClusterError(_ssh_start_problem(exc, hosts, python)) from None
+    return ClusterHandle(distributed.Client(cluster), cluster, spec.describe())
+
+
+def _ssh_start_problem(exc: BaseException, hosts: list[SshHost], python: str | None) -> str:
+    """One sentence: could SSH not connect (address, key, host key), or did Dask not start there?"""
+    chain, e = [], exc
+    while e is not None and e not in chain:
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    ssh_side = [e for e in chain if isinstance(e, OSError) or type(e).__module__.startswith("asyncssh")]
+    where = ", ".join(str(h) for h in hosts)
+    if ssh_side:
+        root = ssh_side[0]
+        return (f"could not start the Dask SSHCluster on {where}: SSH to the host failed ({type(root).__name__}: "
+                f"{root}); the host must be reachable, accept your key and be in your known_hosts file")
+    return (f"could not start the Dask SSHCluster on {where}: {exc or type(exc).__name__}; every host needs Python "
+            f"with Dask and braggdesk at {python or 'the same path as here'} ({INSTALL_HINT})")
+
+
+def worker_hosts(client) -> dict[str, str]:
+    """Worker address -> host name as the scheduler sees it."""
+    info = client.scheduler_info(n_workers=-1)["workers"]
+    return {addr: (w.get("host") or urlsplit(addr).hostname or addr) for addr, w in info.items()}
+
+
+def check_workers(client, device: str = "auto") -> dict[str, dict]:
+    """Every worker can import braggdesk (this version) and use ``device``: address -> probe, or ClusterError."""
+    hosts = worker_hosts(client)
+    # A builtin as the task: it unpickles on a worker that lacks braggdesk, and then fails there.
+    imported = client.run(builtins.exec, "import braggdesk", on_error="return")
+    missing = sorted({hosts.get(a, a) for a, r in imported.items() if isinstance(r, BaseException)})
+    if missing:
+        first = next(r for r in imported.values() if isinstance(r, BaseException))
+        raise ClusterError(f"braggdesk is not installed on the Dask worker host{'s' if len(missing) > 1 else ''} "
+                           f"{', '.join(missing)} ({type(first).__name__}: {first}); {INSTALL_HINT}")
+    from .dask_tasks import probe  # noqa: PLC0415
+
+    probes = client.run(probe, device, on_error="return")
+    for addr, p in sorted(probes.items()):
+        host = hosts.get(addr, addr)
+        if isinstance(p, BaseException):
+            raise ClusterError(f"the Dask worker on {host} ({addr}) failed its check: {p}")
+        if p["version"] != __version__:
+            raise ClusterError(f"the Dask worker on {host} runs braggdesk {p['version']}, this is {__version__}; "
+                               f"the same version is needed everywhere for the same results")
+        if not p["device"]:
+            raise ClusterError(f"the Dask worker on {host} cannot use device {device!r}: {p['note']}")
+    return probes

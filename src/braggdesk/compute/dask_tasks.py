@@ -1,0 +1,70 @@
+"""What runs on a Dask worker: one batch of a job, and a probe of the worker.
+
+Dask unpickles task functions by module name, so they live here, in the
+installed package (a worker without braggdesk cannot run them; the runner
+checks that right after the cluster starts, see ``dask_cluster.check_workers``).
+
+A worker process prepares a job (media, tables, spots on its own best device)
+once and keeps the PreparedJob by job id, so every further batch of that job on
+the same process only transports.  The job itself arrives once per worker as
+scattered data; Dask hands the same object to every task that names it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+
+from .. import __version__
+from ..engine.backend import select_backend
+from ..engine.simulate import PreparedJob, prepare, run_batch
+from ..model import Job, Snapshot
+
+#: prepared jobs kept per worker process (the newest few; a GUI may run job after job)
+KEEP_PREPARED = 2
+
+_prepared: OrderedDict[str, PreparedJob] = OrderedDict()
+_prepare_lock = threading.Lock()
+# A GPU runs one batch at a time: a worker with many threads (one per CPU core by
+# default) would otherwise start as many GPU batches at once and run out of memory.
+_gpu_lock = threading.Lock()
+
+
+def prepared_for(job: Job) -> PreparedJob:
+    """This process's PreparedJob for ``job``, built on first use (once, even with several threads)."""
+    with _prepare_lock:
+        hit = _prepared.get(job.job_id)
+        if hit is not None:
+            _prepared.move_to_end(job.job_id)
+            return hit
+        prepared = prepare(job, select_backend(job.settings.device))
+        _prepared[job.job_id] = prepared
+        while len(_prepared) > KEEP_PREPARED:
+            _prepared.popitem(last=False)
+        return prepared
+
+
+def batch_task(job: Job, batch_index: int, n_primaries: int) -> Snapshot:
+    """One batch of ``job`` on this worker: the same bits as the same batch anywhere else."""
+    prepared = prepared_for(job)
+    if prepared.backend.is_gpu:
+        with _gpu_lock:
+            return run_batch(prepared, batch_index, n_primaries)
+    return run_batch(prepared, batch_index, n_primaries)
+
+
+def forget_job(job_id: str) -> bool:
+    """Drop this process's PreparedJob of a finished job (run on every worker at the end)."""
+    with _prepare_lock:
+        return _prepared.pop(job_id, None) is not None
+
+
+def probe(device: str = "auto") -> dict:
+    """What this worker is: braggdesk version, process id, the backend and device a job would use."""
+    try:
+        backend = select_backend(device)
+        name, where, note = backend.name, backend.device_name, backend.note
+    except Exception as exc:  # a worker that cannot give the device reports why, it does not crash
+        name, where, note = "", "", str(exc)
+    return {"version": __version__, "pid": os.getpid(), "backend": name, "device": where, "note": note}
