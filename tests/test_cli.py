@@ -33,6 +33,25 @@ def test_demo_writes_rtdose_png_and_summary(tmp_path):
     assert ds.Modality == "RTDOSE" and ds.DoseUnits == "GY"
     png = (tmp_path / "demo" / "dose_slices.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    from braggdesk.io.rtstruct import read_rtstruct
+
+    structures = read_rtstruct(summary["rtstruct"])
+    assert structures.names() == ["External", "Water", "Bone_Cortical", "Lung", "Target (demo SOBP)"]
+    assert structures.frame_of_reference_uid == ds.FrameOfReferenceUID
+
+
+def test_convert_openkbp_reports_volumes_that_match_the_masks(tmp_path):
+    res = braggdesk("convert", "openkbp", DATA.parent / "openkbp-hn-pt1", "--out", tmp_path / "pt1", "--json", "-")
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    rows = {r["name"]: r for r in report["structures"]}
+    assert rows["PTV70"]["mask_voxels"] == 14610
+    for r in rows.values():
+        assert r["contour_volume_cm3"] == pytest.approx(r["mask_volume_cm3"], abs=1e-3)
+    assert "derived from OpenKBP" in res.stderr
+    assert len(list((tmp_path / "pt1").glob("CT*.dcm"))) == 128
+    bad = braggdesk("convert", "openkbp", tmp_path / "nowhere", "--out", tmp_path / "x")
+    assert bad.returncode == 2 and "nowhere" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_phantom_then_run_a_real_plan_with_json_summary(tmp_path):

@@ -159,7 +159,8 @@ def test_written_phantom_reads_back_identically(tmp_path):
     phantom = make_phantom("dcpt", geometry="D", isocenter_mm=(0.0, -80.0, 0.0), spacing_mm=(10.0, 2.5, 10.0))
     paths = write_phantom(phantom, tmp_path)
     assert paths[-1] == tmp_path / "ct_calibration.csv"
-    assert len(paths) == phantom.volume.shape[0] + 1
+    assert paths[-2] == tmp_path / "RS_phantom.dcm"
+    assert len(paths) == phantom.volume.shape[0] + 2
     ct = read_ct_series(tmp_path)
     np.testing.assert_array_equal(ct.hu, phantom.volume.hu)
     assert ct.origin_mm == pytest.approx(phantom.volume.origin_mm)
@@ -174,3 +175,21 @@ def test_written_phantom_reads_back_identically(tmp_path):
         assert got.mass_fractions == pytest.approx(want.mass_fractions)
     for hu in np.unique(ct.hu):  # the calibration read back still means the phantom's materials
         assert cal.density(hu) == pytest.approx(phantom.calibration.density(hu))
+
+
+def test_written_phantom_has_structures_of_its_slabs(tmp_path):
+    from braggdesk.analysis.rasterize import rasterize_structure_set
+    from braggdesk.io.rtstruct import read_rtstruct
+
+    phantom = make_phantom("slab", spacing_mm=5.0)
+    write_phantom(phantom, tmp_path)
+    ct = read_ct_series(tmp_path)
+    structures = read_rtstruct(tmp_path / "RS_phantom.dcm")
+    assert structures.names() == ["External", "Water", "Bone_Cortical", "Lung"]
+    assert structures.by_name("External").roi_type == "EXTERNAL"
+    for mask in rasterize_structure_set(structures, ct):
+        expected = ct.hu != PHANTOM_HU["Air"] if mask.name == "External" else ct.hu == PHANTOM_HU[mask.name]
+        np.testing.assert_array_equal(mask.fraction, expected.astype(np.float32), err_msg=mask.name)
+    lung = next(s for s in phantom.slabs if s.material == "Lung")
+    assert rasterize_structure_set(structures, ct, names=["Lung"])[0].volume_cm3 == pytest.approx(
+        200 * 200 * (lung.depth_end_mm - lung.depth_start_mm) * 1e-3)

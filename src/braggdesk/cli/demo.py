@@ -16,6 +16,7 @@ def register(sub) -> None:
 
 
 def run_demo(args) -> int:
+    from ..compute.demo_structures import demo_target_roi
     from ..compute.local import LocalRunner
     from ..io.demo_case import demo_case
     from ..io.phantoms import write_phantom
@@ -26,7 +27,7 @@ def run_demo(args) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     case = demo_case()
-    write_phantom(case.phantom, out / "ct")
+    write_phantom(case.phantom, out / "ct", extra_rois=[demo_target_roi(case)])
     job = Job.create(case.phantom.volume, case.plan, case.beam_model, case.phantom.calibration,
                      settings_from_args(args))
     runner = LocalRunner(job)
@@ -39,7 +40,8 @@ def run_demo(args) -> int:
                              comment="braggdesk MC dose to " + result.dose_to)
     png = save_dose_slices_png(result, case.phantom.volume, out / "dose_slices.png", title=case.plan.label,
                                isocenter_mm=case.plan.beams[0].isocenter_mm, uncertainty=result.uncertainty)
-    summary = run_summary(result, progress, runner, {"rtdose": str(dose_path), "png": str(png), "ct": str(out / "ct")})
+    summary = run_summary(result, progress, runner, {"rtdose": str(dose_path), "png": str(png), "ct": str(out / "ct"),
+                                                     "rtstruct": str(out / "ct" / "RS_phantom.dcm")})
     print_summary(summary, args.json)
-    print(f"wrote {dose_path}, {png} and the CT in {out / 'ct'}", file=sys.stderr if args.json == "-" else sys.stdout)
+    print(f"wrote {dose_path}, {png} and the CT with its structures in {out / 'ct'}", file=sys.stderr if args.json == "-" else sys.stdout)
     return 0

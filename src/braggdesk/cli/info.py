@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..errors import BraggdeskError
 from .common import write_json
 
 
@@ -32,19 +33,18 @@ def run_info(args) -> int:
 
 
 def add_roi_volumes(inventory) -> None:
-    """THE PLACE WHERE ROI VOLUMES GO: fill ``RoiSummary.volume_cm3`` from the rasterized contours.
+    """Fill ``RoiSummary.volume_cm3`` from the polygons (no CT needed); a broken RTSTRUCT keeps its problem line."""
+    from ..analysis.rasterize import roi_volume_cm3
+    from ..io.rtstruct import read_rtstruct
 
-    Needs ``braggdesk.io.rtstruct.read_rtstruct`` and
-    ``braggdesk.analysis.rasterize.roi_volume_cm3`` from the structures work;
-    until those are merged the volumes stay None (``null`` in JSON, "?" in text).
-    """
-    try:
-        from ..analysis.rasterize import roi_volume_cm3
-        from ..io.rtstruct import read_rtstruct
-    except ImportError:  # structures work not merged yet
-        return
     for summary in inventory.structure_sets:
-        structure_set = read_rtstruct(Path(inventory.root) / summary.file)
+        if summary.problem:
+            continue
+        try:
+            structure_set = read_rtstruct(Path(inventory.root) / summary.file)
+        except BraggdeskError as exc:
+            summary.problem = str(exc)
+            continue
         volumes = {roi.number: roi_volume_cm3(roi) for roi in structure_set.rois if not roi.is_point}
         for roi in summary.rois:
             roi.volume_cm3 = volumes.get(roi.number)

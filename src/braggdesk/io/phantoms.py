@@ -31,6 +31,10 @@ they differ from the nominal ones.
   5 mm plate cannot be represented; use ``spacing_mm=(2.0, 0.5, 2.0)`` (or 1.0,
   or 2.5 mm for A, B, D) for exact plate positions.
 
+Written (:func:`write_phantom`) a phantom is a CT series, an RT Structure Set
+(the outline as EXTERNAL, one ROI per material, and whatever a caller adds,
+such as the demo's target) and the CT calibration.
+
 HU used: air -1000, water 0, lung -740, bone 1200, Solid Water HE 20, PMMA 120.
 Each phantom's calibration has density points exactly at those HU (np.interp
 is exact there) and material sections whose bounds lie halfway between them.
@@ -45,10 +49,12 @@ from pathlib import Path
 
 import numpy as np
 
-from braggdesk.model import CtCalibration, Material, Volume
+from braggdesk.model import CtCalibration, Material, Roi, StructureSet, Volume
 
 from .ct_calibration import write_calibration_csv
 from .dicom_ct import write_ct_series
+from .mask_contours import mask_contours
+from .rtstruct import read_sop_instance_uids, write_rtstruct
 from .uids import new_uid
 
 PHANTOM_NAMES = ("water", "slab", "dcpt")
@@ -161,12 +167,48 @@ def make_phantom(name: str, *, geometry: str | None = None, isocenter_mm: tuple[
                   summary=summary)
 
 
-def write_phantom(phantom: Phantom, folder: str | Path) -> list[Path]:
-    """Write the phantom's CT series and its calibration (``ct_calibration.csv``) into ``folder``."""
+def write_phantom(phantom: Phantom, folder: str | Path, extra_rois: list[Roi] | tuple[Roi, ...] = ()) -> list[Path]:
+    """Write the phantom's CT series, its structures and its calibration into ``folder``.
+
+    Files: CT0001.dcm ..., ``RS_phantom.dcm`` (:func:`phantom_structures` plus
+    ``extra_rois``, e.g. a plan's target) and ``ct_calibration.csv``, in that order.
+    """
     folder = Path(folder)
     paths = write_ct_series(phantom.volume, folder, series_description=phantom.volume.description)
+    structures = phantom_structures(phantom)
+    numbers = {r.number for r in structures.rois}
+    for roi in extra_rois:
+        if roi.number in numbers:
+            raise ValueError(f"extra ROI {roi.name!r} has number {roi.number}, already used by the phantom's ROIs "
+                             f"(1..{max(numbers)})")
+        structures.rois.append(roi)
+    paths.append(write_rtstruct(structures, phantom.volume, read_sop_instance_uids(paths), folder / "RS_phantom.dcm",
+                                label=phantom.name, series_description=f"{phantom.volume.description} structures"))
     paths.append(write_calibration_csv(phantom.calibration, folder / "ct_calibration.csv"))
     return paths
+
+
+def phantom_structures(phantom: Phantom) -> StructureSet:
+    """The phantom's outline (EXTERNAL) and, where it has several, one ROI per material, traced on its voxels.
+
+    Contours follow voxel edges, so each ROI holds exactly the voxels of its
+    material (see :mod:`braggdesk.io.mask_contours`).
+    """
+    volume = phantom.volume
+    air = PHANTOM_HU[AIR.name]
+    rois = [Roi(number=1, name="External", color_rgb=(0, 255, 0), roi_type="EXTERNAL",
+                contours=mask_contours(volume.hu != air, volume))]
+    materials = list(dict.fromkeys(s.material for s in phantom.slabs))
+    if len(materials) > 1:
+        for n, name in enumerate(materials, start=2):
+            rois.append(Roi(number=n, name=name, color_rgb=_MATERIAL_COLOURS.get(name, (200, 200, 200)),
+                            roi_type="ORGAN", contours=mask_contours(volume.hu == PHANTOM_HU[name], volume)))
+    return StructureSet(rois=rois, frame_of_reference_uid=volume.frame_of_reference_uid,
+                        referenced_series_uid=volume.series_instance_uid, label=phantom.name)
+
+
+_MATERIAL_COLOURS = {"Water": (0, 120, 255), "Lung": (255, 170, 200), "Bone_Cortical": (240, 240, 200),
+                     "Solid_Water_HE": (120, 180, 255), "PMMA": (255, 165, 0)}
 
 
 # ----------------------------------------------------------------------------------------- building

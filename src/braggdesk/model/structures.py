@@ -26,6 +26,8 @@ class Roi:
     contours: list[np.ndarray] = field(default_factory=list)
     # POINT ROIs (and POINT contours): (m, 3) patient positions in mm
     points_mm: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    # OPEN_PLANAR / OPEN_NONPLANAR contours (lines, no area): kept for display, never rasterized
+    open_contours: list[np.ndarray] = field(default_factory=list)
 
     @property
     def is_point(self) -> bool:
@@ -33,7 +35,7 @@ class Roi:
 
     @property
     def is_empty(self) -> bool:
-        return not self.contours and not len(self.points_mm)
+        return not self.contours and not len(self.points_mm) and not self.open_contours
 
 
 @dataclass
@@ -45,6 +47,8 @@ class StructureSet:
     referenced_series_uid: str = ""
     label: str = ""
     source_path: str = ""
+    # what the reader noticed but did not refuse (empty ROIs, open contours, ...), one line each
+    notes: list[str] = field(default_factory=list)
 
     def names(self) -> list[str]:
         return [r.name for r in self.rois]
