@@ -15,10 +15,16 @@ from ..model import Job
 
 def add_runner_options(p: argparse.ArgumentParser) -> None:
     """Options that choose where the job runs (default: this machine)."""
-    del p  # the local runner needs none; the SSH and cluster runners add theirs here
+    from .remote import add_remote_options
+
+    add_remote_options(p)
 
 
 def make_runner(job: Job, args: argparse.Namespace) -> Runner:
+    from .remote import make_remote_runner, wants_remote
+
+    if wants_remote(args):
+        return make_remote_runner(job, args)
     from ..compute.local import LocalRunner
 
     return LocalRunner(job)
