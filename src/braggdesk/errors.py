@@ -32,3 +32,17 @@ class DeviceError(BraggdeskError):
 
 class BraggdeskWarning(UserWarning):
     """Something the user should know about, but which does not stop the work."""
+
+
+class WireError(BraggdeskError):
+    """A frame of the job wire format cannot be read, or the other side speaks another protocol version."""
+
+
+class RemoteError(BraggdeskError):
+    """A remote node cannot be used, or it failed: the message names the host and the cause."""
+
+    def __init__(self, host: str, problem: str, job_id: str = ""):
+        self.host = host
+        self.problem = problem
+        self.job_id = job_id
+        super().__init__(f"{host}: {problem}")

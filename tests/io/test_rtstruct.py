@@ -6,6 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
+import pydicom.dicomio
+
+from braggdesk.io.deidentify import pseudonym
 import pytest
 
 from braggdesk.analysis.rasterize import roi_volume_cm3
@@ -88,10 +91,14 @@ def test_round_trip_keeps_rois_and_references_the_ct(tmp_path):
     assert [r.ReferencedSOPInstanceUID for r in refs.ContourImageSequence] == uids
     first = ds.ROIContourSequence[0].ContourSequence[0]
     assert first.ContourImageSequence[0].ReferencedSOPInstanceUID == uids[3]  # the slice the contour lies on
-    assert ds.PatientName == "PHANTOM^BRAGGDESK" and ds.PatientBirthDate == ""
+    # de-identified like the CT it belongs to: the same pseudonym, from the study UID
+    assert ds.PatientName == pseudonym(volume.study_instance_uid) and ds.PatientIdentityRemoved == "YES"
+    assert ds.get("PatientBirthDate", "") == ""
 
 
 def test_written_file_reads_in_dicompyler_core(tmp_path):
+    if not hasattr(pydicom.dicomio, "read_file"):  # dicompyler-core 0.5.6 imports pydicom 2's name
+        pydicom.dicomio.read_file = pydicom.dcmread
     dicomparser = pytest.importorskip("dicompylercore.dicomparser")
     volume, uids = _ct(tmp_path)
     path = write_rtstruct(_structures(volume), volume, uids, tmp_path / "RS.dcm")

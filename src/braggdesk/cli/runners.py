@@ -10,15 +10,27 @@ from __future__ import annotations
 import argparse
 
 from ..compute.runner import Runner
+from ..errors import BraggdeskError
 from ..model import Job
 
 
 def add_runner_options(p: argparse.ArgumentParser) -> None:
     """Options that choose where the job runs (default: this machine)."""
+    from .remote import add_remote_options
+
+    add_remote_options(p)
     add_cluster_options(p)
 
 
 def make_runner(job: Job, args: argparse.Namespace) -> Runner:
+    from .remote import make_remote_runner, wants_remote
+
+    remote = wants_remote(args)
+    cluster = any(getattr(args, name, None) not in (None, False) for name in ("cluster", "local_cluster", "ssh_cluster"))
+    if remote and cluster:
+        raise BraggdeskError("choose one place to run: --remote/--pipe or a cluster option, not both")
+    if remote:
+        return make_remote_runner(job, args)
     runner = cluster_runner(job, args)
     if runner is not None:
         return runner

@@ -171,25 +171,34 @@ def default_workers(backend: Backend) -> int:
 
 
 def simulate(job: Job, *, backend: Backend | None = None, cancel: Callable[[], bool] | None = None,
-             prepared: PreparedJob | None = None, workers: int | None = None) -> Iterator[Snapshot]:
+             prepared: PreparedJob | None = None, workers: int | None = None,
+             done: Snapshot | None = None) -> Iterator[Snapshot]:
     """Yield one Snapshot (the sums of that batch alone) per batch, as batches finish.
 
     Merge them by addition (exact in any order).  With a target uncertainty, batches run
     until the mean relative uncertainty over voxels above 50 % of the maximum dose reaches
     it (or ``max_primaries``).  ``cancel`` is polled before each batch starts; batches
     already running finish and are yielded, so nothing computed is lost.
+
+    ``done`` resumes a job: the sums of batches already computed (e.g. kept on disk by a
+    remote node whose process died).  Those batches are not run again and not yielded;
+    the batches that remain are exactly those a fresh run would have added.
     """
     prepared = prepared or prepare(job, backend)
     workers = workers or default_workers(prepared.backend)
     sizes, batch_size = plan_batches(job.settings, prepared.backend.name)
     cancelled = (lambda: False) if cancel is None else cancel
+    have = set(done.batches) if done is not None else set()
     if batch_size is None:
-        yield from _run_batches(prepared, list(enumerate(sizes)), workers, cancelled)
+        todo = [(b, n) for b, n in enumerate(sizes) if b not in have]
+        yield from _run_batches(prepared, todo, workers, cancelled)
         return
     target = float(job.settings.target_uncertainty)
     dose_weight = prepared.scale.per_voxel(job.settings.dose_to)
-    total: Snapshot | None = None
-    b = 0
+    total: Snapshot | None = done
+    if total is not None and total.n_batches >= 2 and total.mean_relative_uncertainty(dose_weight) <= target:
+        return
+    b = max(have) + 1 if have else 0
     while not cancelled():
         done = 0 if total is None else total.primaries
         todo = []

@@ -1,0 +1,178 @@
+"""A job's folder on a worker node: what makes a dropped connection lose nothing.
+
+``JOBS_DIR/JOB_ID/`` holds
+
+- ``job.bdw``: the job frame as it arrived (so the job can be resumed after a crash);
+- ``status.json``: state (running, done, cancelled, failed), the engine process id, device, error;
+- ``batches/NNNNNN.snap``: one snapshot frame per finished batch, numbered in the order
+  they finished, each written to a temporary name and renamed (a reader never sees half a file);
+- ``cancel``: present once a client asked to cancel;
+- ``engine.log``: what the engine process printed.
+
+The engine runs in its own process (``python -m braggdesk.compute.jobfolder FOLDER``), in
+its own session, so it neither dies with the SSH connection nor needs a client: whoever
+attaches later reads the batch files.  Batches already in the folder are never run again
+when a job is resumed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ..errors import WireError
+from ..io import wire
+from ..model import Snapshot
+
+JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+TERMINAL = ("done", "cancelled", "failed")
+
+
+def default_jobs_dir() -> Path:
+    return Path(os.environ.get("BRAGGDESK_JOBS_DIR") or Path.home() / ".braggdesk" / "jobs")
+
+
+class JobFolder:
+    def __init__(self, jobs_dir: Path, job_id: str):
+        if not JOB_ID.match(job_id or ""):
+            raise WireError(f"job id {job_id!r} refused: expected 1-64 letters, digits, '-' or '_'")
+        self.job_id = job_id
+        self.path = Path(jobs_dir) / job_id
+        self.batches_dir = self.path / "batches"
+
+    # -- creation and the job itself --------------------------------------------------
+    def exists(self) -> bool:
+        return (self.path / "job.bdw").is_file()
+
+    def create(self, job_frame: bytes, digest: str) -> None:
+        self.batches_dir.mkdir(parents=True, exist_ok=True)
+        _write_atomic(self.path / "job.bdw", job_frame)
+        self.write_status({"state": "queued", "digest": digest})
+
+    def read_job_message(self) -> wire.Message:
+        with open(self.path / "job.bdw", "rb") as fh:
+            msg = wire.read_message(wire.stream_reader(fh))
+        if msg is None:
+            raise WireError(f"{self.path / 'job.bdw'} is empty")
+        return msg
+
+    # -- status ---------------------------------------------------------------------------
+    def status(self) -> dict:
+        try:
+            return json.loads((self.path / "status.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            return {"state": "unknown"}
+
+    def write_status(self, status: dict) -> None:
+        _write_atomic(self.path / "status.json", json.dumps(status).encode())
+
+    def update_status(self, **changes) -> dict:
+        status = {**self.status(), **changes}
+        self.write_status(status)
+        return status
+
+    # -- cancel -------------------------------------------------------------------------
+    def request_cancel(self) -> None:
+        (self.path / "cancel").touch()
+
+    def cancel_requested(self) -> bool:
+        return (self.path / "cancel").exists()
+
+    # -- batches ------------------------------------------------------------------------
+    def batch_files(self) -> list[Path]:
+        return sorted(self.batches_dir.glob("*.snap"))
+
+    def write_batch(self, seq: int, snap: Snapshot) -> None:
+        _write_atomic(self.batches_dir / f"{seq:06d}.snap", wire.encode_snapshot(snap))
+
+    @staticmethod
+    def read_batch(path: Path) -> Snapshot:
+        with open(path, "rb") as fh:
+            msg = wire.read_message(wire.stream_reader(fh))
+        if msg is None:
+            raise WireError(f"{path} is empty")
+        return wire.decode_snapshot(msg)
+
+    @staticmethod
+    def read_batch_frame(path: Path) -> tuple[bytes, tuple[int, ...]]:
+        """A batch file as the frame it is, and its batch numbers: forwarded without decoding the sums."""
+        with open(path, "rb") as fh:
+            got = wire.read_header(wire.stream_reader(fh))
+        if got is None:
+            raise WireError(f"{path} is empty")
+        frame, header = got
+        return frame, tuple(int(b) for b in header["batches"])
+
+    def merged(self, skip: set[int] = frozenset()) -> tuple[Snapshot | None, list[Path]]:
+        """The sum of the stored batches not in ``skip``, and the files read."""
+        total, files = None, self.batch_files()
+        for path in files:
+            snap = self.read_batch(path)
+            if set(snap.batches) & skip:
+                continue
+            total = snap if total is None else total + snap
+        return total, files
+
+    # -- the engine process -----------------------------------------------------------
+    def engine_alive(self) -> bool:
+        pid = self.status().get("pid")
+        if not pid:
+            return False
+        try:
+            cmdline = Path(f"/proc/{int(pid)}/cmdline").read_bytes()
+        except OSError:
+            return False
+        return str(self.path).encode() in cmdline
+
+    def start_engine(self) -> subprocess.Popen:
+        """The engine in a new session, outliving the worker that started it and its SSH connection."""
+        log = open(self.path / "engine.log", "ab")
+        try:
+            proc = subprocess.Popen([sys.executable, "-m", "braggdesk.compute.jobfolder", str(self.path)],
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True, close_fds=True)
+        finally:
+            log.close()
+        self.update_status(state="running", pid=proc.pid, started=time.time())
+        return proc
+
+
+def run_engine(folder: JobFolder) -> int:
+    """The engine process: run the job's remaining batches, one file per batch, until done or cancelled."""
+    from ..engine.simulate import simulate
+
+    folder.update_status(state="running", pid=os.getpid())
+    try:
+        job = wire.decode_job(folder.read_job_message())
+        done, files = folder.merged()
+        seq = len(files)
+        if done is not None:
+            print(f"resuming: {done.n_batches} batches ({done.primaries} primaries) kept", flush=True)
+        device = ""
+        for snap in simulate(job, cancel=folder.cancel_requested, done=done):
+            folder.write_batch(seq, snap)
+            seq += 1
+            device = snap.device
+        state = "cancelled" if folder.cancel_requested() else "done"
+        folder.update_status(state=state, device=device, ended=time.time())
+        return 0
+    except Exception as exc:  # every failure must reach the client as a message, not a silent death
+        folder.update_status(state="failed", error=f"{type(exc).__name__}: {exc}", ended=time.time())
+        raise
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1])
+    sys.exit(run_engine(JobFolder(target.parent, target.name)))

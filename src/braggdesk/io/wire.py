@@ -1,0 +1,405 @@
+"""The job wire format: how a Job goes to a worker and its Snapshots come back.
+
+One byte stream each way (an SSH channel's stdin/stdout, or a local pipe) carries
+length-prefixed frames::
+
+    magic b"BDWF" | kind (u8) | 3 pad bytes | header length (u32) | body length (u64)
+    header: UTF-8 JSON (a dict)           body: the arrays, one after another
+
+The header lists the arrays it carries (name, dtype, shape, codec, bytes), so a
+reader needs nothing but this module.  No pickle crosses the wire: a node cannot
+make the workstation run code by what it sends back, and a version change shows
+up as a clear refusal instead of an unpickling error.
+
+Arrays are compressed with ``shuffle-zlib``: the bytes of each element are
+regrouped by significance (all first bytes, then all second bytes, ...), as
+Blosc does, then deflated with zlib at level 1.  Snapshot sums are int64 counts
+whose high bytes are almost all zero and most voxels see no dose, so the
+shuffled stream deflates far better than the plain one; the ratio is measured
+in benchmarks/README.md.
+
+The Job crosses with an allow-list of model classes and without the fields that
+could tie it to a patient or a study: CT series, study and description, plan
+label and UIDs, file paths.  Frame-of-reference UIDs become short tokens that
+keep only "same or different" (all the engine checks).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import struct
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import __version__
+from ..errors import WireError
+from ..model import (Beam, BeamModel, CtCalibration, EnergyLayer, Job, Material, Plan, RangeShifter,
+                     SimulationSettings, Snapshot, Volume)
+
+#: this build speaks protocol PROTOCOL and still understands peers down to MIN_PROTOCOL
+PROTOCOL = 1
+MIN_PROTOCOL = 1
+
+MAGIC = b"BDWF"
+_PREFIX = struct.Struct(">4sB3xIQ")
+PREFIX_BYTES = _PREFIX.size
+MAX_HEADER_BYTES = 64 << 20
+MAX_BODY_BYTES = 64 << 30
+
+KINDS = {"hello": 1, "job": 2, "snapshot": 3, "log": 4, "error": 5, "done": 6, "cancel": 7}
+_KIND_NAMES = {v: k for k, v in KINDS.items()}
+
+ZLIB_LEVEL = 1
+
+
+@dataclass
+class Message:
+    """One decoded frame: its kind, its JSON header and its arrays."""
+
+    kind: str
+    header: dict[str, Any]
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    frame_bytes: int = 0  # size on the wire, prefix included
+
+
+# -- array codecs ------------------------------------------------------------------------
+
+def _shuffle(a: np.ndarray) -> bytes:
+    a = np.ascontiguousarray(a)
+    if a.itemsize == 1:
+        return a.tobytes()
+    return a.view(np.uint8).reshape(-1, a.itemsize).T.tobytes()
+
+
+def _unshuffle(raw: bytes, dtype: np.dtype, count: int) -> np.ndarray:
+    if dtype.itemsize == 1:
+        return np.frombuffer(raw, dtype=dtype, count=count).copy()
+    planes = np.frombuffer(raw, dtype=np.uint8).reshape(dtype.itemsize, count)
+    return np.ascontiguousarray(planes.T).view(dtype).reshape(-1)
+
+
+def encode_array(a: np.ndarray, codec: str = "shuffle-zlib") -> tuple[dict, bytes]:
+    a = np.asarray(a)
+    if a.dtype.kind not in "biuf":
+        raise WireError(f"cannot send an array of dtype {a.dtype} (numbers only)")
+    dtype = a.dtype.newbyteorder("<") if a.dtype.byteorder == ">" else a.dtype
+    a = a.astype(dtype, copy=False)
+    if codec == "raw":
+        data = np.ascontiguousarray(a).tobytes()
+    elif codec == "zlib":
+        data = zlib.compress(np.ascontiguousarray(a).tobytes(), ZLIB_LEVEL)
+    elif codec == "shuffle-zlib":
+        data = zlib.compress(_shuffle(a), ZLIB_LEVEL)
+    else:
+        raise WireError(f"unknown array codec {codec!r}")
+    meta = {"dtype": dtype.str, "shape": list(a.shape), "codec": codec, "nbytes": len(data), "raw_nbytes": a.nbytes}
+    return meta, data
+
+
+def decode_array(meta: dict, data: bytes) -> np.ndarray:
+    try:
+        dtype = np.dtype(meta["dtype"])
+        shape = tuple(int(s) for s in meta["shape"])
+        count = int(np.prod(shape, dtype=np.int64))
+        codec = meta["codec"]
+        if dtype.kind not in "biuf":
+            raise WireError(f"array of dtype {dtype} refused (numbers only)")
+        if codec == "raw":
+            flat = np.frombuffer(data, dtype=dtype, count=count).copy()
+        elif codec == "zlib":
+            flat = np.frombuffer(zlib.decompress(data), dtype=dtype, count=count).copy()
+        elif codec == "shuffle-zlib":
+            flat = _unshuffle(zlib.decompress(data), dtype, count)
+        else:
+            raise WireError(f"unknown array codec {codec!r}")
+        return flat.reshape(shape)
+    except (KeyError, TypeError, ValueError, zlib.error) as exc:
+        raise WireError(f"damaged array in a frame ({exc})") from None
+
+
+# -- frames --------------------------------------------------------------------------------
+
+def encode(kind: str, header: dict | None = None, arrays: dict[str, np.ndarray] | None = None,
+           codec: str = "shuffle-zlib") -> bytes:
+    """One frame, ready to write."""
+    if kind not in KINDS:
+        raise WireError(f"unknown message kind {kind!r}")
+    header = dict(header or {})
+    metas, blobs = [], []
+    for name, a in (arrays or {}).items():
+        meta, data = encode_array(a, codec)
+        metas.append({"name": name, **meta})
+        blobs.append(data)
+    if metas:
+        header["arrays"] = metas
+    head = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    body_len = sum(len(b) for b in blobs)
+    return b"".join([_PREFIX.pack(MAGIC, KINDS[kind], len(head), body_len), head, *blobs])
+
+
+def parse_prefix(prefix: bytes) -> tuple[str, int, int]:
+    """(kind, header length, body length) of a frame prefix; WireError if it is not one."""
+    if len(prefix) != PREFIX_BYTES:
+        raise WireError(f"stream ended inside a frame prefix ({len(prefix)} of {PREFIX_BYTES} bytes)")
+    magic, code, hlen, blen = _PREFIX.unpack(prefix)
+    if magic != MAGIC:
+        raise WireError(f"the stream is not braggdesk frames: it starts with {prefix[:40]!r} "
+                        "(does the remote login print text on standard output, or is the remote command "
+                        "not `braggdesk worker`?)")
+    if code not in _KIND_NAMES:
+        raise WireError(f"unknown message kind {code} (a newer braggdesk on the other side?)")
+    if hlen > MAX_HEADER_BYTES or blen > MAX_BODY_BYTES:
+        raise WireError(f"frame too large: header {hlen} bytes, body {blen} bytes")
+    return _KIND_NAMES[code], hlen, blen
+
+
+def decode(kind: str, head: bytes, body: bytes) -> Message:
+    try:
+        header = json.loads(head.decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WireError(f"damaged {kind} header ({exc})") from None
+    if not isinstance(header, dict):
+        raise WireError(f"damaged {kind} header: not a JSON object")
+    arrays = {}
+    offset = 0
+    for meta in header.pop("arrays", []):
+        n = int(meta["nbytes"])
+        if offset + n > len(body):
+            raise WireError(f"{kind} frame shorter than its arrays say")
+        arrays[meta["name"]] = decode_array(meta, body[offset:offset + n])
+        offset += n
+    return Message(kind, header, arrays, PREFIX_BYTES + len(head) + len(body))
+
+
+def read_message(read_exactly: Callable[[int], bytes]) -> Message | None:
+    """The next frame from a blocking reader; None at a clean end of stream (between frames).
+
+    ``read_exactly(n)`` returns n bytes, or fewer only at the end of the stream.
+    """
+    prefix = read_exactly(PREFIX_BYTES)
+    if not prefix:
+        return None
+    kind, hlen, blen = parse_prefix(prefix)
+    head = read_exactly(hlen)
+    body = read_exactly(blen) if blen else b""
+    if len(head) != hlen or len(body) != blen:
+        raise WireError(f"stream ended inside a {kind} frame")
+    return decode(kind, head, body)
+
+
+def stream_reader(stream) -> Callable[[int], bytes]:
+    """``read_exactly`` for a binary file object (a pipe's stdout, sys.stdin.buffer)."""
+    def read_exactly(n: int) -> bytes:
+        parts, got = [], 0
+        while got < n:
+            chunk = stream.read(n - got)
+            if not chunk:
+                break
+            parts.append(chunk)
+            got += len(chunk)
+        return b"".join(parts)
+
+    return read_exactly
+
+
+# -- hello and version check ------------------------------------------------------------
+
+def hello_header(role: str, **extra: Any) -> dict:
+    return {"protocol": PROTOCOL, "min_protocol": MIN_PROTOCOL, "braggdesk": __version__, "role": role, **extra}
+
+
+def check_compatible(peer: dict, where: str) -> None:
+    """Refuse a peer whose protocol range does not overlap ours, saying what to install."""
+    try:
+        theirs, their_min = int(peer["protocol"]), int(peer.get("min_protocol", peer["protocol"]))
+    except (KeyError, TypeError, ValueError):
+        raise WireError(f"{where} sent a hello without a protocol version: not a braggdesk worker?") from None
+    if theirs < MIN_PROTOCOL or their_min > PROTOCOL:
+        raise WireError(
+            f"{where} runs braggdesk {peer.get('braggdesk', '?')} (wire protocol {their_min}-{theirs}); this "
+            f"side runs braggdesk {__version__} (protocol {MIN_PROTOCOL}-{PROTOCOL}): they cannot talk. "
+            "Install the same braggdesk version on both machines")
+
+
+# -- snapshots ---------------------------------------------------------------------------
+
+_SNAPSHOT_ARRAYS = ("energy", "energy_sq", "batch_sq_sum", "let_numerator", "let_energy")
+
+
+def encode_snapshot(snap: Snapshot, codec: str = "shuffle-zlib", sparse: bool = True) -> bytes:
+    """A snapshot frame.  ``sparse``: only voxels where some sum is not zero cross (their indices as
+    gaps between them), since a batch deposits dose in a small part of the grid; exact either way."""
+    header = {"primaries": int(snap.primaries), "batches": [int(b) for b in snap.batches],
+              "compute_seconds": float(snap.compute_seconds), "device": snap.device, "job_id": snap.job_id,
+              "notes": list(snap.notes), "counters": {k: int(v) for k, v in snap.counters.items()},
+              "voxels": int(snap.energy.size)}
+    arrays = {name: getattr(snap, name) for name in _SNAPSHOT_ARRAYS}
+    if sparse:
+        hit = np.zeros(snap.energy.size, dtype=bool)
+        for a in arrays.values():
+            hit |= a != 0
+        index = np.flatnonzero(hit)
+        gaps = np.diff(index, prepend=0).astype(np.uint32 if snap.energy.size < 2**32 else np.uint64)
+        arrays = {"voxel_gaps": gaps, **{name: a[index] for name, a in arrays.items()}}
+    return encode("snapshot", header, arrays, codec)
+
+
+def decode_snapshot(msg: Message) -> Snapshot:
+    if msg.kind != "snapshot":
+        raise WireError(f"expected a snapshot, got {msg.kind}")
+    h, a = msg.header, msg.arrays
+    try:
+        arrays = {name: a[name] for name in _SNAPSHOT_ARRAYS}
+        n = int(h["voxels"])
+        if "voxel_gaps" in a:
+            index = np.cumsum(a["voxel_gaps"].astype(np.int64))
+            if index.size and (index[-1] >= n or index.size != arrays["energy"].size):
+                raise WireError("snapshot voxel indices outside the grid")
+            for name, values in arrays.items():
+                full = np.zeros(n, dtype=values.dtype)
+                full[index] = values
+                arrays[name] = full
+        for name, arr in arrays.items():
+            want = np.float64 if name == "batch_sq_sum" else np.int64
+            if arr.dtype != want or arr.size != n:
+                raise WireError(f"snapshot array {name}: {arr.dtype} x {arr.size}, expected {np.dtype(want)} x {n}")
+        return Snapshot(primaries=int(h["primaries"]), batches=tuple(int(b) for b in h["batches"]),
+                        compute_seconds=float(h["compute_seconds"]), device=str(h["device"]),
+                        job_id=str(h["job_id"]), notes=tuple(str(s) for s in h["notes"]),
+                        counters={str(k): int(v) for k, v in h["counters"].items()}, **arrays)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise WireError(f"damaged snapshot ({exc!r})") from None
+
+
+def read_header(read_exactly: Callable[[int], bytes]) -> tuple[bytes, dict] | None:
+    """The whole next frame as bytes, and its header decoded (the arrays left as they are): for forwarding."""
+    prefix = read_exactly(PREFIX_BYTES)
+    if not prefix:
+        return None
+    kind, hlen, blen = parse_prefix(prefix)
+    head = read_exactly(hlen)
+    body = read_exactly(blen) if blen else b""
+    if len(head) != hlen or len(body) != blen:
+        raise WireError(f"stream ended inside a {kind} frame")
+    return prefix + head + body, json.loads(head.decode())
+
+
+# -- jobs --------------------------------------------------------------------------------
+
+_CLASSES = {c.__name__: c for c in (Volume, Plan, Beam, EnergyLayer, BeamModel, RangeShifter, Material,
+                                    CtCalibration, SimulationSettings)}
+#: fields that never cross: identity (series, study, plan UIDs and label) and local file paths
+_DROPPED = {
+    "Volume": {"series_instance_uid", "study_instance_uid", "description"},
+    "Plan": {"label", "sop_instance_uid", "referenced_structure_set_uid", "source_path"},
+    "BeamModel": {"source_path"},
+    "CtCalibration": {"source_path"},
+}
+_FRAME_OF_REFERENCE = "frame_of_reference_uid"
+
+
+class _Packer:
+    def __init__(self, frame_tokens: dict[str, str]):
+        self.arrays: dict[str, np.ndarray] = {}
+        self.tokens = frame_tokens
+
+    def pack(self, obj: Any) -> Any:
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            name = type(obj).__name__
+            if _CLASSES.get(name) is not type(obj):
+                raise WireError(f"a {name} cannot be sent to a worker")
+            out: dict[str, Any] = {"__type__": name}
+            for f in dataclasses.fields(obj):
+                value = getattr(obj, f.name)
+                if f.name in _DROPPED.get(name, ()):
+                    value = ""  # all dropped fields are text
+                if f.name == _FRAME_OF_REFERENCE:
+                    value = self.tokens.setdefault(value, f"frame-{len(self.tokens) + 1}") if value else ""
+                out[f.name] = self.pack(value)
+            return out
+        if isinstance(obj, np.ndarray):
+            key = f"a{len(self.arrays)}"
+            self.arrays[key] = obj
+            return {"__array__": key}
+        if isinstance(obj, np.generic):
+            return obj.item()
+        if isinstance(obj, tuple):
+            return {"__tuple__": [self.pack(v) for v in obj]}
+        if isinstance(obj, list):
+            return [self.pack(v) for v in obj]
+        if isinstance(obj, dict):
+            if not all(isinstance(k, str) for k in obj):
+                raise WireError("only dicts with text keys can be sent")
+            return {"__dict__": {k: self.pack(v) for k, v in obj.items()}}
+        if obj is None or isinstance(obj, (bool, int, float, str)):
+            return obj
+        raise WireError(f"a {type(obj).__name__} cannot be sent to a worker")
+
+
+def _unpack(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(obj, list):
+        return [_unpack(v, arrays) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    if "__array__" in obj:
+        return arrays[obj["__array__"]]
+    if "__tuple__" in obj:
+        return tuple(_unpack(v, arrays) for v in obj["__tuple__"])
+    if "__dict__" in obj:
+        return {k: _unpack(v, arrays) for k, v in obj["__dict__"].items()}
+    name = obj.get("__type__")
+    cls = _CLASSES.get(name)
+    if cls is None:
+        raise WireError(f"unknown type {name!r} in a job (a newer braggdesk on the other side?)")
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {k: _unpack(v, arrays) for k, v in obj.items() if k != "__type__" and k in names}
+    return cls(**kwargs)
+
+
+def job_content(job: Job) -> tuple[dict, dict[str, np.ndarray]]:
+    """The part of a job that crosses: plain JSON values and the arrays they point to."""
+    packer = _Packer({})
+    content = {
+        "ct": packer.pack(job.ct), "plan": packer.pack(job.plan), "beam_model": packer.pack(job.beam_model),
+        "calibration": packer.pack(job.calibration), "settings": packer.pack(job.settings),
+        "ignore_frame_of_reference": bool(job.ignore_frame_of_reference),
+    }
+    return content, packer.arrays
+
+
+def encode_job(job: Job, attach: bool = False, have_batches: tuple[int, ...] = ()) -> bytes:
+    """The job frame.  ``digest`` identifies the inputs (not the id): a re-attach must match it."""
+    content, arrays = job_content(job)
+    digest = job_digest(content, arrays)
+    header = {"job_id": job.job_id, "digest": digest, "content": content, "attach": bool(attach),
+              "have_batches": [int(b) for b in have_batches], "protocol": PROTOCOL, "braggdesk": __version__}
+    return encode("job", header, arrays)
+
+
+def job_digest(content: dict, arrays: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode())
+    for key in sorted(arrays):
+        a = np.ascontiguousarray(arrays[key])
+        h.update(f"{key}:{a.dtype.str}:{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def decode_job(msg: Message) -> Job:
+    if msg.kind != "job":
+        raise WireError(f"expected a job, got {msg.kind}")
+    try:
+        c = msg.header["content"]
+        a = msg.arrays
+        return Job(ct=_unpack(c["ct"], a), plan=_unpack(c["plan"], a), beam_model=_unpack(c["beam_model"], a),
+                   calibration=_unpack(c["calibration"], a), settings=_unpack(c["settings"], a),
+                   job_id=str(msg.header["job_id"]), ignore_frame_of_reference=bool(c["ignore_frame_of_reference"]))
+    except WireError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise WireError(f"damaged job ({exc!r})") from None
