@@ -172,3 +172,19 @@ def test_pass_rate_agrees_with_pymedphys(local):
     assert valid.sum() == ours.evaluated_voxels
     assert 100 - ours.pass_rate_percent > 2.0  # a pair that actually fails somewhere
     assert abs(ours.pass_rate_percent - their_rate) < 0.5
+
+
+@pytest.mark.gpu
+def test_cupy_gives_the_numpy_gamma():
+    from braggdesk.engine.backend import gpu_status
+
+    cupy, status = gpu_status()
+    if cupy is None:
+        pytest.skip(status)
+    grid = _grid()
+    ref, ev = _noisy_pair(grid, shift_mm=1.2, scale=1.03)
+    for local in (False, True):
+        on_cpu = gamma_index(ref, ev, GammaCriteria(local=local))
+        on_gpu = gamma_index(ref, ev, GammaCriteria(local=local), xp=cupy)
+        assert on_gpu.evaluated_voxels == on_cpu.evaluated_voxels
+        assert np.nanmax(np.abs(on_gpu.gamma - on_cpu.gamma)) < 1e-4

@@ -9,7 +9,7 @@ from .common import add_run_options, print_summary, run_summary, run_with_progre
 
 
 def register(sub) -> None:
-    d = sub.add_parser("demo", help="built-in case end to end: RTDOSE, PNG of the dose, summary")
+    d = sub.add_parser("demo", help="built-in case end to end: RTDOSE, PNG of the dose, PDF report, summary")
     d.add_argument("--out", type=Path, default=Path("braggdesk-demo"), help="output folder (default ./braggdesk-demo)")
     add_run_options(d, default_primaries=300_000)
     d.set_defaults(func=run_demo)
@@ -22,6 +22,8 @@ def run_demo(args) -> int:
     from ..io.rtdose import write_rtdose
     from ..model import Job
     from ..report.figures import save_dose_slices_png
+    from ..report.pdf import write_report_pdf
+    from ..report.run_report import run_report_data
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -39,7 +41,15 @@ def run_demo(args) -> int:
                              comment="braggdesk MC dose to " + result.dose_to)
     png = save_dose_slices_png(result, case.phantom.volume, out / "dose_slices.png", title=case.plan.label,
                                isocenter_mm=case.plan.beams[0].isocenter_mm, uncertainty=result.uncertainty)
-    summary = run_summary(result, progress, runner, {"rtdose": str(dose_path), "png": str(png), "ct": str(out / "ct")})
+    elapsed = progress.elapsed_s if progress else result.compute_seconds
+    report = write_report_pdf(
+        run_report_data(case.plan, case.phantom.volume, result, seed=job.settings.seed, elapsed_s=elapsed,
+                        title=f"braggdesk demo: {case.plan.label}", notes=runner.notes,
+                        extra_provenance={"case": f"built-in '{case.phantom.name}' phantom, demonstration plan"}),
+        out / "report.pdf")
+    summary = run_summary(result, progress, runner, {"rtdose": str(dose_path), "png": str(png), "pdf": str(report),
+                                                     "ct": str(out / "ct")})
     print_summary(summary, args.json)
-    print(f"wrote {dose_path}, {png} and the CT in {out / 'ct'}", file=sys.stderr if args.json == "-" else sys.stdout)
+    print(f"wrote {dose_path}, {png}, {report} and the CT in {out / 'ct'}",
+          file=sys.stderr if args.json == "-" else sys.stdout)
     return 0
