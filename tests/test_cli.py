@@ -33,6 +33,7 @@ def test_demo_writes_rtdose_png_and_summary(tmp_path):
     assert ds.Modality == "RTDOSE" and ds.DoseUnits == "GY"
     png = (tmp_path / "demo" / "dose_slices.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "demo" / "report.pdf").read_bytes()[:5] == b"%PDF-" and summary["pdf"].endswith("report.pdf")
     from braggdesk.io.rtstruct import read_rtstruct
 
     structures = read_rtstruct(summary["rtstruct"])

@@ -9,25 +9,32 @@ from .common import add_run_options, print_summary, run_summary, run_with_progre
 
 
 def register(sub) -> None:
-    d = sub.add_parser("demo", help="built-in case end to end: RTDOSE, PNG of the dose, summary")
+    d = sub.add_parser("demo", help="built-in case end to end: RTDOSE, PNG of the dose, PDF report, summary")
     d.add_argument("--out", type=Path, default=Path("braggdesk-demo"), help="output folder (default ./braggdesk-demo)")
     add_run_options(d, default_primaries=300_000)
     d.set_defaults(func=run_demo)
 
 
 def run_demo(args) -> int:
+    from ..analysis.rasterize import rasterize_structure_set
     from ..compute.demo_structures import demo_target_roi
     from ..compute.local import LocalRunner
     from ..io.demo_case import demo_case
     from ..io.phantoms import write_phantom
     from ..io.rtdose import write_rtdose
+    from ..io.rtstruct import read_rtstruct
     from ..model import Job
     from ..report.figures import save_dose_slices_png
+    from ..report.pdf import write_report_pdf
+    from ..report.run_report import run_report_data
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     case = demo_case()
-    write_phantom(case.phantom, out / "ct", extra_rois=[demo_target_roi(case)])
+    written = write_phantom(case.phantom, out / "ct", extra_rois=[demo_target_roi(case)])
+    rtstruct = next(p for p in written if p.name == "RS_phantom.dcm")
+    # the structures as a user's RTSTRUCT would arrive: read back and rasterized on the CT grid
+    masks = rasterize_structure_set(read_rtstruct(rtstruct), case.phantom.volume, check_frame_of_reference=False)
     job = Job.create(case.phantom.volume, case.plan, case.beam_model, case.phantom.calibration,
                      settings_from_args(args))
     runner = LocalRunner(job)
@@ -40,8 +47,16 @@ def run_demo(args) -> int:
                              comment="braggdesk MC dose to " + result.dose_to)
     png = save_dose_slices_png(result, case.phantom.volume, out / "dose_slices.png", title=case.plan.label,
                                isocenter_mm=case.plan.beams[0].isocenter_mm, uncertainty=result.uncertainty)
-    summary = run_summary(result, progress, runner, {"rtdose": str(dose_path), "png": str(png), "ct": str(out / "ct"),
-                                                     "rtstruct": str(out / "ct" / "RS_phantom.dcm")})
+    elapsed = progress.elapsed_s if progress else result.compute_seconds
+    report = write_report_pdf(
+        run_report_data(case.plan, case.phantom.volume, result, seed=job.settings.seed, elapsed_s=elapsed,
+                        title=f"braggdesk demo: {case.plan.label}", notes=runner.notes, structures=masks,
+                        extra_provenance={"case": f"built-in '{case.phantom.name}' phantom, demonstration plan"}),
+        out / "report.pdf")
+    summary = run_summary(result, progress, runner, {"rtdose": str(dose_path), "png": str(png), "pdf": str(report),
+                                                     "ct": str(out / "ct"),
+                                                     "rtstruct": str(rtstruct)})
     print_summary(summary, args.json)
-    print(f"wrote {dose_path}, {png} and the CT with its structures in {out / 'ct'}", file=sys.stderr if args.json == "-" else sys.stdout)
+    print(f"wrote {dose_path}, {png}, {report} and the CT with its structures in {out / 'ct'}",
+          file=sys.stderr if args.json == "-" else sys.stdout)
     return 0

@@ -27,7 +27,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from braggdesk.model import DoseResult, Volume
+from braggdesk.model import DoseResult, StructureMask, Volume
 
 WASH_THRESHOLD = 0.10  # dose below this fraction of the maximum is not coloured
 WASH_ALPHA = 0.55
@@ -101,9 +101,11 @@ class _Grid:
         return (float(h[0] - dh), float(h[-1] + dh), float(v[0] - dv), float(v[-1] + dv))
 
 
-def _dose_array_and_grid(dose: DoseResult | np.ndarray, ct: Volume) -> tuple[np.ndarray, Volume]:
+def _dose_array_and_grid(dose: DoseResult | Volume | np.ndarray, ct: Volume) -> tuple[np.ndarray, Volume]:
     if isinstance(dose, DoseResult):
         return np.asarray(dose.dose_gy, dtype=float), dose.grid
+    if isinstance(dose, Volume):  # e.g. a planning system's RT Dose on its own grid
+        return np.asarray(dose.hu, dtype=float), dose
     array = np.asarray(dose, dtype=float)
     if array.shape != ct.shape:
         raise ValueError(f"dose array has shape {array.shape}, the CT {ct.shape}; pass a DoseResult "
@@ -131,8 +133,12 @@ def dose_slices_figure(
     ct_window_hu: tuple[float, float] = DEFAULT_CT_WINDOW_HU,
     isodose_percent: Sequence[float] = DEFAULT_ISODOSE_PERCENT,
     cmap: str = "jet",
+    structures: Sequence[StructureMask] = (),
 ) -> Figure:
     """Build (not save) the slice figure; the PDF report reuses it.
+
+    ``structures`` (fractional masks on any axis-aligned grid) are outlined where their
+    fraction crosses one half, in the ROI colour, on every panel.
 
     ``dose`` is a DoseResult (drawn on its own grid) or an array on the CT grid, in Gy.
     ``uncertainty`` is relative (0.02 = 2 %) on the dose grid; when given, a second row
@@ -177,6 +183,8 @@ def dose_slices_figure(
                 else:
                     masked = np.where(visible & np.isfinite(uncertainty), 100.0 * uncertainty, np.nan)
                     _draw_wash(ax, dose_grid, masked, view, d_index, unc_norm, "viridis", alpha=0.8)
+            for mask in structures:
+                _draw_structure(ax, mask, view, point)
             slice_mm = float(ct_grid.coords[view.fixed_axis][ct_index[view.fixed_axis]])
             _decorate(ax, view, point, slice_mm, "" if row == 0 else "uncertainty  ")
 
@@ -190,6 +198,10 @@ def dose_slices_figure(
         handles = [Line2D([], [], color=_ISODOSE_COLOURS[n % len(_ISODOSE_COLOURS)], lw=1.2, label=f"{p:g} %")
                    for n, p in enumerate(levels)]
         axes[0, 0].legend(handles=handles, title="isodose", loc="lower left", fontsize=7, title_fontsize=7,
+                          framealpha=0.6)
+    if structures:
+        handles = [Line2D([], [], color=np.asarray(m.roi.color_rgb) / 255.0, lw=1.5, label=m.name) for m in structures]
+        axes[0, 2].legend(handles=handles, title="structures", loc="lower right", fontsize=7, title_fontsize=7,
                           framealpha=0.6)
     heading = f"max {max_gy:.3g} Gy at ({point[0]:.1f}, {point[1]:.1f}, {point[2]:.1f}) mm"
     if isocenter_mm is not None:
@@ -248,6 +260,17 @@ def _draw_isodoses(ax, grid: _Grid, dose: np.ndarray, view: _View, index: int, m
         if 0 < p <= 100 and image.min() < level <= image.max():
             ax.contour(h, v, image, levels=[level], colors=[_ISODOSE_COLOURS[n % len(_ISODOSE_COLOURS)]],
                        linewidths=1.0)
+
+
+def _draw_structure(ax, mask: StructureMask, view: _View, point: np.ndarray) -> None:
+    grid = _Grid.of(mask.grid, f"structure {mask.name!r}")
+    index = grid.index_of(view.fixed_axis, point[view.fixed_axis])
+    if index is None:
+        return
+    h, v, image = grid.plane(np.asarray(mask.fraction, dtype=float), view, index)
+    if h.size < 2 or v.size < 2 or image.max() < 0.5 or image.min() >= 0.5:
+        return
+    ax.contour(h, v, image, levels=[0.5], colors=[np.asarray(mask.roi.color_rgb) / 255.0], linewidths=1.3)
 
 
 def _decorate(ax, view: _View, point: np.ndarray, slice_mm: float, title_prefix: str) -> None:

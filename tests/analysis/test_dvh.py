@@ -1,0 +1,152 @@
+"""DVH and metrics: analytic cases, fractional voxels, queries, and dicompyler-core on the same structure and dose."""
+
+from __future__ import annotations
+
+import numpy as np
+import pydicom
+import pytest
+from matplotlib.path import Path as PolygonPath
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from braggdesk.analysis.dvh import compute_dvh, d_volume, dvh_metrics, dvh_of_mask, metrics_of, v_dose
+from braggdesk.io.rtdose import write_rtdose
+from braggdesk.model import Roi, StructureMask, Volume
+
+
+def test_uniform_ramp_gives_analytic_metrics():
+    # 100 voxels of 1 cm3 with doses 0.5, 1.5, ... 99.5 Gy: a continuous uniform DVH
+    dose = (np.arange(100) + 0.5).reshape(1, 10, 10)
+    m = dvh_metrics(dose, np.ones_like(dose), 1.0, name="ramp")
+    assert m.volume_cm3 == 100 and m.dmean_gy == pytest.approx(50.0)
+    assert (m.dmin_gy, m.dmax_gy) == (0.5, 99.5)
+    assert m.d50_gy == pytest.approx(50.5) and m.d2_gy == pytest.approx(98.5) and m.d98_gy == pytest.approx(2.5)
+    dvh = compute_dvh(dose, np.ones_like(dose), 1.0)
+    assert v_dose(dvh, 60.0) == pytest.approx(40.0)  # voxels 60.5 .. 99.5
+    assert v_dose(dvh, 60.0, result="cm3") == pytest.approx(40.0)
+    assert v_dose(dvh, 50.0, unit="%", reference_gy=120.0) == pytest.approx(40.0)  # 50 % of 120 Gy
+    assert d_volume(dvh, 10.0, unit="cm3") == pytest.approx(90.5)
+    assert d_volume(dvh, 10.0) == pytest.approx(90.5)
+
+
+def test_fractional_voxels_count_with_their_fraction():
+    dose = np.array([[[10.0, 20.0, 30.0]]])
+    frac = np.array([[[1.0, 0.5, 0.0]]])
+    dvh = compute_dvh(dose, frac, 2.0, bin_gy=1.0)
+    assert dvh.total_volume_cm3 == pytest.approx(3.0)
+    m = metrics_of(dvh)
+    assert m.dmean_gy == pytest.approx((10 * 2 + 20 * 1) / 3) and m.dmax_gy == 20.0
+    cum = dvh.cumulative_cm3
+    assert cum[0] == pytest.approx(3.0) and cum[15] == pytest.approx(1.0) and cum[-1] == 0.0
+    assert dvh.cumulative_percent[0] == pytest.approx(100.0)
+    assert dvh.differential_cm3.sum() == pytest.approx(3.0)
+
+
+def test_structure_mask_and_bad_input():
+    grid = Volume(np.zeros((2, 3, 4)), (2.0, 2.0, 2.5), (0, 0, 0))
+    mask = StructureMask(Roi(1, "box"), grid, np.ones((2, 3, 4), np.float32))
+    dvh = dvh_of_mask(np.full((2, 3, 4), 2.0), mask)
+    assert dvh.name == "box" and dvh.total_volume_cm3 == pytest.approx(mask.volume_cm3)
+    with pytest.raises(ValueError, match="one grid"):
+        compute_dvh(np.zeros((2, 3, 3)), mask.fraction, 1.0)
+    with pytest.raises(ValueError, match="prescription"):
+        v_dose(dvh, 50.0, unit="%")
+
+
+# ----------------------------------------------------------------------------- against dicompyler-core
+
+SPACING = 2.0
+
+
+def _dose_grid() -> Volume:
+    nk, nj, ni = 26, 36, 40
+    origin = (-39.0, -35.0, -25.0)
+    grid = Volume(np.zeros((nk, nj, ni), np.float32), (SPACING, SPACING, SPACING), origin,
+                  frame_of_reference_uid=generate_uid())
+    x, y, z = grid.axis_coordinates_mm()
+    zz, yy, xx = np.meshgrid(z, y, x, indexing="ij")
+    # a smooth field with a gradient through the structures: 60 Gy peak, about 20 Gy at its border
+    dose = 60.0 * np.exp(-((xx - 5) ** 2 + yy**2) / (2 * 18.0**2) - zz**2 / (2 * 25.0**2)) + 0.2 * xx + 10.0
+    return grid.with_hu(dose.astype(np.float32))
+
+
+def _sphere_contours(grid: Volume, centre, radius_mm: float) -> list[np.ndarray]:
+    _, _, z = grid.axis_coordinates_mm()
+    out = []
+    for zc in z:
+        r2 = radius_mm**2 - (zc - centre[2]) ** 2
+        if r2 <= 0:
+            continue
+        a = np.linspace(0, 2 * np.pi, 48, endpoint=False)
+        r = np.sqrt(r2)
+        out.append(np.c_[centre[0] + r * np.cos(a), centre[1] + 0.8 * r * np.sin(a), np.full(a.size, zc)])
+    return out
+
+
+def _mask_from_contours(grid: Volume, contours: list[np.ndarray]) -> np.ndarray:
+    """Voxel centres inside each plane's polygon: what dicompyler-core counts, as a 0/1 mask."""
+    x, y, z = grid.axis_coordinates_mm()
+    yy, xx = np.meshgrid(y, x, indexing="ij")
+    points = np.c_[xx.ravel(), yy.ravel()]
+    mask = np.zeros(grid.shape, np.float32)
+    for c in contours:
+        k = int(np.argmin(np.abs(z - c[0, 2])))
+        mask[k] = PolygonPath(c[:, :2]).contains_points(points).reshape(yy.shape)
+    return mask
+
+
+def _write_rtstruct(path, grid: Volume, rois: dict[str, list[np.ndarray]]) -> None:
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = pydicom.uid.RTStructureSetStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.Modality, ds.PatientName, ds.PatientID = "RTSTRUCT", "PHANTOM", "PHANTOM"
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.StructureSetLabel = "test"
+    ds.StructureSetROISequence, ds.ROIContourSequence, ds.RTROIObservationsSequence = Sequence(), Sequence(), Sequence()
+    for number, (name, contours) in enumerate(rois.items(), start=1):
+        roi = Dataset()
+        roi.ROINumber, roi.ROIName, roi.ReferencedFrameOfReferenceUID = number, name, grid.frame_of_reference_uid
+        ds.StructureSetROISequence.append(roi)
+        rc = Dataset()
+        rc.ReferencedROINumber, rc.ROIDisplayColor = number, [255, 0, 0]
+        rc.ContourSequence = Sequence()
+        for c in contours:
+            item = Dataset()
+            item.ContourGeometricType, item.NumberOfContourPoints = "CLOSED_PLANAR", len(c)
+            item.ContourData = [f"{v:.4f}" for v in c.ravel()]
+            rc.ContourSequence.append(item)
+        ds.ROIContourSequence.append(rc)
+        obs = Dataset()
+        obs.ObservationNumber, obs.ReferencedROINumber, obs.RTROIInterpretedType = number, number, "ORGAN"
+        ds.RTROIObservationsSequence.append(obs)
+    ds.save_as(path, enforce_file_format=True)
+
+
+def test_metrics_agree_with_dicompyler_core(tmp_path, monkeypatch):
+    import pydicom.dicomio
+
+    for module in (pydicom, pydicom.dicomio):  # dicompyler-core 0.5.6 still imports the removed read_file
+        monkeypatch.setattr(module, "read_file", pydicom.dcmread, raising=False)
+    dvhcalc = pytest.importorskip("dicompylercore.dvhcalc")
+    grid = _dose_grid()
+    rois = {"sphere": _sphere_contours(grid, (4.0, -3.0, 2.0), 16.0),
+            "ellipsoid": _sphere_contours(grid, (-12.0, 8.0, -6.0), 21.0)}
+    _write_rtstruct(tmp_path / "RS.dcm", grid, rois)
+    write_rtdose(grid.hu, grid, tmp_path / "RD.dcm")
+    for number, (name, contours) in enumerate(rois.items(), start=1):
+        ours = dvh_metrics(grid.hu, _mask_from_contours(grid, contours), grid.voxel_volume_cm3, name=name)
+        theirs = dvhcalc.get_dvh(str(tmp_path / "RS.dcm"), str(tmp_path / "RD.dcm"), number)
+        assert ours.volume_cm3 > 5.0
+        assert ours.volume_cm3 == pytest.approx(theirs.volume, rel=0.01), name
+        for mine, key in ((ours.dmean_gy, "mean"), (ours.dmin_gy, "min"), (ours.dmax_gy, "max")):
+            assert mine == pytest.approx(getattr(theirs, key), rel=0.01), (name, key)
+        for percent in (98, 95, 50, 2):
+            mine = getattr(ours, f"d{percent}_gy")
+            assert mine == pytest.approx(theirs.statistic(f"D{percent}").value, rel=0.01), (name, percent)
+        assert v_dose(compute_dvh(grid.hu, _mask_from_contours(grid, contours), grid.voxel_volume_cm3), 40.0) == \
+            pytest.approx(theirs.statistic("V40Gy").value / theirs.volume * 100, abs=1.0)
