@@ -17,9 +17,9 @@ from typing import Sequence
 
 from .. import __version__
 from ..errors import BraggdeskError
-from . import bench, demo, phantom, run
+from . import bench, demo, gui, phantom, run
 
-COMMANDS = (demo, phantom, run, bench)
+COMMANDS = (demo, phantom, run, bench, gui)
 
 EXIT_INPUT = 2
 EXIT_INTERRUPTED = 130
