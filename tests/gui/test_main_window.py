@@ -107,8 +107,7 @@ def test_crosshair_links_views_and_cursor_reads_values(make_window, qtbot):
     w.open_demo(DEMO_SPACING_MM)
     entry = _run(w, qtbot, SimulationSettings(primaries=4_000, batches=2))
     k, j, i = np.unravel_index(np.argmax(entry.dose_gy), entry.dose_gy.shape)
-    x, y, z = w.session.ct.index_to_patient() @ np.array([i, j, k, 1.0])[:, None][:, 0][:, None] if False else (
-        w.session.ct.index_to_patient() @ np.array([i, j, k, 1.0]))[:3]
+    x, y, z = (w.session.ct.index_to_patient() @ np.array([i, j, k, 1.0]))[:3]
     w.set_point((x, y, z))
     assert (w.views["axial"].index, w.views["coronal"].index, w.views["sagittal"].index) == (k, j, i)
     text = w.value_text((x, y, z))

@@ -23,7 +23,6 @@ def _qimage(rgb: np.ndarray) -> QtGui.QImage:
 
 def grab_with_vtk(widget: QtWidgets.QWidget) -> QtGui.QImage:
     image = widget.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB32)
-    ratio = image.devicePixelRatio() or 1.0
     painter = QtGui.QPainter(image)
     try:
         views = [widget] if isinstance(widget, View3D) else widget.findChildren(View3D)
@@ -37,7 +36,6 @@ def grab_with_vtk(widget: QtWidgets.QWidget) -> QtGui.QImage:
             painter.drawImage(target, pixels)
     finally:
         painter.end()
-    del ratio
     return image
 
 
