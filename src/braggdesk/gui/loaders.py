@@ -1,0 +1,133 @@
+"""From a path to model objects: which reader handles which kind of DICOM file.
+
+``READERS`` maps a kind (CT, RTPLAN, RTDOSE, RTSTRUCT) to a reader; ``RASTERIZE``
+turns a StructureSet into masks on the CT grid.  Both are seams: the RTSTRUCT
+reader (io.rtstruct.read_rtstruct) and the rasterizer
+(analysis.rasterize.rasterize_structure_set) plug in with :func:`register_reader`
+and :func:`register_rasterizer` or directly here, without touching the window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pydicom
+
+from ..errors import InputError
+from ..io import uids
+from ..io.ct_calibration import find_calibration_in_folder
+from ..io.dicom_ct import read_ct_series
+from ..io.rtdose import read_rtdose
+from ..io.rtplan import read_rt_ion_plan
+from ..model import CtCalibration, Plan, StructureMask, StructureSet, Volume
+
+KIND_OF_SOP_CLASS = {
+    uids.CT_IMAGE_STORAGE: "CT",
+    uids.RT_ION_PLAN_STORAGE: "RTPLAN",
+    uids.RT_DOSE_STORAGE: "RTDOSE",
+    uids.RT_STRUCTURE_SET_STORAGE: "RTSTRUCT",
+}
+
+READERS: dict[str, Callable] = {
+    "CT": read_ct_series,  # folder -> Volume
+    "RTPLAN": read_rt_ion_plan,  # file -> Plan
+    "RTDOSE": read_rtdose,  # file -> Volume (dose in Gy)
+}
+RASTERIZE: list[Callable[[StructureSet, Volume], list[StructureMask]]] = []
+MAX_FILES = 5000
+
+
+def register_reader(kind: str, reader: Callable) -> None:
+    READERS[kind] = reader
+
+
+def register_rasterizer(fn: Callable[[StructureSet, Volume], list[StructureMask]]) -> None:
+    RASTERIZE[:] = [fn]
+
+
+def _try_default_plugins() -> None:
+    """Use io.rtstruct / analysis.rasterize when this build has them."""
+    if "RTSTRUCT" not in READERS:
+        try:
+            from ..io.rtstruct import read_rtstruct  # type: ignore[import-not-found]
+
+            READERS["RTSTRUCT"] = read_rtstruct
+        except ImportError:
+            pass
+    if not RASTERIZE:
+        try:
+            from ..analysis.rasterize import rasterize_structure_set  # type: ignore[import-not-found]
+
+            RASTERIZE.append(rasterize_structure_set)
+        except ImportError:
+            pass
+
+
+@dataclass
+class Loaded:
+    """What one path held; ``notes`` say what was skipped and why."""
+
+    path: Path
+    ct: Volume | None = None
+    ct_folder: Path | None = None
+    calibration: CtCalibration | None = None
+    plans: list[Plan] = field(default_factory=list)
+    doses: list[tuple[Path, Volume]] = field(default_factory=list)
+    structure_sets: list[StructureSet] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def classify(path: Path) -> dict[str, list[Path]]:
+    """DICOM files under ``path`` (a file or a folder, searched recursively) by kind."""
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())[:MAX_FILES]
+    kinds: dict[str, list[Path]] = {}
+    for f in files:
+        try:
+            ds = pydicom.dcmread(f, stop_before_pixels=True, specific_tags=["SOPClassUID"])
+        except Exception:  # not DICOM (calibration CSVs, READMEs): skipped, counted below
+            continue
+        kind = KIND_OF_SOP_CLASS.get(str(getattr(ds, "SOPClassUID", "")))
+        if kind:
+            kinds.setdefault(kind, []).append(f)
+    return kinds
+
+
+def load_path(path: str | Path) -> Loaded:
+    """Read everything braggdesk knows in a folder or file; InputError when nothing usable is there."""
+    _try_default_plugins()
+    path = Path(path)
+    if not path.exists():
+        raise InputError(path, "does not exist; expected a folder with a DICOM CT series, RT Ion Plan, RT Dose "
+                               "or RT Structure Set files")
+    kinds = classify(path)
+    if not kinds:
+        n = 1 if path.is_file() else sum(1 for p in path.rglob("*") if p.is_file())
+        raise InputError(path, f"no DICOM CT, RT Ion Plan, RT Dose or RT Structure Set found among {n} file(s); "
+                               f"expected a patient folder exported from a planning system (or `braggdesk phantom`)")
+    out = Loaded(path)
+    if "CT" in kinds:
+        folders = sorted({f.parent for f in kinds["CT"]})
+        out.ct_folder = folders[0]
+        out.ct = READERS["CT"](folders[0])
+        out.calibration = find_calibration_in_folder(folders[0])
+        if len(folders) > 1:
+            out.notes.append(f"{len(folders)} CT folders found; loaded {folders[0]}")
+    for f in kinds.get("RTPLAN", []):
+        out.plans.append(READERS["RTPLAN"](f))
+    for f in kinds.get("RTDOSE", []):
+        out.doses.append((f, READERS["RTDOSE"](f)))
+    for f in kinds.get("RTSTRUCT", []):
+        reader = READERS.get("RTSTRUCT")
+        if reader is None:
+            out.notes.append(f"{f.name}: RT Structure Set reading is not in this build; skipped")
+        else:
+            out.structure_sets.append(reader(f))
+    return out
+
+
+def rasterize(ss: StructureSet, ct: Volume) -> list[StructureMask]:
+    """Masks of a structure set on the CT grid (empty, with no rasterizer in this build)."""
+    _try_default_plugins()
+    return RASTERIZE[0](ss, ct) if RASTERIZE else []

@@ -1,0 +1,468 @@
+"""The braggdesk workstation window: patient tree, three slice views, 3D view, DVH, statistics, run panel.
+
+The window holds a :class:`Session` (what is loaded) and wires widgets to it:
+loading goes through gui/loaders.py, running through gui/runners.py and the
+worker thread of gui/worker.py, drawing through viewers/.  Every error from the
+layers below lands in :meth:`show_error` (a dialog) and leaves the session as it
+was.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ..analysis.dvh_basic import dvh_metrics, structure_dvh
+from ..analysis.resample import resample
+from ..errors import BraggdeskError
+from ..model import DoseResult, Job, SimulationSettings
+from ..viewers.display import DisplaySettings
+from ..viewers.dvh_plot import DvhPlot
+from ..viewers.slice_view import SliceView
+from ..viewers.stats_table import StatsTable
+from ..viewers.view3d import View3D
+from . import loaders
+from .display_panel import DisplayPanel
+from .run_panel import RunPanel
+from .runners import runner_choice
+from .screenshot import save_png
+from .session import DoseEntry, Session
+from .tree import PatientTree
+from .worker import RunController, RunUpdate
+
+MAX_RECENT = 8
+LIVE_3D_INTERVAL_S = math.inf  # llvmpipe renders take 0.1-0.4 s: the 3D dose follows at the end of a run
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    runFinished = QtCore.Signal(object)  # the final DoseEntry, or None
+
+    def __init__(self, settings: QtCore.QSettings | None = None, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("braggdesk")
+        self.resize(1400, 900)
+        self.setAcceptDrops(True)
+        self.qsettings = settings or QtCore.QSettings("braggdesk", "braggdesk")
+        self.session = Session()
+        self.display = DisplaySettings()
+        self.controller = RunController(self)
+        self.error_dialogs: list[QtWidgets.QMessageBox] = []
+        self.timings: dict[str, float] = {}
+        self.live_updates = 0
+        self._running_index = -1
+        self._last_3d = 0.0
+        self._analysis: list = []  # (Dvh, metrics) of the shown dose
+
+        self.views = {name: SliceView(name) for name in ("axial", "coronal", "sagittal")}
+        self.view3d = View3D()
+        grid = QtWidgets.QGridLayout()
+        grid.setSpacing(2)
+        for (r, c), w in zip(((0, 0), (0, 1), (1, 0), (1, 1)), (*self.views.values(), self.view3d)):
+            grid.addWidget(w, r, c)
+        central = QtWidgets.QWidget()
+        central.setLayout(grid)
+        self.setCentralWidget(central)
+
+        self.tree = PatientTree()
+        self.display_panel = DisplayPanel(self.display)
+        self.run_panel = RunPanel()
+        self.dvh_plot = DvhPlot()
+        self.stats = StatsTable()
+        self.log = QtWidgets.QPlainTextEdit()
+        self.log.setReadOnly(True)
+        left = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        left.addWidget(self.tree)
+        left.addWidget(self.display_panel)
+        self._dock("Patient", left, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("Run", self.run_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
+        bottom = QtWidgets.QTabWidget()
+        bottom.addTab(self.dvh_plot, "DVH")
+        bottom.addTab(self.stats, "Statistics")
+        bottom.addTab(self.log, "Log")
+        self.bottom_tabs = bottom
+        self._dock("Review", bottom, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.cursor_label = QtWidgets.QLabel("")
+        self.statusBar().addPermanentWidget(self.cursor_label, 1)
+        self._build_menus()
+
+        for view in self.views.values():
+            view.pointPicked.connect(self.set_point)
+            view.hovered.connect(self._on_hover)
+        self.tree.structureToggled.connect(self.set_structure_visible)
+        self.tree.doseSelected.connect(self.select_dose)
+        self.display_panel.changed.connect(self.apply_display)
+        self.run_panel.startRequested.connect(self.start_run)
+        self.run_panel.cancelRequested.connect(self.cancel_run)
+        self.controller.updated.connect(self._on_update)
+        self.controller.failed.connect(lambda msg: self.show_error("The calculation failed", msg))
+        self.controller.finished.connect(self._on_finished)
+
+    # -- construction ------------------------------------------------------------------
+    def _dock(self, title: str, widget: QtWidgets.QWidget, area) -> QtWidgets.QDockWidget:
+        dock = QtWidgets.QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_menus(self) -> None:
+        file = self.menuBar().addMenu("&File")
+        file.addAction("&Open folder...", self._open_folder_dialog, QtGui.QKeySequence.StandardKey.Open)
+        file.addAction("Open &demo case", self.open_demo)
+        self.recent_menu = file.addMenu("Open &recent")
+        self._fill_recent()
+        file.addSeparator()
+        file.addAction("Export dose as &RTDOSE...", self._export_rtdose_dialog)
+        file.addAction("Save &window as PNG...", lambda: self._save_png_dialog(self))
+        views = file.addMenu("Save &view as PNG")
+        for name, view in self.views.items():
+            views.addAction(name.capitalize(), lambda v=view: self._save_png_dialog(v))
+        views.addAction("3D", lambda: self._save_png_dialog(self.view3d))
+        views.addAction("DVH", lambda: self._save_png_dialog(self.dvh_plot))
+        file.addSeparator()
+        file.addAction("&Quit", self.close, QtGui.QKeySequence.StandardKey.Quit)
+
+    # -- errors and log ----------------------------------------------------------------
+    def show_error(self, title: str, message: str) -> QtWidgets.QMessageBox:
+        """A dialog with the message from the layer below; nothing loaded is touched."""
+        self.log_line(f"ERROR {title}: {message}")
+        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Critical, title, message,
+                                    QtWidgets.QMessageBox.StandardButton.Ok, self)
+        box.setModal(False)
+        box.open()
+        self.error_dialogs.append(box)
+        return box
+
+    def log_line(self, text: str) -> None:
+        self.log.appendPlainText(f"{time.strftime('%H:%M:%S')}  {text}")
+
+    # -- loading -----------------------------------------------------------------------
+    def open_paths(self, paths) -> bool:
+        return all([self.load_path(p) for p in paths])
+
+    def load_path(self, path) -> bool:
+        path = Path(path)
+        try:
+            loaded = loaders.load_path(path)
+            self._merge(loaded)
+        except BraggdeskError as exc:
+            self.show_error("Cannot load", str(exc))
+            return False
+        except Exception as exc:  # noqa: BLE001 -- unexpected; still a dialog, never lost work
+            self.show_error("Cannot load", f"{path}: {type(exc).__name__}: {exc}")
+            return False
+        self._remember(path)
+        for note in loaded.notes:
+            self.log_line(note)
+        self.log_line(f"loaded {path}: {self.session.summary()}")
+        return True
+
+    def _merge(self, loaded: loaders.Loaded) -> None:
+        """Checks everything first, then changes the session, so a failure changes nothing."""
+        ct = loaded.ct if loaded.ct is not None else self.session.ct
+        if ct is None and (loaded.doses or loaded.structure_sets):
+            raise BraggdeskError(f"{loaded.path}: doses and structures are shown on a CT; open the CT first "
+                                 f"(or the folder that holds both)")
+        doses = [DoseEntry(f"RTDOSE {p.name}", resample(vol, ct), source_path=str(p))
+                 for p, vol in loaded.doses]
+        masks = [m for ss in loaded.structure_sets for m in loaders.rasterize(ss, ct)]
+        if loaded.ct is not None:
+            if self.session.ct is not None:
+                self.log_line("a new CT replaces the open patient")
+            self.session = Session(ct=loaded.ct, ct_source=str(loaded.ct_folder or ""),
+                                   calibration=loaded.calibration)
+        self.session.plans += loaded.plans
+        self.session.structure_sets += loaded.structure_sets
+        self.session.add_masks(masks)
+        for dose in doses:
+            self.session.add_dose(dose)
+        self._show_session(new_ct=loaded.ct is not None)
+
+    def open_demo(self, spacing_mm: float = 2.0) -> None:
+        from .demo import load_demo
+
+        case, masks = load_demo(spacing_mm)
+        self.session = Session(ct=case.phantom.volume, ct_source="built-in demo phantom",
+                               calibration=case.phantom.calibration, beam_model=case.beam_model, plans=[case.plan])
+        self.session.add_masks(masks)
+        self._show_session(new_ct=True)
+        self.log_line(f"demo: {case.plan.label} on the '{case.phantom.name}' phantom; {case.phantom.description}")
+
+    def _show_session(self, new_ct: bool) -> None:
+        s = self.session
+        self.display.visible_structures = set(s.visible_structures)
+        for view in self.views.values():
+            view.apply_settings(self.display)
+            if new_ct and s.ct is not None:
+                view.set_ct(s.ct)
+            view.set_structures(s.masks)
+        if new_ct and s.ct is not None:
+            self.view3d.set_ct(s.ct)
+        self.view3d.set_structures(s.masks, s.visible_structures)
+        plan = s.plans[-1] if s.plans else None
+        try:
+            self.view3d.set_plan(plan, s.ct.patient_position if s.ct is not None else "HFS")
+        except BraggdeskError as exc:
+            self.log_line(f"beams not drawn: {exc}")
+        self.tree.refresh(s)
+        self._show_dose(full=True)
+
+    # -- recent files and drag and drop -----------------------------------------------
+    def recent_paths(self) -> list[str]:
+        value = self.qsettings.value("recent_paths", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _remember(self, path: Path) -> None:
+        paths = [str(path.resolve())] + [p for p in self.recent_paths() if p != str(path.resolve())]
+        self.qsettings.setValue("recent_paths", paths[:MAX_RECENT])
+        self._fill_recent()
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for p in self.recent_paths():
+            self.recent_menu.addAction(p, lambda p=p: self.load_path(p))
+        self.recent_menu.setEnabled(bool(self.recent_paths()))
+
+    def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QtGui.QDropEvent) -> None:  # noqa: N802
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        event.acceptProposedAction()
+        self.open_paths(paths)
+
+    def _open_folder_dialog(self) -> None:
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Open a patient folder")
+        if folder:
+            self.load_path(folder)
+
+    # -- display -------------------------------------------------------------------------
+    def apply_display(self, settings: DisplaySettings) -> None:
+        settings.visible_structures = set(self.session.visible_structures)
+        self.display = settings
+        for view in self.views.values():
+            view.apply_settings(settings)
+        self._show_dose(full=False)
+
+    def set_structure_visible(self, name: str, visible: bool) -> None:
+        (self.session.visible_structures.add if visible else self.session.visible_structures.discard)(name)
+        self.display.visible_structures = set(self.session.visible_structures)
+        for view in self.views.values():
+            view.apply_settings(self.display)
+        self.view3d.set_structures(self.session.masks, self.session.visible_structures)
+        self.dvh_plot.set_dvhs([d for d, _ in self._analysis], self.session.visible_structures)
+
+    def select_dose(self, index: int) -> None:
+        self.session.current_dose = index
+        self.tree.refresh(self.session)
+        self._show_dose(full=True)
+
+    def set_point(self, point_mm) -> None:
+        for view in self.views.values():
+            view.set_point(point_mm)
+
+    def reference_dose_gy(self, entry: DoseEntry | None) -> float:
+        plan = self.session.plans[-1] if self.session.plans else None
+        if self.display.reference_dose_gy:
+            return self.display.reference_dose_gy
+        if plan is not None and plan.prescription_dose_gy:
+            return float(plan.prescription_dose_gy)
+        return float(entry.dose_gy.max()) if entry is not None and entry.dose_gy.size else 0.0
+
+    def overlay_values(self, entry: DoseEntry) -> tuple[np.ndarray, float]:
+        """(values to wash, their top of scale) for the chosen quantity."""
+        q = self.display.quantity
+        if q == "uncertainty" and entry.uncertainty is not None:
+            return entry.uncertainty * 100.0, self.display.uncertainty_max_percent
+        if q == "let" and entry.let_kev_um is not None:
+            ref = self.reference_dose_gy(entry)
+            shown = entry.let_kev_um[entry.dose_gy >= self.display.threshold_fraction * ref]
+            return entry.let_kev_um, float(shown.max()) if shown.size else 1.0
+        return entry.dose_gy, float(entry.dose_gy.max())
+
+    def _show_dose(self, full: bool, analysis: list | None = None) -> None:
+        entry = self.session.dose
+        if entry is None:
+            for view in self.views.values():
+                view.set_overlay(None, None, 1.0, 1.0)
+            self.view3d.set_dose(None, 0.0)
+            self._analysis = []
+            self.dvh_plot.set_dvhs([], set())
+            self.stats.set_metrics([])
+            return
+        ref = self.reference_dose_gy(entry)
+        values, vmax = self.overlay_values(entry)
+        for view in self.views.values():
+            view.set_overlay(values, entry.dose_gy, vmax, ref)
+        if analysis is None and full:
+            analysis = self._dvh_analysis(entry.dose_gy, ref)
+        if analysis is not None:
+            self._analysis = analysis
+            self.dvh_plot.set_dvhs([d for d, _ in analysis], self.session.visible_structures)
+            self.stats.set_metrics([(d.name, d.color_rgb, m) for d, m in analysis],
+                                   f"V95 relative to {ref:.3g} Gy")
+        now = time.perf_counter()
+        if full or now - self._last_3d >= LIVE_3D_INTERVAL_S:  # noqa: SIM102
+            self.view3d.set_dose(entry.dose_gy, ref)
+            self._last_3d = now
+
+    def _dvh_analysis(self, dose_gy: np.ndarray, reference_gy: float) -> list:
+        """DVH and metrics of every structure; runs in the worker thread during a run."""
+        out = []
+        for mask in self.session.masks:
+            dvh = structure_dvh(dose_gy, mask)
+            out.append((dvh, dvh_metrics(dvh, reference_gy)))
+        return out
+
+    # -- cursor readout ----------------------------------------------------------------
+    def value_text(self, point_mm) -> str:
+        view = self.views["axial"]
+        idx = view.point_to_index(point_mm)
+        if idx is None or self.session.ct is None:
+            return ""
+        parts = [f"({point_mm[0]:.1f}, {point_mm[1]:.1f}, {point_mm[2]:.1f}) mm", f"HU {self.session.ct.hu[idx]:.0f}"]
+        entry = self.session.dose
+        if entry is not None:
+            parts.append(f"dose {entry.dose_gy[idx]:.4g} Gy")
+            if entry.uncertainty is not None:
+                parts.append(f"uncertainty {100 * entry.uncertainty[idx]:.2f} %")
+            if entry.let_kev_um is not None:
+                parts.append(f"LETd {entry.let_kev_um[idx]:.2f} keV/um")
+        return "   ".join(parts)
+
+    def _on_hover(self, point_mm) -> None:
+        self.cursor_label.setText("" if point_mm is None else self.value_text(point_mm))
+
+    # -- running -----------------------------------------------------------------------
+    def make_job(self, settings: SimulationSettings) -> Job:
+        s = self.session
+        if s.ct is None:
+            raise BraggdeskError("no CT is loaded: open a patient folder (File > Open folder) or the demo case")
+        if not s.plans:
+            raise BraggdeskError("no RT Ion Plan is loaded: open the plan's file or a folder that holds it")
+        from ..io.beam_model import read_beam_model
+        from ..io.ct_calibration import read_ct_calibration
+
+        model = s.beam_model or read_beam_model(None)
+        calibration = s.calibration
+        if calibration is None:
+            calibration = read_ct_calibration("schneider")
+            self.log_line("no calibration next to the CT: using the built-in Schneider HU calibration")
+        return Job.create(s.ct, s.plans[-1], model, calibration, settings)
+
+    def start_run(self, settings: SimulationSettings, runner_key: str = "local", target: str = "") -> bool:
+        if self.controller.running:
+            return False
+        try:
+            job = self.make_job(settings)
+            runner = runner_choice(runner_key).make(job, target)
+        except (BraggdeskError, ValueError) as exc:
+            self.show_error("Cannot start", str(exc))
+            return False
+        self.timings = {"start": time.perf_counter()}
+        self.live_updates = 0
+        self._running_index = -1
+        self.run_panel.set_running(True)
+        self.log_line(f"run: {job.settings.primaries or 'target'} primaries on {runner.device} ({runner.kind})")
+        ref_fixed = self.session.plans[-1].prescription_dose_gy
+        masks = list(self.session.masks)
+
+        def post(result: DoseResult):  # worker thread: DVHs and statistics off the GUI thread
+            ref = ref_fixed or result.max_dose_gy
+            return [(d, dvh_metrics(d, ref)) for d in (structure_dvh(result.dose_gy, m) for m in masks)]
+
+        self.controller.start(runner, post)
+        return True
+
+    def cancel_run(self) -> None:
+        if self.controller.running:
+            self.log_line("cancelling: the batches running now finish, the partial dose is kept")
+            self.controller.cancel()
+
+    def _apply_result(self, update: RunUpdate, running: bool) -> DoseEntry:
+        entry = DoseEntry.of_result("MC dose", update.result, running=running)
+        if running is False and self.controller.runner is not None and self.controller.runner.cancelled:
+            entry.partial = True
+        if 0 <= self._running_index < len(self.session.doses):
+            self.session.doses[self._running_index] = entry
+            self.session.current_dose = self._running_index
+        else:
+            self._running_index = self.session.add_dose(entry)
+            self.tree.refresh(self.session)
+        self._show_dose(full=False, analysis=update.extra)
+        return entry
+
+    def _on_update(self, update: RunUpdate) -> None:
+        self._apply_result(update, running=True)
+        self.run_panel.show_progress(update.progress)
+        self.live_updates += 1
+        if "first_dose" not in self.timings:
+            self.timings["first_dose"] = time.perf_counter()
+
+    def _on_finished(self, final: RunUpdate | None) -> None:
+        self.run_panel.set_running(False)
+        if final is None:
+            self.run_panel.show_done("no batch finished")
+            self.runFinished.emit(None)
+            return
+        entry = self._apply_result(final, running=False)
+        self.tree.refresh(self.session)
+        self._show_dose(full=True, analysis=final.extra)
+        self.timings["done"] = time.perf_counter()
+        p = final.progress
+        unc = "n/a" if not math.isfinite(p.mean_uncertainty) else f"{100 * p.mean_uncertainty:.2f} %"
+        text = (f"{'PARTIAL: cancelled after ' if entry.partial else 'done: '}{p.primaries:,} primaries in "
+                f"{p.elapsed_s:.1f} s ({p.primaries_per_second:,.0f}/s), uncertainty {unc}")
+        self.run_panel.show_progress(p)
+        self.run_panel.show_done(text)
+        self.log_line(text)
+        for note in final.result.notes:
+            self.log_line(f"note: {note}")
+        self.runFinished.emit(entry)
+
+    # -- export ------------------------------------------------------------------------
+    def save_png(self, path, widget: QtWidgets.QWidget | None = None) -> Path:
+        return save_png(widget or self, path)
+
+    def _save_png_dialog(self, widget) -> None:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save PNG", "braggdesk.png", "PNG (*.png)")
+        if path:
+            try:
+                self.save_png(path, widget)
+            except OSError as exc:
+                self.show_error("Cannot save", str(exc))
+
+    def export_rtdose(self, path) -> Path:
+        from ..io.rtdose import write_rtdose
+
+        entry = self.session.dose
+        if entry is None or self.session.ct is None:
+            raise BraggdeskError("no dose to export: run a calculation or open an RTDOSE first")
+        grid = self.session.ct.with_hu(entry.dose_gy, description=entry.title)
+        plan = self.session.plans[-1] if self.session.plans else None
+        comment = f"braggdesk {entry.title}" + (" - PARTIAL, cancelled run" if entry.partial else "")
+        return write_rtdose(entry.dose_gy, grid, path, plan=plan, ct=self.session.ct, comment=comment)
+
+    def _export_rtdose_dialog(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export RTDOSE", "RD_braggdesk.dcm", "DICOM (*.dcm)")
+        if path:
+            try:
+                self.log_line(f"wrote {self.export_rtdose(path)}")
+            except (BraggdeskError, OSError) as exc:
+                self.show_error("Cannot export", str(exc))
+
+    # -- closing -------------------------------------------------------------------------
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802
+        """Stop a running calculation cleanly (between batches), then close the VTK window."""
+        if self.controller.running:
+            self.log_line("closing: stopping the calculation")
+            self.controller.stop()
+        self.view3d.shutdown()
+        for box in self.error_dialogs:
+            box.close()
+        super().closeEvent(event)

@@ -1,0 +1,133 @@
+"""The run panel: where, how much (primaries or target uncertainty), seed; Start, Cancel, progress.
+
+Written against the runner registry (gui/runners.py) and compute.progress.Progress
+only: a new runner kind appears here by registering a RunnerChoice.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6 import QtCore, QtWidgets
+
+from ..compute.progress import Progress
+from ..model import SimulationSettings
+from .runners import RUNNER_CHOICES, detected_devices, runner_choice
+
+
+class RunPanel(QtWidgets.QWidget):
+    startRequested = QtCore.Signal(object, str, str)  # SimulationSettings, runner key, target
+    cancelRequested = QtCore.Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        form = QtWidgets.QFormLayout(self)
+        self.runner_box = QtWidgets.QComboBox()
+        for choice in RUNNER_CHOICES:
+            self.runner_box.addItem(choice.label, choice.key)
+        self.target_edit = QtWidgets.QLineEdit()
+        self.target_label = QtWidgets.QLabel("Target")
+        self.device_box = QtWidgets.QComboBox()
+        for key, label, ok in detected_devices():
+            self.device_box.addItem(label, key)
+            if not ok:
+                self.device_box.model().item(self.device_box.count() - 1).setEnabled(False)
+        self.by_uncertainty = QtWidgets.QCheckBox("Stop at a target uncertainty")
+        self.primaries = QtWidgets.QSpinBox()
+        self.primaries.setRange(100, 2_000_000_000)
+        self.primaries.setSingleStep(10_000)
+        self.primaries.setValue(100_000)
+        self.primaries.setGroupSeparatorShown(True)
+        self.uncertainty = QtWidgets.QDoubleSpinBox()
+        self.uncertainty.setRange(0.1, 50.0)
+        self.uncertainty.setSuffix(" %")
+        self.uncertainty.setValue(2.0)
+        self.uncertainty.setEnabled(False)
+        self.batches = QtWidgets.QSpinBox()
+        self.batches.setRange(1, 10_000)
+        self.batches.setValue(20)
+        self.seed = QtWidgets.QSpinBox()
+        self.seed.setRange(0, 2_000_000_000)
+        self.seed.setValue(1)
+        self.start_button = QtWidgets.QPushButton("Start")
+        self.cancel_button = QtWidgets.QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.bar = QtWidgets.QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.status = QtWidgets.QLabel("idle")
+        self.status.setWordWrap(True)
+        buttons = QtWidgets.QHBoxLayout()
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.cancel_button)
+        form.addRow("Run on", self.runner_box)
+        form.addRow(self.target_label, self.target_edit)
+        form.addRow("Device", self.device_box)
+        form.addRow(self.by_uncertainty)
+        form.addRow("Primaries", self.primaries)
+        form.addRow("Target uncertainty", self.uncertainty)
+        form.addRow("Batches", self.batches)
+        form.addRow("Seed", self.seed)
+        form.addRow(buttons)
+        form.addRow(self.bar)
+        form.addRow(self.status)
+        self.by_uncertainty.toggled.connect(self._mode_changed)
+        self.runner_box.currentIndexChanged.connect(self._runner_changed)
+        self.start_button.clicked.connect(self._start)
+        self.cancel_button.clicked.connect(self.cancelRequested)
+        self._runner_changed()
+
+    def _mode_changed(self, on: bool) -> None:
+        self.uncertainty.setEnabled(on)
+        self.primaries.setEnabled(not on)
+
+    def _runner_changed(self) -> None:
+        choice = runner_choice(self.runner_box.currentData())
+        self.target_label.setText(choice.target_label or "Target")
+        self.target_label.setVisible(bool(choice.target_label))
+        self.target_edit.setVisible(bool(choice.target_label))
+
+    def settings(self) -> SimulationSettings:
+        by_unc = self.by_uncertainty.isChecked()
+        return SimulationSettings(
+            primaries=None if by_unc else self.primaries.value(),
+            target_uncertainty=self.uncertainty.value() / 100 if by_unc else None,
+            batches=self.batches.value(), seed=self.seed.value(), device=self.device_box.currentData())
+
+    def apply_settings(self, settings: SimulationSettings) -> None:
+        self.by_uncertainty.setChecked(settings.target_uncertainty is not None)
+        if settings.primaries:
+            self.primaries.setValue(settings.primaries)
+        if settings.target_uncertainty:
+            self.uncertainty.setValue(100 * settings.target_uncertainty)
+        self.batches.setValue(settings.batches)
+        self.seed.setValue(settings.seed)
+        i = self.device_box.findData(settings.device)
+        if i >= 0:
+            self.device_box.setCurrentIndex(i)
+
+    def _start(self) -> None:
+        try:
+            settings = self.settings()
+        except ValueError as exc:
+            self.status.setText(str(exc))
+            return
+        self.startRequested.emit(settings, self.runner_box.currentData(), self.target_edit.text().strip())
+
+    def set_running(self, running: bool) -> None:
+        self.start_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        for w in (self.runner_box, self.device_box, self.by_uncertainty, self.batches, self.seed, self.target_edit):
+            w.setEnabled(not running)
+        if running:
+            self.bar.setValue(0)
+            self.status.setText("starting ...")
+
+    def show_progress(self, progress: Progress) -> None:
+        self.bar.setValue(int(1000 * progress.fraction_done))
+        eta = "?" if not math.isfinite(progress.eta_s) else f"{progress.eta_s:.0f} s"
+        unc = "n/a" if not math.isfinite(progress.mean_uncertainty) else f"{100 * progress.mean_uncertainty:.2f} %"
+        self.status.setText(f"{progress.primaries:,} primaries\n{progress.primaries_per_second:,.0f} primaries/s\n"
+                            f"uncertainty {unc}\nETA {eta}")
+
+    def show_done(self, text: str) -> None:
+        self.status.setText(text)

@@ -1,0 +1,202 @@
+"""The 3D view (VTK): body surface of the CT, structures as surfaces, dose isosurfaces, beams as arrows.
+
+Surfaces come from a downsampled copy of each grid (at most ``MAX_3D_VOXELS_PER_AXIS``
+voxels per axis), which keeps marching cubes and software OpenGL (llvmpipe)
+interactive.  ``render_image`` reads the VTK pixels back with
+vtkWindowToImageFilter, because ``QWidget.grab()`` leaves the VTK part black.
+Grids are assumed axis aligned, as in the slice views.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import vtkmodules.qt
+
+vtkmodules.qt.PyQtImpl = "PySide6"
+
+from PySide6 import QtWidgets  # noqa: E402
+from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor  # noqa: E402
+from vtkmodules.util.numpy_support import numpy_to_vtk, vtk_to_numpy  # noqa: E402
+from vtkmodules.vtkCommonDataModel import vtkImageData  # noqa: E402
+from vtkmodules.vtkCommonTransforms import vtkTransform  # noqa: E402
+from vtkmodules.vtkFiltersCore import vtkFlyingEdges3D  # noqa: E402
+from vtkmodules.vtkFiltersGeneral import vtkTransformFilter  # noqa: E402
+from vtkmodules.vtkFiltersSources import vtkArrowSource  # noqa: E402
+from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTrackballCamera  # noqa: E402
+from vtkmodules.vtkRenderingCore import (  # noqa: E402
+    vtkActor, vtkPolyDataMapper, vtkRenderer, vtkWindowToImageFilter)
+import vtkmodules.vtkRenderingOpenGL2  # noqa: E402,F401  (registers the OpenGL back end)
+
+from ..engine.geometry import beam_frame  # noqa: E402
+from ..model import Plan, StructureMask, Volume  # noqa: E402
+
+MAX_3D_VOXELS_PER_AXIS = 96
+BODY_THRESHOLD_HU = -400.0
+DOSE_ISO_PERCENT = ((90.0, (1.0, 0.1, 0.1), 0.6), (50.0, (1.0, 0.8, 0.0), 0.3))
+BEAM_ARROW_MM = 150.0
+
+
+def _image(values: np.ndarray, grid: Volume, stride: int) -> vtkImageData:
+    sub = np.ascontiguousarray(values[::stride, ::stride, ::stride], dtype=np.float32)
+    img = vtkImageData()
+    nk, nj, ni = sub.shape
+    img.SetDimensions(ni, nj, nk)
+    di, dj, dk = grid.spacing_mm
+    img.SetSpacing(di * stride, dj * stride, dk * stride)
+    img.SetOrigin(*grid.origin_mm)
+    arr = numpy_to_vtk(sub.ravel(), deep=True)
+    arr.SetName("values")
+    img.GetPointData().SetScalars(arr)
+    return img
+
+
+def _surface_actor(img: vtkImageData, level: float, color, opacity: float) -> vtkActor:
+    iso = vtkFlyingEdges3D()
+    iso.SetInputData(img)
+    iso.SetValue(0, level)
+    iso.ComputeNormalsOn()
+    mapper = vtkPolyDataMapper()
+    mapper.SetInputConnection(iso.GetOutputPort())
+    mapper.ScalarVisibilityOff()
+    actor = vtkActor()
+    actor.SetMapper(mapper)
+    actor.GetProperty().SetColor(*color)
+    actor.GetProperty().SetOpacity(opacity)
+    return actor
+
+
+def _arrow_actor(start: np.ndarray, direction: np.ndarray, length: float) -> vtkActor:
+    """An arrow from ``start`` along unit ``direction`` (vtkArrowSource points along +x from 0 to 1)."""
+    arrow = vtkArrowSource()
+    arrow.SetTipLength(0.15)
+    arrow.SetShaftRadius(0.015)
+    arrow.SetTipRadius(0.05)
+    x = np.array([1.0, 0.0, 0.0])
+    axis = np.cross(x, direction)
+    angle = np.degrees(np.arccos(np.clip(np.dot(x, direction), -1, 1)))
+    if np.linalg.norm(axis) < 1e-9:
+        axis = np.array([0.0, 0.0, 1.0])
+    t = vtkTransform()
+    t.Translate(*start)
+    t.RotateWXYZ(angle, *axis)
+    t.Scale(length, length, length)
+    tf = vtkTransformFilter()
+    tf.SetTransform(t)
+    tf.SetInputConnection(arrow.GetOutputPort())
+    mapper = vtkPolyDataMapper()
+    mapper.SetInputConnection(tf.GetOutputPort())
+    actor = vtkActor()
+    actor.SetMapper(mapper)
+    actor.GetProperty().SetColor(0.2, 0.6, 1.0)
+    return actor
+
+
+class View3D(QtWidgets.QWidget):
+    """A QVTKRenderWindowInteractor with the patient's surfaces; updates replace actors of one kind."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.vtk_widget = QVTKRenderWindowInteractor(self)
+        layout.addWidget(self.vtk_widget)
+        self.renderer = vtkRenderer()
+        self.renderer.SetBackground(0.08, 0.08, 0.12)
+        self.render_window = self.vtk_widget.GetRenderWindow()
+        self.render_window.AddRenderer(self.renderer)
+        self.vtk_widget.SetInteractorStyle(vtkInteractorStyleTrackballCamera())
+        self._actors: dict[str, list[vtkActor]] = {"body": [], "structures": [], "dose": [], "beams": []}
+        self._ct: Volume | None = None
+        self._stride = 1
+        self._started = False
+        self.closed = False
+
+    def _replace(self, kind: str, actors: list[vtkActor]) -> None:
+        for actor in self._actors[kind]:
+            self.renderer.RemoveActor(actor)
+        self._actors[kind] = actors
+        for actor in actors:
+            self.renderer.AddActor(actor)
+
+    def actor_count(self, kind: str) -> int:
+        return len(self._actors[kind])
+
+    def set_ct(self, ct: Volume) -> None:
+        self._ct = ct
+        self._stride = max(1, int(np.ceil(max(ct.shape) / MAX_3D_VOXELS_PER_AXIS)))
+        img = _image(ct.hu, ct, self._stride)
+        self._replace("body", [_surface_actor(img, BODY_THRESHOLD_HU, (0.9, 0.75, 0.65), 0.25)])
+        self._replace("structures", [])
+        self._replace("dose", [])
+        self.renderer.ResetCamera()
+        cam = self.renderer.GetActiveCamera()
+        cam.SetViewUp(0, 0, 1)  # superior up
+        cam.SetPosition(*(np.asarray(cam.GetFocalPoint()) + np.array([-1.0, -2.0, 0.8]) * 3 * max(
+            np.asarray(ct.shape[::-1]) * np.asarray(ct.spacing_mm))))
+        self.renderer.ResetCamera()
+        self.refresh()
+
+    def set_structures(self, masks: list[StructureMask], visible: set[str]) -> None:
+        if self._ct is None:
+            return
+        actors = [_surface_actor(_image(m.fraction, m.grid, self._stride), 0.5,
+                                 tuple(c / 255 for c in m.roi.color_rgb), 0.35)
+                  for m in masks if m.name in visible and m.roi.roi_type.upper() != "EXTERNAL"]
+        self._replace("structures", actors)
+        self.refresh()
+
+    def set_dose(self, dose_gy: np.ndarray | None, reference_gy: float) -> None:
+        if self._ct is None or dose_gy is None or reference_gy <= 0:
+            self._replace("dose", [])
+        else:
+            img = _image(dose_gy, self._ct, self._stride)
+            self._replace("dose", [_surface_actor(img, pct / 100 * reference_gy, color, opacity)
+                                   for pct, color, opacity in DOSE_ISO_PERCENT])
+        self.refresh()
+
+    def set_plan(self, plan: Plan | None, patient_position: str = "HFS") -> None:
+        actors = []
+        for beam in (plan.beams if plan else []):
+            frame = beam_frame(beam, patient_position)
+            start = frame.isocenter_mm - frame.direction * BEAM_ARROW_MM
+            actors.append(_arrow_actor(start, frame.direction, BEAM_ARROW_MM))
+        self._replace("beams", actors)
+        self.refresh()
+
+    def refresh(self) -> None:
+        if self.closed or not self.isVisible():
+            return
+        if not self._started:
+            self.vtk_widget.Initialize()
+            self._started = True
+        self.render_window.Render()
+
+    def render_image(self) -> np.ndarray:
+        """The VTK pixels as an (h, w, 3) uint8 array, top row first."""
+        if not self._started:
+            self.vtk_widget.Initialize()
+            self._started = True
+        self.render_window.Render()
+        grab = vtkWindowToImageFilter()
+        grab.SetInput(self.render_window)
+        grab.SetInputBufferTypeToRGB()
+        grab.ReadFrontBufferOff()
+        grab.Update()
+        out = grab.GetOutput()
+        w, h, _ = out.GetDimensions()
+        pixels = vtk_to_numpy(out.GetPointData().GetScalars()).reshape(h, w, -1)[::-1, :, :3]
+        return np.ascontiguousarray(pixels)
+
+    def shutdown(self) -> None:
+        """Close the VTK widget (it finalizes its render window) before Qt or Xvfb go away."""
+        if not self.closed:
+            self.closed = True
+            self.vtk_widget.close()  # its closeEvent finalizes the render window
+            # drop our references so the render window (and its own X display connection) goes now,
+            # not at interpreter exit after Xvfb has stopped
+            self.renderer.RemoveAllViewProps()
+            self.render_window.RemoveRenderer(self.renderer)
+            self.renderer = self.render_window = None
+            widget, self.vtk_widget = self.vtk_widget, None
+            widget.setParent(None)
+            widget.deleteLater()
