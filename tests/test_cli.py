@@ -107,3 +107,8 @@ def test_bad_input_gives_one_clear_line_and_nonzero_exit(tmp_path, case):
     assert expect in res.stderr, res.stderr
     errors = [line for line in res.stderr.splitlines() if "error:" in line]
     assert len(errors) == 1, res.stderr
+
+
+def test_bench_refuses_an_unknown_case():
+    res = braggdesk("bench", "--cases", "engine,nope")
+    assert res.returncode == 2 and "nope" in res.stderr and "Traceback" not in res.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..errors import BraggdeskError
 from .common import write_json
 
 
@@ -15,15 +16,34 @@ def register(sub) -> None:
     b.add_argument("--sobp-plan", type=Path, help="DCPT SOBP plan (plan01_sobp_eclipse RN file); default: "
                                                   "../shared/data/... when it exists")
     b.add_argument("--sobp-primaries", type=int, default=200_000)
+    b.add_argument("--cases", default="engine,io,gamma",
+                   help="comma-separated: engine (primaries/s, time to 1 %%), io (load + rasterize a 512x512x200 "
+                        "CT with 20 ROIs), gamma (128^3 at 2 %%/2 mm); default all")
     b.add_argument("--json", help="write the figures as JSON to FILE (- for standard output)")
     b.set_defaults(func=run_bench)
 
 
 def run_bench(args) -> int:
-    from ..compute.bench import run_benchmarks
+    cases = {c.strip() for c in args.cases.split(",") if c.strip()}
+    unknown = cases - {"engine", "io", "gamma"}
+    if unknown:
+        raise BraggdeskError(f"--cases: unknown {', '.join(sorted(unknown))}; choose from engine, io, gamma")
+    log = lambda s: print(s, file=sys.stderr)  # noqa: E731
+    figures: dict = {}
+    if "engine" in cases:
+        from ..compute.bench import run_benchmarks
 
-    figures = run_benchmarks(device=args.device, primaries=args.primaries, sobp_plan=args.sobp_plan,
-                             sobp_primaries=args.sobp_primaries, log=lambda s: print(s, file=sys.stderr))
+        figures.update(run_benchmarks(device=args.device, primaries=args.primaries, sobp_plan=args.sobp_plan,
+                                      sobp_primaries=args.sobp_primaries, log=log))
+    if "io" in cases:
+        from ..compute.bench_io import io_benchmark
+
+        figures.update(io_benchmark(log=log))
+    if "gamma" in cases:
+        from ..compute.bench_gamma import gamma_benchmark
+        from ..engine.backend import select_backend
+
+        figures.update(gamma_benchmark(xp=select_backend(args.device).xp, log=log))
     out = sys.stderr if args.json == "-" else sys.stdout
     for k, v in figures.items():
         print(f"{k:40s} {v}", file=out)
