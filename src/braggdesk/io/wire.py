@@ -181,14 +181,10 @@ def read_message(read_exactly: Callable[[int], bytes]) -> Message | None:
 
     ``read_exactly(n)`` returns n bytes, or fewer only at the end of the stream.
     """
-    prefix = read_exactly(PREFIX_BYTES)
-    if not prefix:
+    parts = _read_frame_parts(read_exactly)
+    if parts is None:
         return None
-    kind, hlen, blen = parse_prefix(prefix)
-    head = read_exactly(hlen)
-    body = read_exactly(blen) if blen else b""
-    if len(head) != hlen or len(body) != blen:
-        raise WireError(f"stream ended inside a {kind} frame")
+    _, kind, head, body = parts
     return decode(kind, head, body)
 
 
@@ -278,6 +274,15 @@ def decode_snapshot(msg: Message) -> Snapshot:
 
 def read_header(read_exactly: Callable[[int], bytes]) -> tuple[bytes, dict] | None:
     """The whole next frame as bytes, and its header decoded (the arrays left as they are): for forwarding."""
+    parts = _read_frame_parts(read_exactly)
+    if parts is None:
+        return None
+    prefix, _, head, body = parts
+    return prefix + head + body, json.loads(head.decode())
+
+
+def _read_frame_parts(read_exactly: Callable[[int], bytes]) -> tuple[bytes, str, bytes, bytes] | None:
+    """Prefix, kind, header and body of the next frame; None at a clean end of stream."""
     prefix = read_exactly(PREFIX_BYTES)
     if not prefix:
         return None
@@ -286,7 +291,7 @@ def read_header(read_exactly: Callable[[int], bytes]) -> tuple[bytes, dict] | No
     body = read_exactly(blen) if blen else b""
     if len(head) != hlen or len(body) != blen:
         raise WireError(f"stream ended inside a {kind} frame")
-    return prefix + head + body, json.loads(head.decode())
+    return prefix, kind, head, body
 
 
 # -- jobs --------------------------------------------------------------------------------
