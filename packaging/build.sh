@@ -82,6 +82,29 @@ record build_s "${t_build}"
 record bundle_size "$(du -sh "${bundle}" | cut -f1)"
 record bundle_bytes "$(du -sb "${bundle}" | cut -f1)"
 
+# What the GUI and the runners load by name at run time must be in the folder, even before a
+# `gui` command exists to exercise it: Qt's platform plugins (xcb for a desktop, offscreen for
+# screenshots), VTK's OpenGL rendering back-ends, and the Python modules in the bundle's archive.
+if [[ ",${extras}," == *",gui,"* ]]; then
+  for pattern in "PySide6/Qt/plugins/platforms/libqxcb.so" "PySide6/Qt/plugins/platforms/libqoffscreen.so" \
+                 "PySide6/Qt/lib/libQt6OpenGLWidgets.so.6" "PySide6/QtSvg.*.so" \
+                 "vtkmodules/vtkRenderingOpenGL2.*.so" "vtkmodules/vtkRenderingVolumeOpenGL2.*.so" \
+                 "vtkmodules/vtkInteractionStyle.*.so" "braggdesk/resources/icons/braggdesk.svg"; do
+    compgen -G "${bundle}/_internal/${pattern}" > /dev/null \
+      || { echo "build.sh: the bundle lacks _internal/${pattern}" >&2; exit 1; }
+  done
+fi
+modules="$("${venv}/bin/pyi-archive_viewer" -r -b "${bundle}/braggdesk" 2>/dev/null | sed 's/^ *//')"
+wanted=(braggdesk.cli.demo braggdesk.compute.local braggdesk.io.rtdose)
+[[ ",${extras}," == *",gui,"* ]] && wanted+=(pyqtgraph.graphicsItems.ImageItem vtkmodules.qt.QVTKRenderWindowInteractor)
+[[ ",${extras}," == *",remote,"* ]] && wanted+=(asyncssh.connection)
+[[ ",${extras}," == *",cluster,"* ]] && wanted+=(distributed.deploy.local)
+[[ ",${extras}," == *",gpu,"* ]] && wanted+=(cupy)
+for module in "${wanted[@]}"; do
+  grep -qx "${module}" <<< "${modules}" || { echo "build.sh: the bundle lacks the module ${module}" >&2; exit 1; }
+done
+record python_modules "$(wc -l <<< "${modules}")"
+
 # 5. smoke test: a copy of the bundle, run from an empty temporary folder with a bare
 #    environment (no PYTHONPATH, no venv, HOME in the temp folder), far from the source tree.
 smoke="$(mktemp -d "${TMPDIR:-/tmp}/braggdesk-smoke.XXXXXX")"

@@ -87,5 +87,12 @@ def test_bundle_runs_the_demo_without_the_source_tree(bundle, tmp_path):
     summary = json.loads((work / "summary.json").read_text(encoding="utf-8"))
     assert summary["primaries"] == 20000 and summary["braggdesk_version"] == __version__
 
+    # same job, same seed: the frozen engine gives the same dose, bit for bit, as this interpreter's
+    from braggdesk.cli import main
+
+    assert main(["demo", "--primaries", "20000", "--out", str(tmp_path / "here")]) == 0
+    here = pydicom.dcmread(tmp_path / "here" / "RD_demo.dcm")
+    assert np.array_equal(here.pixel_array, rd.pixel_array) and here.DoseGridScaling == rd.DoseGridScaling
+
     assert (app / "braggdesk.desktop").is_file() and (app / "install-desktop-entry.sh").is_file()
     assert (app / "_internal" / "braggdesk" / "resources" / "icons" / "braggdesk.svg").is_file()
