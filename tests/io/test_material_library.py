@@ -163,7 +163,7 @@ def test_resource_index_lists_every_data_file():
         assert resource_path(row["path"]).is_file(), row["path"]
         assert row["kind"] and row["description"] and row["source"] and row["license"]
     root = resource_path("")
-    for folder in ("physics", "materials", "beam_models", "calibrations"):
+    for folder in ("physics", "materials", "beam_models", "calibrations", "icons"):
         assert (root / folder / "README.md").is_file()
         for path in (root / folder).rglob("*"):
             if path.is_file() and path.name != "README.md" and "__pycache__" not in path.parts:
