@@ -54,6 +54,55 @@ def test_structure_mask_and_bad_input():
         v_dose(dvh, 50.0, unit="%")
 
 
+def _reference_metrics(d: np.ndarray, v: np.ndarray, percents=(98.0, 95.0, 50.0, 2.0)) -> list[float]:
+    """D at volume percents by a plain full sort and the same interpolation: what the fast path must reproduce."""
+    order = np.argsort(-d, kind="stable")
+    ds, cum = d[order], np.cumsum(v[order])
+    out = []
+    for p in percents:
+        target = cum[-1] * p / 100
+        n = min(int(np.searchsorted(cum, target - 1e-12 * cum[-1], side="left")), len(cum) - 1)
+        if n == 0:
+            out.append(float(ds[0]))
+            continue
+        t = (target - cum[n - 1]) / (cum[n] - cum[n - 1]) if cum[n] > cum[n - 1] else 1.0
+        out.append(float(ds[n - 1] + t * (ds[n] - ds[n - 1])))
+    return out
+
+
+@pytest.mark.parametrize("zero_share", [0.0, 0.7, 0.999])
+def test_fast_path_matches_a_full_sort_and_numpy_histogram(zero_share):
+    rng = np.random.default_rng(7)
+    shape = (20, 30, 40)
+    dose = rng.gamma(2.0, 0.5, shape)
+    dose[rng.random(shape) < zero_share] = 0.0
+    dose.flat[:50] = np.round(dose.flat[:50], 2)  # values on bin edges land in numpy's bins
+    frac = np.where(rng.random(shape) < 0.2, rng.random(shape), 1.0)
+    frac[rng.random(shape) < 0.1] = 0.0
+    dvh = compute_dvh(dose, frac, 0.008, bin_gy=0.01)
+    inside = frac > 0
+    d, v = dose[inside], frac[inside] * 0.008
+    hist, _ = np.histogram(d, bins=dvh.bin_edges_gy, weights=v)
+    assert np.allclose(dvh.differential_cm3, hist, rtol=1e-9, atol=1e-12)
+    m = metrics_of(dvh)
+    assert [m.d98_gy, m.d95_gy, m.d50_gy, m.d2_gy] == pytest.approx(_reference_metrics(d, v), rel=1e-12, abs=1e-12)
+    assert m.dmean_gy == pytest.approx(np.dot(d, v) / v.sum(), rel=1e-12)
+    assert (m.dmin_gy, m.dmax_gy) == (d.min(), d.max())
+    for q in (0.0, 0.3, 1.0, float(d.max())):
+        assert dvh.volume_at_dose(q) == pytest.approx(v[d >= q].sum(), rel=1e-12)
+
+
+def test_volume_fraction_queries_are_exact_between_bins():
+    # 20 voxels at each of 0.01 ... 1.00 Gy: V(0.945 Gy) is the voxels at 0.95 ... 1.00, 6 %, whatever the bins
+    dose = np.broadcast_to(np.linspace(0.01, 1.0, 100), (4, 5, 100)).copy()
+    dvh = compute_dvh(dose, np.ones_like(dose), 1e-3, bin_gy=0.1)
+    assert dvh.volume_fraction_at_dose(0.945) == pytest.approx(0.06)
+    assert dvh.volume_fraction_at_dose(0.0) == pytest.approx(1.0) and dvh.volume_fraction_at_dose(1.01) == 0.0
+    assert d_volume(dvh, 95.0) == pytest.approx(0.06)  # the last voxel of 1900 sits at 0.06 Gy
+    assert dvh.cumulative_fraction[0] == pytest.approx(1.0) and dvh.cumulative_fraction[-1] == 0.0
+    assert np.all(np.diff(dvh.cumulative_fraction) <= 1e-12)
+
+
 # ----------------------------------------------------------------------------- against dicompyler-core
 
 SPACING = 2.0

@@ -68,3 +68,11 @@ def test_dose_difference_maps():
     assert np.allclose(dose_difference(ref, ev), 5.0)
     assert np.allclose(dose_difference(ref, ev, relative_to="max", normalisation_gy=4.0), 2.5)
     assert np.allclose(dose_difference(ref, ev, relative_to="local"), 5.0)
+
+
+def test_resample_shifts_by_whole_voxels_exactly():
+    src = Volume(np.arange(60, dtype=np.float32).reshape(3, 4, 5), (2.0, 2.0, 2.0), (0.0, 0.0, 0.0))
+    target = Volume(np.zeros((3, 4, 4), np.float32), (2.0, 2.0, 2.0), (2.0, 0.0, 0.0))
+    out = resample(src, target)
+    assert np.array_equal(out, src.hu[:, :, 1:])
+    assert np.array_equal(resample(src, src), src.hu)

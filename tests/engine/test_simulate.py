@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from braggdesk.engine.backend import select_backend
-from braggdesk.engine.simulate import batch_seed, prepare, simulate
+from braggdesk.engine.simulate import batch_seed, plan_batches, prepare, simulate
 from braggdesk.errors import DeviceError, PlanError
 from braggdesk.model import Accumulator, SimulationSettings
 
@@ -29,6 +29,22 @@ def test_simulate_yields_one_snapshot_per_batch_and_they_add_up():
     for s in reversed(single):
         acc_b.add(s)
     assert np.array_equal(acc_a.total.energy, acc_b.total.energy)
+
+
+def test_a_small_first_batch_is_part_of_the_job_and_reproducible():
+    settings = SimulationSettings(primaries=1003, batches=4, first_batch_primaries=100)
+    assert plan_batches(settings, "numpy") == ([100, 301, 301, 301], None)
+    # a first batch no smaller than the others changes nothing
+    assert plan_batches(dataclasses.replace(settings, first_batch_primaries=400), "numpy")[0] == [251, 251, 251, 250]
+    assert plan_batches(dataclasses.replace(settings, batches=1), "numpy")[0] == [1003]
+    with pytest.raises(ValueError, match="first_batch_primaries"):
+        SimulationSettings(primaries=10, first_batch_primaries=0)
+    job = pencil_job(120.0, primaries=600, batches=3, ct=water_box(**SMALL_CT))
+    job.settings = dataclasses.replace(job.settings, first_batch_primaries=50)
+    runs = [list(simulate(job, workers=w)) for w in (1, 2)]
+    assert [s.primaries for s in sorted(runs[0], key=lambda s: s.batches)] == [50, 275, 275]
+    totals = [sum(r[1:], r[0]) for r in runs]
+    assert np.array_equal(totals[0].energy, totals[1].energy)
 
 
 def test_cancel_stops_between_batches_and_keeps_what_was_done():

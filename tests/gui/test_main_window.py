@@ -17,16 +17,23 @@ from braggdesk.model import SimulationSettings  # noqa: E402
 DEMO_SPACING_MM = 4.0
 
 
-def _run(window, qtbot, settings, timeout_ms=60_000):
+def _run(window, qtbot, settings, timeout_ms=60_000, runner="local", target="", min_interval_s=None):
     with qtbot.waitSignal(window.runFinished, timeout=timeout_ms) as done:
-        assert window.start_run(settings)
+        assert window.start_run(settings, runner, target)
+        if min_interval_s is not None:  # every batch reaches the views
+            window.controller.min_interval_s = min_interval_s
+            if window.controller._worker is not None:
+                window.controller._worker.min_interval_s = min_interval_s
+    window.wait_for_background()
     return done.args[0]
 
 
 def test_demo_run_updates_the_dose_view_live(make_window, qtbot):
     w = make_window()
     w.open_demo(DEMO_SPACING_MM)
-    w.controller.min_interval_s = 0.0  # every batch reaches the views
+    assert w.wait_for_background()
+    # the phantom's own structures (as its RS_phantom.dcm holds them) and the SOBP target
+    assert {"External", "Water", "Bone_Cortical", "Lung", "Target (demo SOBP)"} <= {m.name for m in w.session.masks}
     axial = w.views["axial"]
     seen = []  # overlay redraws of the axial view while the run was still going
     w.controller.updated.connect(lambda u: seen.append((axial.overlay_updates, u.final, u.progress.primaries)))
@@ -36,7 +43,7 @@ def test_demo_run_updates_the_dose_view_live(make_window, qtbot):
     timer.setInterval(2)
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     timer.start()
-    entry = _run(w, qtbot, SimulationSettings(primaries=24_000, batches=12, seed=3))
+    entry = _run(w, qtbot, SimulationSettings(primaries=24_000, batches=12, seed=3), min_interval_s=0.0)
     timer.stop()
     assert len(seen) >= 2 and all(not final for _, final, _ in seen)
     assert seen[0][2] < 24_000, "the first update came only at the end"
@@ -45,7 +52,7 @@ def test_demo_run_updates_the_dose_view_live(make_window, qtbot):
     assert "PARTIAL" not in entry.title
     # the views show this dose: its maximum sits in the wash scale, and DVHs/statistics are filled
     assert axial._vmax == pytest.approx(float(entry.dose_gy.max()))
-    assert float(w.stats.cell_text("BODY", "Dmax [Gy]")) == pytest.approx(float(entry.dose_gy.max()), rel=1e-2)
+    assert float(w.stats.cell_text("External", "Dmax [Gy]")) == pytest.approx(float(entry.dose_gy.max()), rel=1e-2)
     stall_ms = 1000 * max(np.diff(ticks)) if len(ticks) > 1 else float("nan")
     first_ms = 1000 * (w.timings["first_dose"] - w.timings["start"])
     print(f"\nlongest event-loop stall {stall_ms:.0f} ms, Start to first dose {first_ms:.0f} ms, "
@@ -120,11 +127,11 @@ def test_crosshair_links_views_and_cursor_reads_values(make_window, qtbot):
         w.display_panel.quantity.setCurrentIndex(w.display_panel.quantity.findData(quantity))
         assert w.display.quantity == quantity
     # hiding a structure takes it out of the DVH and the contours
-    w.tree.structure_item("LUNG slab").setCheckState(0, QtCore.Qt.CheckState.Unchecked)
-    assert "LUNG slab" not in w.session.visible_structures
-    assert not w.views["axial"]._contours["LUNG slab"].isVisible()
-    assert "LUNG slab" not in w.dvh_plot._curves and "BODY" in w.dvh_plot._curves
-    assert "BODY:" in w.dvh_plot.readout_at(0.5)
+    w.tree.structure_item("Lung").setCheckState(0, QtCore.Qt.CheckState.Unchecked)
+    assert "Lung" not in w.session.visible_structures
+    assert not w.views["axial"]._contours["Lung"].isVisible()
+    assert "Lung" not in w.dvh_plot._curves and "External" in w.dvh_plot._curves
+    assert "External:" in w.dvh_plot.readout_at(0.5)
 
 
 def _count(img: np.ndarray, rgb, tol=12) -> int:

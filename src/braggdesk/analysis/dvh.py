@@ -13,6 +13,11 @@ so they do not depend on the bin width:
   interpolated linearly (a continuous DVH through the voxel doses).
 * ``V(d)``: volume receiving at least ``d``.
 * Dmean is the volume-weighted mean; Dmin and Dmax over voxels with a fraction > 0.
+
+Cost: the GUI recomputes DVHs of whole-body masks (millions of voxels) after every
+batch of a live run, so the histogram is one ``bincount`` and only voxels with a
+dose above zero are sorted (the zero-dose voxels of a body outline, often most of
+it, join the end of the sorted list as two entries that give the same answers).
 """
 
 from __future__ import annotations
@@ -75,6 +80,15 @@ class Dvh:
     def dose_at_percent(self, percent: float) -> float:
         return self.dose_at_volume(self.total_volume_cm3 * percent / 100.0)
 
+    def volume_fraction_at_dose(self, dose_gy: float) -> float:
+        """V(>= dose_gy) as a fraction of the structure, exact from the voxels (not read off the binned curve)."""
+        return self.volume_at_dose(dose_gy) / self.total_volume_cm3 if self.total_volume_cm3 > 0 else float("nan")
+
+    @property
+    def cumulative_fraction(self) -> np.ndarray:
+        """The cumulative curve at ``bin_edges_gy`` as fractions of the structure (1 at 0 Gy)."""
+        return self.cumulative_percent / 100.0
+
 
 @dataclass
 class DvhMetrics:
@@ -97,24 +111,63 @@ class DvhMetrics:
 def compute_dvh(dose_gy: np.ndarray, fraction: np.ndarray, voxel_volume_cm3: float, *, name: str = "",
                 bin_gy: float = DEFAULT_BIN_GY, max_dose_gy: float | None = None) -> Dvh:
     """DVH of ``dose_gy`` inside the fractional mask ``fraction`` (same shape, values in [0, 1])."""
-    dose = np.asarray(dose_gy, dtype=np.float64)
-    frac = np.asarray(fraction, dtype=np.float64)
+    dose = np.asarray(dose_gy)
+    frac = np.asarray(fraction)
     if dose.shape != frac.shape:
         raise ValueError(f"dose has shape {dose.shape}, the mask {frac.shape}; put them on one grid first")
     if bin_gy <= 0 or voxel_volume_cm3 <= 0:
         raise ValueError("bin_gy and voxel_volume_cm3 must be positive")
-    inside = frac > 0
-    d = dose[inside]
-    v = np.clip(frac[inside], 0.0, 1.0) * voxel_volume_cm3
+    inside = np.flatnonzero(frac.ravel() > 0)
+    d = dose.ravel()[inside].astype(np.float64)
+    v = np.clip(frac.ravel()[inside].astype(np.float64), 0.0, 1.0) * voxel_volume_cm3
     if np.isnan(d).any():
         raise ValueError(f"{name or 'structure'}: the dose is NaN in {int(np.isnan(d).sum())} voxels of the mask")
     top = max(float(d.max()) if d.size else 0.0, max_dose_gy or 0.0)
     n_bins = int(np.floor(top / bin_gy)) + 1
     edges = np.arange(n_bins + 1) * bin_gy
-    hist, _ = np.histogram(d, bins=edges, weights=v)
-    order = np.argsort(-d, kind="stable")
+    hist = _uniform_histogram(d, v, edges)
+    dose_sorted, cum = _sorted_cumulative(d, v)
     return Dvh(name=name, bin_edges_gy=edges, differential_cm3=hist, total_volume_cm3=float(v.sum()),
-               _dose_sorted_gy=d[order], _volume_cumulative_cm3=np.cumsum(v[order]))
+               _dose_sorted_gy=dose_sorted, _volume_cumulative_cm3=cum)
+
+
+def _uniform_histogram(d: np.ndarray, v: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """``np.histogram(d, edges, weights=v)[0]`` for uniform edges from 0, by one bincount (several times faster).
+
+    The bin of each value is corrected against the edges themselves, as numpy does,
+    so values on an edge land in the same bin as with np.histogram.
+    """
+    n = len(edges) - 1
+    if d.size == 0:
+        return np.zeros(n)
+    inside = (d >= edges[0]) & (d <= edges[-1])
+    if not inside.all():
+        d, v = d[inside], v[inside]
+    idx = np.minimum((d * (n / (edges[-1] - edges[0]))).astype(np.intp), n - 1)
+    idx -= d < edges[idx]
+    idx += (d >= edges[idx + 1]) & (idx != n - 1)
+    return np.bincount(idx, weights=v, minlength=n)
+
+
+def _sorted_cumulative(d: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Doses sorted from the highest down and the volume at or above each: what every metric reads.
+
+    Only voxels with a dose above zero are sorted.  The zero-dose ones follow as the
+    first of them and then all the rest in one entry: between two equal doses the
+    interpolation of :meth:`Dvh.dose_at_volume` gives that dose whatever the volumes,
+    so the answers are those of a full sort.
+    """
+    positive = d > 0
+    if d.size - int(positive.sum()) < 2 or (d < 0).any():  # nothing to gain, or doses below zero: sort all
+        positive = np.ones(d.shape, bool)
+    dp, vp = d[positive], v[positive]
+    order = np.argsort(-dp)  # ties in any order: no metric depends on their order
+    dose, vol = dp[order], vp[order]
+    if dp.size < d.size:
+        v0 = v[~positive]
+        dose = np.concatenate([dose, [0.0, 0.0]])
+        vol = np.concatenate([vol, [v0[0], v0[1:].sum()]])
+    return dose, np.cumsum(vol)
 
 
 def dvh_of_mask(dose_gy: np.ndarray, mask: StructureMask, **kwargs) -> Dvh:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -26,6 +27,10 @@ def run_gui(args) -> int:
     from ..gui.main_window import MainWindow
 
     settings = settings_from_args(args)
+    if settings.target_uncertainty is None and settings.batches > 1:  # as the run panel does: an early first look
+        from ..gui.run_panel import FIRST_LOOK_PRIMARIES
+
+        settings = dataclasses.replace(settings, first_batch_primaries=FIRST_LOOK_PRIMARIES)
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     window = MainWindow()
     w, h = (int(v) for v in args.size.lower().split("x"))
@@ -36,6 +41,7 @@ def run_gui(args) -> int:
     if args.demo:
         window.open_demo(args.demo_spacing)
     ok = window.open_paths(args.paths)
+    window.wait_for_background()  # structures and imported doses on screen before a run or a screenshot
     exit_code = {"code": 0 if ok else 2}
     if args.screenshot is not None and not ok:
         for box in window.error_dialogs:
@@ -43,6 +49,7 @@ def run_gui(args) -> int:
 
     def finish(entry=None) -> None:
         if args.screenshot is not None:
+            window.wait_for_background()  # the final DVHs
             app.processEvents()
             window.save_png(args.screenshot)
             print(f"wrote {args.screenshot}", file=sys.stderr)

@@ -158,11 +158,18 @@ def _range_shifter_fn(prepared: PreparedJob):
 def plan_batches(settings, backend_name: str) -> tuple[list[int], int | None]:
     """Primaries per batch for a fixed-count job (list), or the batch size for a target-uncertainty job."""
     if settings.primaries is not None and settings.target_uncertainty is None:
+        first = getattr(settings, "first_batch_primaries", None)  # jobs pickled before the field existed
         k = min(settings.batches, settings.primaries)
-        base, extra = divmod(settings.primaries, k)
-        return [base + (1 if b < extra else 0) for b in range(k)], None
+        if first is not None and k > 1 and first < settings.primaries // k:
+            return [first] + _split(settings.primaries - first, k - 1), None
+        return _split(settings.primaries, k), None
     size = settings.primaries_per_batch or DEFAULT_PRIMARIES_PER_BATCH[backend_name]
     return [], int(size)
+
+
+def _split(n: int, k: int) -> list[int]:
+    base, extra = divmod(n, k)
+    return [base + (1 if b < extra else 0) for b in range(k)]
 
 
 def default_workers(backend: Backend) -> int:

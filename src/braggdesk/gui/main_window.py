@@ -11,21 +11,23 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from pathlib import Path
 
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..analysis.dvh_basic import dvh_metrics, structure_dvh
 from ..analysis.resample import resample
 from ..errors import BraggdeskError
-from ..model import DoseResult, Job, SimulationSettings
+from ..model import DoseResult, Job, SimulationSettings, StructureMask
 from ..viewers.display import DisplaySettings
 from ..viewers.dvh_plot import DvhPlot
 from ..viewers.slice_view import SliceView
 from ..viewers.stats_table import StatsTable
 from ..viewers.view3d import View3D
 from . import loaders
+from .analysis import StructureAnalysis, analyse
+from .background import Background
 from .display_panel import DisplayPanel
 from .run_panel import RunPanel
 from .runners import runner_choice
@@ -36,6 +38,10 @@ from .worker import RunController, RunUpdate
 
 MAX_RECENT = 8
 LIVE_3D_INTERVAL_S = math.inf  # llvmpipe renders take 0.1-0.4 s: the 3D dose follows at the end of a run
+#: live updates no more often than this, longer for big grids (each one converts and draws every voxel)
+MIN_UPDATE_INTERVAL_S = 0.25
+UPDATE_SECONDS_PER_VOXEL = 2.5e-7  # 1.9 M voxels (the 2 mm demo): one update every 0.5 s
+NO_CT_HU = -1000.0  # the stand-in "CT" of a folder without one (its RTDOSE grid): air, black in any window
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -50,12 +56,19 @@ class MainWindow(QtWidgets.QMainWindow):
         self.session = Session()
         self.display = DisplaySettings()
         self.controller = RunController(self)
+        self.background = Background(self)
+        self._stages: deque = deque()
+        self._stage_timer = QtCore.QTimer(self)
+        self._stage_timer.setSingleShot(True)
+        self._stage_timer.setInterval(0)
+        self._stage_timer.timeout.connect(self._next_stage)
         self.error_dialogs: list[QtWidgets.QMessageBox] = []
         self.timings: dict[str, float] = {}
         self.live_updates = 0
         self._running_index = -1
         self._last_3d = 0.0
-        self._analysis: list = []  # (Dvh, metrics) of the shown dose
+        self._analysis: list[StructureAnalysis] = []  # DVHs and metrics of the shown dose
+        self._live_masks: list[StructureMask] = []  # what the run worker analyses (replaced, never mutated)
 
         self.views = {name: SliceView(name) for name in ("axial", "coronal", "sagittal")}
         self.view3d = View3D()
@@ -69,7 +82,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
         self.tree = PatientTree()
         self.display_panel = DisplayPanel(self.display)
-        self.run_panel = RunPanel()
+        self.run_panel = RunPanel(settings=self.qsettings)
         self.dvh_plot = DvhPlot()
         self.stats = StatsTable()
         self.log = QtWidgets.QPlainTextEdit()
@@ -162,35 +175,82 @@ class MainWindow(QtWidgets.QMainWindow):
         return True
 
     def _merge(self, loaded: loaders.Loaded) -> None:
-        """Checks everything first, then changes the session, so a failure changes nothing."""
+        """Checks first, then changes the session, so a failure changes nothing.
+
+        What is cheap (CT, plans) lands at once; resampling imported doses onto the CT
+        and rasterizing structures run in the background and land when done.  A folder
+        with doses but no CT (a planning system's RS + RP + RD export) is shown on the
+        first dose's grid, with an empty stand-in CT that cannot be run on.
+        """
         ct = loaded.ct if loaded.ct is not None else self.session.ct
-        if ct is None and (loaded.doses or loaded.structure_sets):
-            raise BraggdeskError(f"{loaded.path}: doses and structures are shown on a CT; open the CT first "
-                                 f"(or the folder that holds both)")
-        doses = [DoseEntry(f"RTDOSE {p.name}", resample(vol, ct), source_path=str(p))
-                 for p, vol in loaded.doses]
-        masks = [m for ss in loaded.structure_sets for m in loaders.rasterize(ss, ct)]
-        if loaded.ct is not None:
+        placeholder = False
+        if ct is None and loaded.doses:
+            path, grid = loaded.doses[0]
+            ct = grid.with_hu(np.full(grid.shape, NO_CT_HU, np.float32),
+                              description=f"no CT: the grid of {path.name}")
+            placeholder = True
+            loaded.notes.append(f"{loaded.path}: no CT series; showing the doses and structures on the grid of "
+                                f"{path.name} (open the CT to run a calculation)")
+        if ct is None and loaded.structure_sets:
+            raise BraggdeskError(f"{loaded.path}: structures are shown on a CT or a dose grid; this folder has "
+                                 f"neither: open the CT series first (or the folder that holds both)")
+        if loaded.ct is not None or placeholder:
             if self.session.ct is not None:
                 self.log_line("a new CT replaces the open patient")
-            self.session = Session(ct=loaded.ct, ct_source=str(loaded.ct_folder or ""),
-                                   calibration=loaded.calibration)
+            self.session = Session(ct=ct, ct_source=str(loaded.ct_folder or ""), calibration=loaded.calibration,
+                                   ct_placeholder=placeholder)
         self.session.plans += loaded.plans
         self.session.structure_sets += loaded.structure_sets
+        self._show_session(new_ct=loaded.ct is not None or placeholder)
+        session = self.session
+        doses, structure_sets = list(loaded.doses), list(loaded.structure_sets)
+        if doses or structure_sets:
+            self.background.submit(lambda: self._prepare_loaded(ct, doses, structure_sets),
+                                   lambda out: self._land_loaded(session, *out),
+                                   lambda msg: self.show_error("Cannot show the structures or doses", msg))
+
+    @staticmethod
+    def _prepare_loaded(ct, doses, structure_sets) -> tuple[list, list]:
+        """Background: imported doses onto the CT grid, structures rasterized on it."""
+        entries = [DoseEntry(f"RTDOSE {p.name}", resample(vol, ct), source_path=str(p)) for p, vol in doses]
+        masks = [m for ss in structure_sets for m in loaders.rasterize(ss, ct)]
+        return entries, masks
+
+    def _land_loaded(self, session: Session, entries: list[DoseEntry], masks: list[StructureMask]) -> None:
+        if session is not self.session:  # another patient was opened meanwhile
+            return
         self.session.add_masks(masks)
-        for dose in doses:
-            self.session.add_dose(dose)
-        self._show_session(new_ct=loaded.ct is not None)
+        self._live_masks = list(self.session.masks)
+        for entry in entries:
+            self.session.add_dose(entry)
+        self._show_session(new_ct=False)
+        self.log_line(f"shown: {self.session.summary()}")
 
     def open_demo(self, spacing_mm: float = 2.0) -> None:
-        from .demo import load_demo
+        """The built-in case with the structures its phantom writes (outline, slabs) and the SOBP's target."""
+        from ..compute.demo_structures import demo_target_roi
+        from ..io.demo_case import demo_case
+        from ..io.phantoms import phantom_structures
 
-        case, masks = load_demo(spacing_mm)
+        case = demo_case(spacing_mm=spacing_mm)
+        structures = phantom_structures(case.phantom)
+        structures.rois.append(demo_target_roi(case))
         self.session = Session(ct=case.phantom.volume, ct_source="built-in demo phantom",
-                               calibration=case.phantom.calibration, beam_model=case.beam_model, plans=[case.plan])
-        self.session.add_masks(masks)
+                               calibration=case.phantom.calibration, beam_model=case.beam_model, plans=[case.plan],
+                               structure_sets=[structures])
+        self._live_masks = []
         self._show_session(new_ct=True)
+        session, ct = self.session, case.phantom.volume
+        self.background.submit(lambda: ([], loaders.rasterize(structures, ct)),
+                               lambda out: self._land_loaded(session, *out),
+                               lambda msg: self.show_error("Cannot show the structures", msg))
         self.log_line(f"demo: {case.plan.label} on the '{case.phantom.name}' phantom; {case.phantom.description}")
+
+    def wait_for_background(self, timeout_ms: int = 120_000) -> bool:
+        """Until loading work (structures, doses, DVHs) has landed: for tests and --screenshot."""
+        ok = self.background.wait(timeout_ms)
+        self._flush_stages()
+        return ok
 
     def _show_session(self, new_ct: bool) -> None:
         s = self.session
@@ -255,7 +315,7 @@ class MainWindow(QtWidgets.QMainWindow):
         for view in self.views.values():
             view.apply_settings(self.display)
         self.view3d.set_structures(self.session.masks, self.session.visible_structures)
-        self.dvh_plot.set_dvhs([d for d, _ in self._analysis], self.session.visible_structures)
+        self.dvh_plot.set_dvhs([(a.dvh, a.color_rgb) for a in self._analysis], self.session.visible_structures)
 
     def select_dose(self, index: int) -> None:
         self.session.current_dose = index
@@ -285,39 +345,61 @@ class MainWindow(QtWidgets.QMainWindow):
             return entry.let_kev_um, float(shown.max()) if shown.size else 1.0
         return entry.dose_gy, float(entry.dose_gy.max())
 
-    def _show_dose(self, full: bool, analysis: list | None = None) -> None:
+    def _show_dose(self, full: bool, analysis: list[StructureAnalysis] | None = None) -> None:
+        """Draw the current dose.  ``full``: everything now, DVHs in the background unless given.
+
+        Live updates (``full`` False) are drawn in stages, one view per turn of the event
+        loop, so no single turn holds the GUI for all of them; a newer update replaces
+        the stages not drawn yet.
+        """
         entry = self.session.dose
+        self._stages.clear()
         if entry is None:
             for view in self.views.values():
                 view.set_overlay(None, None, 1.0, 1.0)
             self.view3d.set_dose(None, 0.0)
-            self._analysis = []
-            self.dvh_plot.set_dvhs([], set())
-            self.stats.set_metrics([])
+            self._set_analysis([])
             return
         ref = self.reference_dose_gy(entry)
         values, vmax = self.overlay_values(entry)
-        for view in self.views.values():
-            view.set_overlay(values, entry.dose_gy, vmax, ref)
-        if analysis is None and full:
-            analysis = self._dvh_analysis(entry.dose_gy, ref)
+        steps = [lambda v=view: v.set_overlay(values, entry.dose_gy, vmax, ref) for view in self.views.values()]
         if analysis is not None:
-            self._analysis = analysis
-            self.dvh_plot.set_dvhs([d for d, _ in analysis], self.session.visible_structures)
-            self.stats.set_metrics([(d.name, d.color_rgb, m) for d, m in analysis],
-                                   f"V95 relative to {ref:.3g} Gy")
-        now = time.perf_counter()
-        if full or now - self._last_3d >= LIVE_3D_INTERVAL_S:  # noqa: SIM102
-            self.view3d.set_dose(entry.dose_gy, ref)
-            self._last_3d = now
+            steps.append(lambda: self._set_analysis(analysis, ref))
+        elif full:
+            self._request_analysis(entry, ref)
+        if full:
+            steps.append(lambda: self.view3d.set_dose(entry.dose_gy, ref))
+            for step in steps:
+                step()
+        else:
+            self._stages.extend(steps)
+            self._stage_timer.start()
 
-    def _dvh_analysis(self, dose_gy: np.ndarray, reference_gy: float) -> list:
-        """DVH and metrics of every structure; runs in the worker thread during a run."""
-        out = []
-        for mask in self.session.masks:
-            dvh = structure_dvh(dose_gy, mask)
-            out.append((dvh, dvh_metrics(dvh, reference_gy)))
-        return out
+    def _next_stage(self) -> None:
+        if self._stages:
+            self._stages.popleft()()
+        if self._stages:
+            self._stage_timer.start()
+
+    def _flush_stages(self) -> None:
+        while self._stages:
+            self._stages.popleft()()
+
+    def _set_analysis(self, analysis: list[StructureAnalysis], reference_gy: float | None = None) -> None:
+        self._analysis = analysis
+        self.dvh_plot.set_dvhs([(a.dvh, a.color_rgb) for a in analysis], self.session.visible_structures)
+        title = f"V95 relative to {reference_gy:.3g} Gy" if reference_gy else ""
+        self.stats.set_metrics([(a.name, a.color_rgb, a.metrics) for a in analysis], title)
+
+    def _request_analysis(self, entry: DoseEntry, reference_gy: float) -> None:
+        """DVHs and statistics of ``entry`` in the background; dropped if another dose is shown meanwhile."""
+        masks = list(self.session.masks)
+        if not masks:
+            self._set_analysis([])
+            return
+        self.background.submit(lambda: analyse(entry.dose_gy, masks, reference_gy),
+                               lambda out: self._set_analysis(out, reference_gy) if self.session.dose is entry else None,
+                               lambda msg: self.show_error("Cannot compute the DVHs", msg), tag="analysis")
 
     # -- cursor readout ----------------------------------------------------------------
     def value_text(self, point_mm) -> str:
@@ -343,6 +425,9 @@ class MainWindow(QtWidgets.QMainWindow):
         s = self.session
         if s.ct is None:
             raise BraggdeskError("no CT is loaded: open a patient folder (File > Open folder) or the demo case")
+        if s.ct_placeholder:
+            raise BraggdeskError(f"no CT is loaded ({s.ct.description}); the views use the dose grid, which "
+                                 f"cannot be simulated: open the CT series the plan was made on")
         if not s.plans:
             raise BraggdeskError("no RT Ion Plan is loaded: open the plan's file or a folder that holds it")
         from ..io.beam_model import read_beam_model
@@ -360,7 +445,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return False
         try:
             job = self.make_job(settings)
-            runner = runner_choice(runner_key).make(job, target)
+            runner = runner_choice(runner_key).make(job, target, self.qsettings)
         except (BraggdeskError, ValueError) as exc:
             self.show_error("Cannot start", str(exc))
             return False
@@ -370,12 +455,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.run_panel.set_running(True)
         self.log_line(f"run: {job.settings.primaries or 'target'} primaries on {runner.device} ({runner.kind})")
         ref_fixed = self.session.plans[-1].prescription_dose_gy
-        masks = list(self.session.masks)
+        self._live_masks = list(self.session.masks)
 
         def post(result: DoseResult):  # worker thread: DVHs and statistics off the GUI thread
-            ref = ref_fixed or result.max_dose_gy
-            return [(d, dvh_metrics(d, ref)) for d in (structure_dvh(result.dose_gy, m) for m in masks)]
+            # the masks as they are now: structures that finish rasterizing during the run join in
+            return analyse(result.dose_gy, self._live_masks, ref_fixed or result.max_dose_gy)
 
+        self.controller.min_interval_s = max(MIN_UPDATE_INTERVAL_S, UPDATE_SECONDS_PER_VOXEL * job.ct.hu.size)
         self.controller.start(runner, post)
         return True
 
@@ -384,7 +470,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.log_line("cancelling: the batches running now finish, the partial dose is kept")
             self.controller.cancel()
 
-    def _apply_result(self, update: RunUpdate, running: bool) -> DoseEntry:
+    def _apply_result(self, update: RunUpdate, running: bool, full: bool = False) -> DoseEntry:
         entry = DoseEntry.of_result("MC dose", update.result, running=running)
         if running is False and self.controller.runner is not None and self.controller.runner.cancelled:
             entry.partial = True
@@ -394,15 +480,15 @@ class MainWindow(QtWidgets.QMainWindow):
         else:
             self._running_index = self.session.add_dose(entry)
             self.tree.refresh(self.session)
-        self._show_dose(full=False, analysis=update.extra)
+        self._show_dose(full=full, analysis=update.extra)
         return entry
 
     def _on_update(self, update: RunUpdate) -> None:
         self._apply_result(update, running=True)
         self.run_panel.show_progress(update.progress)
         self.live_updates += 1
-        if "first_dose" not in self.timings:
-            self.timings["first_dose"] = time.perf_counter()
+        if "first_dose" not in self.timings:  # on screen once the first view has drawn it
+            self._stages.insert(1, lambda: self.timings.setdefault("first_dose", time.perf_counter()))
 
     def _on_finished(self, final: RunUpdate | None) -> None:
         self.run_panel.set_running(False)
@@ -410,9 +496,9 @@ class MainWindow(QtWidgets.QMainWindow):
             self.run_panel.show_done("no batch finished")
             self.runFinished.emit(None)
             return
-        entry = self._apply_result(final, running=False)
+        entry = self._apply_result(final, running=False, full=True)
         self.tree.refresh(self.session)
-        self._show_dose(full=True, analysis=final.extra)
+        self.timings.setdefault("first_dose", time.perf_counter())
         self.timings["done"] = time.perf_counter()
         p = final.progress
         unc = "n/a" if not math.isfinite(p.mean_uncertainty) else f"{100 * p.mean_uncertainty:.2f} %"
@@ -462,6 +548,9 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.controller.running:
             self.log_line("closing: stopping the calculation")
             self.controller.stop()
+        self._stages.clear()
+        self._stage_timer.stop()
+        self.background.shutdown()
         self.view3d.shutdown()
         for box in self.error_dialogs:
             box.close()

@@ -15,17 +15,32 @@ from ..model import SimulationSettings
 from .runners import RUNNER_CHOICES, detected_devices, runner_choice
 
 
+#: primaries in the first batch of an interactive run, so a first dose shows within about a second
+FIRST_LOOK_PRIMARIES = 500
+
+
 class RunPanel(QtWidgets.QWidget):
     startRequested = QtCore.Signal(object, str, str)  # SimulationSettings, runner key, target
     cancelRequested = QtCore.Signal()
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, settings: QtCore.QSettings | None = None):
         super().__init__(parent)
+        self.qsettings = settings
         form = QtWidgets.QFormLayout(self)
         self.runner_box = QtWidgets.QComboBox()
         for choice in RUNNER_CHOICES:
             self.runner_box.addItem(choice.label, choice.key)
-        self.target_edit = QtWidgets.QLineEdit()
+        self.target_box = QtWidgets.QComboBox()
+        self.target_box.setEditable(True)
+        self.target_box.setInsertPolicy(QtWidgets.QComboBox.InsertPolicy.NoInsert)
+        self.target_edit = self.target_box.lineEdit()
+        self.edit_targets = QtWidgets.QPushButton("Hosts...")
+        target_row = QtWidgets.QHBoxLayout()
+        target_row.setContentsMargins(0, 0, 0, 0)
+        target_row.addWidget(self.target_box, 1)
+        target_row.addWidget(self.edit_targets)
+        self.target_widget = QtWidgets.QWidget()
+        self.target_widget.setLayout(target_row)
         self.target_label = QtWidgets.QLabel("Target")
         self.device_box = QtWidgets.QComboBox()
         for key, label, ok in detected_devices():
@@ -49,6 +64,8 @@ class RunPanel(QtWidgets.QWidget):
         self.seed = QtWidgets.QSpinBox()
         self.seed.setRange(0, 2_000_000_000)
         self.seed.setValue(1)
+        self.first_look = QtWidgets.QCheckBox(f"Small first batch ({FIRST_LOOK_PRIMARIES} primaries) for an early look")
+        self.first_look.setChecked(True)
         self.start_button = QtWidgets.QPushButton("Start")
         self.cancel_button = QtWidgets.QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
@@ -60,13 +77,14 @@ class RunPanel(QtWidgets.QWidget):
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.cancel_button)
         form.addRow("Run on", self.runner_box)
-        form.addRow(self.target_label, self.target_edit)
+        form.addRow(self.target_label, self.target_widget)
         form.addRow("Device", self.device_box)
         form.addRow(self.by_uncertainty)
         form.addRow("Primaries", self.primaries)
         form.addRow("Target uncertainty", self.uncertainty)
         form.addRow("Batches", self.batches)
         form.addRow("Seed", self.seed)
+        form.addRow(self.first_look)
         form.addRow(buttons)
         form.addRow(self.bar)
         form.addRow(self.status)
@@ -74,6 +92,7 @@ class RunPanel(QtWidgets.QWidget):
         self.runner_box.currentIndexChanged.connect(self._runner_changed)
         self.start_button.clicked.connect(self._start)
         self.cancel_button.clicked.connect(self.cancelRequested)
+        self.edit_targets.clicked.connect(self._edit_targets)
         self._runner_changed()
 
     def _mode_changed(self, on: bool) -> None:
@@ -84,14 +103,38 @@ class RunPanel(QtWidgets.QWidget):
         choice = runner_choice(self.runner_box.currentData())
         self.target_label.setText(choice.target_label or "Target")
         self.target_label.setVisible(bool(choice.target_label))
-        self.target_edit.setVisible(bool(choice.target_label))
+        self.target_widget.setVisible(bool(choice.target_label))
+        self.edit_targets.setVisible(choice.edit is not None)
+        self.target_edit.setPlaceholderText(choice.placeholder)
+        self._fill_targets()
+
+    def _fill_targets(self) -> None:
+        choice = runner_choice(self.runner_box.currentData())
+        text = self.target_edit.text()
+        with QtCore.QSignalBlocker(self.target_box):
+            self.target_box.clear()
+            if choice.suggestions is not None:
+                self.target_box.addItems(choice.suggestions(self.qsettings))
+            if text and self.target_box.findText(text) >= 0:
+                self.target_box.setCurrentText(text)
+
+    def _edit_targets(self) -> None:
+        choice = runner_choice(self.runner_box.currentData())
+        if choice.edit is not None:
+            choice.edit(self, self.qsettings)
+            self._fill_targets()
+
+    def choose_runner(self, key: str, target: str = "") -> None:
+        self.runner_box.setCurrentIndex(self.runner_box.findData(key))
+        self.target_box.setCurrentText(target)
 
     def settings(self) -> SimulationSettings:
         by_unc = self.by_uncertainty.isChecked()
         return SimulationSettings(
             primaries=None if by_unc else self.primaries.value(),
             target_uncertainty=self.uncertainty.value() / 100 if by_unc else None,
-            batches=self.batches.value(), seed=self.seed.value(), device=self.device_box.currentData())
+            batches=self.batches.value(), seed=self.seed.value(), device=self.device_box.currentData(),
+            first_batch_primaries=FIRST_LOOK_PRIMARIES if self.first_look.isChecked() and not by_unc else None)
 
     def apply_settings(self, settings: SimulationSettings) -> None:
         self.by_uncertainty.setChecked(settings.target_uncertainty is not None)
@@ -101,6 +144,7 @@ class RunPanel(QtWidgets.QWidget):
             self.uncertainty.setValue(100 * settings.target_uncertainty)
         self.batches.setValue(settings.batches)
         self.seed.setValue(settings.seed)
+        self.first_look.setChecked(settings.first_batch_primaries is not None)
         i = self.device_box.findData(settings.device)
         if i >= 0:
             self.device_box.setCurrentIndex(i)
@@ -111,12 +155,13 @@ class RunPanel(QtWidgets.QWidget):
         except ValueError as exc:
             self.status.setText(str(exc))
             return
-        self.startRequested.emit(settings, self.runner_box.currentData(), self.target_edit.text().strip())
+        self.startRequested.emit(settings, self.runner_box.currentData(), self.target_box.currentText().strip())
 
     def set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
-        for w in (self.runner_box, self.device_box, self.by_uncertainty, self.batches, self.seed, self.target_edit):
+        for w in (self.runner_box, self.device_box, self.by_uncertainty, self.batches, self.seed, self.target_box,
+                  self.edit_targets, self.first_look):
             w.setEnabled(not running)
         if running:
             self.bar.setValue(0)

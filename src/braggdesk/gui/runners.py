@@ -1,17 +1,22 @@
 """The runner choices the run panel offers: a small registry, so SSH and Dask plug in here.
 
-A choice has a label, an optional target (host, scheduler address) the panel asks
-for, and ``make(job, target) -> Runner``.  The panel and the window only ever see
-:class:`braggdesk.compute.runner.Runner`.
+A choice has a label, an optional target the panel asks for (a saved host profile,
+a scheduler address), suggestions for it, an optional editor (the host profiles
+dialog) and ``make(job, target, settings) -> Runner``, where ``settings`` is the
+window's QSettings (where host profiles are kept).  The panel and the window only
+ever see :class:`braggdesk.compute.runner.Runner`, so a remote or cluster stream
+updates the views exactly as a local run does.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Callable
 
 from ..compute.runner import Runner
 from ..engine.backend import gpu_status
+from ..errors import BraggdeskError
 from ..model import Job
 
 
@@ -19,17 +24,79 @@ from ..model import Job
 class RunnerChoice:
     key: str
     label: str
-    make: Callable[[Job, str], Runner]
-    target_label: str = ""  # e.g. "user@host[:port]"; empty: no target needed
+    make: Callable[..., Runner]  # (job, target, settings) -> Runner
+    target_label: str = ""  # e.g. "Host"; empty: no target needed
+    suggestions: Callable[..., list[str]] | None = None  # (settings) -> targets to offer
+    edit: Callable[..., None] | None = None  # (parent widget, settings): an editor for the targets
+    placeholder: str = ""
 
 
-def _local(job: Job, target: str) -> Runner:
+def _local(job: Job, target: str, settings=None) -> Runner:
+    """The engine in this process, on one thread fewer than the cores: one core stays with the GUI."""
     from ..compute.local import LocalRunner
+    from ..engine.backend import select_backend
 
-    return LocalRunner(job)
+    backend = select_backend(job.settings.device)
+    workers = None if backend.is_gpu else max(1, (os.cpu_count() or 1) - 1)
+    return LocalRunner(job, backend=backend, workers=workers)
 
 
-RUNNER_CHOICES: list[RunnerChoice] = [RunnerChoice("local", "This computer", _local)]
+def _process(job: Job, target: str, settings=None) -> Runner:
+    """``braggdesk worker`` as a child process over a pipe: the remote path, and no GIL shared with the GUI."""
+    from ..compute.remote import PipeRunner
+
+    return PipeRunner(job)
+
+
+def _ssh(job: Job, target: str, settings=None) -> Runner:
+    from ..compute.ssh import SshRunner
+    from .host_profiles import find_profile
+
+    return SshRunner(job, find_profile(settings, target))
+
+
+def _ssh_names(settings=None) -> list[str]:
+    from .host_profiles import load_profiles
+
+    return [p.name for p in load_profiles(settings)]
+
+
+def _ssh_edit(parent, settings=None) -> None:
+    from .host_profiles import HostProfilesDialog
+
+    HostProfilesDialog(settings, parent).exec()
+
+
+def cluster_spec(target: str):
+    """'local:N' (a LocalCluster of N processes) or a scheduler address ('tcp://host:8786', 'host:8786')."""
+    from ..compute.dask_cluster import ClusterSpec
+
+    text = target.strip()
+    if not text:
+        raise BraggdeskError("Dask cluster: give a scheduler address (tcp://host:8786) or local:N for N local workers")
+    if text.lower().startswith("local"):
+        _, _, n = text.partition(":")
+        try:
+            workers = int(n) if n.strip() else max(1, (os.cpu_count() or 1) - 1)
+        except ValueError:
+            raise BraggdeskError(f"Dask cluster {text!r}: expected local:N with N a number of workers") from None
+        return ClusterSpec(local_workers=workers)
+    return ClusterSpec(address=text if "://" in text else f"tcp://{text}")
+
+
+def _dask(job: Job, target: str, settings=None) -> Runner:
+    from ..compute.dask_runner import DaskRunner
+
+    return DaskRunner(job, cluster_spec(target))
+
+
+RUNNER_CHOICES: list[RunnerChoice] = [
+    RunnerChoice("local", "This computer", _local),
+    RunnerChoice("process", "This computer, separate process", _process),
+    RunnerChoice("ssh", "Remote node (SSH)", _ssh, "Host", _ssh_names, _ssh_edit),
+    RunnerChoice("dask", "Dask cluster", _dask, "Scheduler", lambda settings=None: ["local:2", "local:4"],
+                 placeholder="tcp://host:8786 or local:N"),
+]
 
 
 def register_runner_choice(choice: RunnerChoice) -> None:

@@ -50,6 +50,7 @@ class Session:
     doses: list[DoseEntry] = field(default_factory=list)
     current_dose: int = -1
     visible_structures: set[str] = field(default_factory=set)
+    ct_placeholder: bool = False  # no CT was loaded: ``ct`` is an empty grid (a dose's) to show things on
 
     @property
     def dose(self) -> DoseEntry | None:
@@ -70,7 +71,8 @@ class Session:
     def summary(self) -> str:
         parts = []
         if self.ct is not None:
-            parts.append(f"CT {'x'.join(map(str, self.ct.shape[::-1]))}")
+            kind = "dose grid (no CT)" if self.ct_placeholder else "CT"
+            parts.append(f"{kind} {'x'.join(map(str, self.ct.shape[::-1]))}")
         parts += [f"{len(self.masks)} structures"] if self.masks else []
         parts += [f"{len(self.plans)} plan(s)"] if self.plans else []
         parts += [f"{len(self.doses)} dose(s)"] if self.doses else []

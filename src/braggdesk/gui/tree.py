@@ -35,7 +35,8 @@ class PatientTree(QtWidgets.QTreeWidget):
             ct = session.ct
             shape = "x".join(map(str, ct.shape[::-1]))
             spacing = " x ".join(f"{s:g}" for s in ct.spacing_mm)
-            QtWidgets.QTreeWidgetItem(self, ["CT", f"{shape} voxels, {spacing} mm"])
+            label = "No CT (dose grid)" if session.ct_placeholder else "CT"
+            QtWidgets.QTreeWidgetItem(self, [label, f"{shape} voxels, {spacing} mm"])
         structures = QtWidgets.QTreeWidgetItem(self, ["Structures", str(len(session.masks))])
         for mask in session.masks:
             item = QtWidgets.QTreeWidgetItem(structures, [mask.name, f"{mask.volume_cm3:.1f} cm3"])

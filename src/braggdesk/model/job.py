@@ -26,13 +26,17 @@ class SimulationSettings:
     Give ``primaries`` (total, split into ``batches``) or ``target_uncertainty``
     (mean relative uncertainty over voxels above 50 % of the maximum dose, e.g.
     0.01); with a target, batches of ``primaries_per_batch`` run until it is met
-    or ``max_primaries`` is reached.
+    or ``max_primaries`` is reached.  ``first_batch_primaries`` makes the first
+    batch of a fixed-count job this small (the rest split over the other batches)
+    so that an interactive run shows a first dose early; like every batch split it
+    is part of the job, so the result is the same wherever the batches run.
     """
 
     primaries: int | None = 100_000
     target_uncertainty: float | None = None
     batches: int = 10
     primaries_per_batch: int | None = None
+    first_batch_primaries: int | None = None
     max_primaries: int = 1_000_000_000
     seed: int = 1
     device: str = "auto"
@@ -53,6 +57,8 @@ class SimulationSettings:
             raise ValueError(f"target uncertainty is a fraction between 0 and 1, got {self.target_uncertainty}")
         if self.batches < 1:
             raise ValueError(f"batches must be at least 1, got {self.batches}")
+        if self.first_batch_primaries is not None and self.first_batch_primaries < 1:
+            raise ValueError(f"first_batch_primaries must be positive, got {self.first_batch_primaries}")
 
 
 @dataclass

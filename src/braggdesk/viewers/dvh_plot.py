@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore
 
-from ..analysis.dvh_basic import Dvh
+from ..analysis.dvh import Dvh
 
 
 class DvhPlot(pg.PlotWidget):
@@ -27,28 +26,26 @@ class DvhPlot(pg.PlotWidget):
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.last_readout = ""
 
-    def set_dvhs(self, dvhs: list[Dvh], visible: set[str]) -> None:
-        shown = {d.name: d for d in dvhs if d.name in visible}
+    def set_dvhs(self, dvhs: list[tuple[Dvh, tuple[int, int, int]]], visible: set[str]) -> None:
+        """(DVH, colour) of every structure; those named in ``visible`` are drawn."""
+        shown = {d.name: (d, color) for d, color in dvhs if d.name in visible}
         for name in list(self._curves):
             if name not in shown:
                 self.removeItem(self._curves.pop(name))
                 legend = self.getPlotItem().legend
                 if legend is not None:
                     legend.removeItem(name)
-        for name, dvh in shown.items():
+        for name, (dvh, color) in shown.items():
             curve = self._curves.get(name)
             if curve is None:
-                curve = self.plot(name=name, pen=pg.mkPen(dvh.color_rgb, width=2))
+                curve = self.plot(name=name, pen=pg.mkPen(color, width=2))
                 self._curves[name] = curve
-            curve.setData(dvh.dose_gy, 100 * dvh.volume_fraction)
-        self._dvhs = shown
+            curve.setData(dvh.bin_edges_gy, dvh.cumulative_percent)
+        self._dvhs = {name: dvh for name, (dvh, _) in shown.items()}
 
     def readout_at(self, dose_gy: float) -> str:
-        """'name: V(d) %' for every shown structure at a dose: what hovering shows."""
-        parts = []
-        for name, dvh in self._dvhs.items():
-            v = float(np.interp(dose_gy, dvh.dose_gy, dvh.volume_fraction, right=0.0))
-            parts.append(f"{name}: {100 * v:.1f} %")
+        """'name: V(d) %' for every shown structure at a dose: what hovering shows, exact from the voxels."""
+        parts = [f"{name}: {100 * dvh.volume_fraction_at_dose(dose_gy):.1f} %" for name, dvh in self._dvhs.items()]
         return f"{dose_gy:.3g} Gy  " + "  ".join(parts) if parts else ""
 
     def _on_mouse_moved(self, scene_pos) -> None:
