@@ -14,6 +14,9 @@ def register(sub) -> None:
     ph.add_argument("--geometry", help="dcpt only: geometry A-G of dcpt-let-2022/docs/geometry.md (default A)")
     ph.add_argument("--spacing", type=float, default=2.0, help="voxel size in mm (default 2)")
     ph.add_argument("--isocenter", help="isocentre x,y,z in mm (default 0,0,0)")
+    ph.add_argument("--lateral-mm", metavar="X,Z",
+                    help="lateral size in mm (x, z) instead of the phantom's nominal one, e.g. to match the "
+                         "External ROI of the CT a planning system used (dcpt nominal: 300,300)")
     ph.add_argument("--plan", type=Path, help="place the phantom at the isocentre of this RT Ion Plan's first beam")
     ph.set_defaults(func=run_phantom)
 
@@ -38,8 +41,15 @@ def run_phantom(args) -> int:
         from ..io.rtplan import read_rt_ion_plan
 
         iso = tuple(read_rt_ion_plan(args.plan).beams[0].isocenter_mm)
+    lateral = None
+    if args.lateral_mm:
+        try:
+            lateral = tuple(float(v) for v in args.lateral_mm.split(","))
+        except ValueError:
+            raise BraggdeskError(f"--lateral-mm expects x,z in mm, got {args.lateral_mm!r}") from None
     try:
-        phantom = make_phantom(args.name, geometry=args.geometry, isocenter_mm=iso, spacing_mm=args.spacing)
+        phantom = make_phantom(args.name, geometry=args.geometry, isocenter_mm=iso, spacing_mm=args.spacing,
+                               lateral_mm=lateral)
     except ValueError as exc:
         raise BraggdeskError(str(exc)) from None
     files = write_phantom(phantom, args.out)

@@ -52,11 +52,14 @@ def load_run_inputs(args):
     return ct, plan, model, calibration
 
 
-def compute_dose(args, label: str):
-    """Load the inputs, run the job on the chosen runner with progress; (result, summary, plan, ct)."""
+def compute_dose(args, label: str, inputs=None, mu_scale: float = 1.0):
+    """Load the inputs (or take ``inputs`` from :func:`load_run_inputs`), run the job on the chosen runner
+    with progress; (result, summary, plan, ct).  ``mu_scale`` multiplies the plan's monitor units first."""
     from ..model import Job
 
-    ct, plan, model, calibration = load_run_inputs(args)
+    ct, plan, model, calibration = inputs if inputs is not None else load_run_inputs(args)
+    if mu_scale != 1.0:
+        plan = plan.with_meterset_scale(mu_scale)
     job = Job.create(ct, plan, model, calibration, settings_from_args(args),
                      ignore_frame_of_reference=args.ignore_frame_of_reference)
     runner = make_runner(job, args)

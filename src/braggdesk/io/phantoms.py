@@ -125,13 +125,24 @@ class Phantom:
 
 
 def make_phantom(name: str, *, geometry: str | None = None, isocenter_mm: tuple[float, float, float] = (0.0, 0.0, 0.0),
-                 spacing_mm: float | tuple[float, float, float] = 2.0) -> Phantom:
-    """Build a built-in phantom (see the module docstring); ``spacing_mm`` is one value or (x, y, z)."""
+                 spacing_mm: float | tuple[float, float, float] = 2.0,
+                 lateral_mm: tuple[float, float] | None = None) -> Phantom:
+    """Build a built-in phantom (see the module docstring); ``spacing_mm`` is one value or (x, y, z).
+
+    ``lateral_mm`` (x, z; dcpt only) replaces the phantom's nominal lateral size, e.g. to match the
+    phantom outline of the CT a planning system used (its External ROI).
+    """
     key = name.strip().lower()
+    if lateral_mm is not None:
+        lateral_mm = tuple(float(v) for v in lateral_mm)
+        if len(lateral_mm) != 2 or not all(math.isfinite(v) and v > 0 for v in lateral_mm):
+            raise ValueError(f"lateral_mm must be two positive sizes (x, z) in mm, got {lateral_mm!r}")
     if key not in PHANTOM_NAMES:
         raise ValueError(f"unknown phantom {name!r}; built-in phantoms are {', '.join(PHANTOM_NAMES)}")
     if geometry is not None and key != "dcpt":
         raise ValueError(f"phantom {key!r} has no geometries; 'geometry' applies to the dcpt phantom")
+    if lateral_mm is not None and key != "dcpt":
+        raise ValueError(f"phantom {key!r} has a fixed lateral size; 'lateral_mm' applies to the dcpt phantom")
     spacing = _spacing(spacing_mm)
     iso = tuple(float(v) for v in isocenter_mm)
     if len(iso) != 3:
@@ -163,7 +174,10 @@ def make_phantom(name: str, *, geometry: str | None = None, isocenter_mm: tuple[
     if letter in _DCPT_RANGE_SHIFTER_NOTE:
         summary += (f"; the {_DCPT_RANGE_SHIFTER_NOTE[letter]} belongs to the beam line (plan and beam model) and "
                     f"is not part of this CT")
-    return _build("dcpt", letter, nominal, anchor_mm=plate, lateral_mm=(300.0, 300.0), iso=iso, spacing=spacing,
+    if lateral_mm is not None:
+        summary += f"; lateral size set to {lateral_mm[0]:g} x {lateral_mm[1]:g} mm (x, z) instead of 300 x 300 mm"
+    return _build("dcpt", letter, nominal, anchor_mm=plate, lateral_mm=lateral_mm or (300.0, 300.0), iso=iso,
+                  spacing=spacing,
                   summary=summary)
 
 

@@ -8,7 +8,7 @@ converts them to monitor units with the beam's meterset.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -88,3 +88,17 @@ class Plan:
     @property
     def n_spots(self) -> int:
         return sum(b.n_spots for b in self.beams)
+
+    def with_meterset_scale(self, factor: float) -> "Plan":
+        """A copy whose monitor units are ``factor`` times this plan's (spot weights unchanged).
+
+        For a plan whose MU are on another scale than the beam model's protons per MU
+        (e.g. another machine calibration): an explicit, documented correction, never
+        applied silently.
+        """
+        if not (factor > 0 and np.isfinite(factor)):
+            raise ValueError(f"a meterset scale must be a positive number, got {factor!r}")
+        beams = [replace(b, meterset_mu=b.meterset_mu * factor,
+                         layers=[replace(layer, mu_per_weight=layer.mu_per_weight * factor) for layer in b.layers])
+                 for b in self.beams]
+        return replace(self, beams=beams)

@@ -16,6 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from reportlab.lib import colors
@@ -55,6 +56,20 @@ class ReportData:
     gamma: list[GammaResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     subtitle: str = ""
+    warnings: list[str] = field(default_factory=list)  # shown in red under the title
+    comparison_rows: list[tuple[str, str]] = field(default_factory=list)  # against a reference dose: label, value
+    metric_difference_rows: list[list[str]] = field(default_factory=list)  # a header row, then one row per structure
+    figures: list[ReportFigure] = field(default_factory=list)  # further pages, one figure each, after the gamma
+
+
+@dataclass
+class ReportFigure:
+    """A page of its own: a heading, a matplotlib figure and a caption."""
+
+    heading: str
+    figure: Any  # matplotlib Figure
+    caption: str = ""
+    with_dose: bool = False  # on the dose page, under the dose figure, rather than on a page of its own
 
 
 def write_report_pdf(data: ReportData, path: str | Path) -> Path:
@@ -65,7 +80,12 @@ def write_report_pdf(data: ReportData, path: str | Path) -> Path:
     story: list = [Paragraph(_esc(data.title), styles["title"])]
     if data.subtitle:
         story.append(Paragraph(_esc(data.subtitle), styles["small"]))
+    for warning in data.warnings:
+        story.append(Paragraph(_esc(f"Warning: {warning}"), styles["warning"]))
     story += [Spacer(1, 4 * mm), Paragraph("Summary", styles["h2"]), _key_value_table(data.summary_rows)]
+    if data.comparison_rows:
+        story += [Spacer(1, 4 * mm), Paragraph("Comparison with the reference dose", styles["h2"]),
+                  _key_value_table(data.comparison_rows)]
     if data.beam_rows:
         story += [Spacer(1, 4 * mm), Paragraph("Beams", styles["h2"]), _grid_table(data.beam_rows)]
     story += [Spacer(1, 4 * mm), Paragraph("Statistical uncertainty", styles["h2"]),
@@ -81,6 +101,8 @@ def write_report_pdf(data: ReportData, path: str | Path) -> Path:
     fig = dose_slices_figure(data.dose, data.ct, title=data.title, isocenter_mm=data.isocenter_mm,
                              uncertainty=data.uncertainty, structures=data.structures)
     story += [_figure(fig), Paragraph(_esc(_slices_caption(data)), styles["small"])]
+    for extra in (f for f in data.figures if f.with_dose):
+        story += [Spacer(1, 3 * mm), KeepTogether(_figure_block(extra, styles))]
 
     if data.dvh_curves or data.metrics:
         story += [PageBreak(), Paragraph("Dose-volume histograms", styles["h2"])]
@@ -88,10 +110,19 @@ def write_report_pdf(data: ReportData, path: str | Path) -> Path:
             story.append(_figure(dvh_figure(data.dvh_curves), width=_PAGE_WIDTH * 0.9))
         if data.metrics:
             story += [Spacer(1, 3 * mm), _metrics_table(data.metrics)]
-    for result in data.gamma:
-        story += [PageBreak(), Paragraph(_esc(f"Gamma {result.criteria.label}"), styles["h2"]),
-                  _figure(gamma_figure(result, data.ct)),
-                  Paragraph(_esc(_gamma_caption(result)), styles["small"])]
+        if data.metric_difference_rows:
+            header = data.metric_difference_rows[0]
+            widths = [38 * mm] + [(_PAGE_WIDTH - 38 * mm) / (len(header) - 1)] * (len(header) - 1)
+            story += [Spacer(1, 3 * mm), Paragraph("Differences (evaluated – reference)", styles["h2"]),
+                      _grid_table(data.metric_difference_rows, widths)]
+    for n, result in enumerate(data.gamma):  # all gamma maps on one page while they fit
+        story += [PageBreak()] if n == 0 else [Spacer(1, 4 * mm)]
+        story.append(KeepTogether([Paragraph(_esc(f"Gamma {result.criteria.label}"), styles["h2"]),
+                                   _figure(gamma_figure(result, data.ct)),
+                                   Paragraph(_esc(_gamma_caption(result)), styles["small"])]))
+    for n, extra in enumerate(f for f in data.figures if not f.with_dose):  # likewise the further figures
+        story += [PageBreak()] if n == 0 else [Spacer(1, 4 * mm)]
+        story.append(KeepTogether(_figure_block(extra, styles)))
 
     doc = SimpleDocTemplate(str(path), pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,
                             bottomMargin=15 * mm, title=data.title, author=f"braggdesk {__version__}",
@@ -111,11 +142,20 @@ def _styles() -> dict[str, ParagraphStyle]:
         "h2": ParagraphStyle("h2", parent=base["Heading2"], fontSize=12, spaceBefore=1 * mm, spaceAfter=1.5 * mm),
         "body": ParagraphStyle("b", parent=base["BodyText"], fontSize=9, leading=12),
         "small": ParagraphStyle("s", parent=base["BodyText"], fontSize=8, leading=10, textColor=colors.grey),
+        "warning": ParagraphStyle("w", parent=base["BodyText"], fontSize=9.5, leading=12.5,
+                                  textColor=colors.HexColor("#b2182b"), fontName="Helvetica-Bold", spaceBefore=2 * mm),
     }
 
 
 def _esc(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _figure_block(extra: ReportFigure, styles: dict[str, ParagraphStyle]) -> list:
+    block = [Paragraph(_esc(extra.heading), styles["h2"]), _figure(extra.figure)]
+    if extra.caption:
+        block.append(Paragraph(_esc(extra.caption), styles["small"]))
+    return block
 
 
 def _figure(fig, width: float = _PAGE_WIDTH) -> Image:
@@ -157,12 +197,19 @@ def _fmt(value: float, digits: int = 3) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.{digits}g}"
 
 
+def _gy(value: float) -> str:
+    """Doses to the milligray: no 1.15e-05 in a table."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return f"{value:.3f}"
+
+
 def _metrics_table(metrics: Sequence[tuple[str, DvhMetrics]]) -> KeepTogether:
     header = ["structure", "dose", "volume (cm\u00b3)", "Dmean", "Dmin", "Dmax", "D98", "D95", "D50", "D2"]
     rows = [header]
     for label, m in metrics:
         rows.append([m.name, label, f"{m.volume_cm3:.1f}"] + [
-            _fmt(v, 4) for v in (m.dmean_gy, m.dmin_gy, m.dmax_gy, m.d98_gy, m.d95_gy, m.d50_gy, m.d2_gy)])
+            _gy(v) for v in (m.dmean_gy, m.dmin_gy, m.dmax_gy, m.d98_gy, m.d95_gy, m.d50_gy, m.d2_gy)])
     widths = [38 * mm, 14 * mm, 20 * mm] + [(_PAGE_WIDTH - 72 * mm) / 7] * 7
     return KeepTogether([_grid_table(rows, widths), Paragraph("Doses in Gy. Dx: the dose at least x % of the "
                                                               "volume receives.", _cell())])
