@@ -176,12 +176,21 @@ class View3D(QtWidgets.QWidget):
         if not self._started:
             self.vtk_widget.Initialize()
             self._started = True
-        self.render_window.Render()
-        grab = vtkWindowToImageFilter()
-        grab.SetInput(self.render_window)
-        grab.SetInputBufferTypeToRGB()
-        grab.ReadFrontBufferOff()
-        grab.Update()
+        # Render into the back buffer and read it before any swap: after a swap the back buffer's content
+        # is undefined (on Mesa/GLX it is sometimes stale or garbage), which made screenshots flaky.
+        window = self.render_window
+        window.SwapBuffersOff()
+        try:
+            window.Render()
+            grab = vtkWindowToImageFilter()
+            grab.SetInput(window)
+            grab.SetInputBufferTypeToRGB()
+            grab.ReadFrontBufferOff()
+            grab.ShouldRerenderOff()
+            grab.Update()
+        finally:
+            window.SwapBuffersOn()
+        window.Render()  # show the same frame on screen
         out = grab.GetOutput()
         w, h, _ = out.GetDimensions()
         pixels = vtk_to_numpy(out.GetPointData().GetScalars()).reshape(h, w, -1)[::-1, :, :3]
