@@ -171,13 +171,27 @@ class View3D(QtWidgets.QWidget):
             self._started = True
         self.render_window.Render()
 
-    def render_image(self) -> np.ndarray:
-        """The VTK pixels as an (h, w, 3) uint8 array, top row first."""
+    def render_image(self, attempts: int = 3) -> np.ndarray:
+        """The VTK pixels as an (h, w, 3) uint8 array, top row first.
+
+        The background is never black, so an all-black read-back means the driver
+        handed over a buffer it had not drawn yet (seen on Mesa/GLX under load):
+        let Qt process its pending events and render again, a few times at most.
+        """
         if not self._started:
             self.vtk_widget.Initialize()
             self._started = True
+        pixels = self._read_back()
+        for _ in range(attempts - 1):
+            if pixels.any():
+                break
+            QtWidgets.QApplication.processEvents()
+            pixels = self._read_back()
+        return pixels
+
+    def _read_back(self) -> np.ndarray:
         # Render into the back buffer and read it before any swap: after a swap the back buffer's content
-        # is undefined (on Mesa/GLX it is sometimes stale or garbage), which made screenshots flaky.
+        # is undefined (on Mesa/GLX it is sometimes stale or garbage).
         window = self.render_window
         window.SwapBuffersOff()
         try:
