@@ -204,7 +204,7 @@ def _gamma_on_one_grid(xp: Any, ref: np.ndarray, ev: np.ndarray, axes_mm: np.nda
         a_inv = inv_tol2[active] if criteria.local else inv_tol2
         a_best = best[active]
         for off in offsets[shell_start:shell_end]:
-            value, slopes = _value_and_slopes(xp, ev_flat, a_index, off, pj, pi)
+            value, slopes = _value_and_slopes(ev_flat, a_index, off, pj, pi)
             diff = value - a_ref
             g2 = distance_term + diff * diff * a_inv
             a_best = xp.fmin(a_best, g2)  # NaN (no evaluated dose there) never wins
@@ -278,7 +278,7 @@ def _ndimage(xp: Any):
     return cupyx.scipy.ndimage
 
 
-def _value_and_slopes(xp: Any, flat, index, offset: np.ndarray, row: int, plane_row: int):
+def _value_and_slopes(flat, index, offset: np.ndarray, row: int, plane_row: int):
     """Trilinear evaluated dose at ``index`` moved by ``offset`` (i, j, k voxels), and its
     derivatives along i, j, k (per voxel) inside the cell the point lies in."""
     oi, oj, ok = (float(o) for o in offset)
@@ -307,21 +307,3 @@ def _value_and_slopes(xp: Any, flat, index, offset: np.ndarray, row: int, plane_
 def _lerp(a, b, f: np.float32):
     return a if f == 0 else a * (1 - f) + b * f
 
-
-def _interpolated(xp: Any, flat, index, offset: np.ndarray, row: int, plane_row: int):
-    """Evaluated dose at every voxel in ``index`` moved by ``offset`` (i, j, k in voxels), trilinear."""
-    oi, oj, ok = (float(o) for o in offset)
-    corners = []
-    for o in (ok, oj, oi):
-        lo = math.floor(o + 1e-9)
-        f = o - lo
-        corners.append(((lo, 1.0 - f), (lo + 1, f)) if f > 1e-9 else ((lo, 1.0),))
-    stride_k, stride_j = row * plane_row, plane_row
-    out = None
-    for dk, wk in corners[0]:
-        for dj, wj in corners[1]:
-            for di, wi in corners[2]:
-                w = np.float32(wk * wj * wi)
-                term = flat[index + (dk * stride_k + dj * stride_j + di)]
-                out = term * w if out is None else out + term * w
-    return out

@@ -36,7 +36,7 @@ from braggdesk.model import StructureMask, Volume
 from .dvh import Dvh, DvhMetrics, dvh_of_mask, metrics_of
 from .gamma import GammaCriteria, GammaResult, gamma_index
 from .profiles import Profile, sample_points
-from .resample import resample
+from .resample import resample, same_geometry
 
 STANDARD_CRITERIA = (
     GammaCriteria(dose_percent=3.0, dta_mm=3.0, cutoff_percent=10.0),
@@ -193,22 +193,34 @@ def choose_target(masks: Sequence[StructureMask], name: str | None = None) -> St
     return None
 
 
-def dose_ratio(reference: np.ndarray, evaluated: np.ndarray, target: StructureMask | None = None) -> DoseRatio:
-    """Median evaluated / reference over reference >= 50 % of its maximum (and inside ``target``, if given).
+def high_dose_region(reference: np.ndarray, target: StructureMask | None = None,
+                     valid: np.ndarray | None = None) -> tuple[np.ndarray, str]:
+    """The voxels the QA judges absolute dose on, and the region in words.
 
-    Both arrays on the same grid (the target's too).  Falls back to the whole
-    high-dose region when the target holds none of it.
+    Reference >= 50 % of its maximum (and ``valid``, where given), inside ``target``
+    (fraction >= 0.5) when the target holds any of it, else the whole high-dose region.
     """
     ref = np.asarray(reference, dtype=np.float64)
-    ev = np.asarray(evaluated, dtype=np.float64)
     top = float(np.nanmax(ref)) if ref.size else 0.0
     high = ref >= HIGH_DOSE_PERCENT / 100.0 * top if top > 0 else np.zeros(ref.shape, bool)
-    high &= np.isfinite(ev)
+    if valid is not None:
+        high &= valid
     region = f"reference dose >= {HIGH_DOSE_PERCENT:g} % of its maximum"
     if target is not None:
         inside = high & (target.fraction >= 0.5)
         if inside.any():
             high, region = inside, f"{region}, inside {target.name}"
+    return high, region
+
+
+def dose_ratio(reference: np.ndarray, evaluated: np.ndarray, target: StructureMask | None = None) -> DoseRatio:
+    """Median evaluated / reference over :func:`high_dose_region` (where the evaluated dose is finite).
+
+    Both arrays on the same grid (the target's too).
+    """
+    ref = np.asarray(reference, dtype=np.float64)
+    ev = np.asarray(evaluated, dtype=np.float64)
+    high, region = high_dose_region(ref, target, np.isfinite(ev))
     if not high.any():
         nan = float("nan")
         return DoseRatio(nan, nan, nan, 0, region)
@@ -236,10 +248,11 @@ def compare_plan_doses(reference: Volume, evaluated: Volume, masks: Sequence[Str
         raise ValueError(f"rbe_factor must be positive, got {rbe_factor}")
     target_mask = choose_target(masks, target)
     ref = np.asarray(reference.hu, dtype=np.float32)
+    ref_max = float(ref.max())
     on_ref = resample(evaluated, reference, outside="nan")
     notes = []
     outside = ~np.isfinite(on_ref)
-    if outside.any() and (ref[outside] > 0.01 * ref.max()).any():
+    if outside.any() and (ref[outside] > 0.01 * ref_max).any():
         notes.append(f"the evaluated dose grid does not cover {int(outside.sum()):,} reference voxels that hold "
                      f"dose; they count as 0 Gy in DVHs and are not evaluated by gamma")
     scalings = []
@@ -259,12 +272,12 @@ def compare_plan_doses(reference: Volume, evaluated: Volume, masks: Sequence[Str
     gamma_input = reference.with_hu(np.where(outside, np.nan, scaled).astype(np.float32))
 
     gamma = [gamma_index(reference, gamma_input, c, xp=xp) for c in criteria]
+    resampled = not same_geometry(evaluated, reference)  # gamma_index saw the dose already on the reference grid
     for g in gamma:
-        g.resampled = not np.allclose(evaluated.index_to_patient(), reference.index_to_patient()) \
-            or evaluated.shape != reference.shape
+        g.resampled = resampled
 
     comparisons, ref_dvhs, ev_dvhs = [], [], []
-    top = float(max(ref.max(), scaled.max()))
+    top = max(ref_max, float(scaled.max()))
     for m in masks:
         if m.volume_cm3 <= 0:
             continue
@@ -273,9 +286,8 @@ def compare_plan_doses(reference: Volume, evaluated: Volume, masks: Sequence[Str
         ref_dvhs.append(dr)
         ev_dvhs.append(de)
         comparisons.append(StructureComparison(m.name, metrics_of(dr), metrics_of(de),
-                                               percent_floor_gy=PERCENT_FLOOR * float(ref.max())))
+                                               percent_floor_gy=PERCENT_FLOOR * ref_max))
 
-    ref_max = float(ref.max())
     with np.errstate(invalid="ignore"):
         shown = (ref >= 0.1 * ref_max) | (scaled >= 0.1 * ref_max)
         diff = np.where(shown, 100.0 * (scaled - ref) / ref_max, np.nan).astype(np.float32)
@@ -299,12 +311,12 @@ def profiles_through(result: PlanQaResult, isocenter_mm: Sequence[float], direct
     lines = [("depth dose", direction, "depth from the isocentre along the beam (mm)")]
     lines += [(f"lateral {name}", axis, f"position along {name} from the isocentre (mm)")
               for name, axis in lateral_axes]
+    reach = float(np.linalg.norm(np.asarray(result.reference.shape) * np.abs(result.reference.spacing_mm)))
+    t = np.arange(-reach, reach + step / 2, step)
     out = []
     for name, axis, label in lines:
         u = np.asarray(axis, dtype=float).reshape(3)
         u = u / np.linalg.norm(u)
-        reach = float(np.linalg.norm(np.asarray(result.reference.shape) * np.abs(result.reference.spacing_mm)))
-        t = np.arange(-reach, reach + step / 2, step)
         points = iso[None, :] + t[:, None] * u[None, :]
         ref = sample_points(result.reference, points)
         inside = np.isfinite(ref)

@@ -79,9 +79,9 @@ def resample(source: Volume, target: Volume, *, outside: str = "zero", dtype=np.
     if outside not in ("zero", "nan"):
         raise ValueError(f"outside must be 'zero' or 'nan', got {outside!r}")
     fill = 0.0 if outside == "zero" else np.nan
-    values = np.asarray(source.hu, dtype=np.float64)
     if same_geometry(source, target):
-        return values.astype(dtype)
+        return np.array(source.hu, dtype=dtype)  # one copy, not a float64 one first
+    values = np.asarray(source.hu, dtype=np.float64)
     nk, nj, ni = target.shape
     out = np.empty(nk * nj * ni, dtype=dtype)
     jj, ii = np.meshgrid(np.arange(nj, dtype=float), np.arange(ni, dtype=float), indexing="ij")

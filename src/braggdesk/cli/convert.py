@@ -42,7 +42,7 @@ def run_convert(args) -> int:
         voxels = int(case.masks[roi.name].sum())
         rows.append({"name": roi.name, "type": roi.roi_type, "mask_voxels": voxels,
                      "mask_volume_cm3": round(voxels * voxel_cm3, 4),
-                     "contour_volume_cm3": round(roi_volume_cm3(roi), 4)})
+                     "contour_volume_cm3": round(roi_volume_cm3(roi, ct.spacing_mm[2]), 4)})
     bad = [r["name"] for r in rows if abs(r["contour_volume_cm3"] - r["mask_volume_cm3"]) > 1e-3 * max(
         1.0, r["mask_volume_cm3"])]
     out = sys.stderr if args.json == "-" else sys.stdout

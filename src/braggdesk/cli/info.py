@@ -34,7 +34,6 @@ def run_info(args) -> int:
 
 def add_roi_volumes(inventory) -> None:
     """Fill ``RoiSummary.volume_cm3`` from the polygons (no CT needed); a broken RTSTRUCT keeps its problem line."""
-    from ..analysis.rasterize import roi_volume_cm3
     from ..io.rtstruct import read_rtstruct
 
     for summary in inventory.structure_sets:
@@ -45,9 +44,19 @@ def add_roi_volumes(inventory) -> None:
         except BraggdeskError as exc:
             summary.problem = str(exc)
             continue
-        volumes = {roi.number: roi_volume_cm3(roi) for roi in structure_set.rois if not roi.is_point}
+        volumes = {roi.number: _volume_or_none(roi) for roi in structure_set.rois if not roi.is_point}
         for roi in summary.rois:
             roi.volume_cm3 = volumes.get(roi.number)
+
+
+def _volume_or_none(roi) -> float | None:
+    """The ROI's volume, or None (shown as ?) where it has none without a grid: a single plane, a non-axial contour."""
+    from ..analysis.rasterize import roi_volume_cm3
+
+    try:
+        return roi_volume_cm3(roi)
+    except BraggdeskError:
+        return None
 
 
 def describe(inventory) -> list[str]:

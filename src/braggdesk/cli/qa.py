@@ -168,18 +168,15 @@ def _target_uncertainty(qa, evaluated_native) -> float | None:
     """Mean relative uncertainty of the MC dose over the high-dose voxels of the target (or of the reference)."""
     import numpy as np
 
+    from ..analysis.plan_qa import high_dose_region
     from ..analysis.resample import resample
 
     unc = getattr(evaluated_native, "uncertainty", None)
     if unc is None:
         return None
     on_ref = resample(evaluated_native.grid.with_hu(unc), qa.reference, outside="nan")
-    ref = np.asarray(qa.reference.hu)
-    region = ref >= 0.5 * ref.max()
-    if qa.target:
-        mask = next(m for m in qa.masks if m.name == qa.target)
-        if (region & (mask.fraction >= 0.5)).any():
-            region &= mask.fraction >= 0.5
+    target = next((m for m in qa.masks if m.name == qa.target), None) if qa.target else None
+    region, _ = high_dose_region(qa.reference.hu, target)
     values = on_ref[region & np.isfinite(on_ref)]
     return float(values.mean()) if values.size else None
 

@@ -37,12 +37,11 @@ def load_run_inputs(args):
     """CT, plan, beam model and CT calibration named by the command line."""
     from ..io.beam_model import read_beam_model
     from ..io.ct_calibration import find_calibration_in_folder, read_ct_calibration
-    from ..io.dicom_ct import list_ct_series, read_ct_series, referenced_ct_series_uid
+    from ..io.dicom_ct import read_ct_series
     from ..io.rtplan import read_rt_ion_plan
 
     # a folder with several CT series: the one the plan refers to (through its structure set or frame of reference)
-    several = args.ct.is_dir() and len(list_ct_series(args.ct)) > 1
-    ct = read_ct_series(args.ct, referenced_ct_series_uid(args.ct, args.plan) if several else None)
+    ct = read_ct_series(args.ct, referenced_by=args.plan)
     plan = read_rt_ion_plan(args.plan)
     model = read_beam_model(args.beam_model)
     if args.ct_calibration:

@@ -37,7 +37,7 @@ def gamma_benchmark(xp: Any = np, n: int = GRID_N, log: Callable[[str], None] = 
     rng = np.random.default_rng(1)
     cases = {
         "shift1mm_noise1pct": box_dose(1.0, n) * (1 + 0.01 * rng.standard_normal((n, n, n))).astype(np.float32),
-        "scaled_1p03": box_dose(0.0, n) * np.float32(1.03),
+        "scaled_1p03": reference.hu * np.float32(1.03),
     }
     figures: dict = {"gamma_grid": [n, n, n], "gamma_criteria": "2 %/2 mm global and local, cut-off 10 %"}
     for name, evaluated in cases.items():

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from .. import __version__
 from ..errors import DeviceError
+from .hosts import split_target
 
 
 class ClusterError(DeviceError):
@@ -35,17 +36,12 @@ class SshHost:
 
     @classmethod
     def parse(cls, text: str) -> "SshHost":
-        """``[user@]host[:port]``."""
-        user, _, rest = text.strip().rpartition("@")
-        host, port = rest, None
-        if rest.count(":") == 1:
-            host, _, port_text = rest.partition(":")
-            if not port_text.isdigit():
-                raise ClusterError(f"SSH host {text!r}: the port after ':' must be a number")
-            port = int(port_text)
-        if not host:
-            raise ClusterError(f"SSH host {text!r}: no host name; expected [user@]host[:port]")
-        return cls(host, user or None, port)
+        """``[user@]host[:port]`` (an IPv6 address in brackets), as a remote node's target is read."""
+        try:
+            user, host, port = split_target(text)
+        except ValueError as exc:
+            raise ClusterError(f"SSH host {text!r}: {exc}") from None
+        return cls(host, user, port)
 
     def __str__(self) -> str:
         return (f"{self.username}@" if self.username else "") + self.host + (f":{self.port}" if self.port else "")
@@ -86,10 +82,9 @@ class ClusterSpec:
 class ClusterHandle:
     """A connected Dask client, plus the cluster braggdesk started (closed with the handle)."""
 
-    def __init__(self, client, cluster=None, description: str = ""):
+    def __init__(self, client, cluster=None):
         self.client = client
         self.cluster = cluster
-        self.description = description
 
     def close(self) -> None:
         try:
@@ -121,11 +116,11 @@ def open_cluster(spec: ClusterSpec) -> ClusterHandle:
             client = distributed.Client(spec.address, timeout=spec.start_timeout_s)
         except (OSError, TimeoutError) as exc:
             raise ClusterError(f"cannot reach the Dask scheduler at {spec.address}: {exc}") from None
-        handle = ClusterHandle(client, None, spec.describe())
+        handle = ClusterHandle(client)
     elif spec.local_workers is not None:
         cluster = distributed.LocalCluster(n_workers=spec.local_workers, threads_per_worker=1, processes=True,
                                            host="127.0.0.1", dashboard_address=None)
-        handle = ClusterHandle(distributed.Client(cluster), cluster, spec.describe())
+        handle = ClusterHandle(distributed.Client(cluster), cluster)
     else:
         handle = _start_ssh_cluster(distributed, spec)
     try:
@@ -159,7 +154,7 @@ def _start_ssh_cluster(distributed, spec: ClusterSpec) -> ClusterHandle:
                                          remote_python=python)
     except Exception as exc:  # asyncssh, OSError and Dask's bare Exception("Worker failed to start")
         raise ClusterError(_ssh_start_problem(exc, hosts, python)) from None
-    return ClusterHandle(distributed.Client(cluster), cluster, spec.describe())
+    return ClusterHandle(distributed.Client(cluster), cluster)
 
 
 def _ssh_start_problem(exc: BaseException, hosts: list[SshHost], python: str | None) -> str:

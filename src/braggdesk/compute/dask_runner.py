@@ -73,10 +73,7 @@ class DaskRunner(Runner):
     def cancel(self) -> None:
         """Stop: cancel every batch not finished yet (finished ones are still merged)."""
         super().cancel()
-        with self._lock:
-            pending = [f for f in self._outstanding.values() if f.status != "finished"]
-        if pending and self._client is not None:
-            self._client.cancel(pending)
+        self._cancel_pending()
 
     def close(self) -> None:
         """Close the cluster braggdesk started for this runner (a caller's client stays open)."""
@@ -126,7 +123,6 @@ class DaskRunner(Runner):
             weight = self._scale.per_voxel(settings.dose_to)
         attempts: dict[int, int] = {}
         meta: dict[str, tuple[int, int]] = {}
-        done: set[int] = set()
         arrivals = as_completed()
         try:
             for b, n in todo:
@@ -145,10 +141,7 @@ class DaskRunner(Runner):
                             self._job_future = self._scatter_job()
                         arrivals.add(self._submit(b, n, attempts[b], meta))
                     continue
-                if b in done:  # cannot happen with one future per batch; never count a batch twice
-                    continue
-                done.add(b)
-                yield snap
+                yield snap  # one future per batch at a time (a retry only after its future came back empty)
                 if self.cancelled or batch_size is None:
                     continue
                 total = self.total
@@ -166,10 +159,14 @@ class DaskRunner(Runner):
     def cancel_outstanding(self) -> None:
         """The target is met: cancel what is still queued or running, without marking the run cancelled."""
         self._target_met = True
+        self._cancel_pending()
+
+    def _cancel_pending(self) -> None:
         with self._lock:
             pending = [f for f in self._outstanding.values() if f.status != "finished"]
-        if pending:
-            self._client.cancel(pending)
+        client = self._client
+        if pending and client is not None:
+            client.cancel(pending)
 
     def _scatter_job(self):
         key = f"braggdesk-job-{self.job.job_id}"

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine.physics.materials import stopping_power_ratio
+from ..engine.physics.materials import REFERENCE_ENERGY_MEV, stopping_power_ratio
 from ..engine.physics.water import water_table
 from ..io.demo_case import DEMO_ENERGIES_MEV, DEMO_FIELD_MM, DemoCase
 from ..model import Roi
-
-RSP_ENERGY_MEV = 100.0
 
 
 def geometric_depth_mm(case: DemoCase, water_equivalent_mm: float) -> float:
@@ -29,7 +27,7 @@ def geometric_depth_mm(case: DemoCase, water_equivalent_mm: float) -> float:
     materials = {m.name: m for m in phantom.calibration.materials}
     remaining = water_equivalent_mm
     for slab in phantom.slabs:
-        rsp = float(stopping_power_ratio(materials[slab.material], RSP_ENERGY_MEV))
+        rsp = float(stopping_power_ratio(materials[slab.material], REFERENCE_ENERGY_MEV))
         thickness = slab.depth_end_mm - slab.depth_start_mm
         if remaining <= rsp * thickness:
             return slab.depth_start_mm + remaining / rsp

@@ -34,16 +34,26 @@ class HostProfile:
         return f"{who}{self.host}:{self.port}"
 
     def known_hosts_path(self) -> Path:
-        return Path(self.known_hosts) if self.known_hosts else Path.home() / ".ssh" / "known_hosts"
+        return Path(self.known_hosts).expanduser() if self.known_hosts else Path.home() / ".ssh" / "known_hosts"
 
     @classmethod
     def parse(cls, target: str, **fields) -> "HostProfile":
         """``[user@]host[:port]`` (an IPv6 address in brackets) plus the other fields."""
-        m = _TARGET.match(target.strip())
-        if not m:
-            raise BraggdeskError(f"remote {target!r}: expected [user@]host[:port]")
-        port = int(m["port"]) if m["port"] else 22
-        if not 0 < port < 65536:
-            raise BraggdeskError(f"remote {target!r}: port {port} is not between 1 and 65535")
-        profile = cls(host=m["host"].strip("[]"), port=port, user=m["user"])
+        try:
+            user, host, port = split_target(target)
+        except ValueError as exc:
+            raise BraggdeskError(f"remote {target!r}: {exc}") from None
+        profile = cls(host=host, port=22 if port is None else port, user=user)
         return replace(profile, **{k: v for k, v in fields.items() if v is not None})
+
+
+def split_target(target: str) -> tuple[str | None, str, int | None]:
+    """``[user@]host[:port]`` (an IPv6 address in brackets) as (user, host, port), None where not given;
+    ValueError saying what is wrong.  The one parser of SSH targets (remote nodes and Dask SSH hosts)."""
+    m = _TARGET.match(target.strip())
+    if not m:
+        raise ValueError("expected [user@]host[:port]")
+    port = int(m["port"]) if m["port"] else None
+    if port is not None and not 0 < port < 65536:
+        raise ValueError(f"port {port} is not between 1 and 65535")
+    return m["user"], m["host"].strip("[]"), port

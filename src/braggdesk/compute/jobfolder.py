@@ -17,6 +17,7 @@ when a job is resumed.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -55,11 +56,7 @@ class JobFolder:
         self.write_status({"state": "queued", "digest": digest})
 
     def read_job_message(self) -> wire.Message:
-        with open(self.path / "job.bdw", "rb") as fh:
-            msg = wire.read_message(wire.stream_reader(fh))
-        if msg is None:
-            raise WireError(f"{self.path / 'job.bdw'} is empty")
-        return msg
+        return _read_frame_file(self.path / "job.bdw", wire.read_message)
 
     # -- status ---------------------------------------------------------------------------
     def status(self) -> dict:
@@ -91,30 +88,19 @@ class JobFolder:
         _write_atomic(self.batches_dir / f"{seq:06d}.snap", wire.encode_snapshot(snap))
 
     @staticmethod
-    def read_batch(path: Path) -> Snapshot:
-        with open(path, "rb") as fh:
-            msg = wire.read_message(wire.stream_reader(fh))
-        if msg is None:
-            raise WireError(f"{path} is empty")
-        return wire.decode_snapshot(msg)
-
-    @staticmethod
     def read_batch_frame(path: Path) -> tuple[bytes, tuple[int, ...]]:
         """A batch file as the frame it is, and its batch numbers: forwarded without decoding the sums."""
-        with open(path, "rb") as fh:
-            got = wire.read_header(wire.stream_reader(fh))
-        if got is None:
-            raise WireError(f"{path} is empty")
-        frame, header = got
+        frame, header = _read_frame_file(path, wire.read_header)
         return frame, tuple(int(b) for b in header["batches"])
 
     def merged(self, skip: set[int] = frozenset()) -> tuple[Snapshot | None, list[Path]]:
-        """The sum of the stored batches not in ``skip``, and the files read."""
+        """The sum of the stored batches not in ``skip``, and the files read (a skipped one is not decoded)."""
         total, files = None, self.batch_files()
         for path in files:
-            snap = self.read_batch(path)
-            if set(snap.batches) & skip:
+            frame, batches = self.read_batch_frame(path)
+            if set(batches) & skip:
                 continue
+            snap = wire.decode_snapshot(wire.read_message(wire.stream_reader(io.BytesIO(frame))))
             total = snap if total is None else total + snap
         return total, files
 
@@ -164,6 +150,15 @@ def run_engine(folder: JobFolder) -> int:
     except Exception as exc:  # every failure must reach the client as a message, not a silent death
         folder.update_status(state="failed", error=f"{type(exc).__name__}: {exc}", ended=time.time())
         raise
+
+
+def _read_frame_file(path: Path, read):
+    """``read`` (wire.read_message or wire.read_header) applied to the one frame a file holds."""
+    with open(path, "rb") as fh:
+        got = read(wire.stream_reader(fh))
+    if got is None:
+        raise WireError(f"{path} is empty")
+    return got
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

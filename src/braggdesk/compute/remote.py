@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Iterator
 
-from ..engine.simulate import dose_scale
+from ..engine.simulate import check_frame_of_reference, dose_scale
 from ..errors import RemoteError, WireError
 from ..io import wire
 from ..model import DoseScale, Job, Snapshot
@@ -43,7 +43,6 @@ class Link(abc.ABC):
 
     def __init__(self) -> None:
         self.inbox: queue.Queue = queue.Queue()  # Message, then one Closed
-        self.bytes_received = 0
 
     @property
     @abc.abstractmethod
@@ -68,12 +67,9 @@ class Link(abc.ABC):
 
     def receive(self, timeout: float) -> wire.Message | Closed | None:
         try:
-            item = self.inbox.get(timeout=timeout)
+            return self.inbox.get(timeout=timeout)
         except queue.Empty:
             return None
-        if isinstance(item, wire.Message):
-            self.bytes_received += item.frame_bytes
-        return item
 
 
 class StreamRunner(Runner):
@@ -97,8 +93,6 @@ class StreamRunner(Runner):
         self.hello: dict = {}
         self.log: list[str] = []
         self.link: Link | None = None
-        self.bytes_sent = 0
-        self.bytes_received = 0
         self.snapshot_frames: list[int] = []  # size on the wire of each snapshot received
 
     @abc.abstractmethod
@@ -120,7 +114,10 @@ class StreamRunner(Runner):
 
     # -- Runner -----------------------------------------------------------------------
     def _start(self) -> DoseScale:
-        scale = dose_scale(self.job)  # a bad plan is refused here, before anything is sent
+        # A bad plan is refused here, before anything is sent (the node would refuse it in its engine process).
+        for note in check_frame_of_reference(self.job):
+            self.add_note(note)
+        scale = dose_scale(self.job)
         self._connect(attach=self.attach, have=())
         return scale
 
@@ -174,28 +171,17 @@ class StreamRunner(Runner):
         link = self._make_link()
         link.open()
         self.link = link
-        first = link.receive(timeout=HELLO_TIMEOUT_S)
-        if first is None:
-            self._close()
-            raise RemoteError(link.where, f"the worker sent no hello within {HELLO_TIMEOUT_S:.0f} s")
-        if isinstance(first, Closed):
-            self._close()
-            raise RemoteError(link.where, closed_cause(first))
-        if first.kind == "error":
-            self._close()
-            raise self._worker_error(first.header)
-        if first.kind != "hello":
-            self._close()
-            raise RemoteError(link.where, f"the worker began with {first.kind}, expected hello")
         try:
+            first = read_hello(link)
             wire.check_compatible(first.header, f"the node {link.where}")
         except WireError as exc:
             self._close()
             raise RemoteError(link.where, str(exc)) from None
+        except RemoteError:
+            self._close()
+            raise
         self.hello = dict(first.header)
-        frame = wire.encode_job(self.job, attach=attach, have_batches=have)
-        self.bytes_sent += len(frame)
-        link.send(frame)
+        link.send(wire.encode_job(self.job, attach=attach, have_batches=have))
         if self.cancelled:
             link.send(wire.encode("cancel", {"job_id": self.job_id}))
 
@@ -213,7 +199,6 @@ class StreamRunner(Runner):
     def _close(self) -> None:
         link, self.link = self.link, None
         if link is not None:
-            self.bytes_received += link.bytes_received
             link.close()
 
     def _worker_error(self, header: dict) -> RemoteError:
@@ -222,6 +207,21 @@ class StreamRunner(Runner):
         if code == "worker-died":
             text = f"{text} (re-attach with --attach {self.job_id})"
         return RemoteError(self.where, text, self.job_id)
+
+
+def read_hello(link: Link, timeout: float = HELLO_TIMEOUT_S) -> wire.Message:
+    """The worker's first frame, which must be its hello; a RemoteError saying why not otherwise."""
+    first = link.receive(timeout=timeout)
+    if first is None:
+        raise RemoteError(link.where, f"the worker sent no hello within {timeout:.0f} s")
+    if isinstance(first, Closed):
+        raise RemoteError(link.where, closed_cause(first))
+    if first.kind == "error":
+        raise RemoteError(link.where, str(first.header.get("message", "unknown error")))
+    if first.kind != "hello":
+        raise RemoteError(link.where, f"the worker began with {first.kind}, expected hello")
+    return first
+
 
 def closed_cause(closed: Closed) -> str:
     """Why the worker's stream ended, in words: a missing command, missing braggdesk, a crash, the network."""
@@ -248,6 +248,7 @@ class PipeLink(Link):
         self.command = command
         self.proc: subprocess.Popen | None = None
         self._stderr: list[bytes] = []
+        self._stderr_reader: threading.Thread | None = None
 
     @property
     def where(self) -> str:
@@ -259,7 +260,8 @@ class PipeLink(Link):
                                          stderr=subprocess.PIPE)
         except OSError as exc:
             raise RemoteError(self.where, f"cannot start {shlex.join(self.command)}: {exc.strerror}") from None
-        threading.Thread(target=self._read_stderr, daemon=True).start()
+        self._stderr_reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._stderr_reader.start()
         threading.Thread(target=self._read_stdout, daemon=True).start()
 
     def _read_stderr(self) -> None:
@@ -277,7 +279,8 @@ class PipeLink(Link):
         except WireError as exc:
             reason = str(exc)
         code = self.proc.wait()
-        time.sleep(0.05)  # let the stderr reader finish
+        assert self._stderr_reader is not None
+        self._stderr_reader.join(timeout=1.0)  # its last lines name the cause (a grandchild may hold the pipe)
         text = b"".join(self._stderr).decode(errors="replace")
         self.inbox.put(Closed(reason, code if code >= 0 else None, str(-code) if code < 0 else None, text))
 

@@ -21,7 +21,7 @@ from ..errors import InputError, RemoteError
 from ..io import wire
 from ..model import Job
 from .hosts import HostProfile
-from .remote import Closed, Link, StreamRunner, closed_cause
+from .remote import Closed, Link, StreamRunner, read_hello
 
 CONNECT_TIMEOUT_S = 15.0
 
@@ -102,7 +102,7 @@ async def _host_key_error(profile: HostProfile, known_hosts: Path) -> HostKeyErr
 async def open_connection(profile: HostProfile, timeout_s: float = CONNECT_TIMEOUT_S):
     """An authenticated asyncssh connection, or a RemoteError saying which host and why not."""
     asyncssh = _asyncssh()
-    known_hosts = profile.known_hosts_path().expanduser()
+    known_hosts = profile.known_hosts_path()
     if not known_hosts.is_file():
         offered = await _offered_key(profile)
         raise UnknownHostKey(profile.address, (
@@ -143,6 +143,7 @@ class SshLink(Link):
         self._conn = None
         self._proc = None
         self._stderr: list[str] = []
+        self._pumps: list[asyncio.Task] = []  # the loop keeps only weak references to tasks
 
     @property
     def where(self) -> str:
@@ -169,8 +170,7 @@ class SshLink(Link):
         except _asyncssh().ChannelOpenError as exc:
             self._conn.abort()
             raise RemoteError(self.where, f"cannot start the remote command: {exc.reason}") from None
-        asyncio.ensure_future(self._pump_stderr())
-        asyncio.ensure_future(self._pump())
+        self._pumps = [asyncio.ensure_future(self._pump_stderr()), asyncio.ensure_future(self._pump())]
 
     async def _pump_stderr(self) -> None:
         try:
@@ -271,15 +271,8 @@ def probe(profile: HostProfile) -> dict:
     link = SshLink(profile)
     link.open()
     try:
-        first = link.receive(timeout=120.0)
+        h = read_hello(link).header
         elapsed = time.perf_counter() - t0
-        if first is None:
-            raise RemoteError(profile.address, "the worker sent no hello within 120 s")
-        if isinstance(first, Closed):
-            raise RemoteError(profile.address, closed_cause(first))
-        if first.kind != "hello":
-            raise RemoteError(profile.address, f"the worker began with {first.kind}, expected hello")
-        h = first.header
         try:
             wire.check_compatible(h, f"the node {profile.address}")
             compatible = "yes"

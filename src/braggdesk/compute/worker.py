@@ -149,27 +149,23 @@ class Worker:
         return None if folder.engine_alive() else "its process is gone"
 
     def _stream(self, folder: JobFolder, have: set[int]) -> int:
-        sent_files: set[str] = set()
-        first = True
+        # What is already on disk and the client lacks goes as one merged frame, then each new batch file.
+        snap, files = folder.merged(have)
+        sent_files = {p.name for p in files}
+        if snap is not None:
+            self.send(wire.encode_snapshot(snap))
+            have.update(snap.batches)
         while not self.client_gone.is_set():
             status = folder.status()  # read before the files: a final state means all files are there
-            snap, files = folder.merged(have) if first else (None, [])
-            if first:
-                first = False
-                sent_files.update(p.name for p in files)
-                if snap is not None:
-                    self.send(wire.encode_snapshot(snap))
-                    have.update(snap.batches)
-            else:
-                for path in folder.batch_files():
-                    if path.name in sent_files:
-                        continue
-                    sent_files.add(path.name)
-                    frame, batches = folder.read_batch_frame(path)
-                    if set(batches) & have:
-                        continue
-                    self.send(frame)
-                    have.update(batches)
+            for path in folder.batch_files():
+                if path.name in sent_files:
+                    continue
+                sent_files.add(path.name)
+                frame, batches = folder.read_batch_frame(path)
+                if set(batches) & have:
+                    continue
+                self.send(frame)
+                have.update(batches)
             state = status.get("state")
             if state in ("done", "cancelled"):
                 if self._all_sent(folder, sent_files):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..model import CtCalibration, DoseScale, Material, Volume
+from ..model import CtCalibration, DoseScale, Volume
 from .physics.materials import material_physics
 from .physics.nuclear import nonelastic_macroscopic_per_cm, recoil_energy_fraction
 
@@ -30,8 +30,6 @@ class Media:
     density_g_cm3: np.ndarray  # float32 per voxel
     rsp: np.ndarray  # float32 relative (linear) stopping power to water per voxel
     inv_x0_per_mm: np.ndarray  # float32 1 / radiation length per voxel
-    materials: list[Material]
-    mass_rsp: np.ndarray  # per material: RSP at unit density
     nonelastic_per_mm_unit_density: list  # per material: callable E -> Sigma/rho [1/mm per g/cm3]
     recoil_fraction: list  # per material: callable E -> local fraction
     voxel_volume_cm3: float
@@ -71,5 +69,4 @@ def build_media(ct: Volume, calibration: CtCalibration) -> Media:
         rec_fns[m] = (lambda mm: lambda e: recoil_energy_fraction(mm, np.asarray(e, float)))(mat)
     rsp = (density * mass_rsp[midx]).astype(np.float32)
     inv_x0 = (density / (10.0 * x0_g_cm2[midx])).astype(np.float32)
-    return Media(midx.astype(np.int32), density, rsp, inv_x0, list(calibration.materials), mass_rsp,
-                 sig_fns, rec_fns, ct.voxel_volume_cm3)
+    return Media(midx.astype(np.int32), density, rsp, inv_x0, sig_fns, rec_fns, ct.voxel_volume_cm3)

@@ -18,10 +18,10 @@ import numpy as np
 
 from ..errors import PlanError
 from ..model import DoseScale, Job, Snapshot
+from ..model.snapshot import ENERGY_QUANTUM_MEV
 from .backend import Backend, select_backend
 from .geometry import GridFrame
 from .media import Media, build_media
-from .physics.materials import material_physics
 from .source import DeviceSpots, SpotTable, build_spot_table
 from .transport import TransportTables, deflect_directions, highland_f, transport_batch
 
@@ -40,10 +40,6 @@ class PreparedJob:
     spots: DeviceSpots
     scale: DoseScale
     notes: list[str] = field(default_factory=list)
-
-    @property
-    def n_voxels(self) -> int:
-        return self.media.n_voxels
 
 
 def check_frame_of_reference(job: Job) -> list[str]:
@@ -64,31 +60,25 @@ def prepare(job: Job, backend: Backend | None = None) -> PreparedJob:
     if backend.note:
         notes.append(backend.note)
     xp = backend.xp
-    grid = GridFrame.of(job.ct)
-    media = build_media(job.ct, job.calibration)
-    table = build_spot_table(job.plan, job.beam_model, grid, job.ct.patient_position or "HFS",
-                             slab_physics=_slab_physics)
+    grid, media, table = _host_setup(job)
     notes.extend(table.notes)
-    tables = TransportTables.build(xp, media, grid, nuclear=job.settings.nuclear)
+    tables = TransportTables.build(xp, media, grid, nuclear=job.settings.nuclear, score_let=job.settings.score_let)
     spots = DeviceSpots(table, xp)
     return PreparedJob(job, backend, media, table, tables, spots, media.dose_scale(table.total_protons), notes)
 
 
 def dose_scale(job: Job) -> DoseScale:
     """The job's energy-to-Gy factors without preparing a device: for runners whose batches run elsewhere."""
-    grid = GridFrame.of(job.ct)
-    media = build_media(job.ct, job.calibration)
-    table = build_spot_table(job.plan, job.beam_model, grid, job.ct.patient_position or "HFS",
-                             slab_physics=_slab_physics)
+    _, media, table = _host_setup(job)
     return media.dose_scale(table.total_protons)
 
 
-def _slab_physics(rs) -> tuple[float, float]:
-    if rs.composition is None:
-        raise PlanError(f"range shifter {rs.identifier!r}: its material {rs.material!r} has no composition")
-    phys = material_physics(rs.composition, density_g_cm3=rs.composition.density_g_cm3)
-    wet = rs.water_equivalent_thickness_mm or rs.thickness_mm * phys.relative_stopping_power
-    return float(wet), float(rs.thickness_mm / (10.0 * phys.radiation_length_g_cm2 / phys.density_g_cm3))
+def _host_setup(job: Job) -> tuple[GridFrame, Media, SpotTable]:
+    """The device-independent part of preparing a job: grid frame, per-voxel media, spot table."""
+    grid = GridFrame.of(job.ct)
+    media = build_media(job.ct, job.calibration)
+    table = build_spot_table(job.plan, job.beam_model, grid, job.ct.patient_position or "HFS")
+    return grid, media, table
 
 
 def batch_seed(seed: int, batch_index: int) -> int:
@@ -105,8 +95,8 @@ def run_batch(prepared: PreparedJob, batch_index: int, n_primaries: int) -> Snap
                                       range_shifter=_range_shifter_fn(prepared))
     backend.synchronize()
     energy = backend.to_numpy(tally.energy)
-    e_mev = energy * 1e-6
-    snap = Snapshot(
+    e_mev = energy * ENERGY_QUANTUM_MEV
+    return Snapshot(
         primaries=n_primaries,
         energy=energy,
         energy_sq=backend.to_numpy(tally.energy_sq),
@@ -120,7 +110,6 @@ def run_batch(prepared: PreparedJob, batch_index: int, n_primaries: int) -> Snap
         notes=tuple(prepared.notes),
         counters=counters,
     )
-    return snap
 
 
 def _range_shifter_fn(prepared: PreparedJob):
@@ -202,26 +191,30 @@ def simulate(job: Job, *, backend: Backend | None = None, cancel: Callable[[], b
         return
     target = float(job.settings.target_uncertainty)
     dose_weight = prepared.scale.per_voxel(job.settings.dose_to)
+
+    def reached(total: Snapshot | None) -> bool:
+        return total is not None and total.n_batches >= 2 and total.mean_relative_uncertainty(dose_weight) <= target
+
     total: Snapshot | None = done
-    if total is not None and total.n_batches >= 2 and total.mean_relative_uncertainty(dose_weight) <= target:
+    if reached(total):
         return
     b = max(have) + 1 if have else 0
     while not cancelled():
-        done = 0 if total is None else total.primaries
+        n_done = 0 if total is None else total.primaries
         todo = []
         for _ in range(workers):
-            n = min(batch_size, job.settings.max_primaries - done)
+            n = min(batch_size, job.settings.max_primaries - n_done)
             if n <= 0:
                 break
             todo.append((b, n))
-            done += n
+            n_done += n
             b += 1
         if not todo:
             return
         for snap in _run_batches(prepared, todo, workers, cancelled):
             total = snap if total is None else total + snap
             yield snap
-        if total is not None and total.n_batches >= 2 and total.mean_relative_uncertainty(dose_weight) <= target:
+        if reached(total):
             return
 
 

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import PlanError
-from ..model import BeamModel, Plan
+from ..model import BeamModel, Plan, RangeShifter
 from .geometry import GridFrame, beam_frame, ray_box_entry
+from .physics.materials import material_physics
 
 
 @dataclass
@@ -59,8 +60,7 @@ class SpotTable:
         return float(self.protons.sum())
 
 
-def build_spot_table(plan: Plan, model: BeamModel, grid: GridFrame, patient_position: str,
-                     slab_physics=None) -> SpotTable:
+def build_spot_table(plan: Plan, model: BeamModel, grid: GridFrame, patient_position: str) -> SpotTable:
     """Spots of every beam with their optics; raises PlanError for energies outside the model,
     unknown range shifters, or beams whose spots all miss the CT."""
     cols: dict[str, list] = {k: [] for k in (
@@ -83,16 +83,13 @@ def build_spot_table(plan: Plan, model: BeamModel, grid: GridFrame, patient_posi
                 known = ", ".join(sorted(model.range_shifters)) or "none"
                 raise PlanError(f"beam {beam.name!r} uses range shifter {rs_id!r}, which the beam model "
                                 f"'{model.name}' does not define (it defines: {known})")
-            if slab_physics is None:
-                raise PlanError(f"range shifter {rs_id!r} needs material physics")
-            wet_mm, t_x0 = slab_physics(rs)
+            wet_mm, t_x0 = _slab_physics(rs)
             slabs.append(RangeShifterSlab(bi, rs.isocenter_distance_mm, wet_mm, t_x0))
         for li, layer in enumerate(beam.layers):
             try:
                 optics = model.optics(layer.nominal_energy_mev)
             except ValueError as exc:
                 raise PlanError(f"beam {beam.name!r}, layer {li + 1}: {exc}") from None
-            n = layer.n_spots
             mu = layer.spot_mu
             keep = mu > 0
             n = int(keep.sum())
@@ -120,10 +117,19 @@ def build_spot_table(plan: Plan, model: BeamModel, grid: GridFrame, patient_posi
     return table
 
 
+def _slab_physics(rs: RangeShifter) -> tuple[float, float]:
+    """A range shifter's water-equivalent thickness (mm) and its thickness in radiation lengths."""
+    if rs.composition is None:
+        raise PlanError(f"range shifter {rs.identifier!r}: its material {rs.material!r} has no composition")
+    phys = material_physics(rs.composition, density_g_cm3=rs.composition.density_g_cm3)
+    wet = rs.water_equivalent_thickness_mm or rs.thickness_mm * phys.relative_stopping_power
+    return float(wet), float(rs.thickness_mm / (10.0 * phys.radiation_length_g_cm2 / phys.density_g_cm3))
+
+
 def _check_spots_hit_ct(table: SpotTable, beams, grid: GridFrame) -> None:
     """Central rays of spots must cross the CT; a beam whose spots all miss is an error."""
     b = table.beam_index
-    start, direction = _central_rays(table, np)
+    start, direction = _central_rays(table)
     t_in, t_out = ray_box_entry(np, start, direction, grid.size_mm)
     hit = t_in < t_out
     for bi, beam in enumerate(beams):
@@ -137,10 +143,9 @@ def _check_spots_hit_ct(table: SpotTable, beams, grid: GridFrame) -> None:
             table.notes.append(f"beam {beam.name!r}: {n_miss} of {int(sel.sum())} spots miss the CT")
 
 
-def _central_rays(table: SpotTable, xp, idx=None):
-    b = table.beam_index if idx is None else table.beam_index[idx]
-    x = table.x_iso_mm if idx is None else table.x_iso_mm[idx]
-    y = table.y_iso_mm if idx is None else table.y_iso_mm[idx]
+def _central_rays(table: SpotTable):
+    """Start (at the reference plane) and direction of every spot's central ray, grid frame."""
+    b, x, y = table.beam_index, table.x_iso_mm, table.y_iso_mm
     d_ref = table.reference_plane_mm
     sx = table.vsad_mm[b, 0]
     sy = table.vsad_mm[b, 1]

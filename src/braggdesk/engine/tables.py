@@ -30,12 +30,16 @@ class LogGridTable:
         return cls(float(np.log(x_min)), float((n - 1) / (np.log(x_max) - np.log(x_min))), n,
                    xp.asarray(vals, dtype=xp.float32))
 
-    def rows_at(self, xp, x):
-        """All rows interpolated at x with one index computation: a tuple of arrays."""
+    def _node(self, xp, x):
+        """Lower grid node and lerp weight of each x (clamped to the grid)."""
         f = (xp.log(xp.maximum(x, 1e-30)) - self.log_x0) * self.inv_dlog
         f = xp.clip(f, 0.0, self.n - 1.000001)
         i = f.astype(xp.int32)
-        w = (f - i).astype(xp.float32)
+        return i, (f - i).astype(xp.float32)
+
+    def rows_at(self, xp, x):
+        """All rows interpolated at x with one index computation: a tuple of arrays."""
+        i, w = self._node(xp, x)
         if self._rows_last is None:
             self._rows_last = xp.ascontiguousarray(self.values.T)
         lo, hi = self._rows_last[i], self._rows_last[i + 1]  # (m, rows): one gather per node
@@ -44,10 +48,7 @@ class LogGridTable:
 
     def __call__(self, xp, x, row=None):
         """Linear interpolation at x (clamped to the grid); ``row`` picks a row per element."""
-        f = (xp.log(xp.maximum(x, 1e-30)) - self.log_x0) * self.inv_dlog
-        f = xp.clip(f, 0.0, self.n - 1.000001)
-        i = f.astype(xp.int32)
-        w = (f - i).astype(xp.float32)
+        i, w = self._node(xp, x)
         if row is None:
             lo, hi = self.values[i], self.values[i + 1]
         else:

@@ -26,8 +26,6 @@ from .physics import water as water_physics
 from .source import DeviceSpots
 from .tables import LogGridTable
 
-PROTON_MASS_MEV = 938.272088
-HIGHLAND_MEV = 13.6
 E_MIN_MEV, E_MAX_MEV = 0.05, 400.0
 LOCAL_DEPOSIT_MIN_DENSITY = 0.05  # g/cm3: below this (air) nuclear fragments are not deposited locally
 SECONDARY_MIN_MEV = 1.0  # secondary protons below this deposit locally (range < 25 um)
@@ -52,9 +50,11 @@ class TransportTables:
     nonelastic: LogGridTable  # rows: materials, Sigma/rho in 1/mm per g/cm3
     recoil: LogGridTable  # rows: materials, local energy fraction
     nuclear: bool = True
+    score_let: bool = True
 
     @classmethod
-    def build(cls, xp, media: Media, grid: GridFrame, nuclear: bool = True) -> "TransportTables":
+    def build(cls, xp, media: Media, grid: GridFrame, nuclear: bool = True,
+              score_let: bool = True) -> "TransportTables":
         wt = water_physics.water_table()
         r_min = float(wt.range_g_cm2(np.array([E_MIN_MEV]))[0]) * 10
         r_max = float(wt.range_g_cm2(np.array([E_MAX_MEV]))[0]) * 10
@@ -68,13 +68,14 @@ class TransportTables:
             mid_step=LogGridTable.sample(xp, [
                 water_physics.let_kev_um,
                 lambda e: 0.1 * water_physics.bohr_variance_mev2_per_g_cm2(e, WATER_Z_OVER_A),
-                lambda e: HIGHLAND_MEV / water_physics.p_beta_mev(e),
+                lambda e: water_physics.HIGHLAND_ES_MEV / water_physics.p_beta_mev(e),
                 lambda e: 0.1 * wt.stopping_power(e),
             ], E_MIN_MEV, E_MAX_MEV, 2048),
             nonelastic=LogGridTable.sample(xp, media.nonelastic_per_mm_unit_density, NUCLEAR_E_MIN_MEV,
                                            NUCLEAR_E_MAX_MEV, 512),
             recoil=LogGridTable.sample(xp, media.recoil_fraction, NUCLEAR_E_MIN_MEV, NUCLEAR_E_MAX_MEV, 128),
             nuclear=nuclear,
+            score_let=score_let,
         )
 
 
@@ -131,7 +132,7 @@ class Tally:
 class Particles:
     """Structure of arrays for the live particles of a batch."""
 
-    FIELDS = ("x", "y", "z", "u", "v", "w", "e", "t_x0", "mfp", "hist", "pend_vox", "pend_q", "primary")
+    FIELDS = ("x", "y", "z", "u", "v", "w", "e", "t_x0", "mfp", "pend_vox", "pend_q", "primary")
 
     def __init__(self, **arrays):
         for k in self.FIELDS:
@@ -179,7 +180,7 @@ def transport_batch(tables: TransportTables, spots: DeviceSpots, rng, n_primarie
         u=dvec[idx, 0].astype(f32), v=dvec[idx, 1].astype(f32), w=dvec[idx, 2].astype(f32),
         e=energy[idx].astype(f32), t_x0=xp.zeros(n, f32),
         mfp=rng.standard_exponential(n, dtype=f32),
-        hist=idx.astype(xp.int32), pend_vox=xp.full(n, -1, xp.int32), pend_q=xp.zeros(n, xp.float64),
+        pend_vox=xp.full(n, -1, xp.int32), pend_q=xp.zeros(n, xp.float64),
         primary=xp.ones(n, dtype=bool),
     )
     tally = Tally(xp, tables.n_voxels)
@@ -257,7 +258,8 @@ def _step(tb: TransportTables, tally: Tally, rng, p: Particles, counters, di, dj
     p.t_x0 += dt
     # scoring: ionisation energy and its LET weight; history-by-history via the pending deposit
     q = _quanta(xp, de)
-    tally.add("let_num", vox, xp.rint(de.astype(xp.float64) * let * (1.0 / LET_QUANTUM)))
+    if tb.score_let:
+        tally.add("let_num", vox, xp.rint(de.astype(xp.float64) * let * (1.0 / LET_QUANTUM)))
     children = None
     if nuc is not None:
         p.mfp -= sigma * s
@@ -314,20 +316,17 @@ def _to_boundary(xp, x, u, i, d):
 
 def deflect_directions(xp, d, tx, ty):
     """Directions (n, 3) turned by projected angles tx, ty (exact rotation, any angle)."""
-    p = Particles.__new__(Particles)
-    p.u, p.v, p.w = d[:, 0].copy(), d[:, 1].copy(), d[:, 2].copy()
-    _rotate(xp, p, tx, ty)
-    return xp.stack([p.u, p.v, p.w], axis=1)
+    return xp.stack(_rotate(xp, d[:, 0], d[:, 1], d[:, 2], tx, ty), axis=1)
 
 
-def _rotate(xp, p: Particles, tx, ty) -> None:
-    """Deflect directions by small projected angles tx, ty about two axes normal to (u, v, w)."""
-    u, v, w = p.u, p.v, p.w
+def _rotate(xp, u, v, w, tx, ty):
+    """Directions (u, v, w) turned by projected angles tx, ty about two axes normal to them: new (u, v, w)."""
     # an orthonormal pair perpendicular to the direction
     use_z = xp.abs(w) < 0.9
-    ax_x = xp.where(use_z, -v, w * 0 + 0)
+    zero = xp.zeros_like(w)
+    ax_x = xp.where(use_z, -v, zero)
     ax_y = xp.where(use_z, u, -w)
-    ax_z = xp.where(use_z, w * 0, v)
+    ax_z = xp.where(use_z, zero, v)
     norm = xp.sqrt(ax_x * ax_x + ax_y * ax_y + ax_z * ax_z)
     ax_x, ax_y, ax_z = ax_x / norm, ax_y / norm, ax_z / norm
     bx = v * ax_z - w * ax_y
@@ -340,7 +339,7 @@ def _rotate(xp, p: Particles, tx, ty) -> None:
     nv = ct * v + st_over * (tx * ax_y + ty * by)
     nw = ct * w + st_over * (tx * ax_z + ty * bz)
     n = xp.sqrt(nu * nu + nv * nv + nw * nw)
-    p.u, p.v, p.w = nu / n, nv / n, nw / n
+    return nu / n, nv / n, nw / n
 
 
 def _nonelastic(tb: TransportTables, rng, p: Particles, nuc, vox, e_new, counters):
@@ -357,8 +356,9 @@ def _nonelastic(tb: TransportTables, rng, p: Particles, nuc, vox, e_new, counter
     xp = tb.xp
     f32 = xp.float32
     idx = xp.nonzero(nuc)[0]
-    counters["nonelastic_primary"] += int(p.primary[idx].sum())
-    counters["nonelastic_secondary"] += int(idx.size - int(p.primary[idx].sum()))
+    n_primary = int(p.primary[idx].sum())
+    counters["nonelastic_primary"] += n_primary
+    counters["nonelastic_secondary"] += int(idx.size) - n_primary
     e = e_new[idx]
     frac = tb.recoil(xp, xp.maximum(e, f32(NUCLEAR_E_MIN_MEV)), row=tb.material[vox[idx]])
     local_e = e * xp.clip(frac, 0, 1)
@@ -378,13 +378,12 @@ def _nonelastic(tb: TransportTables, rng, p: Particles, nuc, vox, e_new, counter
         theta = xp.arccos(cos_t)
         phi = f32(2 * math.pi) * rnd[1][ei]
         child = Particles(
-            x=p.x[src].copy(), y=p.y[src].copy(), z=p.z[src].copy(),
-            u=p.u[src].copy(), v=p.v[src].copy(), w=p.w[src].copy(),
+            x=p.x[src], y=p.y[src], z=p.z[src], u=p.u[src], v=p.v[src], w=p.w[src],  # gathers: copies
             e=es.astype(f32), t_x0=xp.zeros(int(ei.size), f32),
             mfp=rng.standard_exponential(int(ei.size), dtype=f32),
-            hist=p.hist[src].copy(), pend_vox=xp.full(int(ei.size), -1, xp.int32),
+            pend_vox=xp.full(int(ei.size), -1, xp.int32),
             pend_q=xp.zeros(int(ei.size), xp.float64), primary=xp.zeros(int(ei.size), dtype=bool),
         )
-        _rotate(xp, child, theta * xp.cos(phi), theta * xp.sin(phi))
+        child.u, child.v, child.w = _rotate(xp, child.u, child.v, child.w, theta * xp.cos(phi), theta * xp.sin(phi))
         counters["secondary_protons"] += int(ei.size)
     return local, child

@@ -9,6 +9,11 @@ from PySide6 import QtCore, QtWidgets
 from ..viewers.display import COLOR_MAPS, QUANTITIES, QUANTITY_LABELS, WINDOW_PRESETS, DisplaySettings
 
 
+def _preset_name(level: float, width: float) -> str:
+    """The window preset with this level and width, else "Custom"."""
+    return next((k for k, v in WINDOW_PRESETS.items() if v == (level, width)), "Custom")
+
+
 class DisplayPanel(QtWidgets.QWidget):
     changed = QtCore.Signal(object)  # DisplaySettings
 
@@ -62,8 +67,7 @@ class DisplayPanel(QtWidgets.QWidget):
         blockers = [QtCore.QSignalBlocker(w) for w in (self.preset, self.level, self.width, self.quantity, self.cmap,
                                                        self.opacity, self.threshold, self.isodoses, self.wash,
                                                        self.iso_on)]
-        name = next((k for k, v in WINDOW_PRESETS.items() if v == tuple(s.window_level_hu)), "Custom")
-        self.preset.setCurrentText(name)
+        self.preset.setCurrentText(_preset_name(*s.window_level_hu))
         self.level.setValue(s.window_level_hu[0])
         self.width.setValue(s.window_level_hu[1])
         self.quantity.setCurrentIndex(QUANTITIES.index(s.quantity))
@@ -84,9 +88,8 @@ class DisplayPanel(QtWidgets.QWidget):
             self._emit()
 
     def _mark_custom(self) -> None:
-        name = next((k for k, v in WINDOW_PRESETS.items() if v == (self.level.value(), self.width.value())), "Custom")
         with QtCore.QSignalBlocker(self.preset):
-            self.preset.setCurrentText(name)
+            self.preset.setCurrentText(_preset_name(self.level.value(), self.width.value()))
 
     def _levels(self) -> tuple[float, ...]:
         out = []

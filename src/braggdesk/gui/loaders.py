@@ -1,10 +1,8 @@
 """From a path to model objects: which reader handles which kind of DICOM file.
 
-``READERS`` maps a kind (CT, RTPLAN, RTDOSE, RTSTRUCT) to a reader; ``RASTERIZE``
-turns a StructureSet into masks on the CT grid.  Both are seams: the RTSTRUCT
-reader (io.rtstruct.read_rtstruct) and the rasterizer
-(analysis.rasterize.rasterize_structure_set) plug in with :func:`register_reader`
-and :func:`register_rasterizer` or directly here, without touching the window.
+``READERS`` maps a kind (CT, RTPLAN, RTDOSE, RTSTRUCT) to a reader;
+:func:`rasterize` turns a StructureSet into masks on the CT grid
+(analysis.rasterize.rasterize_structure_set).
 """
 
 from __future__ import annotations
@@ -15,12 +13,14 @@ from typing import Callable
 
 import pydicom
 
+from ..analysis.rasterize import rasterize_structure_set
 from ..errors import InputError
 from ..io import uids
 from ..io.ct_calibration import find_calibration_in_folder
 from ..io.dicom_ct import read_ct_series
 from ..io.rtdose import read_rtdose
 from ..io.rtplan import read_rt_ion_plan
+from ..io.rtstruct import read_rtstruct
 from ..model import CtCalibration, Plan, StructureMask, StructureSet, Volume
 
 KIND_OF_SOP_CLASS = {
@@ -34,35 +34,9 @@ READERS: dict[str, Callable] = {
     "CT": read_ct_series,  # folder -> Volume
     "RTPLAN": read_rt_ion_plan,  # file -> Plan
     "RTDOSE": read_rtdose,  # file -> Volume (dose in Gy)
+    "RTSTRUCT": read_rtstruct,  # file -> StructureSet
 }
-RASTERIZE: list[Callable[[StructureSet, Volume], list[StructureMask]]] = []
 MAX_FILES = 5000
-
-
-def register_reader(kind: str, reader: Callable) -> None:
-    READERS[kind] = reader
-
-
-def register_rasterizer(fn: Callable[[StructureSet, Volume], list[StructureMask]]) -> None:
-    RASTERIZE[:] = [fn]
-
-
-def _try_default_plugins() -> None:
-    """Use io.rtstruct / analysis.rasterize when this build has them."""
-    if "RTSTRUCT" not in READERS:
-        try:
-            from ..io.rtstruct import read_rtstruct  # type: ignore[import-not-found]
-
-            READERS["RTSTRUCT"] = read_rtstruct
-        except ImportError:
-            pass
-    if not RASTERIZE:
-        try:
-            from ..analysis.rasterize import rasterize_structure_set  # type: ignore[import-not-found]
-
-            RASTERIZE.append(rasterize_structure_set)
-        except ImportError:
-            pass
 
 
 @dataclass
@@ -88,7 +62,7 @@ def classify(path: Path) -> dict[str, list[Path]]:
             ds = pydicom.dcmread(f, stop_before_pixels=True, specific_tags=["SOPClassUID"])
         except Exception:  # not DICOM (calibration CSVs, READMEs): skipped, counted below
             continue
-        kind = KIND_OF_SOP_CLASS.get(str(getattr(ds, "SOPClassUID", "")))
+        kind = KIND_OF_SOP_CLASS.get(uids.sop_class_of(ds))
         if kind:
             kinds.setdefault(kind, []).append(f)
     return kinds
@@ -96,7 +70,6 @@ def classify(path: Path) -> dict[str, list[Path]]:
 
 def load_path(path: str | Path) -> Loaded:
     """Read everything braggdesk knows in a folder or file; InputError when nothing usable is there."""
-    _try_default_plugins()
     path = Path(path)
     if not path.exists():
         raise InputError(path, "does not exist; expected a folder with a DICOM CT series, RT Ion Plan, RT Dose "
@@ -119,15 +92,10 @@ def load_path(path: str | Path) -> Loaded:
     for f in kinds.get("RTDOSE", []):
         out.doses.append((f, READERS["RTDOSE"](f)))
     for f in kinds.get("RTSTRUCT", []):
-        reader = READERS.get("RTSTRUCT")
-        if reader is None:
-            out.notes.append(f"{f.name}: RT Structure Set reading is not in this build; skipped")
-        else:
-            out.structure_sets.append(reader(f))
+        out.structure_sets.append(READERS["RTSTRUCT"](f))
     return out
 
 
 def rasterize(ss: StructureSet, ct: Volume) -> list[StructureMask]:
-    """Masks of a structure set on the CT grid (empty, with no rasterizer in this build)."""
-    _try_default_plugins()
-    return RASTERIZE[0](ss, ct) if RASTERIZE else []
+    """Masks of a structure set on the CT grid."""
+    return rasterize_structure_set(ss, ct)

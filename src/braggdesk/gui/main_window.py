@@ -19,6 +19,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..analysis.resample import resample
 from ..errors import BraggdeskError
+from ..io.rtdose import check_dose_grid_on_ct
 from ..model import DoseResult, Job, SimulationSettings, StructureMask
 from ..viewers.display import DisplaySettings
 from ..viewers.dvh_plot import DvhPlot
@@ -37,7 +38,6 @@ from .tree import PatientTree
 from .worker import RunController, RunUpdate
 
 MAX_RECENT = 8
-LIVE_3D_INTERVAL_S = math.inf  # llvmpipe renders take 0.1-0.4 s: the 3D dose follows at the end of a run
 #: live updates no more often than this, longer for big grids (each one converts and draws every voxel)
 MIN_UPDATE_INTERVAL_S = 0.25
 UPDATE_SECONDS_PER_VOXEL = 2.5e-7  # 1.9 M voxels (the 2 mm demo): one update every 0.5 s
@@ -66,7 +66,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.timings: dict[str, float] = {}
         self.live_updates = 0
         self._running_index = -1
-        self._last_3d = 0.0
         self._analysis: list[StructureAnalysis] = []  # DVHs and metrics of the shown dose
         self._live_masks: list[StructureMask] = []  # what the run worker analyses (replaced, never mutated)
 
@@ -180,7 +179,8 @@ class MainWindow(QtWidgets.QMainWindow):
         What is cheap (CT, plans) lands at once; resampling imported doses onto the CT
         and rasterizing structures run in the background and land when done.  A folder
         with doses but no CT (a planning system's RS + RP + RD export) is shown on the
-        first dose's grid, with an empty stand-in CT that cannot be run on.
+        first dose's grid, with an empty stand-in CT that cannot be run on; the CT, once
+        opened (same frame of reference), takes over its plans, structures and doses.
         """
         ct = loaded.ct if loaded.ct is not None else self.session.ct
         placeholder = False
@@ -194,16 +194,27 @@ class MainWindow(QtWidgets.QMainWindow):
         if ct is None and loaded.structure_sets:
             raise BraggdeskError(f"{loaded.path}: structures are shown on a CT or a dose grid; this folder has "
                                  f"neither: open the CT series first (or the folder that holds both)")
+        old = self.session
+        take_over = loaded.ct is not None and old.ct_placeholder and (
+            not old.ct.frame_of_reference_uid or not loaded.ct.frame_of_reference_uid
+            or old.ct.frame_of_reference_uid == loaded.ct.frame_of_reference_uid)
+        doses = (old.placeholder_doses if take_over else []) + list(loaded.doses)
+        for path, grid in doses:  # another frame of reference, or beside the CT: refused, nothing changes
+            check_dose_grid_on_ct(grid, ct, path)
+        structure_sets = (old.structure_sets if take_over else []) + list(loaded.structure_sets)
         if loaded.ct is not None or placeholder:
-            if self.session.ct is not None:
+            if take_over:
+                self.log_line(f"the CT takes over the plans, structures and doses shown on {old.ct.description}")
+            elif old.ct is not None:
                 self.log_line("a new CT replaces the open patient")
             self.session = Session(ct=ct, ct_source=str(loaded.ct_folder or ""), calibration=loaded.calibration,
-                                   ct_placeholder=placeholder)
+                                   plans=list(old.plans) if take_over else [], ct_placeholder=placeholder)
         self.session.plans += loaded.plans
-        self.session.structure_sets += loaded.structure_sets
+        self.session.structure_sets += structure_sets  # taken over only into a new session
+        if self.session.ct_placeholder:
+            self.session.placeholder_doses += loaded.doses
         self._show_session(new_ct=loaded.ct is not None or placeholder)
         session = self.session
-        doses, structure_sets = list(loaded.doses), list(loaded.structure_sets)
         if doses or structure_sets:
             self.background.submit(lambda: self._prepare_loaded(ct, doses, structure_sets),
                                    lambda out: self._land_loaded(session, *out),
@@ -212,7 +223,7 @@ class MainWindow(QtWidgets.QMainWindow):
     @staticmethod
     def _prepare_loaded(ct, doses, structure_sets) -> tuple[list, list]:
         """Background: imported doses onto the CT grid, structures rasterized on it."""
-        entries = [DoseEntry(f"RTDOSE {p.name}", resample(vol, ct), source_path=str(p)) for p, vol in doses]
+        entries = [DoseEntry(f"RTDOSE {p.name}", resample(vol, ct)) for p, vol in doses]
         masks = [m for ss in structure_sets for m in loaders.rasterize(ss, ct)]
         return entries, masks
 
@@ -252,11 +263,16 @@ class MainWindow(QtWidgets.QMainWindow):
         self._flush_stages()
         return ok
 
-    def _show_session(self, new_ct: bool) -> None:
-        s = self.session
-        self.display.visible_structures = set(s.visible_structures)
+    def _apply_display_to_views(self) -> None:
+        """The display settings, with the session's visible structures, to the three slice views."""
+        self.display.visible_structures = set(self.session.visible_structures)
         for view in self.views.values():
             view.apply_settings(self.display)
+
+    def _show_session(self, new_ct: bool) -> None:
+        s = self.session
+        self._apply_display_to_views()
+        for view in self.views.values():
             if new_ct and s.ct is not None:
                 view.set_ct(s.ct)
             view.set_structures(s.masks)
@@ -303,17 +319,13 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # -- display -------------------------------------------------------------------------
     def apply_display(self, settings: DisplaySettings) -> None:
-        settings.visible_structures = set(self.session.visible_structures)
         self.display = settings
-        for view in self.views.values():
-            view.apply_settings(settings)
+        self._apply_display_to_views()
         self._show_dose(full=False)
 
     def set_structure_visible(self, name: str, visible: bool) -> None:
         (self.session.visible_structures.add if visible else self.session.visible_structures.discard)(name)
-        self.display.visible_structures = set(self.session.visible_structures)
-        for view in self.views.values():
-            view.apply_settings(self.display)
+        self._apply_display_to_views()
         self.view3d.set_structures(self.session.masks, self.session.visible_structures)
         self.dvh_plot.set_dvhs([(a.dvh, a.color_rgb) for a in self._analysis], self.session.visible_structures)
 
@@ -472,8 +484,6 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _apply_result(self, update: RunUpdate, running: bool, full: bool = False) -> DoseEntry:
         entry = DoseEntry.of_result("MC dose", update.result, running=running)
-        if running is False and self.controller.runner is not None and self.controller.runner.cancelled:
-            entry.partial = True
         if 0 <= self._running_index < len(self.session.doses):
             self.session.doses[self._running_index] = entry
             self.session.current_dose = self._running_index

@@ -9,6 +9,7 @@ readout index every array the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -26,7 +27,6 @@ class DoseEntry:
     partial: bool = False
     running: bool = False
     result: DoseResult | None = None
-    source_path: str = ""
 
     @property
     def title(self) -> str:
@@ -51,6 +51,8 @@ class Session:
     current_dose: int = -1
     visible_structures: set[str] = field(default_factory=set)
     ct_placeholder: bool = False  # no CT was loaded: ``ct`` is an empty grid (a dose's) to show things on
+    #: while ``ct`` is a placeholder: the RTDOSEs as read, on their own grids, for the CT to take over once opened
+    placeholder_doses: list[tuple[Path, Volume]] = field(default_factory=list)
 
     @property
     def dose(self) -> DoseEntry | None:

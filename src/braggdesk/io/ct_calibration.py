@@ -78,6 +78,7 @@ from braggdesk.io.material_library import (
     material_by_mcsquare_label,
     parse_mass_fractions,
     resource_path,
+    schneider_density,
     schneider_density_sections,
     schneider_materials,
 )
@@ -122,19 +123,15 @@ def schneider_calibration() -> CtCalibration:
     the last being TOPAS's titanium section at 2995 HU.
     """
     hu_points: list[float] = []
-    for hu_min, hu_max, offset, factor, factor_offset in schneider_density_sections():
+    for hu_min, hu_max, *_ in schneider_density_sections():
         for hu in (hu_min, hu_max - 1):
             if not hu_points or hu > hu_points[-1]:
                 hu_points.append(hu)
-    density = []
-    for hu in hu_points:
-        section = [s for s in schneider_density_sections() if s[0] <= hu < s[1]][0]
-        density.append(section[2] + section[3] * (section[4] + hu))
     sections = schneider_materials()
     return CtCalibration(
         name="schneider",
         density_hu=np.array(hu_points),
-        density_g_cm3=np.array(density),
+        density_g_cm3=schneider_density(np.array(hu_points)),
         material_hu_min=np.array([s[0] for s in sections]),
         materials=[s[2] for s in sections],
         source_path="builtin:schneider",

@@ -25,7 +25,7 @@ from __future__ import annotations
 import collections
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,14 +33,14 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_modality_lut
-from pydicom.valuerep import format_number_as_ds
 
 from braggdesk.errors import InputError
 from braggdesk.model import Volume
 
 from .deidentify import PatientIdentity, finalize_identity
 from .uids import (CT_IMAGE_STORAGE, RT_DOSE_STORAGE, RT_ION_PLAN_STORAGE, RT_PLAN_STORAGE, RT_STRUCTURE_SET_STORAGE,
-                   add_patient_and_study, new_dataset, new_uid, sop_class_description, sop_class_of)
+                   add_image_plane, add_patient_and_study, decimal_string, new_dataset, new_uid, referenced_series_uids,
+                   sop_class_description, sop_class_of)
 
 _INDEX_TAGS = [
     "SOPClassUID", "Modality", "SeriesInstanceUID", "SeriesDescription", "StudyInstanceUID",
@@ -48,6 +48,8 @@ _INDEX_TAGS = [
     "Rows", "Columns", "PatientPosition", "SliceThickness", "InstanceNumber", "SOPInstanceUID",
     "ReferencedFrameOfReferenceSequence", "ReferencedStructureSetSequence", "ReferencedRTPlanSequence",
 ]
+# objects whose references lead from a file to the CT series it was made on
+_RT_OBJECT_CLASSES = {RT_STRUCTURE_SET_STORAGE, RT_PLAN_STORAGE, RT_ION_PLAN_STORAGE, RT_DOSE_STORAGE}
 _ORIENTATION_TOLERANCE = 1e-4  # direction cosines
 _SPACING_TOLERANCE_MM = 1e-3  # pixel spacing between slices of one series
 _GAP_RELATIVE_TOLERANCE = 0.01  # slice step may vary by 1 % ...
@@ -71,6 +73,18 @@ class _Slice:
     patient_position: str
     slice_thickness: float | None
     transfer_syntax: str = ""
+
+
+@dataclass
+class _FolderIndex:
+    """What one pass over the headers of a folder's files found."""
+
+    slices: list[_Slice] = field(default_factory=list)
+    rt_objects: dict[str, Dataset] = field(default_factory=dict)  # RTSTRUCT, plan, dose headers by SOPInstanceUID
+    others: collections.Counter = field(default_factory=collections.Counter)  # other objects, by modality
+    n_files: int = 0
+    n_non_dicom: int = 0
+    unreadable: list[Path] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -105,9 +119,8 @@ def list_ct_series(folder: str | Path) -> list[CtSeriesInfo]:
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(folder, "no such folder; expected a folder holding DICOM files")
-    slices, *_ = _index_folder(folder)
     out = []
-    for uid, group in _group_by_series(slices).items():
+    for uid, group in _group_by_series(_index_folder(folder).slices).items():
         out.append(_series_info(folder, uid, group))
     return sorted(out, key=lambda info: (-info.n_slices, info.series_instance_uid))
 
@@ -157,22 +170,26 @@ def referenced_ct_series_uid(folder: str | Path, referencing: str | Path) -> str
     follow, the one CT series on the referencing file's frame of reference is
     taken; none, or several, is an InputError.
     """
-    folder, referencing = Path(folder), Path(referencing)
+    folder = Path(folder)
+    index = _index_folder(folder)
+    return _referenced_series_uid(folder, Path(referencing), _group_by_series(index.slices), index.rt_objects)
+
+
+def _referenced_series_uid(folder: Path, referencing: Path, by_series: dict[str, list[_Slice]],
+                           rt_objects: dict[str, Dataset]) -> str:
     try:
         ds = pydicom.dcmread(referencing, stop_before_pixels=True)
     except Exception as exc:
         raise InputError(referencing, f"cannot be read as DICOM ({type(exc).__name__}: {exc}); expected an "
                                       f"RTSTRUCT, RT Plan or RT Dose") from exc
-    slices, *_ = _index_folder(folder)
-    by_series = _group_by_series(slices)
     if not by_series:
         raise InputError(folder, "holds no CT series")
-    objects = _index_rt_objects(folder) | {str(ds.get("SOPInstanceUID", "")): ds}
+    objects = rt_objects | {str(ds.get("SOPInstanceUID", "")): ds}
     seen: set[str] = set()
     current: Dataset | None = ds
     while current is not None and str(current.get("SOPInstanceUID", "")) not in seen:
         seen.add(str(current.get("SOPInstanceUID", "")))
-        for uid in _series_uids_of_structure_set(current):
+        for uid in referenced_series_uids(current):
             if uid in by_series:
                 return uid
         next_uid = ""
@@ -194,29 +211,6 @@ def referenced_ct_series_uid(folder: str | Path, referencing: str | Path) -> str
                                   f"SeriesInstanceUID: {_series_list({u: by_series[u] for u in on_frame})}")
 
 
-def _series_uids_of_structure_set(ds: Dataset) -> list[str]:
-    uids = []
-    for frame in ds.get("ReferencedFrameOfReferenceSequence") or []:
-        for study in frame.get("RTReferencedStudySequence") or []:
-            for series in study.get("RTReferencedSeriesSequence") or []:
-                uids.append(str(series.get("SeriesInstanceUID", "")))
-    return uids
-
-
-def _index_rt_objects(folder: Path) -> dict[str, Dataset]:
-    """RTSTRUCT, plan and dose headers under ``folder`` by SOPInstanceUID, to follow references."""
-    wanted = {RT_STRUCTURE_SET_STORAGE, RT_PLAN_STORAGE, RT_ION_PLAN_STORAGE, RT_DOSE_STORAGE}
-    found = {}
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_INDEX_TAGS)
-        except Exception:
-            continue
-        if sop_class_of(ds) in wanted:
-            found[str(ds.get("SOPInstanceUID", ""))] = ds
-    return found
-
-
 def _group_by_series(slices: list[_Slice]) -> dict[str, list[_Slice]]:
     by_series: dict[str, list[_Slice]] = collections.defaultdict(list)
     for s in slices:
@@ -233,14 +227,14 @@ def read_ct_series(folder: str | Path, series_instance_uid: str | None = None, *
 
     With several CT series in the folder, ``series_instance_uid`` chooses one,
     or ``referenced_by`` (an RTSTRUCT, plan or dose, see
-    :func:`referenced_ct_series_uid`); without either the InputError lists
-    them.  A path to a single slice reads the series that slice belongs to
-    from the slice's folder.  Compressed transfer syntaxes are decoded by
-    pydicom's plugins (pylibjpeg for JPEG, JPEG-LS and JPEG 2000; RLE built in).
+    :func:`referenced_ct_series_uid`; not consulted when the folder holds one
+    series); without either the InputError lists them.  A path to a single
+    slice reads the series that slice belongs to from the slice's folder.
+    Compressed transfer syntaxes are decoded by pydicom's plugins (pylibjpeg
+    for JPEG, JPEG-LS and JPEG 2000; RLE built in).
     """
     folder = Path(folder)
-    if series_instance_uid is None and referenced_by is not None:
-        series_instance_uid = referenced_ct_series_uid(folder, referenced_by)
+    slice_series = None
     if folder.is_file():
         try:
             ds = pydicom.dcmread(folder, stop_before_pixels=True, specific_tags=["SOPClassUID", "SeriesInstanceUID"])
@@ -249,20 +243,25 @@ def read_ct_series(folder: str | Path, series_instance_uid: str | None = None, *
         if sop_class_of(ds) != CT_IMAGE_STORAGE:
             found = sop_class_description(sop_class_of(ds))
             raise InputError(folder, f"is {found}, expected a CT image or a folder of them")
-        series_instance_uid = series_instance_uid or str(ds.get("SeriesInstanceUID", ""))
+        slice_series = str(ds.get("SeriesInstanceUID", ""))
         folder = folder.parent
     if not folder.is_dir():
         raise InputError(folder, "no such folder; expected a folder holding a DICOM CT series")
 
-    slices, others, n_files, n_non_dicom, unreadable = _index_folder(folder)
-    if not slices:
-        raise InputError(folder, _nothing_found_message(n_files, others, n_non_dicom, unreadable))
+    index = _index_folder(folder)
+    unreadable = index.unreadable
+    if not index.slices:
+        raise InputError(folder, _nothing_found_message(index))
     if unreadable:  # it may be a slice of the series: reading on could silently drop it
         raise InputError(unreadable[0], f"cannot be read as DICOM (truncated or corrupt), next to "
-                                        f"{len(slices)} CT slices; remove it or export the series again"
+                                        f"{len(index.slices)} CT slices; remove it or export the series again"
                                         + (f" ({len(unreadable) - 1} more such files)" if len(unreadable) > 1 else ""))
 
-    by_series = _group_by_series(slices)
+    by_series = _group_by_series(index.slices)
+    if series_instance_uid is None and referenced_by is not None and len(by_series) > 1:
+        series_instance_uid = _referenced_series_uid(folder, Path(referenced_by), by_series, index.rt_objects)
+    if slice_series is not None:
+        series_instance_uid = series_instance_uid or slice_series
     if series_instance_uid is not None:
         if series_instance_uid not in by_series:
             raise InputError(folder, f"holds no CT series {series_instance_uid}; it holds {_series_list(by_series)}")
@@ -289,31 +288,30 @@ def read_ct_series(folder: str | Path, series_instance_uid: str | None = None, *
     )
 
 
-def _index_folder(folder: Path) -> tuple[list[_Slice], collections.Counter, int, int, list[Path]]:
-    """Headers of every file under ``folder``: CT slices, a count of other objects, non-DICOM files."""
-    slices: list[_Slice] = []
-    others: collections.Counter = collections.Counter()
-    n_files = n_non_dicom = 0
-    unreadable: list[Path] = []
+def _index_folder(folder: Path) -> _FolderIndex:
+    """Headers of every file under ``folder``: CT slices, RT objects, a count of other objects, non-DICOM files."""
+    index = _FolderIndex()
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        n_files += 1
+        index.n_files += 1
         try:
             ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_INDEX_TAGS)
         except InvalidDicomError:
-            n_non_dicom += 1
+            index.n_non_dicom += 1
             continue
         except Exception:  # a DICOM file pydicom cannot parse: report it only if nothing usable is found
-            unreadable.append(path)
+            index.unreadable.append(path)
             continue
         sop_class = sop_class_of(ds)
         if not sop_class or (sop_class == CT_IMAGE_STORAGE and not (ds.get("SeriesInstanceUID") and ds.get("Rows"))):
-            unreadable.append(path)  # a header cut short: pydicom returns what it could read
+            index.unreadable.append(path)  # a header cut short: pydicom returns what it could read
             continue
         if sop_class != CT_IMAGE_STORAGE:
-            others[str(ds.get("Modality") or sop_class_description(sop_class))] += 1
+            index.others[str(ds.get("Modality") or sop_class_description(sop_class))] += 1
+            if sop_class in _RT_OBJECT_CLASSES:
+                index.rt_objects[str(ds.get("SOPInstanceUID", ""))] = ds
             continue
-        slices.append(_slice_from_header(path, ds))
-    return slices, others, n_files, n_non_dicom, unreadable
+        index.slices.append(_slice_from_header(path, ds))
+    return index
 
 
 def _slice_from_header(path: Path, ds: pydicom.Dataset) -> _Slice:
@@ -340,11 +338,11 @@ def _slice_from_header(path: Path, ds: pydicom.Dataset) -> _Slice:
     )
 
 
-def _nothing_found_message(n_files: int, others: collections.Counter, n_non_dicom: int,
-                           unreadable: list[Path]) -> str:
+def _nothing_found_message(index: _FolderIndex) -> str:
+    n_files, n_non_dicom, unreadable = index.n_files, index.n_non_dicom, index.unreadable
     if n_files == 0:
         return "the folder is empty; expected a DICOM CT series"
-    found = [f"{name} x{count}" for name, count in sorted(others.items())]
+    found = [f"{name} x{count}" for name, count in sorted(index.others.items())]
     if n_non_dicom:
         found.append(f"{n_non_dicom} non-DICOM file{'s' if n_non_dicom > 1 else ''}")
     if unreadable:
@@ -503,7 +501,7 @@ def write_ct_series(volume: Volume, folder: str | Path, series_description: str 
     normal = np.cross(row_dir, col_dir)
     if abs(abs(float(np.dot(slice_dir, normal))) - 1.0) > 1e-6:
         raise ValueError("the volume's slice axis is not perpendicular to its image plane; a CT series cannot hold it")
-    di, dj, dk = volume.spacing_mm
+    dk = volume.spacing_mm[2]
     nk, nj, ni = hu.shape
     stored, slope, intercept, signed = _encode_hu(hu)
 
@@ -512,7 +510,8 @@ def write_ct_series(volume: Volume, folder: str | Path, series_description: str 
     if folder.exists() and not folder.is_dir():
         raise InputError(folder, "is a file; expected a folder to write the CT series into")
     folder.mkdir(parents=True, exist_ok=True)
-    foreign = sorted(p.name for p in folder.glob("*.dcm") if p.name not in set(names))
+    ours = set(names)
+    foreign = sorted(p.name for p in folder.glob("*.dcm") if p.name not in ours)
     if foreign:
         raise InputError(folder, f"already holds {len(foreign)} other .dcm file(s) (e.g. {foreign[0]}); they would "
                                  f"mix with the new series: choose an empty folder")
@@ -534,21 +533,11 @@ def write_ct_series(volume: Volume, folder: str | Path, series_description: str 
         ds.AcquisitionNumber = ""
         ds.KVP = ""
         position = origin + slice_dir * dk * k
-        ds.ImagePositionPatient = [_ds(v) for v in position]
-        ds.ImageOrientationPatient = [_ds(v) for v in np.concatenate([row_dir, col_dir])]
-        ds.SliceLocation = _ds(float(np.dot(position, normal)))
-        ds.PixelSpacing = [_ds(dj), _ds(di)]
-        ds.SliceThickness = _ds(dk)
-        ds.SamplesPerPixel = 1
-        ds.PhotometricInterpretation = "MONOCHROME2"
-        ds.Rows = nj
-        ds.Columns = ni
-        ds.BitsAllocated = 16
-        ds.BitsStored = 16
-        ds.HighBit = 15
-        ds.PixelRepresentation = 1 if signed else 0
-        ds.RescaleIntercept = _ds(intercept)
-        ds.RescaleSlope = _ds(slope)
+        add_image_plane(ds, position_mm=position, direction=direction, spacing_mm=volume.spacing_mm, rows=nj,
+                        columns=ni, bits=16, signed=signed)
+        ds.SliceLocation = decimal_string(float(np.dot(position, normal)))
+        ds.RescaleIntercept = decimal_string(intercept)
+        ds.RescaleSlope = decimal_string(slope)
         ds.RescaleType = "HU"
         ds.WindowCenter = "40"
         ds.WindowWidth = "400"
@@ -572,11 +561,3 @@ def _encode_hu(hu: np.ndarray) -> tuple[np.ndarray, float, float, bool]:
         return rounded.astype("<i2"), 1.0, 0.0, True
     slope = float(math.ceil((hi - lo) / 65535.0))
     return np.rint((hu - lo) / slope).astype("<u2"), slope, lo, False
-
-
-def _ds(value: float) -> str:
-    """A number as a DICOM decimal string (at most 16 characters, as precise as that allows)."""
-    value = float(value)
-    if abs(value) < 1e-9:
-        value = 0.0
-    return format_number_as_ds(round(value, 9))

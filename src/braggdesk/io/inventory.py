@@ -27,7 +27,7 @@ from .dicom_ct import CtSeriesInfo, list_ct_series
 from .rtdose import read_rtdose, read_rtdose_info
 from .rtplan import read_rt_ion_plan
 from .uids import (CT_IMAGE_STORAGE, RT_DOSE_STORAGE, RT_ION_PLAN_STORAGE, RT_STRUCTURE_SET_STORAGE,
-                   sop_class_description, sop_class_of)
+                   referenced_series_uids, sop_class_description, sop_class_of)
 
 
 @dataclass
@@ -118,7 +118,7 @@ def scan(path: str | Path) -> Inventory:
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     inventory = Inventory(root=str(root))
     others: collections.Counter = collections.Counter()
-    ct_seen = False
+    ct_series_uids: set[str] = set()
     for file in files:
         name = str(file.relative_to(root))
         try:
@@ -134,7 +134,7 @@ def scan(path: str | Path) -> Inventory:
             inventory.unreadable_files.append(name)
             continue
         if sop_class == CT_IMAGE_STORAGE:
-            ct_seen = True
+            ct_series_uids.add(str(ds.get("SeriesInstanceUID", "")))
         elif sop_class == RT_STRUCTURE_SET_STORAGE:
             inventory.structure_sets.append(_structure_set(name, ds))
         elif sop_class == RT_ION_PLAN_STORAGE:
@@ -143,12 +143,10 @@ def scan(path: str | Path) -> Inventory:
             inventory.doses.append(_dose(file, name))
         else:
             others[sop_class_description(sop_class)] += 1
-    if ct_seen:
+    if ct_series_uids:
         series = list_ct_series(root)
-        if path.is_file():
-            uid = str(pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SeriesInstanceUID"])
-                      .get("SeriesInstanceUID", ""))
-            series = [s for s in series if s.series_instance_uid == uid]
+        if path.is_file():  # the one series the file belongs to
+            series = [s for s in series if s.series_instance_uid in ct_series_uids]
         inventory.ct_series = series
     inventory.other_objects = dict(sorted(others.items()))
     return inventory
@@ -163,8 +161,7 @@ def _structure_set(name: str, ds: pydicom.Dataset) -> StructureSetSummary:
                        roi_type=types.get(int(r.ROINumber), ""), n_contours=contours.get(int(r.ROINumber), 0))
             for r in ds.get("StructureSetROISequence") or [] if r.get("ROINumber") not in (None, "")]
     frames = ds.get("ReferencedFrameOfReferenceSequence") or []
-    series = [str(se.get("SeriesInstanceUID", "")) for f in frames for st in f.get("RTReferencedStudySequence") or []
-              for se in st.get("RTReferencedSeriesSequence") or []]
+    series = referenced_series_uids(ds)
     frame = str(ds.get("FrameOfReferenceUID") or (frames[0].get("FrameOfReferenceUID", "") if frames else ""))
     empty = [r.name for r in rois if r.n_contours == 0 and r.roi_type.upper() not in ("MARKER", "ISOCENTER")]
     return StructureSetSummary(file=name, label=str(ds.get("StructureSetLabel") or ""), frame_of_reference_uid=frame,

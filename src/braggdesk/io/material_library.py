@@ -37,6 +37,8 @@ import numpy as np
 from braggdesk.errors import BraggdeskError, InputError
 from braggdesk.model.material import Material
 
+from .text_files import read_text_lines
+
 __all__ = [
     "ELEMENTS",
     "UnknownMaterialError",
@@ -278,10 +280,7 @@ def _read_braggdesk_materials() -> list[Material]:
 
 def _csv_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
     """Rows of a CSV file with '#' comment lines, each with its 1-based line number."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise InputError(path, f"cannot read the file: {exc.strerror or exc}") from exc
+    lines = read_text_lines(path, "a CSV table")
     numbered = [(i + 1, line) for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")]
     if not numbered:
         raise InputError(path, "no header line found; expected a CSV table")

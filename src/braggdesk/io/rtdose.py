@@ -26,8 +26,8 @@ from braggdesk.errors import InputError
 from braggdesk.model import Plan, Volume
 
 from .deidentify import PatientIdentity, finalize_identity
-from .uids import (RT_DOSE_STORAGE, RT_ION_PLAN_STORAGE, add_patient_and_study, convert_dicom, new_dataset, new_uid,
-                   read_dicom)
+from .uids import (RT_DOSE_STORAGE, RT_ION_PLAN_STORAGE, add_image_plane, add_patient_and_study, convert_dicom,
+                   decimal_string, new_dataset, new_uid, read_dicom)
 
 DOSE_TYPES = ("PHYSICAL", "EFFECTIVE", "ERROR")
 SUMMATION_TYPES = ("PLAN", "MULTI_PLAN", "PLAN_OVERVIEW", "FRACTION", "BEAM", "BRACHY", "FRACTION_SESSION",
@@ -90,7 +90,7 @@ def write_rtdose(dose_gy: np.ndarray, grid: Volume, path: str | Path, *, plan: P
     along = float(np.dot(slice_dir, normal))
     if abs(abs(along) - 1.0) > 1e-6:
         raise ValueError("the grid's slice axis is not perpendicular to its image plane; RT Dose cannot hold it")
-    di, dj, dk = grid.spacing_mm
+    dk = grid.spacing_mm[2]
     nk, nj, ni = grid.shape
     scaling, stored = _scale(dose)
 
@@ -104,21 +104,11 @@ def write_rtdose(dose_gy: np.ndarray, grid: Volume, path: str | Path, *, plan: P
     ds.PositionReferenceIndicator = ""
     ds.OperatorsName = ""
     ds.InstanceNumber = 1
-    ds.ImagePositionPatient = [_ds(v) for v in grid.origin_mm]
-    ds.ImageOrientationPatient = [_ds(v) for v in np.concatenate([row_dir, col_dir])]
-    ds.PixelSpacing = [_ds(dj), _ds(di)]
-    ds.SliceThickness = _ds(dk)
+    add_image_plane(ds, position_mm=grid.origin_mm, direction=direction, spacing_mm=grid.spacing_mm, rows=nj,
+                    columns=ni, bits=32)
     ds.NumberOfFrames = nk
     ds.FrameIncrementPointer = pydicom.tag.Tag("GridFrameOffsetVector")
-    ds.GridFrameOffsetVector = [_ds(along * dk * k) for k in range(nk)]
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows = nj
-    ds.Columns = ni
-    ds.BitsAllocated = 32
-    ds.BitsStored = 32
-    ds.HighBit = 31
-    ds.PixelRepresentation = 0
+    ds.GridFrameOffsetVector = [decimal_string(along * dk * k) for k in range(nk)]
     ds.DoseUnits = "GY"
     ds.DoseType = dose_type
     ds.DoseSummationType = summation
@@ -194,9 +184,7 @@ def check_dose_grid_on_ct(dose: Volume, ct: Volume, path: str | Path, *,
             and dose.frame_of_reference_uid != ct.frame_of_reference_uid:
         raise InputError(path, f"dose is on frame of reference {dose.frame_of_reference_uid}, the CT on "
                                f"{ct.frame_of_reference_uid}; they cannot be compared without a registration")
-    corners = np.array([[i, j, k, 1.0] for i in (0, dose.shape[2] - 1) for j in (0, dose.shape[1] - 1)
-                        for k in (0, dose.shape[0] - 1)])
-    in_ct = (ct.patient_to_index() @ dose.index_to_patient() @ corners.T)[:3].T  # (8, 3) CT i, j, k
+    in_ct = (ct.patient_to_index() @ dose.index_to_patient() @ _corners(dose).T)[:3].T  # (8, 3) CT i, j, k
     ct_max = np.array([ct.shape[2], ct.shape[1], ct.shape[0]], dtype=float) - 0.5
     low, high = in_ct.min(axis=0), in_ct.max(axis=0)
     if np.any(high < -0.5) or np.any(low > ct_max):
@@ -206,10 +194,14 @@ def check_dose_grid_on_ct(dose: Volume, ct: Volume, path: str | Path, *,
                                f"({_fmt_box(ct_lo, ct_hi)}); expected a dose on this patient's CT")
 
 
+def _corners(volume: Volume) -> np.ndarray:
+    """(8, 4) homogeneous voxel indices (i, j, k, 1) of the grid's corner voxels."""
+    return np.array([[i, j, k, 1.0] for i in (0, volume.shape[2] - 1) for j in (0, volume.shape[1] - 1)
+                     for k in (0, volume.shape[0] - 1)])
+
+
 def _box_mm(volume: Volume) -> tuple[np.ndarray, np.ndarray]:
-    corners = np.array([[i, j, k, 1.0] for i in (0, volume.shape[2] - 1) for j in (0, volume.shape[1] - 1)
-                        for k in (0, volume.shape[0] - 1)])
-    xyz = (volume.index_to_patient() @ corners.T)[:3].T
+    xyz = (volume.index_to_patient() @ _corners(volume).T)[:3].T
     return xyz.min(axis=0), xyz.max(axis=0)
 
 
@@ -273,13 +265,6 @@ def _volume(path: Path, ds: Dataset) -> Volume:
         description=f"RT Dose {ds.get('DoseType', '')} {ds.get('DoseSummationType', '')} "
                     f"[{ds.get('DoseUnits', '')}]".replace("  ", " "),
     )
-
-
-def _ds(value: float) -> str:
-    value = float(value)
-    if abs(value) < 1e-9:
-        value = 0.0
-    return format_number_as_ds(round(value, 9))
 
 
 def _ds_precise(value: float) -> str:

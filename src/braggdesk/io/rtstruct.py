@@ -36,7 +36,7 @@ from braggdesk.model import Roi, StructureSet, Volume
 
 from .deidentify import PatientIdentity, finalize_identity
 from .uids import (CT_IMAGE_STORAGE, RT_STRUCTURE_SET_STORAGE, add_patient_and_study, convert_dicom, new_dataset,
-                   new_uid, read_dicom)
+                   new_uid, read_dicom, referenced_series_uids)
 
 CLOSED_PLANAR = "CLOSED_PLANAR"
 POINT = "POINT"
@@ -106,13 +106,9 @@ def _convert(path: Path, ds: Dataset) -> StructureSet:
             notes.append(f"ROI {roi.name!r} (number {roi.number}) has no contours: an empty structure, "
                          f"with no volume and no DVH")
 
-    frame = ""
-    referenced_series = ""
-    for ref in ds.get("ReferencedFrameOfReferenceSequence") or []:
-        frame = frame or str(ref.get("FrameOfReferenceUID") or "")
-        for study in ref.get("RTReferencedStudySequence") or []:
-            for series in study.get("RTReferencedSeriesSequence") or []:
-                referenced_series = referenced_series or str(series.get("SeriesInstanceUID") or "")
+    frame = next((str(ref.FrameOfReferenceUID) for ref in ds.get("ReferencedFrameOfReferenceSequence") or []
+                  if ref.get("FrameOfReferenceUID")), "")
+    referenced_series = next((uid for uid in referenced_series_uids(ds) if uid), "")
     frames = {f for f in roi_frames.values() if f}
     frame = frame or (sorted(frames)[0] if frames else "")
     others = sorted(frames - {frame})

@@ -4,7 +4,9 @@ Shared by the CT, RT Ion Plan and RT Dose modules so that each of them
 
 * opens a file the same way and, when it is not what the caller expected,
   says what it is instead ("is an RT Dose, expected an RT Ion Plan");
-* writes files with the same file meta, new UIDs and patient/study header.
+* writes files with the same file meta, new UIDs and patient/study header,
+  and gridded objects (CT slices, RT Dose) with the same image plane and
+  pixel description.
 
 UIDs come from :func:`pydicom.uid.generate_uid` (pydicom's registered root).
 Given ``entropy`` the UID is a hash of it, so a built-in phantom rebuilt with
@@ -17,10 +19,12 @@ import datetime
 from pathlib import Path
 from typing import Callable, TypeVar
 
+import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.valuerep import format_number_as_ds
 
 from braggdesk import __version__
 from braggdesk.errors import InputError
@@ -93,6 +97,15 @@ def read_dicom(path: str | Path, expected_sop_class: str, stop_before_pixels: bo
     return ds
 
 
+def referenced_series_uids(ds: Dataset) -> list[str]:
+    """SeriesInstanceUIDs an RTSTRUCT names (ReferencedFrameOfReferenceSequence > RTReferencedStudySequence >
+    RTReferencedSeriesSequence), in file order; '' for an item without one."""
+    return [str(series.get("SeriesInstanceUID") or "")
+            for frame in ds.get("ReferencedFrameOfReferenceSequence") or []
+            for study in frame.get("RTReferencedStudySequence") or []
+            for series in study.get("RTReferencedSeriesSequence") or []]
+
+
 def convert_dicom(path: Path, ds: Dataset, what: str, convert: Callable[[Path, Dataset], T]) -> T:
     """Run a dataset converter; a missing or malformed element becomes an InputError naming the file."""
     try:
@@ -155,3 +168,34 @@ def add_patient_and_study(ds: Dataset, *, study_instance_uid: str, series_instan
         ds.SeriesDescription = series_description
     ds.Manufacturer = "braggdesk"
     ds.SoftwareVersions = str(__version__)
+
+
+def decimal_string(value: float) -> str:
+    """A number as a DICOM decimal string (at most 16 characters, as precise as that allows)."""
+    value = float(value)
+    if abs(value) < 1e-9:
+        value = 0.0
+    return format_number_as_ds(round(value, 9))
+
+
+def add_image_plane(ds: Dataset, *, position_mm, direction: np.ndarray, spacing_mm: tuple[float, float, float],
+                    rows: int, columns: int, bits: int, signed: bool = False) -> None:
+    """Image plane and image pixel modules of a grid's frames (one sample per pixel, MONOCHROME2).
+
+    ``direction`` holds the row, column and slice directions as columns and
+    ``spacing_mm`` is (column, row, slice) spacing, as in :class:`~braggdesk.model.Volume`.
+    """
+    direction = np.asarray(direction, dtype=float)
+    di, dj, dk = spacing_mm
+    ds.ImagePositionPatient = [decimal_string(v) for v in position_mm]
+    ds.ImageOrientationPatient = [decimal_string(v) for v in np.concatenate([direction[:, 0], direction[:, 1]])]
+    ds.PixelSpacing = [decimal_string(dj), decimal_string(di)]
+    ds.SliceThickness = decimal_string(dk)
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.Rows = rows
+    ds.Columns = columns
+    ds.BitsAllocated = bits
+    ds.BitsStored = bits
+    ds.HighBit = bits - 1
+    ds.PixelRepresentation = 1 if signed else 0

@@ -158,13 +158,18 @@ def parse_prefix(prefix: bytes) -> tuple[str, int, int]:
     return _KIND_NAMES[code], hlen, blen
 
 
-def decode(kind: str, head: bytes, body: bytes) -> Message:
+def _decode_header(kind: str, head: bytes) -> dict[str, Any]:
     try:
         header = json.loads(head.decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise WireError(f"damaged {kind} header ({exc})") from None
     if not isinstance(header, dict):
         raise WireError(f"damaged {kind} header: not a JSON object")
+    return header
+
+
+def decode(kind: str, head: bytes, body: bytes) -> Message:
+    header = _decode_header(kind, head)
     arrays = {}
     offset = 0
     for meta in header.pop("arrays", []):
@@ -277,8 +282,8 @@ def read_header(read_exactly: Callable[[int], bytes]) -> tuple[bytes, dict] | No
     parts = _read_frame_parts(read_exactly)
     if parts is None:
         return None
-    prefix, _, head, body = parts
-    return prefix + head + body, json.loads(head.decode())
+    prefix, kind, head, body = parts
+    return prefix + head + body, _decode_header(kind, head)
 
 
 def _read_frame_parts(read_exactly: Callable[[int], bytes]) -> tuple[bytes, str, bytes, bytes] | None:

@@ -9,8 +9,6 @@ import numpy as np
 from .snapshot import Snapshot
 from .volume import Volume
 
-MEV_TO_J = 1.602176634e-13
-
 
 @dataclass
 class DoseScale:

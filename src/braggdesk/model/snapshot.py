@@ -77,12 +77,16 @@ class Snapshot:
         Deposits of one track within a voxel are summed before squaring; separate
         tracks of one history (secondary protons) are treated as independent.
         """
+        return self._relative_uncertainty_at(slice(None))
+
+    def _relative_uncertainty_at(self, voxels) -> np.ndarray:
+        """:meth:`relative_uncertainty` of the voxels ``voxels`` (an index or mask) only."""
         n = self.primaries
-        out = np.zeros(self.energy.shape)
+        s = self.energy[voxels] * ENERGY_QUANTUM_MEV
+        out = np.zeros(s.shape)
         if n < 2:
             return out
-        s = self.energy * ENERGY_QUANTUM_MEV
-        s2 = self.energy_sq * ENERGY_SQ_QUANTUM_MEV2
+        s2 = self.energy_sq[voxels] * ENERGY_SQ_QUANTUM_MEV2
         hit = s > 0
         mean = s[hit] / n
         var_mean = np.maximum(s2[hit] / n - mean**2, 0.0) / (n - 1)
@@ -111,7 +115,7 @@ class Snapshot:
         if self.primaries < 2 or not np.any(e > 0):
             return float("inf")
         sel = e >= threshold * e.max()
-        return float(np.mean(self.relative_uncertainty()[sel]))
+        return float(np.mean(self._relative_uncertainty_at(sel)))
 
     def let_kev_um(self) -> np.ndarray:
         """Dose-averaged LET in water, keV/um (0 where no proton deposited energy)."""

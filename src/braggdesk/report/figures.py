@@ -165,9 +165,10 @@ def dose_slices_figure(
     FigureCanvasAgg(fig)
     axes = fig.subplots(rows, 3, squeeze=False)
 
-    unc_norm = None
+    unc_norm = unc_percent = unc_visible = None
     if uncertainty is not None:
-        shown = 100.0 * uncertainty[visible & np.isfinite(uncertainty)]
+        unc_percent, unc_visible = 100.0 * uncertainty, visible & np.isfinite(uncertainty)
+        shown = unc_percent[unc_visible]
         top = float(np.percentile(shown, 99)) if shown.size else 1.0
         unc_norm = Normalize(vmin=0.0, vmax=top if top > 0 else 1.0)
 
@@ -178,11 +179,10 @@ def dose_slices_figure(
             d_index = dose_index[view.fixed_axis]
             if d_index is not None and max_gy > 0:
                 if row == 0:
-                    _draw_wash(ax, dose_grid, np.where(visible, dose_array, np.nan), view, d_index, dose_norm, cmap)
+                    _draw_wash(ax, dose_grid, dose_array, visible, view, d_index, dose_norm, cmap)
                     _draw_isodoses(ax, dose_grid, dose_array, view, d_index, max_gy, isodose_percent)
                 else:
-                    masked = np.where(visible & np.isfinite(uncertainty), 100.0 * uncertainty, np.nan)
-                    _draw_wash(ax, dose_grid, masked, view, d_index, unc_norm, "viridis", alpha=0.8)
+                    _draw_wash(ax, dose_grid, unc_percent, unc_visible, view, d_index, unc_norm, "viridis", alpha=0.8)
             for mask in structures:
                 _draw_structure(ax, mask, view, point)
             slice_mm = float(ct_grid.coords[view.fixed_axis][ct_index[view.fixed_axis]])
@@ -243,9 +243,11 @@ def _draw_ct(ax, grid: _Grid, hu: np.ndarray, view: _View, index: int, window: t
     ax.set_facecolor("black")
 
 
-def _draw_wash(ax, grid: _Grid, values: np.ndarray, view: _View, index: int, norm: Normalize, cmap: str,
-               alpha: float = WASH_ALPHA) -> None:
+def _draw_wash(ax, grid: _Grid, values: np.ndarray, shown: np.ndarray, view: _View, index: int, norm: Normalize,
+               cmap: str, alpha: float = WASH_ALPHA) -> None:
+    """``values`` coloured where ``shown`` (a boolean volume) holds; masked on the plane, not on the volume."""
     h, v, image = grid.plane(values, view, index)
+    image = np.where(grid.plane(shown, view, index)[2], image, np.nan)
     ax.imshow(np.ma.masked_invalid(image), cmap=cmap, norm=norm, alpha=alpha, origin="lower",
               extent=grid.extent(view, h, v), interpolation="nearest")
 

@@ -66,9 +66,9 @@ def gamma_figure(result: GammaResult, ct: Volume | None = None, *, title: str = 
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, 4, width_ratios=(1, 1, 1, 0.8))
     point = _focus_point(result)
+    ct_grid = _Grid.of(ct, "CT") if ct is not None else None
     for ax, view in zip(axes[:3], _VIEWS, strict=True):
-        if ct is not None:
-            ct_grid = _Grid.of(ct, "CT")
+        if ct_grid is not None:
             k = ct_grid.index_of(view.fixed_axis, point[view.fixed_axis])
             if k is not None:
                 _draw_ct(ax, ct_grid, ct.hu, view, k, (-1000.0, 1000.0))

@@ -19,7 +19,7 @@ from braggdesk import __version__
 from braggdesk.analysis.plan_qa import GROSS_RATIO_LIMITS, PlanQaResult, ProfilePair
 from braggdesk.model import DoseResult, Plan, Volume
 
-from .figures import dose_slices_figure
+from .figures import _slice_point_mm, dose_slices_figure
 from .pdf import ReportData, ReportFigure, today
 from .plots import DvhCurve
 from .qa_figures import difference_figure, profiles_figure
@@ -67,8 +67,8 @@ def mismatch_warning(result: PlanQaResult, info: QaRunInfo) -> str | None:
 
 
 def qa_report_data(plan: Plan, ct: Volume, result: PlanQaResult, info: QaRunInfo, *,
-                   profiles: Sequence[ProfilePair] = (), uncertainty_on_reference: np.ndarray | None = None,
-                   evaluated_native: DoseResult | Volume | None = None, title: str | None = None) -> ReportData:
+                   profiles: Sequence[ProfilePair] = (), evaluated_native: DoseResult | Volume | None = None,
+                   title: str | None = None) -> ReportData:
     """The full QA report; ``evaluated_native`` is the evaluated dose on its own grid (for the dose page)."""
     ref_l, ev_l = info.reference_label, info.evaluated_label
     iso = plan.beams[0].isocenter_mm if plan.beams else None
@@ -127,7 +127,7 @@ def qa_report_data(plan: Plan, ct: Volume, result: PlanQaResult, info: QaRunInfo
     warnings = [w for w in [mismatch_warning(result, info)] if w]
     notes = list(dict.fromkeys([*info.notes, *result.notes]))
     figures = []
-    point = np.asarray(iso if iso is not None else _max_point(result.reference), dtype=float)
+    point = _slice_point_mm(result.reference.hu, result.reference, iso)  # the isocentre, else the reference maximum
     figures.append(ReportFigure(
         f"Reference dose ({ref_l})",
         dose_slices_figure(result.reference, ct, title=f"{ref_l} dose", isocenter_mm=point, structures=result.masks),
@@ -148,7 +148,8 @@ def qa_report_data(plan: Plan, ct: Volume, result: PlanQaResult, info: QaRunInfo
 
     dose_page = evaluated_native if evaluated_native is not None else result.evaluated
     if evaluated_native is not None and result.total_scale != 1.0:  # show the dose as compared
-        scaled = dose_page.grid.with_hu((np.asarray(dose_page.grid.hu) * result.total_scale).astype(np.float32))
+        native_grid = dose_page.grid if isinstance(dose_page, DoseResult) else dose_page
+        scaled = native_grid.with_hu((np.asarray(native_grid.hu) * result.total_scale).astype(np.float32))
         dose_page = replace(dose_page, grid=scaled) if isinstance(dose_page, DoseResult) else scaled
         notes.append(f"The {ev_l} dose shown and compared is the calculated dose x {result.total_scale:.4g} (see "
                      f"'Comparison with the reference dose'); the calculated absolute dose is that divided by it.")
@@ -171,8 +172,3 @@ def _uncertainty_rows(info: QaRunInfo) -> list[tuple[str, str]]:
 
 def _pct(value: float) -> str:
     return "n/a" if not math.isfinite(value) else f"{value:+.1f} %"
-
-
-def _max_point(volume: Volume) -> np.ndarray:
-    k, j, i = np.unravel_index(int(np.argmax(volume.hu)), volume.shape)
-    return (volume.index_to_patient() @ np.array([i, j, k, 1.0]))[:3]

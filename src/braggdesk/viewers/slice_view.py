@@ -124,6 +124,7 @@ class SliceView(pg.GraphicsLayoutWidget):
         self._vmax = 1.0
         self._ref_gy = 1.0
         self._masks: list[StructureMask] = []
+        self._contoured: set[str] = set()  # the visible structures the contours were last traced for
         self.settings = DisplaySettings()
         self._lut = color_lut(self.settings.color_map)
         self.overlay_updates = 0  # how many times the wash was redrawn with data (tests, measurements)
@@ -131,12 +132,9 @@ class SliceView(pg.GraphicsLayoutWidget):
     # -- data ------------------------------------------------------------------------
     def set_ct(self, ct: Volume) -> None:
         self.ct = ct
-        a = ct.index_to_patient()[:3, :3]
         n = ct.shape
-        o = ct.origin_mm
         # patient coordinate of each voxel centre along array axes k, j, i
-        self._coords = [o[2] + a[2, 2] * np.arange(n[0]), o[1] + a[1, 1] * np.arange(n[1]),
-                        o[0] + a[0, 0] * np.arange(n[2])]
+        self._coords = list(ct.axis_coordinates_mm()[::-1])
         self._values = self._dose = None
         self._masks = []
         self.index = n[self.orientation.fixed_axis] // 2
@@ -162,7 +160,8 @@ class SliceView(pg.GraphicsLayoutWidget):
             self._lut = color_lut(settings.color_map)
         self.settings = settings
         self.ct_item.setLevels(settings.ct_levels)
-        self._redraw_structures()
+        if settings.visible_structures != self._contoured:  # contours depend on nothing else here
+            self._redraw_structures()
         self._redraw_overlay()
 
     # -- navigation ------------------------------------------------------------------
@@ -202,19 +201,21 @@ class SliceView(pg.GraphicsLayoutWidget):
             return None
         out = []
         for axis in range(3):
-            c = self._coords[axis]
-            step = c[1] - c[0] if len(c) > 1 else 1.0
-            idx = int(round((point_mm[Orientation.patient_axis(axis)] - c[0]) / step))
-            if not 0 <= idx < len(c):
+            idx = self._index_of(axis, point_mm[Orientation.patient_axis(axis)])
+            if not 0 <= idx < len(self._coords[axis]):
                 return None
             out.append(idx)
         return tuple(out)  # type: ignore[return-value]
 
     # -- drawing ---------------------------------------------------------------------
-    def _nearest(self, axis: int, value: float) -> int:
+    def _index_of(self, axis: int, value: float) -> int:
+        """Index along array ``axis`` of the voxel centre nearest a patient coordinate (may lie outside)."""
         c = self._coords[axis]
         step = c[1] - c[0] if len(c) > 1 else 1.0
-        return int(np.clip(round((value - c[0]) / step), 0, len(c) - 1))
+        return int(round((value - c[0]) / step))
+
+    def _nearest(self, axis: int, value: float) -> int:
+        return int(np.clip(self._index_of(axis, value), 0, len(self._coords[axis]) - 1))
 
     def _rect(self) -> QtCore.QRectF:
         o = self.orientation
@@ -284,6 +285,7 @@ class SliceView(pg.GraphicsLayoutWidget):
     def _redraw_structures(self) -> None:
         if self.ct is None:
             return
+        self._contoured = set(self.settings.visible_structures)
         names = {m.name for m in self._masks}
         for name in list(self._contours):
             if name not in names:

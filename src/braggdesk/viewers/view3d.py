@@ -14,7 +14,7 @@ import vtkmodules.qt
 
 vtkmodules.qt.PyQtImpl = "PySide6"
 
-from PySide6 import QtWidgets  # noqa: E402
+from PySide6 import QtCore, QtWidgets  # noqa: E402
 from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor  # noqa: E402
 from vtkmodules.util.numpy_support import numpy_to_vtk, vtk_to_numpy  # noqa: E402
 from vtkmodules.vtkCommonDataModel import vtkImageData  # noqa: E402
@@ -106,10 +106,16 @@ class View3D(QtWidgets.QWidget):
         self.render_window.AddRenderer(self.renderer)
         self.vtk_widget.SetInteractorStyle(vtkInteractorStyleTrackballCamera())
         self._actors: dict[str, list[vtkActor]] = {"body": [], "structures": [], "dose": [], "beams": []}
+        self._structure_actors: dict[str, tuple[StructureMask, vtkActor]] = {}  # marched once per mask
         self._ct: Volume | None = None
         self._stride = 1
         self._started = False
         self.closed = False
+        # llvmpipe renders take 0.1-0.4 s: the updates of one event-loop turn share one render
+        self._render_timer = QtCore.QTimer(self)
+        self._render_timer.setSingleShot(True)
+        self._render_timer.setInterval(0)
+        self._render_timer.timeout.connect(self._render)
 
     def _replace(self, kind: str, actors: list[vtkActor]) -> None:
         for actor in self._actors[kind]:
@@ -127,6 +133,7 @@ class View3D(QtWidgets.QWidget):
         img = _image(ct.hu, ct, self._stride)
         self._replace("body", [_surface_actor(img, BODY_THRESHOLD_HU, (0.9, 0.75, 0.65), 0.25)])
         self._replace("structures", [])
+        self._structure_actors.clear()
         self._replace("dose", [])
         self.renderer.ResetCamera()
         cam = self.renderer.GetActiveCamera()
@@ -139,11 +146,19 @@ class View3D(QtWidgets.QWidget):
     def set_structures(self, masks: list[StructureMask], visible: set[str]) -> None:
         if self._ct is None:
             return
-        actors = [_surface_actor(_image(m.fraction, m.grid, self._stride), 0.5,
-                                 tuple(c / 255 for c in m.roi.color_rgb), 0.35)
-                  for m in masks if m.name in visible and m.roi.roi_type.upper() != "EXTERNAL"]
+        actors = [self._structure_actor(m) for m in masks
+                  if m.name in visible and m.roi.roi_type.upper() != "EXTERNAL"]
         self._replace("structures", actors)
         self.refresh()
+
+    def _structure_actor(self, mask: StructureMask) -> vtkActor:
+        """The surface of a mask, marched the first time it is shown (toggling visibility reuses it)."""
+        cached = self._structure_actors.get(mask.name)
+        if cached is None or cached[0] is not mask:
+            actor = _surface_actor(_image(mask.fraction, mask.grid, self._stride), 0.5,
+                                   tuple(c / 255 for c in mask.roi.color_rgb), 0.35)
+            cached = self._structure_actors[mask.name] = (mask, actor)
+        return cached[1]
 
     def set_dose(self, dose_gy: np.ndarray | None, reference_gy: float) -> None:
         if self._ct is None or dose_gy is None or reference_gy <= 0:
@@ -164,6 +179,11 @@ class View3D(QtWidgets.QWidget):
         self.refresh()
 
     def refresh(self) -> None:
+        """Render once the event loop is free: several updates in a row cost one render."""
+        if not self.closed:
+            self._render_timer.start()
+
+    def _render(self) -> None:
         if self.closed or not self.isVisible():
             return
         if not self._started:
@@ -171,23 +191,12 @@ class View3D(QtWidgets.QWidget):
             self._started = True
         self.render_window.Render()
 
-    def render_image(self, attempts: int = 3) -> np.ndarray:
-        """The VTK pixels as an (h, w, 3) uint8 array, top row first.
-
-        The background is never black, so an all-black read-back means the driver
-        handed over a buffer it had not drawn yet (seen on Mesa/GLX under load):
-        let Qt process its pending events and render again, a few times at most.
-        """
+    def render_image(self) -> np.ndarray:
+        """The VTK pixels as an (h, w, 3) uint8 array, top row first."""
         if not self._started:
             self.vtk_widget.Initialize()
             self._started = True
-        pixels = self._read_back()
-        for _ in range(attempts - 1):
-            if pixels.any():
-                break
-            QtWidgets.QApplication.processEvents()
-            pixels = self._read_back()
-        return pixels
+        return self._read_back()
 
     def _read_back(self) -> np.ndarray:
         # Render into the back buffer and read it before any swap: after a swap the back buffer's content
@@ -214,6 +223,8 @@ class View3D(QtWidgets.QWidget):
         """Close the VTK widget (it finalizes its render window) before Qt or Xvfb go away."""
         if not self.closed:
             self.closed = True
+            self._render_timer.stop()
+            self._structure_actors.clear()
             self.vtk_widget.close()  # its closeEvent finalizes the render window
             # drop our references so the render window (and its own X display connection) goes now,
             # not at interpreter exit after Xvfb has stopped
