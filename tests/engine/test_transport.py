@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from braggdesk.engine.physics import water as water_physics
+from braggdesk.engine.physics.elastic import pp_elastic_macroscopic_per_cm
 from braggdesk.engine.physics.nuclear import surviving_fraction
 from braggdesk.engine.simulate import prepare, run_batch
 from braggdesk.model import Accumulator
@@ -158,3 +159,19 @@ def test_range_shifter_pulls_the_range_back_by_its_water_equivalent_thickness():
         _, total = _run(job)
         r80.append(_r80_mm(depth, total.energy_mev().reshape(ct.shape).sum(axis=(0, 2))))
     assert r80[0] - r80[1] == pytest.approx(30.0, abs=0.5)
+
+
+def test_pp_elastic_events_match_the_cross_section_along_the_path():
+    """Expected events per primary: the integral of P_survive * Sigma_pp / S from 10 MeV to E0 along
+    the CSDA path, P_survive the share of primaries no nonelastic event has removed yet."""
+    energy, n = 150.0, 20000
+    ct = water_box(size_mm=(40.0, 200.0, 40.0), spacing_mm=(4.0, 4.0, 4.0))
+    _, total = _run(pencil_job(energy, primaries=n, ct=ct))
+    e = np.linspace(10.0, energy, 2000)
+    s_per_cm = water_physics.water_table().stopping_power(e)
+    surviving = surviving_fraction(WATER, 1.0, energy, e)
+    expected = float(np.trapezoid(surviving * pp_elastic_macroscopic_per_cm(WATER, 1.0, e) / s_per_cm, e))
+    per_primary = total.counters["pp_elastic"] / n
+    noise = 4 * np.sqrt(expected / n)
+    # secondaries scatter too (short paths: a few per cent more events)
+    assert expected - noise <= per_primary < 1.1 * expected + noise, (per_primary, expected)

@@ -13,13 +13,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..model import CtCalibration, DoseScale, Volume
+from .physics.elastic import pp_elastic_macroscopic_per_cm
 from .physics.materials import material_physics
 from .physics.nuclear import nonelastic_macroscopic_per_cm, recoil_energy_fraction
+from .physics.secondaries import material_emission
 
 MEV_TO_GY_G = 1.602176634e-10  # 1 MeV per gram in Gy
 
 # Energy grid of the per-material nuclear tables (MeV).
 NUCLEAR_E_MIN_MEV, NUCLEAR_E_MAX_MEV = 1.0, 400.0
+EMISSION_GRID_POINTS = 128
+
+
+def emission_grid_mev() -> np.ndarray:
+    """The log grid the per-material emission tables are sampled on (the engine's LogGridTable grid)."""
+    return np.exp(np.linspace(np.log(NUCLEAR_E_MIN_MEV), np.log(NUCLEAR_E_MAX_MEV), EMISSION_GRID_POINTS))
 
 
 @dataclass
@@ -31,7 +39,10 @@ class Media:
     rsp: np.ndarray  # float32 relative (linear) stopping power to water per voxel
     inv_x0_per_mm: np.ndarray  # float32 1 / radiation length per voxel
     nonelastic_per_mm_unit_density: list  # per material: callable E -> Sigma/rho [1/mm per g/cm3]
-    recoil_fraction: list  # per material: callable E -> local fraction
+    pp_elastic_per_mm_unit_density: list  # per material: callable E -> Sigma_pp/rho [1/mm per g/cm3]
+    proton_multiplicity: np.ndarray  # (materials, emission grid): secondary protons per nonelastic event
+    local_energy_fraction: np.ndarray  # (materials, emission grid): recoils + deuterons + alphas
+    proton_quantile_fraction: np.ndarray  # (materials, emission grid, q): emission energy / incident energy
     voxel_volume_cm3: float
 
     @property
@@ -54,19 +65,25 @@ def build_media(ct: Volume, calibration: CtCalibration) -> Media:
     n_mat = len(calibration.materials)
     mass_rsp = np.zeros(n_mat)
     x0_g_cm2 = np.full(n_mat, np.inf)
-    sig_fns: list = [None] * n_mat
-    rec_fns: list = [None] * n_mat
-    for m in range(n_mat):
+    zero = lambda e: np.zeros_like(np.asarray(e, float))  # noqa: E731
+    sig_fns: list = [zero] * n_mat
+    pp_fns: list = [zero] * n_mat
+    grid = emission_grid_mev()
+    n_q = material_emission(calibration.materials[int(used[0])], grid[:1], np.zeros(1)).proton_quantile_fraction.shape[1]
+    multiplicity = np.zeros((n_mat, grid.size))
+    local = np.zeros((n_mat, grid.size))
+    quantiles = np.zeros((n_mat, grid.size, n_q))
+    for m in (int(u) for u in used):
         mat = calibration.materials[m]
-        if m not in used:
-            sig_fns[m] = lambda e: np.zeros_like(np.asarray(e, float))  # noqa: E731
-            rec_fns[m] = lambda e: np.zeros_like(np.asarray(e, float))  # noqa: E731
-            continue
         phys = material_physics(mat, density_g_cm3=1.0)
         mass_rsp[m] = phys.relative_stopping_power
         x0_g_cm2[m] = phys.radiation_length_g_cm2
         sig_fns[m] = (lambda mm: lambda e: 0.1 * nonelastic_macroscopic_per_cm(mm, 1.0, np.asarray(e, float)))(mat)
-        rec_fns[m] = (lambda mm: lambda e: recoil_energy_fraction(mm, np.asarray(e, float)))(mat)
+        pp_fns[m] = (lambda mm: lambda e: 0.1 * pp_elastic_macroscopic_per_cm(mm, 1.0, np.asarray(e, float)))(mat)
+        emission = material_emission(mat, grid, recoil_energy_fraction(mat, grid))
+        multiplicity[m], local[m], quantiles[m] = (emission.proton_multiplicity, emission.local_energy_fraction,
+                                                   emission.proton_quantile_fraction)
     rsp = (density * mass_rsp[midx]).astype(np.float32)
     inv_x0 = (density / (10.0 * x0_g_cm2[midx])).astype(np.float32)
-    return Media(midx.astype(np.int32), density, rsp, inv_x0, sig_fns, rec_fns, ct.voxel_volume_cm3)
+    return Media(midx.astype(np.int32), density, rsp, inv_x0, sig_fns, pp_fns, multiplicity, local, quantiles,
+                 ct.voxel_volume_cm3)

@@ -83,7 +83,7 @@ def _host_setup(job: Job) -> tuple[GridFrame, Media, SpotTable]:
 
 def batch_seed(seed: int, batch_index: int) -> int:
     state = np.random.SeedSequence(seed, spawn_key=(batch_index,)).generate_state(2, dtype=np.uint64)
-    return int(state[0]) ^ (int(state[1]) << 1) & ((1 << 63) - 1)
+    return (int(state[0]) ^ (int(state[1]) << 1)) & ((1 << 63) - 1)
 
 
 def run_batch(prepared: PreparedJob, batch_index: int, n_primaries: int) -> Snapshot:

@@ -30,6 +30,15 @@ class LogGridTable:
         return cls(float(np.log(x_min)), float((n - 1) / (np.log(x_max) - np.log(x_min))), n,
                    xp.asarray(vals, dtype=xp.float32))
 
+    @classmethod
+    def from_values(cls, xp, values: np.ndarray, x_min: float, x_max: float) -> "LogGridTable":
+        """A table of values already sampled on the log grid from x_min to x_max (grid along axis 1,
+        or axis 0 for one row); extra trailing axes are allowed (see :meth:`quantile`)."""
+        values = np.asarray(values, dtype=np.float64)
+        n = values.shape[1] if values.ndim > 1 else values.shape[0]
+        return cls(float(np.log(x_min)), float((n - 1) / (np.log(x_max) - np.log(x_min))), n,
+                   xp.asarray(values, dtype=xp.float32))
+
     def _node(self, xp, x):
         """Lower grid node and lerp weight of each x (clamped to the grid)."""
         f = (xp.log(xp.maximum(x, 1e-30)) - self.log_x0) * self.inv_dlog
@@ -53,4 +62,17 @@ class LogGridTable:
             lo, hi = self.values[i], self.values[i + 1]
         else:
             lo, hi = self.values[row, i], self.values[row, i + 1]
+        return lo + w * (hi - lo)
+
+    def quantile(self, xp, x, row, u):
+        """Inverse-CDF lookup in a (rows, n, q) table of quantiles at u = 0, 1/(q-1), ..., 1:
+        bilinear in (x, u), so a uniform ``u`` samples the distribution tabulated at x."""
+        i, w = self._node(xp, x)
+        nq = self.values.shape[2] - 1
+        f = xp.clip(u * nq, 0.0, nq - 1e-4)
+        j = f.astype(xp.int32)
+        t = (f - j).astype(xp.float32)
+        v = self.values
+        lo = v[row, i, j] + t * (v[row, i, j + 1] - v[row, i, j])
+        hi = v[row, i + 1, j] + t * (v[row, i + 1, j + 1] - v[row, i + 1, j])
         return lo + w * (hi - lo)

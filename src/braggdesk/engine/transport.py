@@ -7,9 +7,11 @@ water-equivalent length s_w the mean energy loss follows the range-energy table
 (E -> R(E) - s_w -> E), with Gaussian (Bohr) straggling; multiple Coulomb
 scattering uses Highland's formula integrated over the path (see
 physics.water.highland_f) with a random hinge; energy is scored in the voxel where
-the step began.  Nonelastic events (ICRU 63 cross sections) remove the primary:
-recoils deposit locally, one secondary proton is emitted and transported, the
-rest (neutrons, gammas) leaves.
+the step began.  Two nuclear channels end a step: nonelastic events (ICRU 63 cross
+sections, physics.secondaries) remove the proton, deposit recoils, deuterons and
+alphas locally, emit secondary protons with the ICRU 63 multiplicity and spectrum and
+let the rest (neutrons, gammas, binding energy) leave; proton-proton elastic events
+(physics.elastic) hand part of the energy to a recoil proton and deflect the proton.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ..model.snapshot import ENERGY_QUANTUM_MEV, ENERGY_SQ_QUANTUM_MEV2, LET_QUA
 from .geometry import GridFrame, ray_box_entry
 from .media import NUCLEAR_E_MAX_MEV, NUCLEAR_E_MIN_MEV, Media
 from .physics import water as water_physics
+from .physics.elastic import pp_lab_angles
 from .source import DeviceSpots
 from .tables import LogGridTable
 
@@ -48,7 +51,11 @@ class TransportTables:
     energy_of_range: LogGridTable  # inverse, energy vs range (mm)
     mid_step: LogGridTable  # rows: LET (keV/um), Bohr variance (MeV^2/mm), 13.6/(p beta), S (MeV/mm)
     nonelastic: LogGridTable  # rows: materials, Sigma/rho in 1/mm per g/cm3
-    recoil: LogGridTable  # rows: materials, local energy fraction
+    pp_elastic: LogGridTable  # rows: materials, Sigma_pp/rho in 1/mm per g/cm3
+    multiplicity: LogGridTable  # rows: materials, secondary protons per nonelastic event
+    local_fraction: LogGridTable  # rows: materials, energy fraction deposited at a nonelastic event
+    proton_quantiles: LogGridTable  # (materials, energies, q): emitted proton energy / incident energy
+    max_protons: int = 1  # slots per nonelastic event: floor(largest multiplicity) + 1
     nuclear: bool = True
     score_let: bool = True
 
@@ -67,19 +74,23 @@ class TransportTables:
             energy_of_range=LogGridTable.sample(xp, lambda r: wt.energy_mev(r / 10), r_min, r_max, 4096),
             mid_step=LogGridTable.sample(xp, [
                 water_physics.let_kev_um,
-                lambda e: 0.1 * water_physics.bohr_variance_mev2_per_g_cm2(e, WATER_Z_OVER_A),
+                lambda e: 0.1 * water_physics.bohr_variance_mev2_per_g_cm2(e, water_physics.WATER_Z_OVER_A),
                 lambda e: water_physics.HIGHLAND_ES_MEV / water_physics.p_beta_mev(e),
                 lambda e: 0.1 * wt.stopping_power(e),
             ], E_MIN_MEV, E_MAX_MEV, 2048),
             nonelastic=LogGridTable.sample(xp, media.nonelastic_per_mm_unit_density, NUCLEAR_E_MIN_MEV,
                                            NUCLEAR_E_MAX_MEV, 512),
-            recoil=LogGridTable.sample(xp, media.recoil_fraction, NUCLEAR_E_MIN_MEV, NUCLEAR_E_MAX_MEV, 128),
+            pp_elastic=LogGridTable.sample(xp, media.pp_elastic_per_mm_unit_density, NUCLEAR_E_MIN_MEV,
+                                           NUCLEAR_E_MAX_MEV, 512),
+            multiplicity=LogGridTable.from_values(xp, media.proton_multiplicity, NUCLEAR_E_MIN_MEV, NUCLEAR_E_MAX_MEV),
+            local_fraction=LogGridTable.from_values(xp, media.local_energy_fraction, NUCLEAR_E_MIN_MEV,
+                                                    NUCLEAR_E_MAX_MEV),
+            proton_quantiles=LogGridTable.from_values(xp, media.proton_quantile_fraction, NUCLEAR_E_MIN_MEV,
+                                                      NUCLEAR_E_MAX_MEV),
+            max_protons=int(np.floor(float(np.max(media.proton_multiplicity, initial=0.0)))) + 1,
             nuclear=nuclear,
             score_let=score_let,
         )
-
-
-WATER_Z_OVER_A = 0.555087  # ICRU 49 liquid water
 
 
 def highland_f(xp, t):
@@ -165,7 +176,7 @@ def transport_batch(tables: TransportTables, spots: DeviceSpots, rng, n_primarie
     if range_shifter is not None:
         pos, dvec, energy = range_shifter(xp, rng, pos, dvec, energy, beam)
     counters = {"primaries": n_primaries, "primaries_missing_ct": 0, "nonelastic_primary": 0,
-                "nonelastic_secondary": 0, "secondary_protons": 0, "steps": 0}
+                "nonelastic_secondary": 0, "secondary_protons": 0, "pp_elastic": 0, "steps": 0}
     # drift in air to the CT
     t_in, t_out = ray_box_entry(xp, pos, dvec, grid.size_mm)
     hit = (t_in < t_out) & (t_out > 0) & (energy > 0)
@@ -219,9 +230,12 @@ def _step(tb: TransportTables, tally: Tally, rng, p: Particles, counters, di, dj
     # distance to the end of range (water-equivalent range over the voxel's RSP)
     r_w = tb.range_mm(xp, p.e)
     s_stop = r_w / xp.maximum(rsp, f32(1e-9))
-    # distance to a nonelastic event: remaining mean free paths over the macroscopic cross section
+    # distance to a nuclear event (nonelastic or p-p elastic): remaining mean free paths over
+    # the macroscopic cross section at the step's start
     if tb.nuclear:
-        sigma = tb.density[vox] * tb.nonelastic(xp, p.e, row=tb.material[vox])
+        rho, row = tb.density[vox], tb.material[vox]
+        sigma_pp = rho * tb.pp_elastic(xp, p.e, row=row)
+        sigma = rho * tb.nonelastic(xp, p.e, row=row) + sigma_pp
         s_nuc = p.mfp / xp.maximum(sigma, f32(1e-12))
         s = xp.minimum(xp.minimum(s_geo, s_stop), s_nuc)
         stops = s_stop <= xp.minimum(s_geo, s_nuc)
@@ -260,26 +274,40 @@ def _step(tb: TransportTables, tally: Tally, rng, p: Particles, counters, di, dj
     q = _quanta(xp, de)
     if tb.score_let:
         tally.add("let_num", vox, xp.rint(de.astype(xp.float64) * let * (1.0 / LET_QUANTUM)))
-    children = None
+    children = []
+    removed = None
     if nuc is not None:
         p.mfp -= sigma * s
         if bool(nuc.any()):
-            local, children = _nonelastic(tb, rng, p, nuc, vox, e_new, counters)
+            idx = xp.nonzero(nuc)[0]
+            elastic = rng.random(int(idx.size), dtype=f32) * sigma[idx] < sigma_pp[idx]
+            local = xp.zeros(int(idx.size), dtype=f32)
+            if bool(elastic.any()):
+                sel = xp.nonzero(elastic)[0]
+                local[sel], child = _pp_elastic(tb, rng, p, idx[sel], e_new, counters)
+                children.append(child)
+            if not bool(elastic.all()):
+                sel = xp.nonzero(~elastic)[0]
+                local[sel], child = _nonelastic(tb, rng, p, idx[sel], vox, e_new, counters)
+                children.append(child)
+                removed = xp.zeros(p.n, dtype=bool)
+                removed[idx[sel]] = True
             q_local = _quanta(xp, local)
-            tally.add("nuclear_local", vox[nuc], q_local[nuc])
-            q = q + q_local
+            tally.add("nuclear_local", vox[idx], q_local)
+            q[idx] = q[idx] + q_local
     tally.add("energy", vox, q)
     same = p.pend_vox == vox
     _flush_pending(xp, tally, p, ~same)
     p.pend_q = xp.where(same, p.pend_q + q, q)
     p.pend_vox = vox
-    dead = stops | (e_new <= 0) if nuc is None else stops | nuc | (e_new <= 0)
+    dead = stops | (e_new <= 0) if removed is None else stops | removed | (e_new <= 0)
     p.e = e_new
     if bool(dead.any()):
         _flush_pending(xp, tally, p, dead)
         p.keep(~dead)
-    if children is not None:
-        p.extend(xp, children)
+    for child in children:
+        if child is not None:
+            p.extend(xp, child)
 
 
 def _deflect(xp, p: Particles, tx, ty) -> None:
@@ -342,48 +370,93 @@ def _rotate(xp, u, v, w, tx, ty):
     return nu / n, nv / n, nw / n
 
 
-def _nonelastic(tb: TransportTables, rng, p: Particles, nuc, vox, e_new, counters):
-    """Nonelastic events at the end of this step: (energy deposited locally per particle, secondaries).
+def _new_protons(xp, rng, p: Particles, src, energy, theta, phi) -> Particles:
+    """Secondary protons born at the positions of particles ``src``, turned by (theta, phi)."""
+    f32 = xp.float32
+    n = int(src.size)
+    child = Particles(
+        x=p.x[src], y=p.y[src], z=p.z[src], u=p.u[src], v=p.v[src], w=p.w[src],  # gathers: copies
+        e=energy.astype(f32), t_x0=xp.zeros(n, f32), mfp=rng.standard_exponential(n, dtype=f32),
+        pend_vox=xp.full(n, -1, xp.int32), pend_q=xp.zeros(n, xp.float64), primary=xp.zeros(n, dtype=bool),
+    )
+    child.u, child.v, child.w = _rotate(xp, child.u, child.v, child.w, theta * xp.cos(phi), theta * xp.sin(phi))
+    return child
 
-    Energy partition (a simplified model): recoils deposit the ICRU 63 recoil fraction
-    f_r locally; one secondary proton takes (1 - f_r) E sqrt(U), U uniform, i.e. on
-    average 2/3 of the rest (about 60 % of E: secondary protons carry the larger part
-    of the nonelastic energy in tissue nuclei); what is left (neutrons, gammas, about
-    30 %) leaves the patient.  The secondary's angle follows quasi-free nucleon-nucleon
-    kinematics, cos(theta) = sqrt(E_s / E).  In voxels below LOCAL_DEPOSIT_MIN_DENSITY
-    (air) fragments would travel far, so their energy is not deposited there.
+
+def _nonelastic(tb: TransportTables, rng, p: Particles, idx, vox, e_new, counters):
+    """Nonelastic events of particles ``idx``: (energy deposited on the spot per event, secondaries).
+
+    The material's ICRU 63 data (physics.secondaries) give the local energy fraction (heavy
+    recoils, deuterons, alphas), the mean number of secondary protons M and their spectrum.
+    An event emits floor(M) or floor(M) + 1 protons (mean M), each with an energy drawn from
+    the spectrum independently.  The data carry no correlation between the protons of one event,
+    so the energy per event is right on average (M times the spectrum's mean, as ICRU 63 says)
+    while a single event may hand out more than it had; capping such events would take 11 % of
+    the secondary-proton energy away at 150 MeV.  Protons under SECONDARY_MIN_MEV deposit on the spot.  The
+    angle follows quasi-free nucleon-nucleon kinematics, cos(theta) = sqrt(E_s / E): fast
+    protons forward, slow (evaporation) ones wide.  Neutrons, gammas and the binding energy
+    leave.  In voxels below LOCAL_DEPOSIT_MIN_DENSITY (air) the fragments would travel far,
+    so their energy is not deposited there.
     """
     xp = tb.xp
     f32 = xp.float32
-    idx = xp.nonzero(nuc)[0]
+    n = int(idx.size)
     n_primary = int(p.primary[idx].sum())
     counters["nonelastic_primary"] += n_primary
-    counters["nonelastic_secondary"] += int(idx.size) - n_primary
+    counters["nonelastic_secondary"] += n - n_primary
     e = e_new[idx]
-    frac = tb.recoil(xp, xp.maximum(e, f32(NUCLEAR_E_MIN_MEV)), row=tb.material[vox[idx]])
-    local_e = e * xp.clip(frac, 0, 1)
-    rnd = rng.random((3, int(idx.size)), dtype=f32)
-    e_sec = (e - local_e) * xp.sqrt(rnd[0])
-    local_e = xp.where(tb.density[vox[idx]] < LOCAL_DEPOSIT_MIN_DENSITY, f32(0), local_e)
-    emit = e_sec >= SECONDARY_MIN_MEV
-    local_e = local_e + xp.where(emit, f32(0), e_sec)
-    local = xp.zeros_like(e_new)
-    local[idx] = local_e
-    ei = xp.nonzero(emit)[0]
-    child = None
-    if ei.size:
-        src = idx[ei]
-        es = e_sec[ei]
-        cos_t = xp.sqrt(xp.clip(es / xp.maximum(e[ei], f32(1e-6)), 0, 1))
-        theta = xp.arccos(cos_t)
-        phi = f32(2 * math.pi) * rnd[1][ei]
-        child = Particles(
-            x=p.x[src], y=p.y[src], z=p.z[src], u=p.u[src], v=p.v[src], w=p.w[src],  # gathers: copies
-            e=es.astype(f32), t_x0=xp.zeros(int(ei.size), f32),
-            mfp=rng.standard_exponential(int(ei.size), dtype=f32),
-            pend_vox=xp.full(int(ei.size), -1, xp.int32),
-            pend_q=xp.zeros(int(ei.size), xp.float64), primary=xp.zeros(int(ei.size), dtype=bool),
-        )
-        child.u, child.v, child.w = _rotate(xp, child.u, child.v, child.w, theta * xp.cos(phi), theta * xp.sin(phi))
-        counters["secondary_protons"] += int(ei.size)
+    row = tb.material[vox[idx]]
+    e_tab = xp.maximum(e, f32(NUCLEAR_E_MIN_MEV))
+    f_local = xp.clip(tb.local_fraction(xp, e_tab, row=row), 0, 1)
+    mult = tb.multiplicity(xp, e_tab, row=row)
+    k_max = tb.max_protons
+    rnd = rng.random((1 + 2 * k_max, n), dtype=f32)
+    whole = xp.floor(mult)
+    n_protons = whole + (rnd[0] < mult - whole)
+    slot = xp.arange(k_max, dtype=f32)[:, None]
+    active = slot < n_protons[None, :]
+    e_s = xp.stack([tb.proton_quantiles.quantile(xp, e_tab, row, rnd[1 + k]) for k in range(k_max)]) * e[None, :]
+    e_s = xp.where(active, e_s, f32(0))
+    local = xp.where(tb.density[vox[idx]] < LOCAL_DEPOSIT_MIN_DENSITY, f32(0), e * f_local)
+    emit = active & (e_s >= SECONDARY_MIN_MEV)
+    local = local + xp.where(active & ~emit, e_s, f32(0)).sum(axis=0)
+    children = []
+    for k in range(k_max):
+        ek = xp.nonzero(emit[k])[0]
+        if ek.size:
+            es = e_s[k, ek]
+            theta = xp.arccos(xp.sqrt(xp.clip(es / xp.maximum(e[ek], f32(1e-6)), 0, 1)))
+            children.append(_new_protons(xp, rng, p, idx[ek], es, theta, f32(2 * math.pi) * rnd[1 + k_max + k, ek]))
+    if not children:
+        return local, None
+    child = children[0]
+    for other in children[1:]:
+        child.extend(xp, other)
+    counters["secondary_protons"] += child.n
     return local, child
+
+
+def _pp_elastic(tb: TransportTables, rng, p: Particles, idx, e_new, counters):
+    """Proton-proton elastic events of particles ``idx`` (physics.elastic): the proton keeps
+    going with T - T2, turned by theta1; the recoil gets T2 at theta2 on the opposite azimuth.
+    Recoils under SECONDARY_MIN_MEV deposit on the spot (returned per event)."""
+    xp = tb.xp
+    f32 = xp.float32
+    n = int(idx.size)
+    counters["pp_elastic"] += n
+    e = e_new[idx]
+    rnd = rng.random((2, n), dtype=f32)
+    cos_cm = f32(2) * rnd[0] - f32(1)
+    t2 = (e * (f32(1) - cos_cm) * f32(0.5)).astype(f32)
+    theta1, theta2 = pp_lab_angles(xp, e, cos_cm)
+    phi = f32(2 * math.pi) * rnd[1]
+    emit = xp.nonzero(t2 >= SECONDARY_MIN_MEV)[0]
+    child = (_new_protons(xp, rng, p, idx[emit], t2[emit], theta2[emit].astype(f32), phi[emit] + f32(math.pi))
+             if emit.size else None)
+    p.u[idx], p.v[idx], p.w[idx] = _rotate(xp, p.u[idx], p.v[idx], p.w[idx], (theta1 * xp.cos(phi)).astype(f32),
+                                           (theta1 * xp.sin(phi)).astype(f32))
+    e_new[idx] = e - t2
+    p.mfp[idx] = rng.standard_exponential(n, dtype=f32)
+    if child is not None:
+        counters["secondary_protons"] += child.n
+    return xp.where(t2 >= SECONDARY_MIN_MEV, f32(0), t2), child

@@ -54,6 +54,7 @@ from braggdesk.model import CtCalibration, Material, Roi, StructureSet, Volume
 from .ct_calibration import write_calibration_csv
 from .dicom_ct import write_ct_series
 from .mask_contours import mask_contours
+from .material_library import get_material
 from .rtstruct import read_sop_instance_uids, write_rtstruct
 from .uids import new_uid
 
@@ -67,17 +68,16 @@ def _material(name: str, density: float, fractions: dict[str, float]) -> Materia
     return Material(name, density, {k: v / total for k, v in fractions.items()})
 
 
-WATER = _material("Water", 1.0, {"H": 0.111894, "O": 0.888106})
-AIR = _material("Air", 0.00120479, {"C": 0.000124, "N": 0.755267, "O": 0.231781, "Ar": 0.012827})
+# One definition per material: the library's (water with the ICRU 49 I-value of 75 eV, so that
+# phantom water has RSP 1 exactly; Solid Water HE, PMMA and air as in dcpt-let-2022 docs/materials.md).
+WATER = get_material("Water")
+AIR = get_material("Air")
+SOLID_WATER_HE = get_material("Solid_Water_HE")
+PMMA = get_material("PMMA")
 # MCsquare Materials (mass %), ICRU cortical bone and inflated lung; MCsquare drops trace elements.
 BONE_CORTICAL = _material("Bone_Cortical", 1.92, {"H": 3.420523, "C": 15.593561, "N": 4.225352, "O": 43.762575,
                                                   "P": 10.362173, "Ca": 22.635815})
 LUNG = _material("Lung", 0.26, {"H": 10.40404, "C": 10.606061, "N": 3.131313, "O": 75.656566, "P": 0.20202})
-# dcpt-let-2022 docs/materials.md: the HE composition is unknown; that of the earlier Solid Water
-# (doi:10.1088/0031-9155/59/1/83) with the HE density.
-SOLID_WATER_HE = _material("Solid_Water_HE", 1.032, {"H": 0.0800, "C": 0.6730, "N": 0.0239, "O": 0.1987,
-                                                     "Cl": 0.0014, "Ca": 0.0231})
-PMMA = _material("PMMA", 1.19, {"H": 0.080538, "C": 0.599848, "O": 0.319614})
 
 PHANTOM_HU = {"Air": -1000.0, "Lung": -740.0, "Water": 0.0, "Solid_Water_HE": 20.0, "PMMA": 120.0,
               "Bone_Cortical": 1200.0}

@@ -21,8 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from braggdesk.errors import InputError
+from braggdesk.model import Material
 
-__all__ = ["Element", "ELEMENTS", "element"]
+__all__ = ["Element", "ELEMENTS", "element", "normalised_mass_fractions"]
 
 
 @dataclass(frozen=True)
@@ -85,3 +86,13 @@ def element(symbol: str, material_name: str = "") -> Element:
         where = f"material {material_name!r}: " if material_name else ""
         known = " ".join(ELEMENTS)
         raise InputError(None, f"{where}element {symbol!r} is not in braggdesk's element table (known: {known})") from None
+
+
+def normalised_mass_fractions(material: Material) -> dict[str, float]:
+    """Mass fractions scaled to sum exactly 1 (the model allows 0.98-1.02); unknown elements raise."""
+    total = sum(material.mass_fractions.values())
+    if total <= 0 or any(w < 0 for w in material.mass_fractions.values()):
+        raise InputError(None, f"material {material.name!r}: mass fractions must be >= 0 and sum to 1, found {material.mass_fractions}")
+    for symbol in material.mass_fractions:
+        element(symbol, material.name)
+    return {s: w / total for s, w in material.mass_fractions.items() if w > 0}

@@ -34,7 +34,7 @@ from braggdesk.errors import InputError
 from braggdesk.model import Material
 
 from . import nuclear
-from .elements import element
+from .elements import element, normalised_mass_fractions
 from .water import (ELECTRON_MASS_MEV, PROTON_MASS_MEV, WATER_I_VALUE_EV, WATER_MASS_FRACTIONS, WATER_Z_OVER_A,
                     beta_squared)
 
@@ -77,16 +77,6 @@ class MaterialPhysics:
     def nonelastic_per_cm(self, energy_mev: np.ndarray | float) -> np.ndarray:
         """Macroscopic nonelastic cross section Sigma [1/cm] at this density (see ``nuclear.py``)."""
         return nuclear.nonelastic_macroscopic_per_cm(self.material, self.density_g_cm3, energy_mev)
-
-
-def normalised_mass_fractions(material: Material) -> dict[str, float]:
-    """Mass fractions scaled to sum exactly 1 (the model allows 0.98-1.02); unknown elements raise."""
-    total = sum(material.mass_fractions.values())
-    if total <= 0 or any(w < 0 for w in material.mass_fractions.values()):
-        raise InputError(None, f"material {material.name!r}: mass fractions must be >= 0 and sum to 1, found {material.mass_fractions}")
-    for symbol in material.mass_fractions:
-        element(symbol, material.name)
-    return {s: w / total for s, w in material.mass_fractions.items() if w > 0}
 
 
 def z_over_a(material: Material) -> float:

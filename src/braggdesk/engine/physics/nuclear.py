@@ -32,13 +32,13 @@ import numpy as np
 from braggdesk.errors import InputError
 from braggdesk.model import Material
 
-from .elements import ELEMENTS, element
+from .elements import ELEMENTS, element, normalised_mass_fractions
 from .water import RangeEnergyTable, water_table
 
 __all__ = [
     "ElementCrossSections", "NuclearTable", "icru63_cross_sections", "element_nonelastic_barn",
     "nonelastic_mass_cm2_g", "nonelastic_macroscopic_per_cm", "recoil_energy_fraction",
-    "surviving_fraction", "nuclear_table",
+    "surviving_fraction", "nuclear_table", "element_sources",
 ]
 
 _AVOGADRO = 6.02214076e23
@@ -126,8 +126,23 @@ def element_nonelastic_barn(symbol: str, energy_mev: np.ndarray | float) -> np.n
 
 def _weights(material: Material) -> dict[str, float]:
     """w_i / A_i [mol/g] per element, mass fractions normalised to 1."""
-    total = sum(material.mass_fractions.values())
-    return {s: w / total / element(s, material.name).a_g_mol for s, w in material.mass_fractions.items() if w > 0}
+    return {s: w / element(s, material.name).a_g_mol for s, w in normalised_mass_fractions(material).items()}
+
+
+def element_sources(material: Material, energy_mev: np.ndarray | float) -> list[tuple[str, np.ndarray]]:
+    """Per nonelastic element of ``material``: (symbol of the tabulated element used, its part of
+    Sigma/rho at ``energy_mev``, in the units of :func:`nonelastic_mass_cm2_g`).
+
+    Hydrogen is left out (no nonelastic channel); elements the table lacks name the element they
+    borrow from.  The parts sum to :func:`nonelastic_mass_cm2_g`.
+    """
+    e = np.asarray(energy_mev, dtype=float)
+    out = []
+    for symbol, n in _weights(material).items():
+        src, scale = _source(symbol, material.name)
+        if src is not None:
+            out.append((src.symbol, _AVOGADRO * _BARN_CM2 * n * scale * src.sigma_barn(e)))
+    return out
 
 
 def nonelastic_mass_cm2_g(material: Material, energy_mev: np.ndarray | float) -> np.ndarray:
