@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from braggdesk.model import (Beam, BeamModel, CtCalibration, EnergyLayer, Job, Material, Plan,
@@ -45,3 +47,34 @@ def pencil_job(energy_mev: float, primaries: int, batches: int = 4, seed: int = 
     return Job.create(ct, single_spot_plan(energy_mev), model or pencil_model(), water_calibration(),
                       SimulationSettings(primaries=primaries, batches=batches, seed=seed, device="cpu",
                                          nuclear=nuclear))
+
+
+DCPT_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "dcpt-let-2022"
+
+
+def run_dcpt_plan(folder: str, geometry: str, primaries: int, seed: int, batches: int = 4):
+    """A real dcpt-let-2022 plan on the DCPT phantom in the geometry it was delivered in (2.5 mm voxels),
+    DCPT beam model v2: (plan, beam model, DoseResult, isocentre)."""
+    from braggdesk.compute.local import LocalRunner
+    from braggdesk.io.beam_model import read_beam_model
+    from braggdesk.io.phantoms import make_phantom
+    from braggdesk.io.rtplan import read_rt_ion_plan
+
+    plan = read_rt_ion_plan(next((DCPT_DATA / "plans" / folder).glob("RN*.dcm")))
+    iso = tuple(plan.beams[0].isocenter_mm)
+    phantom = make_phantom("dcpt", geometry=geometry, isocenter_mm=iso, spacing_mm=2.5)
+    model = read_beam_model(DCPT_DATA / "beam_model" / "DCPT_beam_model__v2.csv")
+    job = Job.create(phantom.volume, plan, model, phantom.calibration,
+                     SimulationSettings(primaries=primaries, batches=batches, seed=seed, device="cpu"),
+                     ignore_frame_of_reference=True)
+    runner = LocalRunner(job)
+    for _ in runner.run():
+        pass
+    return plan, model, runner.result(), iso
+
+
+def dose_in_the_plate_gy(result, iso) -> float:
+    """Mean dose over the two voxels of the PMMA plate (5 mm thick, at the isocentre) and 4 x 4 cm laterally."""
+    x, y, z = result.grid.axis_coordinates_mm()
+    sel = np.ix_(np.abs(z - iso[2]) < 20, np.abs(y - iso[1]) < 2.5, np.abs(x - iso[0]) < 20)
+    return float(result.dose_gy[sel].mean())

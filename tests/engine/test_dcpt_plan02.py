@@ -20,41 +20,20 @@ So the total must lie 6-13 % above the primaries' electronic dose.  The previous
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from braggdesk.compute.local import LocalRunner
 from braggdesk.engine.physics.water import water_table
-from braggdesk.io.beam_model import read_beam_model
-from braggdesk.io.phantoms import make_phantom
-from braggdesk.io.rtplan import read_rt_ion_plan
-from braggdesk.model import Job, SimulationSettings
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "dcpt-let-2022"
-PLAN = DATA / "plans" / "plan02_mono_eclipse"
+from cases import dose_in_the_plate_gy, run_dcpt_plan
+
 MEV_PER_G_TO_GY = 1.602176634e-10
 
 
 @pytest.fixture(scope="module")
 def plan02_run():
-    plan = read_rt_ion_plan(next(PLAN.glob("RN*.dcm")))
-    iso = tuple(plan.beams[0].isocenter_mm)
-    phantom = make_phantom("dcpt", geometry="D", isocenter_mm=iso, spacing_mm=2.5)
-    model = read_beam_model(DATA / "beam_model" / "DCPT_beam_model__v2.csv")
-    job = Job.create(phantom.volume, plan, model, phantom.calibration,
-                     SimulationSettings(primaries=150_000, batches=4, seed=11, device="cpu"),
-                     ignore_frame_of_reference=True)
-    runner = LocalRunner(job)
-    for _ in runner.run():
-        pass
-    result = runner.result()
-    x, y, z = result.grid.axis_coordinates_mm()
-    sel_y = np.abs(y - iso[1]) < 2.5  # the two voxels of the PMMA plate
-    sel_x, sel_z = np.abs(x - iso[0]) < 20, np.abs(z - iso[2]) < 20
-    dose = float(result.dose_gy[np.ix_(sel_z, sel_y, sel_x)].mean())
-    return plan, model, dose
+    plan, model, result, iso = run_dcpt_plan("plan02_mono_eclipse", "D", primaries=150_000, seed=11)
+    return plan, model, dose_in_the_plate_gy(result, iso)
 
 
 def primary_electronic_dose_gy(plan, model) -> float:
