@@ -16,8 +16,9 @@ dsigma/dE (41 points) and the energy fraction given to heavy recoils.  We keep, 
 
 * the multiplicities as given;
 * deuteron and alpha mean emission energies (spectrum-weighted means, MeV);
-* the secondary-proton emission spectrum as 21 quantiles (u = 0, 0.05, ..., 1) of its inverse
-  cumulative distribution, the spectrum taken piecewise linear between the tabulated points.
+* the secondary-proton and deuteron emission spectra as 21 quantiles each (u = 0, 0.05, ..., 1)
+  of their inverse cumulative distributions, the spectra taken piecewise linear between the
+  tabulated points.
 
 Quantiles interpolate well between incident energies and mix well between elements, which a
 41-point spectrum per row would not (and they are 2x smaller).
@@ -88,6 +89,7 @@ def main(materials_dir: str) -> None:
     header = ["element", "Z", "kinetic_energy_MeV", "proton_multiplicity", "deuteron_multiplicity",
               "deuteron_mean_energy_MeV", "alpha_multiplicity", "alpha_mean_energy_MeV"]
     header += [f"proton_energy_quantile_{k:02d}_MeV" for k in range(N_QUANTILES + 1)]
+    header += [f"deuteron_energy_quantile_{k:02d}_MeV" for k in range(N_QUANTILES + 1)]
     with open(OUT, "w", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(header)
@@ -101,9 +103,10 @@ def main(materials_dir: str) -> None:
                     row.append(f"{m:.6g}")
                     if s != "proton":
                         row.append(f"{mean_energy(d['spectrum']):.4g}" if m > 0 else "0")
-                p = sp.get("proton")
-                q = quantiles(p["spectrum"]) if p and "spectrum" in p and p["M"] > 0 else np.zeros(N_QUANTILES + 1)
-                row += [f"{v:.4g}" for v in q]
+                for s in ("proton", "deuteron"):
+                    d = sp.get(s)
+                    q = quantiles(d["spectrum"]) if d and "spectrum" in d and d["M"] > 0 else np.zeros(N_QUANTILES + 1)
+                    row += [f"{v:.4g}" for v in q]
                 w.writerow(row)
     print(f"wrote {OUT} ({OUT.stat().st_size} bytes)")
 

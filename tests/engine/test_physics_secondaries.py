@@ -37,11 +37,12 @@ def test_every_element_is_tabulated_with_a_physical_energy_budget():
     assert set(data) == {"C", "N", "O", "Al", "Si", "P", "Ca", "Ti", "Fe", "Cu", "Ta", "W", "Pb"}
     for el in data.values():
         e = el.energy_mev
-        q = el.quantile_fractions(e)
-        proton_fraction = el.proton_multiplicity * np.mean(0.5 * (q[:, 1:] + q[:, :-1]), axis=1)
-        charged = proton_fraction + el.light_ion_energy_fraction(e)
+        charged = el.alpha_energy_fraction(e)
+        for particle in ("proton", "deuteron"):
+            q = el.quantile_fractions(e, particle)
+            charged = charged + el.multiplicity(e, particle) * np.mean(0.5 * (q[:, 1:] + q[:, :-1]), axis=1)
+            assert np.all(q[:, -1] <= 1.0 + 1e-6), el.symbol  # nothing above the incident energy
         assert np.all(charged < 1.0), el.symbol  # neutrons, gammas and binding take the rest
-        assert np.all(q[:, -1] <= 1.0 + 1e-6), el.symbol  # no proton above the incident energy
 
 
 def test_water_emits_what_oxygen_emits_and_pmma_lies_between_carbon_and_oxygen():
@@ -76,25 +77,31 @@ def test_engine_samples_the_multiplicity_spectrum_and_local_energy_of_water():
     f32 = np.float32
     p = Particles(x=np.full(n, 10, f32), y=np.full(n, 10, f32), z=np.full(n, 10, f32), u=np.zeros(n, f32),
                   v=np.ones(n, f32), w=np.zeros(n, f32), e=np.full(n, e0, f32), t_x0=np.zeros(n, f32),
-                  mfp=np.ones(n, f32), pend_vox=np.full(n, -1, np.int32), pend_q=np.zeros(n), primary=np.ones(n, bool))
-    counters = {"nonelastic_primary": 0, "nonelastic_secondary": 0, "secondary_protons": 0}
+                  mfp=np.ones(n, f32), pend_vox=np.full(n, -1, np.int32), pend_q=np.zeros(n), primary=np.ones(n, bool),
+                  mass=np.ones(n, f32))
+    counters = {"nonelastic_primary": 0, "nonelastic_secondary": 0, "secondary_protons": 0, "secondary_deuterons": 0}
     vox = np.zeros(n, np.int64)
     local, child = _nonelastic(tables, np.random.default_rng(5), p, np.arange(n), vox, p.e.copy(), counters)
     o = icru63_secondaries()["O"]
-    q = o.quantile_fractions(e0)[0]
-    mean_fraction = float(np.mean(0.5 * (q[1:] + q[:-1])))
-    f_local = float(recoil_energy_fraction(WATER, e0) + o.light_ion_energy_fraction(e0))
-    emitted_and_slow = child.e.sum() + (local.sum() - n * e0 * f_local)
-    # energy in secondary protons: M * mean emission energy
-    assert emitted_and_slow / n == pytest.approx(float(o.multiplicity(e0)) * mean_fraction * e0, rel=0.03)
-    # number of protons above the transport cut: M times the spectrum's share above it
-    above = float(np.interp(SECONDARY_MIN_MEV / e0, q, np.linspace(0, 1, q.size)))
-    assert child.n / n == pytest.approx(float(o.multiplicity(e0)) * (1 - above), rel=0.03)
-    assert np.all(child.e >= SECONDARY_MIN_MEV) and np.all(child.e <= e0)
-    assert counters["nonelastic_primary"] == n and counters["secondary_protons"] == child.n
+    f_local = float(recoil_energy_fraction(WATER, e0) + o.alpha_energy_fraction(e0))
+    slow = local.sum() - n * e0 * f_local  # secondaries under the transport cut, deposited on the spot
+    kinetic = child.e * child.mass  # deuterons carry their proton-equivalent energy T / 2
+    expected_energy = 0.0
+    for particle, mass in (("proton", 1), ("deuteron", 2)):
+        q = o.quantile_fractions(e0, particle)[0]
+        m = float(o.multiplicity(e0, particle))
+        expected_energy += m * float(np.mean(0.5 * (q[1:] + q[:-1]))) * e0
+        # number above the transport cut: M times the spectrum's share above it
+        above = 1 - float(np.interp(SECONDARY_MIN_MEV / e0, q, np.linspace(0, 1, q.size)))
+        assert np.sum(child.mass == mass) / n == pytest.approx(m * above, rel=0.04), particle
+    # energy in secondaries: the multiplicities times the spectra's means
+    assert (kinetic.sum() + slow) / n == pytest.approx(expected_energy, rel=0.03)
+    assert np.all(kinetic >= SECONDARY_MIN_MEV) and np.all(kinetic <= e0)
+    assert counters["nonelastic_primary"] == n
+    assert counters["secondary_protons"] + counters["secondary_deuterons"] == child.n
     # fast protons go forward, slow ones wide (quasi-free kinematics)
-    fast = child.e > 100
-    assert np.mean(child.v[fast]) > 0.9 and np.mean(child.v[child.e < 10]) < 0.4
+    protons = child.mass == 1
+    assert np.mean(child.v[protons & (child.e > 100)]) > 0.9 and np.mean(child.v[protons & (child.e < 10)]) < 0.4
 
 
 def test_emission_grid_matches_the_media_tables():

@@ -141,7 +141,9 @@ def test_letd_rises_towards_the_bragg_peak():
     let = 1e-6 * num / np.maximum(den * 1e-6, 1e-30)  # dose-averaged over each depth slab
     dd = total.energy_mev().reshape(ct.shape).sum(axis=(0, 2))
     peak = int(np.argmax(dd))
-    assert 0.4 < let[2] < 0.8  # ~0.5 keV/um at 115 MeV
+    # primaries alone: ~0.5 keV/um at 115 MeV; slow secondary protons and deuterons raise the LETd
+    # (SHIELD-HIT12A for the DCPT 160 MeV plan at 2.25 cm: 0.55 primaries, 0.90 all protons)
+    assert 0.45 < let[2] < 1.0
     assert let[peak] > 3 * let[2]
 
 

@@ -41,8 +41,10 @@ class Media:
     nonelastic_per_mm_unit_density: list  # per material: callable E -> Sigma/rho [1/mm per g/cm3]
     pp_elastic_per_mm_unit_density: list  # per material: callable E -> Sigma_pp/rho [1/mm per g/cm3]
     proton_multiplicity: np.ndarray  # (materials, emission grid): secondary protons per nonelastic event
-    local_energy_fraction: np.ndarray  # (materials, emission grid): recoils + deuterons + alphas
+    deuteron_multiplicity: np.ndarray  # (materials, emission grid): secondary deuterons per nonelastic event
+    local_energy_fraction: np.ndarray  # (materials, emission grid): heavy recoils + alphas
     proton_quantile_fraction: np.ndarray  # (materials, emission grid, q): emission energy / incident energy
+    deuteron_quantile_fraction: np.ndarray  # (materials, emission grid, q)
     voxel_volume_cm3: float
 
     @property
@@ -70,9 +72,9 @@ def build_media(ct: Volume, calibration: CtCalibration) -> Media:
     pp_fns: list = [zero] * n_mat
     grid = emission_grid_mev()
     n_q = material_emission(calibration.materials[int(used[0])], grid[:1], np.zeros(1)).proton_quantile_fraction.shape[1]
-    multiplicity = np.zeros((n_mat, grid.size))
+    multiplicity = np.zeros((2, n_mat, grid.size))  # protons, deuterons
     local = np.zeros((n_mat, grid.size))
-    quantiles = np.zeros((n_mat, grid.size, n_q))
+    quantiles = np.zeros((2, n_mat, grid.size, n_q))
     for m in (int(u) for u in used):
         mat = calibration.materials[m]
         phys = material_physics(mat, density_g_cm3=1.0)
@@ -81,9 +83,10 @@ def build_media(ct: Volume, calibration: CtCalibration) -> Media:
         sig_fns[m] = (lambda mm: lambda e: 0.1 * nonelastic_macroscopic_per_cm(mm, 1.0, np.asarray(e, float)))(mat)
         pp_fns[m] = (lambda mm: lambda e: 0.1 * pp_elastic_macroscopic_per_cm(mm, 1.0, np.asarray(e, float)))(mat)
         emission = material_emission(mat, grid, recoil_energy_fraction(mat, grid))
-        multiplicity[m], local[m], quantiles[m] = (emission.proton_multiplicity, emission.local_energy_fraction,
-                                                   emission.proton_quantile_fraction)
+        multiplicity[:, m] = emission.proton_multiplicity, emission.deuteron_multiplicity
+        quantiles[:, m] = emission.proton_quantile_fraction, emission.deuteron_quantile_fraction
+        local[m] = emission.local_energy_fraction
     rsp = (density * mass_rsp[midx]).astype(np.float32)
     inv_x0 = (density / (10.0 * x0_g_cm2[midx])).astype(np.float32)
-    return Media(midx.astype(np.int32), density, rsp, inv_x0, sig_fns, pp_fns, multiplicity, local, quantiles,
-                 ct.voxel_volume_cm3)
+    return Media(midx.astype(np.int32), density, rsp, inv_x0, sig_fns, pp_fns, multiplicity[0], multiplicity[1],
+                 local, quantiles[0], quantiles[1], ct.voxel_volume_cm3)

@@ -8,10 +8,17 @@ water-equivalent length s_w the mean energy loss follows the range-energy table
 scattering uses Highland's formula integrated over the path (see
 physics.water.highland_f) with a random hinge; energy is scored in the voxel where
 the step began.  Two nuclear channels end a step: nonelastic events (ICRU 63 cross
-sections, physics.secondaries) remove the proton, deposit recoils, deuterons and
-alphas locally, emit secondary protons with the ICRU 63 multiplicity and spectrum and
+sections, physics.secondaries) remove the proton, deposit recoils and alphas locally,
+emit secondary protons and deuterons with the ICRU 63 multiplicities and spectra and
 let the rest (neutrons, gammas, binding energy) leave; proton-proton elastic events
 (physics.elastic) hand part of the energy to a recoil proton and deflect the proton.
+
+Deuterons ride on the proton tables.  At the same velocity a deuteron (mass number a = 2,
+charge 1) has the proton's stopping power at T/a, a times its range and a times its
+p*beta.  So a particle stores the proton-equivalent energy e = T / a and ``mass`` = a; a step
+of water-equivalent length s_w uses s_w / a of proton residual range, deposits a times the
+proton-equivalent loss, and scatters 1/a as much.  Deuterons have no nuclear events here
+(their ~1 cm path makes them rare).
 """
 
 from __future__ import annotations
@@ -53,9 +60,12 @@ class TransportTables:
     nonelastic: LogGridTable  # rows: materials, Sigma/rho in 1/mm per g/cm3
     pp_elastic: LogGridTable  # rows: materials, Sigma_pp/rho in 1/mm per g/cm3
     multiplicity: LogGridTable  # rows: materials, secondary protons per nonelastic event
+    d_multiplicity: LogGridTable  # rows: materials, secondary deuterons per nonelastic event
     local_fraction: LogGridTable  # rows: materials, energy fraction deposited at a nonelastic event
     proton_quantiles: LogGridTable  # (materials, energies, q): emitted proton energy / incident energy
+    deuteron_quantiles: LogGridTable  # (materials, energies, q): emitted deuteron energy / incident energy
     max_protons: int = 1  # slots per nonelastic event: floor(largest multiplicity) + 1
+    max_deuterons: int = 1
     nuclear: bool = True
     score_let: bool = True
 
@@ -83,11 +93,16 @@ class TransportTables:
             pp_elastic=LogGridTable.sample(xp, media.pp_elastic_per_mm_unit_density, NUCLEAR_E_MIN_MEV,
                                            NUCLEAR_E_MAX_MEV, 512),
             multiplicity=LogGridTable.from_values(xp, media.proton_multiplicity, NUCLEAR_E_MIN_MEV, NUCLEAR_E_MAX_MEV),
+            d_multiplicity=LogGridTable.from_values(xp, media.deuteron_multiplicity, NUCLEAR_E_MIN_MEV,
+                                                    NUCLEAR_E_MAX_MEV),
             local_fraction=LogGridTable.from_values(xp, media.local_energy_fraction, NUCLEAR_E_MIN_MEV,
                                                     NUCLEAR_E_MAX_MEV),
             proton_quantiles=LogGridTable.from_values(xp, media.proton_quantile_fraction, NUCLEAR_E_MIN_MEV,
                                                       NUCLEAR_E_MAX_MEV),
+            deuteron_quantiles=LogGridTable.from_values(xp, media.deuteron_quantile_fraction, NUCLEAR_E_MIN_MEV,
+                                                        NUCLEAR_E_MAX_MEV),
             max_protons=int(np.floor(float(np.max(media.proton_multiplicity, initial=0.0)))) + 1,
+            max_deuterons=int(np.floor(float(np.max(media.deuteron_multiplicity, initial=0.0)))) + 1,
             nuclear=nuclear,
             score_let=score_let,
         )
@@ -143,7 +158,7 @@ class Tally:
 class Particles:
     """Structure of arrays for the live particles of a batch."""
 
-    FIELDS = ("x", "y", "z", "u", "v", "w", "e", "t_x0", "mfp", "pend_vox", "pend_q", "primary")
+    FIELDS = ("x", "y", "z", "u", "v", "w", "e", "t_x0", "mfp", "pend_vox", "pend_q", "primary", "mass")
 
     def __init__(self, **arrays):
         for k in self.FIELDS:
@@ -176,7 +191,8 @@ def transport_batch(tables: TransportTables, spots: DeviceSpots, rng, n_primarie
     if range_shifter is not None:
         pos, dvec, energy = range_shifter(xp, rng, pos, dvec, energy, beam)
     counters = {"primaries": n_primaries, "primaries_missing_ct": 0, "nonelastic_primary": 0,
-                "nonelastic_secondary": 0, "secondary_protons": 0, "pp_elastic": 0, "steps": 0}
+                "nonelastic_secondary": 0, "secondary_protons": 0, "secondary_deuterons": 0, "pp_elastic": 0,
+                "steps": 0}
     # drift in air to the CT
     t_in, t_out = ray_box_entry(xp, pos, dvec, grid.size_mm)
     hit = (t_in < t_out) & (t_out > 0) & (energy > 0)
@@ -192,7 +208,7 @@ def transport_batch(tables: TransportTables, spots: DeviceSpots, rng, n_primarie
         e=energy[idx].astype(f32), t_x0=xp.zeros(n, f32),
         mfp=rng.standard_exponential(n, dtype=f32),
         pend_vox=xp.full(n, -1, xp.int32), pend_q=xp.zeros(n, xp.float64),
-        primary=xp.ones(n, dtype=bool),
+        primary=xp.ones(n, dtype=bool), mass=xp.ones(n, f32),
     )
     tally = Tally(xp, tables.n_voxels)
     di, dj, dk = (float(s) for s in grid.spacing_mm)
@@ -227,13 +243,16 @@ def _step(tb: TransportTables, tally: Tally, rng, p: Particles, counters, di, dj
     rsp = tb.rsp[vox]
     s_geo = xp.minimum(xp.minimum(_to_boundary(xp, p.x, p.u, ix, di), _to_boundary(xp, p.y, p.v, iy, dj)),
                        _to_boundary(xp, p.z, p.w, iz, dk))
-    # distance to the end of range (water-equivalent range over the voxel's RSP)
+    # distance to the end of range (water-equivalent range over the voxel's RSP; a times the
+    # proton-equivalent range for mass number a)
+    mass = p.mass
     r_w = tb.range_mm(xp, p.e)
-    s_stop = r_w / xp.maximum(rsp, f32(1e-9))
+    s_stop = mass * r_w / xp.maximum(rsp, f32(1e-9))
     # distance to a nuclear event (nonelastic or p-p elastic): remaining mean free paths over
     # the macroscopic cross section at the step's start
     if tb.nuclear:
         rho, row = tb.density[vox], tb.material[vox]
+        rho = xp.where(mass == 1, rho, f32(0))  # protons only
         sigma_pp = rho * tb.pp_elastic(xp, p.e, row=row)
         sigma = rho * tb.nonelastic(xp, p.e, row=row) + sigma_pp
         s_nuc = p.mfp / xp.maximum(sigma, f32(1e-12))
@@ -245,21 +264,22 @@ def _step(tb: TransportTables, tally: Tally, rng, p: Particles, counters, di, dj
         stops = s_stop <= s_geo
         nuc = None
     s_w = s * rsp
-    e_mid = tb.energy_of_range(xp, r_w - f32(0.5) * s_w)
+    r_used = s_w / mass  # proton residual range used by this step
+    e_mid = tb.energy_of_range(xp, r_w - f32(0.5) * r_used)
     let, bohr_var, highland_k, stopping = tb.mid_step.rows_at(xp, e_mid)
     g = rng.standard_normal((3, p.n), dtype=f32)
     # mean loss from the range table; Bohr straggling as a range fluctuation, clipped symmetrically
     # to +-s_w so the mean loss is kept where the Gaussian is too wide (thin steps, air)
-    fluct = xp.clip(xp.sqrt(bohr_var * s_w) * g[0] / stopping, -s_w, s_w)
-    r_end = r_w - s_w + fluct
+    fluct = xp.clip(xp.sqrt(bohr_var * s_w) * g[0] / (stopping * mass), -r_used, r_used)
+    r_end = r_w - r_used + fluct
     e_new = xp.where(stops | (r_end <= 0), f32(0), tb.energy_of_range(xp, xp.maximum(r_end, f32(1e-6))))
     # the loss is a difference on one table, E(R) - E(R - s_w): the round trip E(R(E)) != E
     # of two interpolated tables (~1e-5 relative) would otherwise bias thin steps (air)
     e_start = xp.where(stops, p.e, tb.energy_of_range(xp, r_w))
-    de = xp.maximum(e_start - e_new, f32(0))
+    de = xp.maximum(e_start - e_new, f32(0)) * mass
     # scattering: Highland integrated over the path (F(t + dt) - F(t)), random hinge
     dt = s * tb.inv_x0[vox]
-    theta0 = highland_k * xp.sqrt(xp.maximum(highland_f(xp, p.t_x0 + dt) - highland_f(xp, p.t_x0), f32(0)))
+    theta0 = highland_k / mass * xp.sqrt(xp.maximum(highland_f(xp, p.t_x0 + dt) - highland_f(xp, p.t_x0), f32(0)))
     a = s * rng.random(p.n, dtype=f32)
     p.x += a * p.u
     p.y += a * p.v
@@ -370,33 +390,68 @@ def _rotate(xp, u, v, w, tx, ty):
     return nu / n, nv / n, nw / n
 
 
-def _new_protons(xp, rng, p: Particles, src, energy, theta, phi) -> Particles:
-    """Secondary protons born at the positions of particles ``src``, turned by (theta, phi)."""
+def _new_particles(xp, rng, p: Particles, src, energy, theta, phi, mass: int = 1) -> Particles:
+    """Secondary protons (mass 1) or deuterons (mass 2) of kinetic energy ``energy`` born at the
+    positions of particles ``src``, turned by (theta, phi)."""
     f32 = xp.float32
     n = int(src.size)
     child = Particles(
         x=p.x[src], y=p.y[src], z=p.z[src], u=p.u[src], v=p.v[src], w=p.w[src],  # gathers: copies
-        e=energy.astype(f32), t_x0=xp.zeros(n, f32), mfp=rng.standard_exponential(n, dtype=f32),
+        e=(energy / f32(mass)).astype(f32), t_x0=xp.zeros(n, f32), mfp=rng.standard_exponential(n, dtype=f32),
         pend_vox=xp.full(n, -1, xp.int32), pend_q=xp.zeros(n, xp.float64), primary=xp.zeros(n, dtype=bool),
+        mass=xp.full(n, mass, f32),
     )
     child.u, child.v, child.w = _rotate(xp, child.u, child.v, child.w, theta * xp.cos(phi), theta * xp.sin(phi))
     return child
+
+
+def _emit(tb: TransportTables, rng, p: Particles, idx, e, e_tab, row, multiplicity: LogGridTable,
+          quantiles: LogGridTable, k_max: int, mass: int):
+    """Secondaries of one kind for the events ``idx``: (energy of those under the transport cut per
+    event, the transported ones or None).
+
+    floor(M) or floor(M) + 1 particles per event (mean M), each energy drawn from the spectrum
+    independently.  The data carry no correlation between the particles of one event, so the
+    energy per event is right on average (M times the spectrum's mean, as ICRU 63 says) while
+    a single event may hand out more than it had; capping such events would take 11 % of the
+    secondary-proton energy away at 150 MeV.  The angle follows quasi-free kinematics,
+    cos(theta) = sqrt(E_s / E): fast particles forward, slow (evaporation) ones wide.
+    """
+    xp = tb.xp
+    f32 = xp.float32
+    mult = multiplicity(xp, e_tab, row=row)
+    rnd = rng.random((1 + 2 * k_max, int(idx.size)), dtype=f32)
+    whole = xp.floor(mult)
+    count = whole + (rnd[0] < mult - whole)
+    active = xp.arange(k_max, dtype=f32)[:, None] < count[None, :]
+    e_s = xp.stack([quantiles.quantile(xp, e_tab, row, rnd[1 + k]) for k in range(k_max)]) * e[None, :]
+    e_s = xp.where(active, e_s, f32(0))
+    emit = active & (e_s >= SECONDARY_MIN_MEV)
+    slow = xp.where(active & ~emit, e_s, f32(0)).sum(axis=0)
+    children = []
+    for k in range(k_max):
+        ek = xp.nonzero(emit[k])[0]
+        if ek.size:
+            es = e_s[k, ek]
+            theta = xp.arccos(xp.sqrt(xp.clip(es / xp.maximum(e[ek], f32(1e-6)), 0, 1)))
+            children.append(_new_particles(xp, rng, p, idx[ek], es, theta, f32(2 * math.pi) * rnd[1 + k_max + k, ek],
+                                           mass=mass))
+    if not children:
+        return slow, None
+    child = children[0]
+    for other in children[1:]:
+        child.extend(xp, other)
+    return slow, child
 
 
 def _nonelastic(tb: TransportTables, rng, p: Particles, idx, vox, e_new, counters):
     """Nonelastic events of particles ``idx``: (energy deposited on the spot per event, secondaries).
 
     The material's ICRU 63 data (physics.secondaries) give the local energy fraction (heavy
-    recoils, deuterons, alphas), the mean number of secondary protons M and their spectrum.
-    An event emits floor(M) or floor(M) + 1 protons (mean M), each with an energy drawn from
-    the spectrum independently.  The data carry no correlation between the protons of one event,
-    so the energy per event is right on average (M times the spectrum's mean, as ICRU 63 says)
-    while a single event may hand out more than it had; capping such events would take 11 % of
-    the secondary-proton energy away at 150 MeV.  Protons under SECONDARY_MIN_MEV deposit on the spot.  The
-    angle follows quasi-free nucleon-nucleon kinematics, cos(theta) = sqrt(E_s / E): fast
-    protons forward, slow (evaporation) ones wide.  Neutrons, gammas and the binding energy
-    leave.  In voxels below LOCAL_DEPOSIT_MIN_DENSITY (air) the fragments would travel far,
-    so their energy is not deposited there.
+    recoils and alphas) and the multiplicities and spectra of secondary protons and deuterons,
+    which are transported (:func:`_emit`); those under SECONDARY_MIN_MEV deposit on the spot.
+    Neutrons, gammas and the binding energy leave.  In voxels below LOCAL_DEPOSIT_MIN_DENSITY
+    (air) the fragments would travel far, so their energy is not deposited there.
     """
     xp = tb.xp
     f32 = xp.float32
@@ -408,32 +463,16 @@ def _nonelastic(tb: TransportTables, rng, p: Particles, idx, vox, e_new, counter
     row = tb.material[vox[idx]]
     e_tab = xp.maximum(e, f32(NUCLEAR_E_MIN_MEV))
     f_local = xp.clip(tb.local_fraction(xp, e_tab, row=row), 0, 1)
-    mult = tb.multiplicity(xp, e_tab, row=row)
-    k_max = tb.max_protons
-    rnd = rng.random((1 + 2 * k_max, n), dtype=f32)
-    whole = xp.floor(mult)
-    n_protons = whole + (rnd[0] < mult - whole)
-    slot = xp.arange(k_max, dtype=f32)[:, None]
-    active = slot < n_protons[None, :]
-    e_s = xp.stack([tb.proton_quantiles.quantile(xp, e_tab, row, rnd[1 + k]) for k in range(k_max)]) * e[None, :]
-    e_s = xp.where(active, e_s, f32(0))
     local = xp.where(tb.density[vox[idx]] < LOCAL_DEPOSIT_MIN_DENSITY, f32(0), e * f_local)
-    emit = active & (e_s >= SECONDARY_MIN_MEV)
-    local = local + xp.where(active & ~emit, e_s, f32(0)).sum(axis=0)
-    children = []
-    for k in range(k_max):
-        ek = xp.nonzero(emit[k])[0]
-        if ek.size:
-            es = e_s[k, ek]
-            theta = xp.arccos(xp.sqrt(xp.clip(es / xp.maximum(e[ek], f32(1e-6)), 0, 1)))
-            children.append(_new_protons(xp, rng, p, idx[ek], es, theta, f32(2 * math.pi) * rnd[1 + k_max + k, ek]))
-    if not children:
-        return local, None
-    child = children[0]
-    for other in children[1:]:
-        child.extend(xp, other)
-    counters["secondary_protons"] += child.n
-    return local, child
+    slow_p, protons = _emit(tb, rng, p, idx, e, e_tab, row, tb.multiplicity, tb.proton_quantiles, tb.max_protons, 1)
+    slow_d, deuterons = _emit(tb, rng, p, idx, e, e_tab, row, tb.d_multiplicity, tb.deuteron_quantiles,
+                              tb.max_deuterons, 2)
+    counters["secondary_protons"] += 0 if protons is None else protons.n
+    counters["secondary_deuterons"] += 0 if deuterons is None else deuterons.n
+    if protons is None or deuterons is None:
+        return local + slow_p + slow_d, protons if protons is not None else deuterons
+    protons.extend(xp, deuterons)
+    return local + slow_p + slow_d, protons
 
 
 def _pp_elastic(tb: TransportTables, rng, p: Particles, idx, e_new, counters):
@@ -451,7 +490,7 @@ def _pp_elastic(tb: TransportTables, rng, p: Particles, idx, e_new, counters):
     theta1, theta2 = pp_lab_angles(xp, e, cos_cm)
     phi = f32(2 * math.pi) * rnd[1]
     emit = xp.nonzero(t2 >= SECONDARY_MIN_MEV)[0]
-    child = (_new_protons(xp, rng, p, idx[emit], t2[emit], theta2[emit].astype(f32), phi[emit] + f32(math.pi))
+    child = (_new_particles(xp, rng, p, idx[emit], t2[emit], theta2[emit].astype(f32), phi[emit] + f32(math.pi))
              if emit.size else None)
     p.u[idx], p.v[idx], p.w[idx] = _rotate(xp, p.u[idx], p.v[idx], p.w[idx], (theta1 * xp.cos(phi)).astype(f32),
                                            (theta1 * xp.sin(phi)).astype(f32))

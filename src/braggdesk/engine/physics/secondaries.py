@@ -3,7 +3,7 @@
 Data: ``resources/physics/icru63_proton_nonelastic_secondaries_mcsquare.csv``, re-tabulated by
 ``tools/derive_icru63_secondaries.py`` from MCsquare's ICRU 63 files: per element and incident
 energy the mean multiplicity of secondary protons, deuterons and alphas, the deuterons' and
-alphas' mean emission energy, and the secondary protons' emission spectrum as 21 quantiles.
+alphas' mean emission energy, and the protons' and deuterons' emission spectra as 21 quantiles.
 
 Why it matters: at 150 MeV on oxygen ICRU 63 gives about two secondary protons with a mean of
 36 MeV (range ~1.3 cm), 0.37 deuterons and 0.87 alphas besides the 2.4 % of the energy to heavy
@@ -13,14 +13,15 @@ proton carrying the rest (the previous model) put that energy centimetres downst
 
 Rules (documented choices, not data):
 
-* Deuterons, alphas and heavy recoils deposit their energy where the event happens (alpha ranges
-  are < 1 mm; a 40 MeV deuteron's is ~1 cm, the largest error of this choice).
-* Secondary protons are transported; their number is the multiplicity rounded stochastically
-  (floor(M) or floor(M)+1 with the right mean), each energy drawn from the emission spectrum.
+* Alphas and heavy recoils deposit their energy where the event happens (ranges < 1 mm).
+* Secondary protons and deuterons are transported (a 40 MeV deuteron goes ~1 cm; depositing it on
+  the spot put 15 MeV per event into one voxel and cost 18 % more histories for the same
+  uncertainty).  Their number is the multiplicity rounded stochastically (floor(M) or
+  floor(M)+1 with the right mean), each energy drawn from the emission spectrum.
 * In a material the element hit is not tracked: multiplicities and local energy fractions are
-  averaged over the elements weighted by their share of the nonelastic cross section, and the
-  proton spectrum is the mixture of the elements' spectra weighted by cross section times
-  multiplicity -- the distribution of a single emitted proton, which is what the engine samples.
+  averaged over the elements weighted by their share of the nonelastic cross section, and each
+  spectrum is the mixture of the elements' spectra weighted by cross section times multiplicity
+  -- the distribution of a single emitted particle, which is what the engine samples.
 * Between tabulated incident energies values are linear; quantiles are kept as fractions of the
   incident energy, held below the first and above the last tabulated energy.
 * Elements the table lacks borrow the nearest Z (as :mod:`.nuclear` does for cross sections).
@@ -60,25 +61,25 @@ class ElementSecondaries:
     alpha_multiplicity: np.ndarray
     alpha_mean_energy_mev: np.ndarray
     proton_quantile_fraction: np.ndarray  # (n, q): emission-energy quantiles / incident energy
+    deuteron_quantile_fraction: np.ndarray  # (n, q)
 
     def _lerp(self, column: np.ndarray, energy_mev: np.ndarray) -> np.ndarray:
         return np.interp(energy_mev, self.energy_mev, column)
 
-    def multiplicity(self, energy_mev: np.ndarray) -> np.ndarray:
-        """Mean number of secondary protons per nonelastic event."""
-        return self._lerp(self.proton_multiplicity, np.asarray(energy_mev, dtype=float))
+    def multiplicity(self, energy_mev: np.ndarray, particle: str = "proton") -> np.ndarray:
+        """Mean number of secondary protons (or deuterons) per nonelastic event."""
+        column = self.proton_multiplicity if particle == "proton" else self.deuteron_multiplicity
+        return self._lerp(column, np.asarray(energy_mev, dtype=float))
 
-    def light_ion_energy_fraction(self, energy_mev: np.ndarray) -> np.ndarray:
-        """(deuteron + alpha energy) / incident energy: deposited where the event happens."""
-        e = np.asarray(energy_mev, dtype=float)
-        d = self.deuteron_multiplicity * self.deuteron_mean_energy_mev / self.energy_mev
+    def alpha_energy_fraction(self, energy_mev: np.ndarray) -> np.ndarray:
+        """Alpha energy / incident energy: deposited where the event happens."""
         a = self.alpha_multiplicity * self.alpha_mean_energy_mev / self.energy_mev
-        return self._lerp(d + a, e)
+        return self._lerp(a, np.asarray(energy_mev, dtype=float))
 
-    def quantile_fractions(self, energy_mev: np.ndarray) -> np.ndarray:
-        """(len(E), q) proton emission quantiles as fractions of each incident energy."""
+    def quantile_fractions(self, energy_mev: np.ndarray, particle: str = "proton") -> np.ndarray:
+        """(len(E), q) emission-energy quantiles of protons (or deuterons) as fractions of each incident energy."""
         e = np.atleast_1d(np.asarray(energy_mev, dtype=float))
-        q = self.proton_quantile_fraction
+        q = self.proton_quantile_fraction if particle == "proton" else self.deuteron_quantile_fraction
         return np.stack([np.interp(e, self.energy_mev, q[:, k]) for k in range(q.shape[1])], axis=1)
 
 
@@ -91,11 +92,14 @@ def icru63_secondaries() -> dict[str, ElementSecondaries]:
         rows = list(csv.DictReader(res.read_text(encoding="utf-8").splitlines()))
     except OSError as exc:
         raise InputError(path, f"cannot read the nuclear secondaries table ({exc}); the package data is incomplete") from exc
-    quantile_cols = sorted(c for c in (rows[0] if rows else {}) if c.startswith("proton_energy_quantile_"))
-    missing = [c for c in ("element", "kinetic_energy_MeV", *_SCALARS) if not rows or c not in rows[0]]
-    if missing or len(quantile_cols) < 2:
-        raise InputError(path, f"expected columns element, kinetic_energy_MeV, {', '.join(_SCALARS)} and "
-                               f"proton_energy_quantile_*; missing {missing or 'the quantile columns'}")
+    header = rows[0] if rows else {}
+    p_cols = sorted(c for c in header if c.startswith("proton_energy_quantile_"))
+    d_cols = sorted(c for c in header if c.startswith("deuteron_energy_quantile_"))
+    missing = [c for c in ("element", "kinetic_energy_MeV", *_SCALARS) if c not in header]
+    if missing or len(p_cols) < 2 or len(d_cols) != len(p_cols):
+        raise InputError(path, f"expected columns element, kinetic_energy_MeV, {', '.join(_SCALARS)}, "
+                               f"proton_energy_quantile_* and as many deuteron_energy_quantile_*; "
+                               f"missing {missing or 'quantile columns'}")
     by_name = {e.name: e.symbol for e in ELEMENTS.values()}
     grouped: dict[str, list[list[float]]] = {}
     for n, row in enumerate(rows, start=2):
@@ -103,7 +107,8 @@ def icru63_secondaries() -> dict[str, ElementSecondaries]:
         if name not in by_name:
             raise InputError(path, f"line {n}: element {name!r} is not in braggdesk's element table")
         try:
-            values = [float(row["kinetic_energy_MeV"])] + [float(row[c]) for c in _SCALARS] + [float(row[c]) for c in quantile_cols]
+            values = ([float(row["kinetic_energy_MeV"])] + [float(row[c]) for c in _SCALARS]
+                      + [float(row[c]) for c in p_cols] + [float(row[c]) for c in d_cols])
         except ValueError as exc:
             raise InputError(path, f"line {n}: every column after the element must be a number ({exc})") from exc
         grouped.setdefault(by_name[name], []).append(values)
@@ -111,11 +116,13 @@ def icru63_secondaries() -> dict[str, ElementSecondaries]:
     for symbol, values in grouped.items():
         a = np.array(values)
         e = a[:, 0]
-        q = a[:, 6:]
-        if np.any(np.diff(e) <= 0) or np.any(a[:, 1:6] < 0) or np.any(np.diff(q, axis=1) < -1e-9):
+        qp, qd = a[:, 6:6 + len(p_cols)], a[:, 6 + len(p_cols):]
+        if (np.any(np.diff(e) <= 0) or np.any(a[:, 1:6] < 0) or np.any(np.diff(qp, axis=1) < -1e-9)
+                or np.any(np.diff(qd, axis=1) < -1e-9)):
             raise InputError(path, f"{symbol}: energies must increase, multiplicities and energies be >= 0 "
                                    f"and quantiles non-decreasing")
-        out[symbol] = ElementSecondaries(symbol, e, a[:, 1], a[:, 2], a[:, 3], a[:, 4], a[:, 5], q / e[:, None])
+        out[symbol] = ElementSecondaries(symbol, e, a[:, 1], a[:, 2], a[:, 3], a[:, 4], a[:, 5],
+                                         qp / e[:, None], qd / e[:, None])
     return out
 
 
@@ -125,8 +132,10 @@ class MaterialEmission:
 
     energy_grid_mev: np.ndarray  # (n,)
     proton_multiplicity: np.ndarray  # (n,)
-    local_energy_fraction: np.ndarray  # (n,) recoils + deuterons + alphas
+    deuteron_multiplicity: np.ndarray  # (n,)
+    local_energy_fraction: np.ndarray  # (n,) heavy recoils + alphas
     proton_quantile_fraction: np.ndarray  # (n, q)
+    deuteron_quantile_fraction: np.ndarray  # (n, q)
 
 
 def _mixture_quantiles(u: np.ndarray, quantiles: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
@@ -148,23 +157,25 @@ def material_emission(material: Material, energy_grid_mev: np.ndarray, recoil_fr
     """
     grid = np.asarray(energy_grid_mev, dtype=float)
     data = icru63_secondaries()
-    sources = element_sources(material, grid)  # [(tabulated symbol, macroscopic sigma share on the grid)]
+    sources = element_sources(material, grid)  # [(tabulated symbol, its part of Sigma/rho on the grid)]
     n_q = next(iter(data.values())).proton_quantile_fraction.shape[1]
     u = np.linspace(0.0, 1.0, n_q)
     if not sources:
-        zeros = np.zeros_like(grid)
-        return MaterialEmission(grid, zeros, zeros, np.zeros((grid.size, n_q)))
+        zeros, zq = np.zeros_like(grid), np.zeros((grid.size, n_q))
+        return MaterialEmission(grid, zeros, zeros, zeros, zq, zq)
     share = np.array([s for _, s in sources])  # (elements, n)
     total = share.sum(axis=0)
     frac = np.divide(share, total, out=np.zeros_like(share), where=total > 0)
     els = [data[symbol] for symbol, _ in sources]
-    mult = np.array([el.multiplicity(grid) for el in els])
-    light = np.array([el.light_ion_energy_fraction(grid) for el in els])
-    q_el = [el.quantile_fractions(grid) for el in els]  # each (n, q)
-    multiplicity = (frac * mult).sum(axis=0)
-    local = np.clip(recoil_fraction + (frac * light).sum(axis=0), 0.0, 1.0)
-    quant = np.empty((grid.size, n_q))
-    for i in range(grid.size):
-        w = frac[:, i] * mult[:, i]
-        quant[i] = _mixture_quantiles(u, [q[i] for q in q_el], w) if w.sum() > 0 else q_el[0][i]
-    return MaterialEmission(grid, multiplicity, local, quant)
+    alpha = np.array([el.alpha_energy_fraction(grid) for el in els])
+    local = np.clip(recoil_fraction + (frac * alpha).sum(axis=0), 0.0, 1.0)
+    out = {}
+    for particle in ("proton", "deuteron"):
+        mult = np.array([el.multiplicity(grid, particle) for el in els])
+        q_el = [el.quantile_fractions(grid, particle) for el in els]  # each (n, q)
+        quant = np.empty((grid.size, n_q))
+        for i in range(grid.size):
+            w = frac[:, i] * mult[:, i]
+            quant[i] = _mixture_quantiles(u, [q[i] for q in q_el], w) if w.sum() > 0 else q_el[0][i]
+        out[particle] = ((frac * mult).sum(axis=0), quant)
+    return MaterialEmission(grid, out["proton"][0], out["deuteron"][0], local, out["proton"][1], out["deuteron"][1])
