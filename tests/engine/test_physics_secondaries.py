@@ -108,3 +108,33 @@ def test_emission_grid_matches_the_media_tables():
     media = build_media(water_box(size_mm=(20.0, 20.0, 20.0)), water_calibration())
     assert media.proton_multiplicity.shape == (1, emission_grid_mev().size)
     assert media.proton_quantile_fraction.shape[:2] == (1, emission_grid_mev().size)
+
+
+def test_a_deuteron_deposits_all_its_energy_over_twice_the_proton_range_at_half_the_energy():
+    """Deuterons ride on the proton tables at equal velocity: range R_d(T) = 2 R_p(T / 2)."""
+    from braggdesk.engine.physics.water import water_table
+    from braggdesk.engine.transport import Tally, _step
+
+    xp = select_backend("cpu").xp
+    ct = water_box(size_mm=(20.0, 40.0, 20.0), spacing_mm=(20.0, 0.5, 20.0))
+    tables = TransportTables.build(xp, build_media(ct, water_calibration()), GridFrame.of(ct), nuclear=False)
+    n, t_mev = 2000, 40.0
+    f32 = np.float32
+    p = Particles(x=np.full(n, 10, f32), y=np.full(n, 0.01, f32), z=np.full(n, 10, f32), u=np.zeros(n, f32),
+                  v=np.ones(n, f32), w=np.zeros(n, f32), e=np.full(n, t_mev / 2, f32), t_x0=np.zeros(n, f32),
+                  mfp=np.ones(n, f32), pend_vox=np.full(n, -1, np.int32), pend_q=np.zeros(n), primary=np.ones(n, bool),
+                  mass=np.full(n, 2, f32))
+    tally = Tally(xp, tables.n_voxels)
+    rng = np.random.default_rng(1)
+    while p.n:
+        _step(tables, tally, rng, p, {"steps": 0}, 20.0, 0.5, 20.0, 1, 80, 1)
+    tally.flush()
+    from braggdesk.model.snapshot import ENERGY_QUANTUM_MEV
+    depth_dose = tally.energy.astype(float) * ENERGY_QUANTUM_MEV
+    assert depth_dose.sum() == pytest.approx(n * t_mev, rel=1e-4)  # every MeV deposited, none twice
+    depth = (np.arange(depth_dose.size) + 0.5) * 0.5
+    mean_depth = float(np.sum(depth_dose * depth) / depth_dose.sum())
+    csda_mm = 2 * 10 * float(water_table().range_g_cm2(t_mev / 2))
+    # Bragg-Kleeman (R ~ E^1.77): dE/dx ~ (R - x)^(1/1.77 - 1), whose mean depth is 0.639 R
+    assert 0.62 * csda_mm < mean_depth < 0.66 * csda_mm, (mean_depth, csda_mm)
+    assert depth[np.nonzero(depth_dose)[0].max()] < 1.1 * csda_mm
