@@ -9,6 +9,9 @@ Grids are assumed axis aligned, as in the slice views.
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+
 import numpy as np
 import vtkmodules.qt
 
@@ -17,7 +20,7 @@ vtkmodules.qt.PyQtImpl = "PySide6"
 from PySide6 import QtCore, QtWidgets  # noqa: E402
 from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor  # noqa: E402
 from vtkmodules.util.numpy_support import numpy_to_vtk, vtk_to_numpy  # noqa: E402
-from vtkmodules.vtkCommonDataModel import vtkImageData  # noqa: E402
+from vtkmodules.vtkCommonDataModel import vtkImageData, vtkPolyData  # noqa: E402
 from vtkmodules.vtkCommonTransforms import vtkTransform  # noqa: E402
 from vtkmodules.vtkFiltersCore import vtkFlyingEdges3D  # noqa: E402
 from vtkmodules.vtkFiltersGeneral import vtkTransformFilter  # noqa: E402
@@ -50,19 +53,58 @@ def _image(values: np.ndarray, grid: Volume, stride: int) -> vtkImageData:
     return img
 
 
-def _surface_actor(img: vtkImageData, level: float, color, opacity: float) -> vtkActor:
+def stride_for(grid: Volume) -> int:
+    """Every how many voxels the 3D view samples a grid (at most MAX_3D_VOXELS_PER_AXIS per axis)."""
+    return max(1, int(np.ceil(max(grid.shape) / MAX_3D_VOXELS_PER_AXIS)))
+
+
+def isosurface(img: vtkImageData, level: float) -> vtkPolyData:
+    """The surface at ``level``, computed now (not when first rendered), so any thread can build it."""
     iso = vtkFlyingEdges3D()
     iso.SetInputData(img)
     iso.SetValue(0, level)
     iso.ComputeNormalsOn()
+    iso.Update()
+    out = vtkPolyData()
+    out.ShallowCopy(iso.GetOutput())
+    return out
+
+
+@dataclass
+class Surface:
+    """A finished surface and how to draw it: what a thread hands to :meth:`View3D.set_dose_surfaces`."""
+
+    polydata: vtkPolyData
+    color: tuple[float, float, float]
+    opacity: float
+
+
+def dose_surfaces(dose_gy: np.ndarray, grid: Volume, reference_gy: float) -> list[Surface]:
+    """The dose isosurfaces (DOSE_ISO_PERCENT of ``reference_gy``) on the 3D view's sampling of ``grid``.
+
+    Pure VTK filters on arrays, no rendering: call it off the GUI thread (the run worker
+    does, after a batch) and hand the result to the view, which only swaps mapper inputs.
+    """
+    if reference_gy <= 0:
+        return []
+    img = _image(dose_gy, grid, stride_for(grid))
+    return [Surface(isosurface(img, pct / 100 * reference_gy), color, opacity)
+            for pct, color, opacity in DOSE_ISO_PERCENT]
+
+
+def _polydata_actor(polydata: vtkPolyData, color, opacity: float) -> vtkActor:
     mapper = vtkPolyDataMapper()
-    mapper.SetInputConnection(iso.GetOutputPort())
+    mapper.SetInputData(polydata)
     mapper.ScalarVisibilityOff()
     actor = vtkActor()
     actor.SetMapper(mapper)
     actor.GetProperty().SetColor(*color)
     actor.GetProperty().SetOpacity(opacity)
     return actor
+
+
+def _surface_actor(img: vtkImageData, level: float, color, opacity: float) -> vtkActor:
+    return _polydata_actor(isosurface(img, level), color, opacity)
 
 
 def _arrow_actor(start: np.ndarray, direction: np.ndarray, length: float) -> vtkActor:
@@ -111,6 +153,8 @@ class View3D(QtWidgets.QWidget):
         self._stride = 1
         self._started = False
         self.closed = False
+        self.dose_updates = 0  # how many times the dose surfaces were replaced (tests, measurements)
+        self.render_seconds: list[float] = []  # how long each render took (measurements)
         # llvmpipe renders take 0.1-0.4 s: the updates of one event-loop turn share one render
         self._render_timer = QtCore.QTimer(self)
         self._render_timer.setSingleShot(True)
@@ -129,7 +173,7 @@ class View3D(QtWidgets.QWidget):
 
     def set_ct(self, ct: Volume) -> None:
         self._ct = ct
-        self._stride = max(1, int(np.ceil(max(ct.shape) / MAX_3D_VOXELS_PER_AXIS)))
+        self._stride = stride_for(ct)
         img = _image(ct.hu, ct, self._stride)
         self._replace("body", [_surface_actor(img, BODY_THRESHOLD_HU, (0.9, 0.75, 0.65), 0.25)])
         self._replace("structures", [])
@@ -161,12 +205,25 @@ class View3D(QtWidgets.QWidget):
         return cached[1]
 
     def set_dose(self, dose_gy: np.ndarray | None, reference_gy: float) -> None:
-        if self._ct is None or dose_gy is None or reference_gy <= 0:
-            self._replace("dose", [])
+        """Dose isosurfaces built here, on the calling thread; a run builds them in its worker instead."""
+        if self._ct is None or dose_gy is None:
+            self.set_dose_surfaces([])
         else:
-            img = _image(dose_gy, self._ct, self._stride)
-            self._replace("dose", [_surface_actor(img, pct / 100 * reference_gy, color, opacity)
-                                   for pct, color, opacity in DOSE_ISO_PERCENT])
+            self.set_dose_surfaces(dose_surfaces(dose_gy, self._ct, reference_gy))
+
+    def set_dose_surfaces(self, surfaces: list[Surface]) -> None:
+        """Show finished surfaces (from :func:`dose_surfaces`): existing actors get the new polydata."""
+        actors = self._actors["dose"]
+        if self._ct is None:
+            surfaces = []
+        if len(actors) != len(surfaces):
+            self._replace("dose", [_polydata_actor(s.polydata, s.color, s.opacity) for s in surfaces])
+        else:
+            for actor, surface in zip(actors, surfaces):
+                actor.GetMapper().SetInputData(surface.polydata)
+                actor.GetProperty().SetColor(*surface.color)
+                actor.GetProperty().SetOpacity(surface.opacity)
+        self.dose_updates += 1
         self.refresh()
 
     def set_plan(self, plan: Plan | None, patient_position: str = "HFS") -> None:
@@ -189,7 +246,9 @@ class View3D(QtWidgets.QWidget):
         if not self._started:
             self.vtk_widget.Initialize()
             self._started = True
+        t0 = time.perf_counter()
         self.render_window.Render()
+        self.render_seconds.append(time.perf_counter() - t0)
 
     def render_image(self) -> np.ndarray:
         """The VTK pixels as an (h, w, 3) uint8 array, top row first."""
