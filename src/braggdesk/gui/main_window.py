@@ -81,6 +81,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._analysis: list[StructureAnalysis] = []  # DVHs and metrics of the shown dose
         self._live_masks: list[StructureMask] = []  # what the run worker analyses (replaced, never mutated)
         self._let_cache: tuple = (None, 1.0)
+        self.live_3d_interval_s = LIVE_3D_INTERVAL_S  # math.inf: the 3D dose only at the end of a run
 
         self.views = {name: SliceView(name) for name in ("axial", "coronal", "sagittal")}
         self.view3d = View3D()
@@ -426,15 +427,21 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _set_analysis(self, analysis: list[StructureAnalysis], reference_gy: float | None = None) -> None:
         self._analysis = analysis
+        self.dvh_plot.setUpdatesEnabled(True)
         self.dvh_plot.set_dvhs([(a.dvh, a.color_rgb) for a in analysis], self.session.visible_structures)
         title = f"V95 relative to {reference_gy:.3g} Gy" if reference_gy else ""
         self.stats.set_metrics([(a.name, a.color_rgb, a.metrics) for a in analysis], title)
+
+    def _add_dvh_curve(self, analysis: StructureAnalysis) -> None:
+        """One new DVH curve, not painted until the plot gets its data (updates back on in _set_analysis)."""
+        self.dvh_plot.setUpdatesEnabled(False)
+        self.dvh_plot.ensure_curve(analysis.name, analysis.color_rgb)
 
     def _analysis_steps(self, analysis: RunAnalysis) -> list:
         """DVH curves not drawn yet are made one per step (pyqtgraph builds a curve and its legend entry
         in 10-20 ms), then every curve and the table are filled; the 3D surfaces, if rebuilt, are swapped in."""
         visible = self.session.visible_structures
-        steps = [lambda a=a: self.dvh_plot.ensure_curve(a.name, a.color_rgb) for a in analysis.structures
+        steps = [lambda a=a: self._add_dvh_curve(a) for a in analysis.structures
                  if a.name in visible and not self.dvh_plot.has_curve(a.name)]
         steps.append(lambda: self._set_analysis(analysis.structures, analysis.reference_gy))
         if analysis.surfaces is not None:
@@ -523,7 +530,7 @@ class MainWindow(QtWidgets.QMainWindow):
             ref = ref_fixed or result.max_dose_gy
             analysis = RunAnalysis(analyse(result.dose_gy, self._live_masks, ref), ref)
             now = time.perf_counter()
-            if final or now - last_3d[0] >= LIVE_3D_INTERVAL_S:
+            if final or (math.isfinite(self.live_3d_interval_s) and now - last_3d[0] >= self.live_3d_interval_s):
                 analysis.surfaces = dose_surfaces(result.dose_gy, ct, self.display.reference_dose_gy or ref)
                 last_3d[0] = now
             return analysis
