@@ -26,7 +26,7 @@ from ..viewers.display import DisplaySettings
 from ..viewers.dvh_plot import DvhPlot
 from ..viewers.slice_view import SliceView
 from ..viewers.stats_table import StatsTable
-from ..viewers.view3d import Surface, View3D, dose_surfaces
+from ..viewers.view3d import Surface, View3D, body_surface, dose_surfaces, shows_in_3d, structure_surface
 from . import loaders
 from .analysis import StructureAnalysis, analyse
 from .background import Background
@@ -237,17 +237,19 @@ class MainWindow(QtWidgets.QMainWindow):
                                    lambda msg: self.show_error("Cannot show the structures or doses", msg))
 
     @staticmethod
-    def _prepare_loaded(ct, doses, structure_sets) -> tuple[list, list]:
-        """Background: imported doses onto the CT grid, structures rasterized on it."""
+    def _prepare_loaded(ct, doses, structure_sets) -> tuple[list, list, list]:
+        """Background: imported doses onto the CT grid, structures rasterized on it and their 3D surfaces."""
         entries = [DoseEntry(f"RTDOSE {p.name}", resample(vol, ct)) for p, vol in doses]
         for entry in entries:
             entry.max_dose_gy  # noqa: B018 -- scanned here, not on the GUI thread
         masks = [m for ss in structure_sets for m in loaders.rasterize(ss, ct)]
-        return entries, masks
+        return entries, masks, [(m, structure_surface(m)) for m in masks if shows_in_3d(m)]
 
-    def _land_loaded(self, session: Session, entries: list[DoseEntry], masks: list[StructureMask]) -> None:
+    def _land_loaded(self, session: Session, entries: list[DoseEntry], masks: list[StructureMask],
+                     surfaces: list = ()) -> None:
         if session is not self.session:  # another patient was opened meanwhile
             return
+        self.view3d.add_structure_surfaces(list(surfaces))
         self.session.add_masks(masks)
         self._live_masks = list(self.session.masks)
         for entry in entries:
@@ -270,7 +272,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._live_masks = []
         self._show_session(new_ct=True)
         session, ct = self.session, case.phantom.volume
-        self.background.submit(lambda: ([], loaders.rasterize(structures, ct)),
+        self.background.submit(lambda: self._prepare_loaded(ct, [], [structures]),
                                lambda out: self._land_loaded(session, *out),
                                lambda msg: self.show_error("Cannot show the structures", msg))
         self.log_line(f"demo: {case.plan.label} on the '{case.phantom.name}' phantom; {case.phantom.description}")
@@ -295,7 +297,11 @@ class MainWindow(QtWidgets.QMainWindow):
                 view.set_ct(s.ct)
             view.set_structures(s.masks)
         if new_ct and s.ct is not None:
-            self.view3d.set_ct(s.ct)
+            self.view3d.set_ct(s.ct)  # the body surface follows from the background
+            ct, session = s.ct, s
+            self.background.submit(lambda: body_surface(ct),
+                                   lambda body: self.view3d.set_body(body) if self.session is session else None,
+                                   lambda msg: self.log_line(f"no 3D body surface: {msg}"))
         self.view3d.set_structures(s.masks, s.visible_structures)
         plan = s.plans[-1] if s.plans else None
         try:
