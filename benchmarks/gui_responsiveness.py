@@ -70,7 +70,8 @@ def main() -> int:
     p.add_argument("--target", default="", help="runner target, e.g. 'local:2' for a Dask LocalCluster of 2")
     p.add_argument("--profile", action="store_true")
     p.add_argument("--live-3d-interval", type=float, default=None,
-                   help="seconds between live 3D dose surfaces (default: the window's; inf: at the end only)")
+                   help="seconds between live 3D dose surfaces (default: the window's choice, which is at the end "
+                        "only on a software renderer; inf: at the end only)")
     p.add_argument("--stalls", action="store_true", help="print what the GUI thread did during each gap > 30 ms")
     p.add_argument("--json", help="write the figures here")
     args = p.parse_args()
@@ -137,7 +138,8 @@ def main() -> int:
         "start_to_first_dose_s": round(t.get("first_dose", np.nan) - t["start"], 3),
         "run_s": round(t.get("done", np.nan) - t["start"], 2),
         "live_updates": w.live_updates,
-        "live_3d_interval_s": w.live_3d_interval_s,
+        "live_3d_interval_s": w.live_3d_interval(),
+        "opengl": w.view3d._renderer_name,
         "renders_3d_ms": [round(1000 * t) for t in w.view3d.render_seconds],
         "result_primaries": done["entry"].result.primaries if done.get("entry") else None,
     }

@@ -98,6 +98,8 @@ def test_the_dose_comes_before_its_analysis_and_the_3d_dose_updates_live(make_wi
         assert order.index(("dose", n, False)) < order.index(("analysis", n, True))
     # the 3D dose surfaces changed during the run, not only at its end
     assert max(live_3d) >= 1 and w.view3d.actor_count("dose") == 2
+    # the view knows what renders it (on llvmpipe the window leaves live 3D off unless asked, as here)
+    assert w.view3d._renderer_name
     assert entry.result.primaries == 12_000 and w.view3d.dose_updates > max(live_3d)
 
 

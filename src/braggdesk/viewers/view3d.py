@@ -44,6 +44,8 @@ BEAM_ARROW_MM = 150.0
 #: every frame (0.6: a frame of the 2 mm demo in about half the time on llvmpipe, shapes unchanged to the eye)
 STATIC_SURFACE_REDUCTION = 0.6
 MIN_TRIANGLES_TO_DECIMATE = 2000
+RENDER_DELAY_MS = 15
+SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swr", "software", "gdi generic", "swiftshader")
 
 
 def _image(values: np.ndarray, grid: Volume, stride: int) -> vtkImageData:
@@ -193,12 +195,14 @@ class View3D(QtWidgets.QWidget):
         self._stride = 1
         self._started = False
         self.closed = False
+        self._renderer_name: str | None = None  # OpenGL's renderer string, once known
         self.dose_updates = 0  # how many times the dose surfaces were replaced (tests, measurements)
         self.render_seconds: list[float] = []  # how long each render took (measurements)
-        # llvmpipe renders take 0.1-0.4 s: the updates of one event-loop turn share one render
+        # a render takes 20-60 ms on llvmpipe: the updates of the next RENDER_DELAY_MS share one, and the
+        # repaints those updates caused elsewhere in the window go first, in their own turn of the event loop
         self._render_timer = QtCore.QTimer(self)
         self._render_timer.setSingleShot(True)
-        self._render_timer.setInterval(0)
+        self._render_timer.setInterval(RENDER_DELAY_MS)
         self._render_timer.timeout.connect(self._render)
 
     def _replace(self, kind: str, actors: list[vtkActor]) -> None:
@@ -293,12 +297,27 @@ class View3D(QtWidgets.QWidget):
         if not self.closed:
             self._render_timer.start()
 
+    @property
+    def software_rendering(self) -> bool:
+        """True when OpenGL is a software rasterizer (Mesa llvmpipe and the like), where a frame of a few
+        10 k triangles costs tens of ms, or when the view has not rendered yet (nothing known)."""
+        if self._renderer_name is None:
+            return True
+        return any(name in self._renderer_name.lower() for name in SOFTWARE_RENDERERS)
+
+    def _note_renderer(self) -> None:
+        lines = [ln for ln in self.render_window.ReportCapabilities().splitlines() if "renderer string" in ln]
+        self._renderer_name = lines[0].split(":", 1)[1].strip() if lines else ""
+
     def _render(self) -> None:
         if self.closed or not self.isVisible():
             return
         if not self._started:
             self.vtk_widget.Initialize()
             self._started = True
+        if self._renderer_name is None:
+            self.render_window.Render()  # a context to ask
+            self._note_renderer()
         t0 = time.perf_counter()
         self.render_window.Render()
         self.render_seconds.append(time.perf_counter() - t0)
