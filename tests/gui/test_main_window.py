@@ -79,6 +79,62 @@ def test_cancel_keeps_the_partial_dose_and_it_exports(make_window, qtbot, tmp_pa
     assert np.allclose(back.hu, entry.dose_gy, rtol=1e-3, atol=1e-4 * float(entry.dose_gy.max()))
 
 
+def test_the_dose_comes_before_its_analysis_and_the_3d_dose_updates_live(make_window, qtbot):
+    w = make_window()
+    w.open_demo(DEMO_SPACING_MM)
+    assert w.wait_for_background()
+    w.live_3d_interval_s = 0.0  # every analysed update brings new surfaces
+    order = []  # (signal, primaries, has analysis, 3D dose updates so far)
+    w.controller.updated.connect(lambda u: order.append(("dose", u.progress.primaries, u.extra is not None)))
+    w.controller.analysed.connect(lambda u: order.append(("analysis", u.progress.primaries, u.extra is not None)))
+    live_3d = []
+    w.controller.updated.connect(lambda u: live_3d.append(w.view3d.dose_updates))
+    entry = _run(w, qtbot, SimulationSettings(primaries=12_000, batches=6, seed=4), min_interval_s=0.0)
+    doses = [(n, extra) for kind, n, extra in order if kind == "dose"]
+    analyses = [(n, extra) for kind, n, extra in order if kind == "analysis"]
+    assert len(doses) >= 2 and not any(extra for _, extra in doses), "a live dose waited for its DVHs"
+    assert analyses and all(extra for _, extra in analyses)
+    for n, _ in analyses:  # each analysis follows the dose it belongs to
+        assert order.index(("dose", n, False)) < order.index(("analysis", n, True))
+    # the 3D dose surfaces changed during the run, not only at its end
+    assert max(live_3d) >= 1 and w.view3d.actor_count("dose") == 2
+    # the view knows what renders it (on llvmpipe the window leaves live 3D off unless asked, as here)
+    assert w.view3d._renderer_name
+    assert entry.result.primaries == 12_000 and w.view3d.dose_updates > max(live_3d)
+
+
+def test_closing_the_window_during_a_run_stops_it_cleanly(make_window, qtbot):
+    w = make_window()
+    w.open_demo(DEMO_SPACING_MM)
+    finished = []
+    w.runFinished.connect(finished.append)
+    with qtbot.waitSignal(w.controller.updated, timeout=60_000):
+        assert w.start_run(SimulationSettings(primaries=2_000_000, batches=400))
+    thread = w.controller._thread
+    runner = w.controller.runner
+    w.close()
+    assert not w.controller.running and w.controller._thread is None
+    assert thread.isFinished() and runner.cancelled
+    assert runner.result().primaries < 2_000_000
+    qtbot.wait(50)  # what the ended worker had queued is dropped, not drawn on the closed window
+    assert finished == []
+
+
+def test_a_missing_gpu_is_a_dialog_and_nothing_is_lost(make_window, qtbot):
+    from braggdesk.engine.backend import gpu_status
+
+    if gpu_status()[0] is not None:
+        pytest.skip("this machine has a usable GPU")
+    w = make_window()
+    w.open_demo(DEMO_SPACING_MM)
+    w.wait_for_background()
+    with qtbot.waitSignal(w.runFinished, timeout=30_000) as done:
+        assert w.start_run(SimulationSettings(primaries=1_000, batches=2, device="gpu"))
+    assert done.args[0] is None and not w.controller.running
+    assert "GPU" in w.error_dialogs[-1].text()
+    assert w.session.ct is not None and w.session.plans and w.session.dose is None
+
+
 def test_a_bad_folder_gives_a_dialog_and_keeps_what_is_loaded(make_window, tmp_path):
     w = make_window()
     w.open_demo(DEMO_SPACING_MM)

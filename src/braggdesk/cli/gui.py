@@ -63,6 +63,11 @@ def run_gui(args) -> int:
             app.quit()
 
     if args.run:
+        def failed(message: str) -> None:  # e.g. no GPU: the runner is built in the run's thread
+            print(f"braggdesk gui: error: {message.splitlines()[0] if message else 'the run failed'}", file=sys.stderr)
+            exit_code["code"] = 2
+
+        window.controller.failed.connect(failed)
         window.runFinished.connect(finish)
         if not window.start_run(settings):
             for box in window.error_dialogs:

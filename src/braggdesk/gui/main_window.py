@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from ..viewers.display import DisplaySettings
 from ..viewers.dvh_plot import DvhPlot
 from ..viewers.slice_view import SliceView
 from ..viewers.stats_table import StatsTable
-from ..viewers.view3d import View3D
+from ..viewers.view3d import Surface, View3D, body_surface, dose_surfaces, shows_in_3d, structure_surface
 from . import loaders
 from .analysis import StructureAnalysis, analyse
 from .background import Background
@@ -41,7 +42,20 @@ MAX_RECENT = 8
 #: live updates no more often than this, longer for big grids (each one converts and draws every voxel)
 MIN_UPDATE_INTERVAL_S = 0.25
 UPDATE_SECONDS_PER_VOXEL = 2.5e-7  # 1.9 M voxels (the 2 mm demo): one update every 0.5 s
+#: live 3D dose surfaces no more often than this on a GPU.  On a software renderer (Mesa llvmpipe) a frame
+#: of the 2 mm demo costs 30-50 ms while the engine runs, which alone reaches the 50 ms stall goal: there
+#: the 3D dose is drawn at the end of a run only (benchmarks/README.md, GUI responsiveness)
+LIVE_3D_INTERVAL_S = 2.0
 NO_CT_HU = -1000.0  # the stand-in "CT" of a folder without one (its RTDOSE grid): air, black in any window
+
+
+@dataclass
+class RunAnalysis:
+    """What the run worker derives from a DoseResult off the GUI thread: DVHs and metrics, 3D dose surfaces."""
+
+    structures: list[StructureAnalysis]
+    reference_gy: float
+    surfaces: list[Surface] | None = None  # None: not rebuilt for this update (throttled)
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -68,6 +82,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self._running_index = -1
         self._analysis: list[StructureAnalysis] = []  # DVHs and metrics of the shown dose
         self._live_masks: list[StructureMask] = []  # what the run worker analyses (replaced, never mutated)
+        self._let_cache: tuple = (None, 1.0)
+        #: seconds between live 3D dose surfaces; None: LIVE_3D_INTERVAL_S on a GPU, the end of a run only
+        #: on a software renderer; math.inf: the end of a run only
+        self.live_3d_interval_s: float | None = None
 
         self.views = {name: SliceView(name) for name in ("axial", "coronal", "sagittal")}
         self.view3d = View3D()
@@ -109,7 +127,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.display_panel.changed.connect(self.apply_display)
         self.run_panel.startRequested.connect(self.start_run)
         self.run_panel.cancelRequested.connect(self.cancel_run)
+        self.controller.started.connect(self._on_started)
         self.controller.updated.connect(self._on_update)
+        self.controller.analysed.connect(self._on_analysed)
         self.controller.failed.connect(lambda msg: self.show_error("The calculation failed", msg))
         self.controller.finished.connect(self._on_finished)
 
@@ -221,15 +241,19 @@ class MainWindow(QtWidgets.QMainWindow):
                                    lambda msg: self.show_error("Cannot show the structures or doses", msg))
 
     @staticmethod
-    def _prepare_loaded(ct, doses, structure_sets) -> tuple[list, list]:
-        """Background: imported doses onto the CT grid, structures rasterized on it."""
+    def _prepare_loaded(ct, doses, structure_sets) -> tuple[list, list, list]:
+        """Background: imported doses onto the CT grid, structures rasterized on it and their 3D surfaces."""
         entries = [DoseEntry(f"RTDOSE {p.name}", resample(vol, ct)) for p, vol in doses]
+        for entry in entries:
+            entry.max_dose_gy  # noqa: B018 -- scanned here, not on the GUI thread
         masks = [m for ss in structure_sets for m in loaders.rasterize(ss, ct)]
-        return entries, masks
+        return entries, masks, [(m, structure_surface(m)) for m in masks if shows_in_3d(m)]
 
-    def _land_loaded(self, session: Session, entries: list[DoseEntry], masks: list[StructureMask]) -> None:
+    def _land_loaded(self, session: Session, entries: list[DoseEntry], masks: list[StructureMask],
+                     surfaces: list = ()) -> None:
         if session is not self.session:  # another patient was opened meanwhile
             return
+        self.view3d.add_structure_surfaces(list(surfaces))
         self.session.add_masks(masks)
         self._live_masks = list(self.session.masks)
         for entry in entries:
@@ -252,7 +276,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._live_masks = []
         self._show_session(new_ct=True)
         session, ct = self.session, case.phantom.volume
-        self.background.submit(lambda: ([], loaders.rasterize(structures, ct)),
+        self.background.submit(lambda: self._prepare_loaded(ct, [], [structures]),
                                lambda out: self._land_loaded(session, *out),
                                lambda msg: self.show_error("Cannot show the structures", msg))
         self.log_line(f"demo: {case.plan.label} on the '{case.phantom.name}' phantom; {case.phantom.description}")
@@ -277,7 +301,11 @@ class MainWindow(QtWidgets.QMainWindow):
                 view.set_ct(s.ct)
             view.set_structures(s.masks)
         if new_ct and s.ct is not None:
-            self.view3d.set_ct(s.ct)
+            self.view3d.set_ct(s.ct)  # the body surface follows from the background
+            ct, session = s.ct, s
+            self.background.submit(lambda: body_surface(ct),
+                                   lambda body: self.view3d.set_body(body) if self.session is session else None,
+                                   lambda msg: self.log_line(f"no 3D body surface: {msg}"))
         self.view3d.set_structures(s.masks, s.visible_structures)
         plan = s.plans[-1] if s.plans else None
         try:
@@ -344,7 +372,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return self.display.reference_dose_gy
         if plan is not None and plan.prescription_dose_gy:
             return float(plan.prescription_dose_gy)
-        return float(entry.dose_gy.max()) if entry is not None and entry.dose_gy.size else 0.0
+        return entry.max_dose_gy if entry is not None else 0.0
 
     def overlay_values(self, entry: DoseEntry) -> tuple[np.ndarray, float]:
         """(values to wash, their top of scale) for the chosen quantity."""
@@ -352,16 +380,23 @@ class MainWindow(QtWidgets.QMainWindow):
         if q == "uncertainty" and entry.uncertainty is not None:
             return entry.uncertainty * 100.0, self.display.uncertainty_max_percent
         if q == "let" and entry.let_kev_um is not None:
-            ref = self.reference_dose_gy(entry)
+            return entry.let_kev_um, self._let_top(entry)
+        return entry.dose_gy, entry.max_dose_gy
+
+    def _let_top(self, entry: DoseEntry) -> float:
+        """Top of the LET scale: the highest LETd where the dose is shown (cached: a scan of every voxel)."""
+        ref = self.reference_dose_gy(entry)
+        key = (id(entry), entry.let_kev_um is not None and id(entry.let_kev_um), self.display.threshold_fraction, ref)
+        if self._let_cache[0] != key:
             shown = entry.let_kev_um[entry.dose_gy >= self.display.threshold_fraction * ref]
-            return entry.let_kev_um, float(shown.max()) if shown.size else 1.0
-        return entry.dose_gy, float(entry.dose_gy.max())
+            self._let_cache = (key, float(shown.max()) if shown.size else 1.0)
+        return self._let_cache[1]
 
-    def _show_dose(self, full: bool, analysis: list[StructureAnalysis] | None = None) -> None:
-        """Draw the current dose.  ``full``: everything now, DVHs in the background unless given.
+    def _show_dose(self, full: bool, staged: bool | None = None) -> None:
+        """Draw the current dose.  ``full``: the 3D view and the DVHs too (those in the background).
 
-        Live updates (``full`` False) are drawn in stages, one view per turn of the event
-        loop, so no single turn holds the GUI for all of them; a newer update replaces
+        ``staged`` (the default for live updates, ``full`` False): one view per turn of the
+        event loop, so no single turn holds the GUI for all of them; a newer update replaces
         the stages not drawn yet.
         """
         entry = self.session.dose
@@ -375,16 +410,19 @@ class MainWindow(QtWidgets.QMainWindow):
         ref = self.reference_dose_gy(entry)
         values, vmax = self.overlay_values(entry)
         steps = [lambda v=view: v.set_overlay(values, entry.dose_gy, vmax, ref) for view in self.views.values()]
-        if analysis is not None:
-            steps.append(lambda: self._set_analysis(analysis, ref))
-        elif full:
-            self._request_analysis(entry, ref)
         if full:
+            self._request_analysis(entry, ref)
             steps.append(lambda: self.view3d.set_dose(entry.dose_gy, ref))
+        self._do(steps, staged=not full if staged is None else staged)
+
+    def _do(self, steps: list, staged: bool) -> None:
+        """Run ``steps`` now, or one per turn of the event loop after those already waiting."""
+        if not staged:
             for step in steps:
                 step()
-        else:
-            self._stages.extend(steps)
+            return
+        self._stages.extend(steps)
+        if not self._stage_timer.isActive():
             self._stage_timer.start()
 
     def _next_stage(self) -> None:
@@ -399,9 +437,26 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _set_analysis(self, analysis: list[StructureAnalysis], reference_gy: float | None = None) -> None:
         self._analysis = analysis
+        self.dvh_plot.setUpdatesEnabled(True)
         self.dvh_plot.set_dvhs([(a.dvh, a.color_rgb) for a in analysis], self.session.visible_structures)
         title = f"V95 relative to {reference_gy:.3g} Gy" if reference_gy else ""
         self.stats.set_metrics([(a.name, a.color_rgb, a.metrics) for a in analysis], title)
+
+    def _add_dvh_curve(self, analysis: StructureAnalysis) -> None:
+        """One new DVH curve, not painted until the plot gets its data (updates back on in _set_analysis)."""
+        self.dvh_plot.setUpdatesEnabled(False)
+        self.dvh_plot.ensure_curve(analysis.name, analysis.color_rgb)
+
+    def _analysis_steps(self, analysis: RunAnalysis) -> list:
+        """DVH curves not drawn yet are made one per step (pyqtgraph builds a curve and its legend entry
+        in 10-20 ms), then every curve and the table are filled; the 3D surfaces, if rebuilt, are swapped in."""
+        visible = self.session.visible_structures
+        steps = [lambda a=a: self._add_dvh_curve(a) for a in analysis.structures
+                 if a.name in visible and not self.dvh_plot.has_curve(a.name)]
+        steps.append(lambda: self._set_analysis(analysis.structures, analysis.reference_gy))
+        if analysis.surfaces is not None:
+            steps.append(lambda: self.view3d.set_dose_surfaces(analysis.surfaces))
+        return steps
 
     def _request_analysis(self, entry: DoseEntry, reference_gy: float) -> None:
         """DVHs and statistics of ``entry`` in the background; dropped if another dose is shown meanwhile."""
@@ -453,11 +508,20 @@ class MainWindow(QtWidgets.QMainWindow):
         return Job.create(s.ct, s.plans[-1], model, calibration, settings)
 
     def start_run(self, settings: SimulationSettings, runner_key: str = "local", target: str = "") -> bool:
+        """Start a run; False (and a dialog) when it cannot start.
+
+        A runner whose choice says it is slow to build (the local one probes for a GPU)
+        is built in the run's worker thread; its errors (no GPU) come back as a dialog.
+        """
         if self.controller.running:
             return False
         try:
             job = self.make_job(settings)
-            runner = runner_choice(runner_key).make(job, target, self.qsettings)
+            choice = runner_choice(runner_key)
+            if choice.build_in_worker:
+                source = lambda: choice.make(job, target, None)  # noqa: E731 -- called in the worker thread
+            else:
+                source = choice.make(job, target, self.qsettings)
         except (BraggdeskError, ValueError) as exc:
             self.show_error("Cannot start", str(exc))
             return False
@@ -465,49 +529,80 @@ class MainWindow(QtWidgets.QMainWindow):
         self.live_updates = 0
         self._running_index = -1
         self.run_panel.set_running(True)
-        self.log_line(f"run: {job.settings.primaries or 'target'} primaries on {runner.device} ({runner.kind})")
+        self.log_line(f"run: {job.settings.primaries or 'target'} primaries, {choice.label.lower()}")
         ref_fixed = self.session.plans[-1].prescription_dose_gy
         self._live_masks = list(self.session.masks)
+        last_3d = [-math.inf]
+        ct = job.ct
+        interval_3d = self.live_3d_interval()
 
-        def post(result: DoseResult):  # worker thread: DVHs and statistics off the GUI thread
+        def post(result: DoseResult, final: bool) -> RunAnalysis:  # worker thread: off the GUI thread
             # the masks as they are now: structures that finish rasterizing during the run join in
-            return analyse(result.dose_gy, self._live_masks, ref_fixed or result.max_dose_gy)
+            ref = ref_fixed or result.max_dose_gy
+            analysis = RunAnalysis(analyse(result.dose_gy, self._live_masks, ref), ref)
+            now = time.perf_counter()
+            if final or (math.isfinite(interval_3d) and now - last_3d[0] >= interval_3d):
+                analysis.surfaces = dose_surfaces(result.dose_gy, ct, self.display.reference_dose_gy or ref)
+                last_3d[0] = now
+            return analysis
 
         self.controller.min_interval_s = max(MIN_UPDATE_INTERVAL_S, UPDATE_SECONDS_PER_VOXEL * job.ct.hu.size)
-        self.controller.start(runner, post)
+        self.controller.start(source, post)
         return True
+
+    def live_3d_interval(self) -> float:
+        """Seconds between live 3D dose surfaces in the next run (math.inf: at its end only)."""
+        if self.live_3d_interval_s is not None:
+            return self.live_3d_interval_s
+        return math.inf if self.view3d.software_rendering else LIVE_3D_INTERVAL_S
+
+    def _on_started(self, runner) -> None:
+        self.log_line(f"running on {runner.device} ({runner.kind})")
 
     def cancel_run(self) -> None:
         if self.controller.running:
             self.log_line("cancelling: the batches running now finish, the partial dose is kept")
             self.controller.cancel()
 
-    def _apply_result(self, update: RunUpdate, running: bool, full: bool = False) -> DoseEntry:
-        entry = DoseEntry.of_result("MC dose", update.result, running=running)
+    def _apply_result(self, update: RunUpdate, running: bool) -> DoseEntry:
+        entry = DoseEntry.of_result("MC dose", update.result, running=running, max_gy=update.max_dose_gy)
         if 0 <= self._running_index < len(self.session.doses):
             self.session.doses[self._running_index] = entry
             self.session.current_dose = self._running_index
         else:
             self._running_index = self.session.add_dose(entry)
             self.tree.refresh(self.session)
-        self._show_dose(full=full, analysis=update.extra)
         return entry
 
     def _on_update(self, update: RunUpdate) -> None:
+        """A live dose: the three slice views, one per turn of the event loop."""
         self._apply_result(update, running=True)
+        self._show_dose(full=False, staged=True)
         self.run_panel.show_progress(update.progress)
         self.live_updates += 1
         if "first_dose" not in self.timings:  # on screen once the first view has drawn it
             self._stages.insert(1, lambda: self.timings.setdefault("first_dose", time.perf_counter()))
 
+    def _on_analysed(self, update: RunUpdate) -> None:
+        """The DVHs, statistics and (now and then) 3D surfaces of a live dose, after its slices."""
+        if update.extra is not None and self.controller.running:
+            self._do(self._analysis_steps(update.extra), staged=True)
+
     def _on_finished(self, final: RunUpdate | None) -> None:
+        """The final dose, drawn in stages like a live one (the 3D surfaces come ready from the worker)."""
         self.run_panel.set_running(False)
         if final is None:
             self.run_panel.show_done("no batch finished")
             self.runFinished.emit(None)
             return
-        entry = self._apply_result(final, running=False, full=True)
-        self.tree.refresh(self.session)
+        entry = self._apply_result(final, running=False)
+        self._show_dose(full=False, staged=True)
+        if final.extra is not None:
+            self._do(self._analysis_steps(final.extra), staged=True)
+        else:  # the worker could not analyse (it failed after the last batch): in the background
+            self._request_analysis(entry, self.reference_dose_gy(entry))
+            self._do([lambda: self.view3d.set_dose(entry.dose_gy, self.reference_dose_gy(entry))], staged=True)
+        self._do([lambda: self.tree.refresh(self.session)], staged=True)
         self.timings.setdefault("first_dose", time.perf_counter())
         self.timings["done"] = time.perf_counter()
         p = final.progress

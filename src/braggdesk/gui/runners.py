@@ -29,6 +29,9 @@ class RunnerChoice:
     suggestions: Callable[..., list[str]] | None = None  # (settings) -> targets to offer
     edit: Callable[..., None] | None = None  # (parent widget, settings): an editor for the targets
     placeholder: str = ""
+    #: build the runner in the run's worker thread (``make`` is then called with settings None): for a
+    #: ``make`` that is slow, like choosing a backend (importing CuPy, asking the driver for a GPU)
+    build_in_worker: bool = False
 
 
 def _local(job: Job, target: str, settings=None) -> Runner:
@@ -91,7 +94,7 @@ def _dask(job: Job, target: str, settings=None) -> Runner:
 
 
 RUNNER_CHOICES: list[RunnerChoice] = [
-    RunnerChoice("local", "This computer", _local),
+    RunnerChoice("local", "This computer", _local, build_in_worker=True),
     RunnerChoice("process", "This computer, separate process", _process),
     RunnerChoice("ssh", "Remote node (SSH)", _ssh, "Host", _ssh_names, _ssh_edit),
     RunnerChoice("dask", "Dask cluster", _dask, "Scheduler", lambda settings=None: ["local:2", "local:4"],

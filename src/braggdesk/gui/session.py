@@ -27,6 +27,14 @@ class DoseEntry:
     partial: bool = False
     running: bool = False
     result: DoseResult | None = None
+    max_gy: float | None = None  # cached maximum (a run's worker computes it off the GUI thread)
+
+    @property
+    def max_dose_gy(self) -> float:
+        """The maximum dose, scanned once (1.9 M voxels cost milliseconds the GUI thread should not spend twice)."""
+        if self.max_gy is None:
+            self.max_gy = float(self.dose_gy.max()) if self.dose_gy.size else 0.0
+        return self.max_gy
 
     @property
     def title(self) -> str:
@@ -34,8 +42,10 @@ class DoseEntry:
         return self.label + tags
 
     @classmethod
-    def of_result(cls, label: str, result: DoseResult, running: bool = False) -> "DoseEntry":
-        return cls(label, result.dose_gy, result.uncertainty, result.let_kev_um, result.partial, running, result)
+    def of_result(cls, label: str, result: DoseResult, running: bool = False,
+                  max_gy: float | None = None) -> "DoseEntry":
+        return cls(label, result.dose_gy, result.uncertainty, result.let_kev_um, result.partial, running, result,
+                   max_gy)
 
 
 @dataclass

@@ -27,6 +27,13 @@ class PatientTree(QtWidgets.QTreeWidget):
         self.itemChanged.connect(self._changed)
         self.itemClicked.connect(self._clicked)
         self._filling = False
+        self._volumes: dict[str, tuple[object, float]] = {}  # name -> (mask, cm3): summed once per mask
+
+    def _volume_cm3(self, mask) -> float:
+        cached = self._volumes.get(mask.name)
+        if cached is None or cached[0] is not mask:
+            cached = self._volumes[mask.name] = (mask, mask.volume_cm3)
+        return cached[1]
 
     def refresh(self, session: Session) -> None:
         self._filling = True
@@ -39,7 +46,7 @@ class PatientTree(QtWidgets.QTreeWidget):
             QtWidgets.QTreeWidgetItem(self, [label, f"{shape} voxels, {spacing} mm"])
         structures = QtWidgets.QTreeWidgetItem(self, ["Structures", str(len(session.masks))])
         for mask in session.masks:
-            item = QtWidgets.QTreeWidgetItem(structures, [mask.name, f"{mask.volume_cm3:.1f} cm3"])
+            item = QtWidgets.QTreeWidgetItem(structures, [mask.name, f"{self._volume_cm3(mask):.1f} cm3"])
             item.setIcon(0, _swatch(mask.roi.color_rgb))
             item.setFlags(item.flags() | QtCore.Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(0, QtCore.Qt.CheckState.Checked if mask.name in session.visible_structures
@@ -56,7 +63,7 @@ class PatientTree(QtWidgets.QTreeWidget):
                     QtWidgets.QTreeWidgetItem(b, [f"{layer.nominal_energy_mev:g} MeV", f"{layer.n_spots} spots"])
         doses = QtWidgets.QTreeWidgetItem(self, ["Doses", str(len(session.doses))])
         for n, dose in enumerate(session.doses):
-            d = QtWidgets.QTreeWidgetItem(doses, [dose.title, f"max {float(dose.dose_gy.max()):.3g} Gy"])
+            d = QtWidgets.QTreeWidgetItem(doses, [dose.title, f"max {dose.max_dose_gy:.3g} Gy"])
             d.setData(0, ROLE_KIND, "dose")
             d.setData(0, ROLE_KEY, n)
             if n == session.current_dose:

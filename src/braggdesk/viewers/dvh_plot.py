@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore
 
@@ -16,7 +17,11 @@ class DvhPlot(pg.PlotWidget):
         self.setBackground("w")
         self.setLabel("bottom", "Dose [Gy]")
         self.setLabel("left", "Volume [%]")
-        self.showGrid(x=True, y=True, alpha=0.3)
+        # grid lines as one static curve: pyqtgraph's axis grid (showGrid) makes the axes repaint, tick
+        # labels and all (about 8 ms), whenever a curve changes, i.e. after every live update
+        self._grid = pg.PlotCurveItem(pen=pg.mkPen((210, 210, 210), width=1), connect="pairs")
+        self._grid.setZValue(-10)
+        self.addItem(self._grid, ignoreBounds=True)
         self.setYRange(0, 102)
         self.addLegend(offset=(-10, 10))
         self._curves: dict[str, pg.PlotDataItem] = {}
@@ -25,6 +30,15 @@ class DvhPlot(pg.PlotWidget):
         self.addItem(self.readout, ignoreBounds=True)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.last_readout = ""
+        self._x_max = 0.0
+
+    def has_curve(self, name: str) -> bool:
+        return name in self._curves
+
+    def ensure_curve(self, name: str, color: tuple[int, int, int]) -> None:
+        """The (empty) curve and legend entry of a structure: 10-20 ms each, so a caller may spread them out."""
+        if name not in self._curves:
+            self._curves[name] = self.plot(name=name, pen=pg.mkPen(color, width=2))
 
     def set_dvhs(self, dvhs: list[tuple[Dvh, tuple[int, int, int]]], visible: set[str]) -> None:
         """(DVH, colour) of every structure; those named in ``visible`` are drawn."""
@@ -35,13 +49,30 @@ class DvhPlot(pg.PlotWidget):
                 legend = self.getPlotItem().legend
                 if legend is not None:
                     legend.removeItem(name)
+        top = 0.0
         for name, (dvh, color) in shown.items():
-            curve = self._curves.get(name)
-            if curve is None:
-                curve = self.plot(name=name, pen=pg.mkPen(color, width=2))
-                self._curves[name] = curve
-            curve.setData(dvh.bin_edges_gy, dvh.cumulative_percent)
+            self.ensure_curve(name, color)
+            self._curves[name].setData(dvh.bin_edges_gy, dvh.cumulative_percent)
+            top = max(top, float(dvh.bin_edges_gy[-1]) if len(dvh.bin_edges_gy) else 0.0)
         self._dvhs = {name: dvh for name, (dvh, _) in shown.items()}
+        self._set_dose_range(top)
+
+    def _set_dose_range(self, top_gy: float) -> None:
+        """The dose axis to a round number above ``top_gy``, changed only when that number changes.
+
+        Auto-ranging to the data would move the axis after every live update, and
+        pyqtgraph then re-lays out and redraws the axis ticks each time (tens of ms).
+        """
+        if top_gy <= 0:
+            return
+        step = 10 ** np.floor(np.log10(top_gy))
+        nice = next(m * step for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10) if m * step >= top_gy)
+        if nice != self._x_max:
+            self._x_max = nice
+            self.setXRange(0, nice, padding=0.02)
+            volumes = np.repeat(np.arange(10.0, 101.0, 10.0), 2)  # every 10 % of the volume
+            doses = np.tile([0.0, nice], len(volumes) // 2)
+            self._grid.setData(doses, volumes)
 
     def readout_at(self, dose_gy: float) -> str:
         """'name: V(d) %' for every shown structure at a dose: what hovering shows, exact from the voxels."""

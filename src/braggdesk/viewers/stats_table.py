@@ -15,8 +15,23 @@ class StatsTable(QtWidgets.QTableWidget):
         self.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.verticalHeader().setVisible(True)
         self.setAlternatingRowColors(True)
+        self._latest: tuple | None = None  # rows not shown yet
 
     def set_metrics(self, rows: list[tuple[str, tuple[int, int, int], dict[str, float]]], title: str = "") -> None:
+        """Fill the table; while it is hidden (another tab is on top) only the latest rows are kept,
+        and the table is filled when it is shown: live updates then cost nothing here."""
+        self._latest = (rows, title)
+        if self.isVisible():
+            self._fill()
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        self._fill()
+        super().showEvent(event)
+
+    def _fill(self) -> None:
+        if self._latest is None:
+            return
+        (rows, title), self._latest = self._latest, None
         columns = list(rows[0][2]) if rows else []
         if self.columnCount() != len(columns) or [self.horizontalHeaderItem(c).text() for c in
                                                    range(self.columnCount())] != columns:
@@ -39,6 +54,7 @@ class StatsTable(QtWidgets.QTableWidget):
         self.resizeColumnsToContents()
 
     def cell_text(self, structure: str, column: str) -> str:
+        self._fill()
         for r in range(self.rowCount()):
             if self.verticalHeaderItem(r).text() == structure:
                 for c in range(self.columnCount()):
