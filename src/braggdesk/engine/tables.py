@@ -55,6 +55,16 @@ class LogGridTable:
         out = lo + w[:, None] * (hi - lo)
         return tuple(out[:, r] for r in range(out.shape[1]))
 
+    def node(self, xp, x):
+        """Grid node and weight of x, for several :meth:`at` look-ups in tables on the same grid."""
+        return self._node(xp, x)
+
+    def at(self, xp, node, row):
+        """Row ``row`` (one per element) interpolated at a :meth:`node`."""
+        i, w = node
+        lo, hi = self.values[row, i], self.values[row, i + 1]
+        return lo + w * (hi - lo)
+
     def __call__(self, xp, x, row=None):
         """Linear interpolation at x (clamped to the grid); ``row`` picks a row per element."""
         i, w = self._node(xp, x)

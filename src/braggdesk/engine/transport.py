@@ -253,8 +253,9 @@ def _step(tb: TransportTables, tally: Tally, rng, p: Particles, counters, di, dj
     if tb.nuclear:
         rho, row = tb.density[vox], tb.material[vox]
         rho = xp.where(mass == 1, rho, f32(0))  # protons only
-        sigma_pp = rho * tb.pp_elastic(xp, p.e, row=row)
-        sigma = rho * tb.nonelastic(xp, p.e, row=row) + sigma_pp
+        node = tb.nonelastic.node(xp, p.e)  # the two tables share one grid
+        sigma_pp = rho * tb.pp_elastic.at(xp, node, row)
+        sigma = rho * tb.nonelastic.at(xp, node, row) + sigma_pp
         s_nuc = p.mfp / xp.maximum(sigma, f32(1e-12))
         s = xp.minimum(xp.minimum(s_geo, s_stop), s_nuc)
         stops = s_stop <= xp.minimum(s_geo, s_nuc)
@@ -419,29 +420,26 @@ def _emit(tb: TransportTables, rng, p: Particles, idx, e, e_tab, row, multiplici
     """
     xp = tb.xp
     f32 = xp.float32
+    n = int(idx.size)
     mult = multiplicity(xp, e_tab, row=row)
-    rnd = rng.random((1 + 2 * k_max, int(idx.size)), dtype=f32)
+    rnd = rng.random((1 + 2 * k_max, n), dtype=f32)
     whole = xp.floor(mult)
     count = whole + (rnd[0] < mult - whole)
-    active = xp.arange(k_max, dtype=f32)[:, None] < count[None, :]
-    e_s = xp.stack([quantiles.quantile(xp, e_tab, row, rnd[1 + k]) for k in range(k_max)]) * e[None, :]
+    active = xp.arange(k_max, dtype=f32)[:, None] < count[None, :]  # (slot, event)
+    # all slots in one lookup: slot-major flat arrays of k_max * n
+    u = rnd[1:1 + k_max].reshape(-1)
+    e_s = quantiles.quantile(xp, xp.tile(e_tab, k_max), xp.tile(row, k_max), u).reshape(k_max, n) * e[None, :]
     e_s = xp.where(active, e_s, f32(0))
     emit = active & (e_s >= SECONDARY_MIN_MEV)
     slow = xp.where(active & ~emit, e_s, f32(0)).sum(axis=0)
-    children = []
-    for k in range(k_max):
-        ek = xp.nonzero(emit[k])[0]
-        if ek.size:
-            es = e_s[k, ek]
-            theta = xp.arccos(xp.sqrt(xp.clip(es / xp.maximum(e[ek], f32(1e-6)), 0, 1)))
-            children.append(_new_particles(xp, rng, p, idx[ek], es, theta, f32(2 * math.pi) * rnd[1 + k_max + k, ek],
-                                           mass=mass))
-    if not children:
+    flat = xp.nonzero(emit.reshape(-1))[0]
+    if not flat.size:
         return slow, None
-    child = children[0]
-    for other in children[1:]:
-        child.extend(xp, other)
-    return slow, child
+    event = flat % n
+    es = e_s.reshape(-1)[flat]
+    theta = xp.arccos(xp.sqrt(xp.clip(es / xp.maximum(e[event], f32(1e-6)), 0, 1)))
+    phi = f32(2 * math.pi) * rnd[1 + k_max:].reshape(-1)[flat]
+    return slow, _new_particles(xp, rng, p, idx[event], es, theta, phi, mass=mass)
 
 
 def _nonelastic(tb: TransportTables, rng, p: Particles, idx, vox, e_new, counters):
