@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -17,7 +18,7 @@ from ..analysis.rasterize import rasterize_structure_set
 from ..errors import InputError
 from ..io import uids
 from ..io.ct_calibration import find_calibration_in_folder
-from ..io.dicom_ct import read_ct_series
+from ..io.dicom_ct import list_ct_series, read_ct_series, referenced_ct_series_uid
 from ..io.rtdose import read_rtdose
 from ..io.rtplan import read_rt_ion_plan
 from ..io.rtstruct import read_rtstruct
@@ -81,12 +82,8 @@ def load_path(path: str | Path) -> Loaded:
                                f"expected a patient folder exported from a planning system (or `braggdesk phantom`)")
     out = Loaded(path)
     if "CT" in kinds:
-        folders = sorted({f.parent for f in kinds["CT"]})
-        out.ct_folder = folders[0]
-        out.ct = READERS["CT"](folders[0])
-        out.calibration = find_calibration_in_folder(folders[0])
-        if len(folders) > 1:
-            out.notes.append(f"{len(folders)} CT folders found; loaded {folders[0]}")
+        referrers = kinds.get("RTSTRUCT", []) + kinds.get("RTPLAN", []) + kinds.get("RTDOSE", [])
+        _load_ct(out, sorted({f.parent for f in kinds["CT"]}), referrers)
     for f in kinds.get("RTPLAN", []):
         out.plans.append(READERS["RTPLAN"](f))
     for f in kinds.get("RTDOSE", []):
@@ -94,6 +91,29 @@ def load_path(path: str | Path) -> Loaded:
     for f in kinds.get("RTSTRUCT", []):
         out.structure_sets.append(READERS["RTSTRUCT"](f))
     return out
+
+
+def _load_ct(out: Loaded, folders: list[Path], referrers: list[Path]) -> None:
+    """The CT series to show: the only one, or the one the structure set, plan or dose refers to,
+    or (no reference resolves) the largest, saying so."""
+    root = Path(os.path.commonpath(folders))
+    series = list_ct_series(root)
+    chosen = series[0]
+    if len(series) > 1:
+        note = "none is referred to by the structure sets, plans or doses here: loaded the largest"
+        for ref in referrers:
+            try:
+                uid = referenced_ct_series_uid(root, ref)
+            except InputError:
+                continue
+            chosen = next(s for s in series if s.series_instance_uid == uid)
+            note = f"loaded the one {ref.name} refers to"
+            break
+        label = chosen.description or chosen.series_instance_uid
+        out.notes.append(f"{len(series)} CT series found; {note} ({label}, {chosen.n_slices} slices)")
+    out.ct = read_ct_series(root, chosen.series_instance_uid)
+    out.ct_folder = chosen.folder
+    out.calibration = find_calibration_in_folder(chosen.folder)
 
 
 def rasterize(ss: StructureSet, ct: Volume) -> list[StructureMask]:
