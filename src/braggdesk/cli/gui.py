@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from pathlib import Path
 
@@ -17,6 +18,9 @@ def register(sub) -> None:
     g.add_argument("--run", action="store_true", help="start a calculation once loaded")
     g.add_argument("--screenshot", type=Path, help="save the window as PNG (after --run finishes) and exit")
     g.add_argument("--size", default="1400x900", help="window size WxH (default 1400x900)")
+    g.add_argument("--live-3d-interval", type=float, metavar="SECONDS",
+                   help="redraw the 3D dose surfaces during a run at most this often (0: only at the end); "
+                        "default 2 s with a GPU's OpenGL, only at the end with a software renderer")
     add_run_options(g, default_primaries=100_000)
     g.set_defaults(func=run_gui)
 
@@ -33,6 +37,8 @@ def run_gui(args) -> int:
         settings = dataclasses.replace(settings, first_batch_primaries=FIRST_LOOK_PRIMARIES)
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     window = MainWindow()
+    if args.live_3d_interval is not None:
+        window.live_3d_interval_s = math.inf if args.live_3d_interval <= 0 else args.live_3d_interval
     w, h = (int(v) for v in args.size.lower().split("x"))
     window.resize(w, h)
     window.run_panel.apply_settings(settings)
