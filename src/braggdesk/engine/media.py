@@ -8,6 +8,7 @@ stopping power ratio: D_w = E / (RSP * V) with water at 1 g/cm3.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,7 @@ from ..model import CtCalibration, DoseScale, Volume
 from .physics.elastic import pp_elastic_macroscopic_per_cm
 from .physics.materials import material_physics
 from .physics.nuclear import nonelastic_macroscopic_per_cm, recoil_energy_fraction
-from .physics.secondaries import material_emission
+from .physics.secondaries import material_emission, no_emission
 
 MEV_TO_GY_G = 1.602176634e-10  # 1 MeV per gram in Gy
 
@@ -58,6 +59,15 @@ class Media:
         return DoseScale(plan_protons, MEV_TO_GY_G / mass, MEV_TO_GY_G / water_mass)
 
 
+def _zero(energy_mev) -> np.ndarray:
+    return np.zeros_like(np.asarray(energy_mev, float))
+
+
+def _per_mm_unit_density(macroscopic_per_cm, material, energy_mev) -> np.ndarray:
+    """A macroscopic cross section [1/cm] of ``material`` at 1 g/cm3, in 1/mm."""
+    return 0.1 * macroscopic_per_cm(material, 1.0, np.asarray(energy_mev, float))
+
+
 def build_media(ct: Volume, calibration: CtCalibration) -> Media:
     hu = np.asarray(ct.hu, dtype=np.float32).reshape(-1)
     density = calibration.density(hu).astype(np.float32)
@@ -67,26 +77,21 @@ def build_media(ct: Volume, calibration: CtCalibration) -> Media:
     n_mat = len(calibration.materials)
     mass_rsp = np.zeros(n_mat)
     x0_g_cm2 = np.full(n_mat, np.inf)
-    zero = lambda e: np.zeros_like(np.asarray(e, float))  # noqa: E731
-    sig_fns: list = [zero] * n_mat
-    pp_fns: list = [zero] * n_mat
+    sig_fns: list = [_zero] * n_mat
+    pp_fns: list = [_zero] * n_mat
     grid = emission_grid_mev()
-    n_q = material_emission(calibration.materials[int(used[0])], grid[:1], np.zeros(1)).proton_quantile_fraction.shape[1]
-    multiplicity = np.zeros((2, n_mat, grid.size))  # protons, deuterons
-    local = np.zeros((n_mat, grid.size))
-    quantiles = np.zeros((2, n_mat, grid.size, n_q))
+    emissions = [no_emission(grid)] * n_mat
     for m in (int(u) for u in used):
         mat = calibration.materials[m]
         phys = material_physics(mat, density_g_cm3=1.0)
         mass_rsp[m] = phys.relative_stopping_power
         x0_g_cm2[m] = phys.radiation_length_g_cm2
-        sig_fns[m] = (lambda mm: lambda e: 0.1 * nonelastic_macroscopic_per_cm(mm, 1.0, np.asarray(e, float)))(mat)
-        pp_fns[m] = (lambda mm: lambda e: 0.1 * pp_elastic_macroscopic_per_cm(mm, 1.0, np.asarray(e, float)))(mat)
-        emission = material_emission(mat, grid, recoil_energy_fraction(mat, grid))
-        multiplicity[:, m] = emission.proton_multiplicity, emission.deuteron_multiplicity
-        quantiles[:, m] = emission.proton_quantile_fraction, emission.deuteron_quantile_fraction
-        local[m] = emission.local_energy_fraction
+        sig_fns[m] = functools.partial(_per_mm_unit_density, nonelastic_macroscopic_per_cm, mat)
+        pp_fns[m] = functools.partial(_per_mm_unit_density, pp_elastic_macroscopic_per_cm, mat)
+        emissions[m] = material_emission(mat, grid, recoil_energy_fraction(mat, grid))
     rsp = (density * mass_rsp[midx]).astype(np.float32)
     inv_x0 = (density / (10.0 * x0_g_cm2[midx])).astype(np.float32)
-    return Media(midx.astype(np.int32), density, rsp, inv_x0, sig_fns, pp_fns, multiplicity[0], multiplicity[1],
-                 local, quantiles[0], quantiles[1], ct.voxel_volume_cm3)
+    rows = lambda name: np.stack([getattr(e, name) for e in emissions])  # noqa: E731
+    return Media(midx.astype(np.int32), density, rsp, inv_x0, sig_fns, pp_fns, rows("proton_multiplicity"),
+                 rows("deuteron_multiplicity"), rows("local_energy_fraction"), rows("proton_quantile_fraction"),
+                 rows("deuteron_quantile_fraction"), ct.voxel_volume_cm3)

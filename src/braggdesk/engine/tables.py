@@ -39,8 +39,9 @@ class LogGridTable:
         return cls(float(np.log(x_min)), float((n - 1) / (np.log(x_max) - np.log(x_min))), n,
                    xp.asarray(values, dtype=xp.float32))
 
-    def _node(self, xp, x):
-        """Lower grid node and lerp weight of each x (clamped to the grid)."""
+    def node(self, xp, x):
+        """Lower grid node and lerp weight of each x (clamped to the grid); shared by :meth:`at` look-ups
+        in tables on the same grid."""
         f = (xp.log(xp.maximum(x, 1e-30)) - self.log_x0) * self.inv_dlog
         f = xp.clip(f, 0.0, self.n - 1.000001)
         i = f.astype(xp.int32)
@@ -48,16 +49,12 @@ class LogGridTable:
 
     def rows_at(self, xp, x):
         """All rows interpolated at x with one index computation: a tuple of arrays."""
-        i, w = self._node(xp, x)
+        i, w = self.node(xp, x)
         if self._rows_last is None:
             self._rows_last = xp.ascontiguousarray(self.values.T)
         lo, hi = self._rows_last[i], self._rows_last[i + 1]  # (m, rows): one gather per node
         out = lo + w[:, None] * (hi - lo)
         return tuple(out[:, r] for r in range(out.shape[1]))
-
-    def node(self, xp, x):
-        """Grid node and weight of x, for several :meth:`at` look-ups in tables on the same grid."""
-        return self._node(xp, x)
 
     def at(self, xp, node, row):
         """Row ``row`` (one per element) interpolated at a :meth:`node`."""
@@ -67,17 +64,16 @@ class LogGridTable:
 
     def __call__(self, xp, x, row=None):
         """Linear interpolation at x (clamped to the grid); ``row`` picks a row per element."""
-        i, w = self._node(xp, x)
-        if row is None:
-            lo, hi = self.values[i], self.values[i + 1]
-        else:
-            lo, hi = self.values[row, i], self.values[row, i + 1]
-        return lo + w * (hi - lo)
+        node = self.node(xp, x)
+        if row is not None:
+            return self.at(xp, node, row)
+        i, w = node
+        return self.values[i] + w * (self.values[i + 1] - self.values[i])
 
     def quantile(self, xp, x, row, u):
         """Inverse-CDF lookup in a (rows, n, q) table of quantiles at u = 0, 1/(q-1), ..., 1:
         bilinear in (x, u), so a uniform ``u`` samples the distribution tabulated at x."""
-        i, w = self._node(xp, x)
+        i, w = self.node(xp, x)
         nq = self.values.shape[2] - 1
         f = xp.clip(u * nq, 0.0, nq - 1e-4)
         j = f.astype(xp.int32)

@@ -18,7 +18,7 @@ from ..analysis.rasterize import rasterize_structure_set
 from ..errors import InputError
 from ..io import uids
 from ..io.ct_calibration import find_calibration_in_folder
-from ..io.dicom_ct import list_ct_series, read_ct_series, referenced_ct_series_uid
+from ..io.dicom_ct import read_ct_series, referenced_ct_series_uid
 from ..io.rtdose import read_rtdose
 from ..io.rtplan import read_rt_ion_plan
 from ..io.rtstruct import read_rtstruct
@@ -55,17 +55,20 @@ class Loaded:
 
 
 def classify(path: Path) -> dict[str, list[Path]]:
-    """DICOM files under ``path`` (a file or a folder, searched recursively) by kind."""
+    """DICOM files under ``path`` (a file or a folder, searched recursively) by kind; CT slices
+    also by series, under the key ``"CT:" + SeriesInstanceUID`` (read in the same pass)."""
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())[:MAX_FILES]
     kinds: dict[str, list[Path]] = {}
     for f in files:
         try:
-            ds = pydicom.dcmread(f, stop_before_pixels=True, specific_tags=["SOPClassUID"])
+            ds = pydicom.dcmread(f, stop_before_pixels=True, specific_tags=["SOPClassUID", "SeriesInstanceUID"])
         except Exception:  # not DICOM (calibration CSVs, READMEs): skipped, counted below
             continue
         kind = KIND_OF_SOP_CLASS.get(uids.sop_class_of(ds))
         if kind:
             kinds.setdefault(kind, []).append(f)
+        if kind == "CT":
+            kinds.setdefault(f"CT:{ds.get('SeriesInstanceUID', '')}", []).append(f)
     return kinds
 
 
@@ -83,7 +86,8 @@ def load_path(path: str | Path) -> Loaded:
     out = Loaded(path)
     if "CT" in kinds:
         referrers = kinds.get("RTSTRUCT", []) + kinds.get("RTPLAN", []) + kinds.get("RTDOSE", [])
-        _load_ct(out, sorted({f.parent for f in kinds["CT"]}), referrers)
+        series = {k[3:]: files for k, files in kinds.items() if k.startswith("CT:")}
+        _load_ct(out, series, referrers)
     for f in kinds.get("RTPLAN", []):
         out.plans.append(READERS["RTPLAN"](f))
     for f in kinds.get("RTDOSE", []):
@@ -93,12 +97,12 @@ def load_path(path: str | Path) -> Loaded:
     return out
 
 
-def _load_ct(out: Loaded, folders: list[Path], referrers: list[Path]) -> None:
+def _load_ct(out: Loaded, series: dict[str, list[Path]], referrers: list[Path]) -> None:
     """The CT series to show: the only one, or the one the structure set, plan or dose refers to,
-    or (no reference resolves) the largest, saying so."""
-    root = Path(os.path.commonpath(folders))
-    series = list_ct_series(root)
-    chosen = series[0]
+    or (no reference resolves) the one with most slices, saying so."""
+    root = Path(os.path.commonpath([f.parent for files in series.values() for f in files]))
+    chosen = max(series, key=lambda uid: (len(series[uid]), uid))
+    note = ""
     if len(series) > 1:
         note = "none is referred to by the structure sets, plans or doses here: loaded the largest"
         for ref in referrers:
@@ -106,14 +110,17 @@ def _load_ct(out: Loaded, folders: list[Path], referrers: list[Path]) -> None:
                 uid = referenced_ct_series_uid(root, ref)
             except InputError:
                 continue
-            chosen = next(s for s in series if s.series_instance_uid == uid)
+            if uid not in series:  # beyond MAX_FILES
+                continue
+            chosen = uid
             note = f"loaded the one {ref.name} refers to"
             break
-        label = chosen.description or chosen.series_instance_uid
-        out.notes.append(f"{len(series)} CT series found; {note} ({label}, {chosen.n_slices} slices)")
-    out.ct = read_ct_series(root, chosen.series_instance_uid)
-    out.ct_folder = chosen.folder
-    out.calibration = find_calibration_in_folder(chosen.folder)
+    out.ct = read_ct_series(root, chosen)
+    out.ct_folder = Path(os.path.commonpath([f.parent for f in series[chosen]]))
+    out.calibration = find_calibration_in_folder(out.ct_folder)
+    if note:
+        label = out.ct.description or chosen
+        out.notes.append(f"{len(series)} CT series found; {note} ({label}, {len(series[chosen])} slices)")
 
 
 def rasterize(ss: StructureSet, ct: Volume) -> list[StructureMask]:

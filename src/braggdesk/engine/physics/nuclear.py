@@ -21,9 +21,7 @@ Rules (all documented choices, not data):
 
 from __future__ import annotations
 
-import csv
 import functools
-import importlib.resources
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -33,6 +31,7 @@ from braggdesk.errors import InputError
 from braggdesk.model import Material
 
 from .elements import ELEMENTS, element, normalised_mass_fractions
+from .packaged import read_packaged_csv
 from .water import RangeEnergyTable, water_table
 
 __all__ = [
@@ -71,12 +70,7 @@ class ElementCrossSections:
 @functools.lru_cache(maxsize=1)
 def icru63_cross_sections() -> dict[str, ElementCrossSections]:
     """Element symbol -> tabulated data, read once from the packaged CSV."""
-    res = importlib.resources.files("braggdesk.resources").joinpath(*_RESOURCE)
-    path = str(res)
-    try:
-        rows = list(csv.DictReader(res.read_text(encoding="utf-8").splitlines()))
-    except OSError as exc:
-        raise InputError(path, f"cannot read the nuclear cross-section table ({exc}); the package data is incomplete") from exc
+    path, rows = read_packaged_csv(_RESOURCE, "nuclear cross-section table")
     if not rows or any(c not in rows[0] for c in _COLUMNS):
         raise InputError(path, f"expected CSV columns {', '.join(_COLUMNS)}, found {list(rows[0]) if rows else 'no rows'}")
     by_name = {e.name: e for e in ELEMENTS.values()}

@@ -29,9 +29,7 @@ Rules (documented choices, not data):
 
 from __future__ import annotations
 
-import csv
 import functools
-import importlib.resources
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,8 +39,9 @@ from braggdesk.model import Material
 
 from .elements import ELEMENTS
 from .nuclear import element_sources
+from .packaged import read_packaged_csv
 
-__all__ = ["ElementSecondaries", "icru63_secondaries", "MaterialEmission", "material_emission"]
+__all__ = ["ElementSecondaries", "icru63_secondaries", "MaterialEmission", "material_emission", "no_emission"]
 
 _RESOURCE = ("physics", "icru63_proton_nonelastic_secondaries_mcsquare.csv")
 _SCALARS = ("proton_multiplicity", "deuteron_multiplicity", "deuteron_mean_energy_MeV", "alpha_multiplicity",
@@ -86,12 +85,7 @@ class ElementSecondaries:
 @functools.lru_cache(maxsize=1)
 def icru63_secondaries() -> dict[str, ElementSecondaries]:
     """Element symbol -> emission data, read once from the packaged CSV."""
-    res = importlib.resources.files("braggdesk.resources").joinpath(*_RESOURCE)
-    path = str(res)
-    try:
-        rows = list(csv.DictReader(res.read_text(encoding="utf-8").splitlines()))
-    except OSError as exc:
-        raise InputError(path, f"cannot read the nuclear secondaries table ({exc}); the package data is incomplete") from exc
+    path, rows = read_packaged_csv(_RESOURCE, "nuclear secondaries table")
     header = rows[0] if rows else {}
     p_cols = sorted(c for c in header if c.startswith("proton_energy_quantile_"))
     d_cols = sorted(c for c in header if c.startswith("deuteron_energy_quantile_"))
@@ -148,6 +142,14 @@ def _mixture_quantiles(u: np.ndarray, quantiles: list[np.ndarray], weights: np.n
     return np.interp(u, cdf, x[first])
 
 
+def no_emission(energy_grid_mev: np.ndarray) -> MaterialEmission:
+    """What a material without nonelastic elements (or one no voxel uses) emits: nothing."""
+    grid = np.asarray(energy_grid_mev, dtype=float)
+    n_q = next(iter(icru63_secondaries().values())).proton_quantile_fraction.shape[1]
+    zeros, zq = np.zeros_like(grid), np.zeros((grid.size, n_q))
+    return MaterialEmission(grid, zeros, zeros, zeros, zq, zq)
+
+
 def material_emission(material: Material, energy_grid_mev: np.ndarray, recoil_fraction: np.ndarray) -> MaterialEmission:
     """Cross-section-weighted emission data of ``material`` at each grid energy.
 
@@ -158,11 +160,10 @@ def material_emission(material: Material, energy_grid_mev: np.ndarray, recoil_fr
     grid = np.asarray(energy_grid_mev, dtype=float)
     data = icru63_secondaries()
     sources = element_sources(material, grid)  # [(tabulated symbol, its part of Sigma/rho on the grid)]
+    if not sources:
+        return no_emission(grid)
     n_q = next(iter(data.values())).proton_quantile_fraction.shape[1]
     u = np.linspace(0.0, 1.0, n_q)
-    if not sources:
-        zeros, zq = np.zeros_like(grid), np.zeros((grid.size, n_q))
-        return MaterialEmission(grid, zeros, zeros, zeros, zq, zq)
     share = np.array([s for _, s in sources])  # (elements, n)
     total = share.sum(axis=0)
     frac = np.divide(share, total, out=np.zeros_like(share), where=total > 0)

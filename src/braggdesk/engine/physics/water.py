@@ -19,9 +19,7 @@ water's, built here once per process from ICRU Report 49 / NIST PSTAR data
 
 from __future__ import annotations
 
-import csv
 import functools
-import importlib.resources
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +27,7 @@ import numpy as np
 from braggdesk.errors import InputError
 
 from .elements import ELEMENTS
+from .packaged import read_packaged_csv
 
 __all__ = [
     "PROTON_MASS_MEV", "ELECTRON_MASS_MEV", "BETHE_K_MEV_CM2_MOL", "HIGHLAND_ES_MEV",
@@ -128,13 +127,7 @@ def _lookup(x: np.ndarray, log_min: float, d_log: float, values: np.ndarray, *, 
 
 def read_pstar_water() -> dict[str, np.ndarray]:
     """The columns of ``resources/physics/pstar_water.csv`` as float arrays (empty cells -> NaN)."""
-    res = importlib.resources.files("braggdesk.resources").joinpath(*_PSTAR_RESOURCE)
-    path = str(res)
-    try:
-        text = res.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(path, f"cannot read the water stopping-power table ({exc}); the package data is incomplete") from exc
-    rows = list(csv.DictReader(text.splitlines()))
+    path, rows = read_packaged_csv(_PSTAR_RESOURCE, "water stopping-power table")
     if not rows or any(c not in rows[0] for c in _PSTAR_COLUMNS):
         raise InputError(path, f"expected CSV columns {', '.join(_PSTAR_COLUMNS)}, found {list(rows[0]) if rows else 'no rows'}")
     out: dict[str, np.ndarray] = {}
