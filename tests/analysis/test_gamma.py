@@ -176,9 +176,9 @@ def test_pass_rate_agrees_with_pymedphys(local):
 
 @pytest.mark.gpu
 def test_cupy_gives_the_numpy_gamma():
-    from braggdesk.engine.backend import gpu_status
+    from braggdesk.analysis.array_module import cupy_status
 
-    cupy, status = gpu_status()
+    cupy, status = cupy_status()
     if cupy is None:
         pytest.skip(status)
     grid = _grid()

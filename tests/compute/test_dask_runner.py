@@ -35,7 +35,7 @@ def client():
 
 
 def local_total(job):
-    runner = LocalRunner(job, workers=1)
+    runner = LocalRunner(job)
     for _ in runner.run():
         pass
     return runner
@@ -131,9 +131,9 @@ def test_target_uncertainty_stops_when_met_and_cancels_the_rest(client):
 
 def test_a_worker_that_cannot_use_the_device_is_named(client):
     pytest.importorskip("numpy")
-    from braggdesk.engine.backend import gpu_status
+    from braggdesk.engine.device import gpu_status
 
-    if gpu_status()[0] is not None:
+    if gpu_status()[0]:
         pytest.skip("this machine has a GPU")
     job = small_job()
     job.settings.device = "gpu"

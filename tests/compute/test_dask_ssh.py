@@ -39,7 +39,7 @@ def test_ssh_cluster_gives_the_same_dose_as_a_local_run(ssh_host):
     for _ in runner.run():
         pass
     assert runner.finished and "Dask SSHCluster on 127.0.0.1" in runner.device
-    local = LocalRunner(job, workers=1)
+    local = LocalRunner(job)
     for _ in local.run():
         pass
     assert np.array_equal(runner.result().dose_gy, local.result().dose_gy)

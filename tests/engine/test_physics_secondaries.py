@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from braggdesk.engine.backend import select_backend
+from braggdesk.engine.kernel.interactions import SECONDARY_MIN_MEV
+from braggdesk.engine.kernel.layout import P_E, P_MASS, P_V
 from braggdesk.engine.media import build_media, emission_grid_mev
 from braggdesk.engine.physics.materials import WATER
 from braggdesk.engine.physics.nuclear import recoil_energy_fraction
 from braggdesk.engine.physics.secondaries import icru63_secondaries, material_emission
-from braggdesk.engine.transport import SECONDARY_MIN_MEV, Particles, TransportTables, _nonelastic
-from braggdesk.engine.geometry import GridFrame
 from braggdesk.model import Material
 
-from cases import water_box, water_calibration
+from cases import pencil_job, water_box, water_calibration
+from kernel_harness import kernel_inputs, nonelastic_events, track_particles
 
 PMMA = Material("PMMA", 1.19, {"H": 0.080538, "C": 0.599848, "O": 0.319614})
 
@@ -68,40 +68,32 @@ def test_hydrogen_alone_emits_nothing():
 
 
 def test_engine_samples_the_multiplicity_spectrum_and_local_energy_of_water():
-    """20 000 nonelastic events at 150 MeV in water through the engine's own sampling."""
-    xp = select_backend("cpu").xp
-    ct = water_box(size_mm=(20.0, 20.0, 20.0))
-    media = build_media(ct, water_calibration())
-    tables = TransportTables.build(xp, media, GridFrame.of(ct))
+    """20 000 nonelastic events at 150 MeV in water through the kernel's own sampling."""
+    inputs = kernel_inputs(pencil_job(150.0, primaries=1, ct=water_box(size_mm=(20.0, 20.0, 20.0))))
     n, e0 = 20_000, 150.0
-    f32 = np.float32
-    p = Particles(x=np.full(n, 10, f32), y=np.full(n, 10, f32), z=np.full(n, 10, f32), u=np.zeros(n, f32),
-                  v=np.ones(n, f32), w=np.zeros(n, f32), e=np.full(n, e0, f32), t_x0=np.zeros(n, f32),
-                  mfp=np.ones(n, f32), pend_vox=np.full(n, -1, np.int32), pend_q=np.zeros(n), primary=np.ones(n, bool),
-                  mass=np.ones(n, f32))
-    counters = {"nonelastic_primary": 0, "nonelastic_secondary": 0, "secondary_protons": 0, "secondary_deuterons": 0}
-    vox = np.zeros(n, np.int64)
-    local, child = _nonelastic(tables, np.random.default_rng(5), p, np.arange(n), vox, p.e.copy(), counters)
+    child, local, counts = nonelastic_events(inputs, n, e0)
+    mass, e, v = child[:, P_MASS], child[:, P_E], child[:, P_V]
     o = icru63_secondaries()["O"]
     f_local = float(recoil_energy_fraction(WATER, e0) + o.alpha_energy_fraction(e0))
     slow = local.sum() - n * e0 * f_local  # secondaries under the transport cut, deposited on the spot
-    kinetic = child.e * child.mass  # deuterons carry their proton-equivalent energy T / 2
+    kinetic = e * mass  # deuterons carry their proton-equivalent energy T / 2
     expected_energy = 0.0
-    for particle, mass in (("proton", 1), ("deuteron", 2)):
+    for particle, m_particle in (("proton", 1), ("deuteron", 2)):
         q = o.quantile_fractions(e0, particle)[0]
         m = float(o.multiplicity(e0, particle))
         expected_energy += m * float(np.mean(0.5 * (q[1:] + q[:-1]))) * e0
         # number above the transport cut: M times the spectrum's share above it
         above = 1 - float(np.interp(SECONDARY_MIN_MEV / e0, q, np.linspace(0, 1, q.size)))
-        assert np.sum(child.mass == mass) / n == pytest.approx(m * above, rel=0.04), particle
+        assert np.sum(mass == m_particle) / n == pytest.approx(m * above, rel=0.04), particle
     # energy in secondaries: the multiplicities times the spectra's means
     assert (kinetic.sum() + slow) / n == pytest.approx(expected_energy, rel=0.03)
     assert np.all(kinetic >= SECONDARY_MIN_MEV) and np.all(kinetic <= e0)
-    assert counters["nonelastic_primary"] == n
-    assert counters["secondary_protons"] + counters["secondary_deuterons"] == child.n
+    from braggdesk.engine.kernel.layout import C_NONELASTIC_PRIMARY, C_SECONDARY_DEUTERONS, C_SECONDARY_PROTONS
+    assert counts[C_NONELASTIC_PRIMARY] == n
+    assert counts[C_SECONDARY_PROTONS] + counts[C_SECONDARY_DEUTERONS] == len(child)
     # fast protons go forward, slow ones wide (quasi-free kinematics)
-    protons = child.mass == 1
-    assert np.mean(child.v[protons & (child.e > 100)]) > 0.9 and np.mean(child.v[protons & (child.e < 10)]) < 0.4
+    protons = mass == 1
+    assert np.mean(v[protons & (e > 100)]) > 0.9 and np.mean(v[protons & (e < 10)]) < 0.4
 
 
 def test_emission_grid_matches_the_media_tables():
@@ -113,24 +105,14 @@ def test_emission_grid_matches_the_media_tables():
 def test_a_deuteron_deposits_all_its_energy_over_twice_the_proton_range_at_half_the_energy():
     """Deuterons ride on the proton tables at equal velocity: range R_d(T) = 2 R_p(T / 2)."""
     from braggdesk.engine.physics.water import water_table
-    from braggdesk.engine.transport import Tally, _step
 
-    xp = select_backend("cpu").xp
     ct = water_box(size_mm=(20.0, 40.0, 20.0), spacing_mm=(20.0, 0.5, 20.0))
-    tables = TransportTables.build(xp, build_media(ct, water_calibration()), GridFrame.of(ct), nuclear=False)
+    job = pencil_job(100.0, primaries=1, ct=ct, nuclear=False)
+    inputs = kernel_inputs(job)
     n, t_mev = 2000, 40.0
-    f32 = np.float32
-    p = Particles(x=np.full(n, 10, f32), y=np.full(n, 0.01, f32), z=np.full(n, 10, f32), u=np.zeros(n, f32),
-                  v=np.ones(n, f32), w=np.zeros(n, f32), e=np.full(n, t_mev / 2, f32), t_x0=np.zeros(n, f32),
-                  mfp=np.ones(n, f32), pend_vox=np.full(n, -1, np.int32), pend_q=np.zeros(n), primary=np.ones(n, bool),
-                  mass=np.full(n, 2, f32))
-    tally = Tally(xp, tables.n_voxels)
-    rng = np.random.default_rng(1)
-    while p.n:
-        _step(tables, tally, rng, p, {"steps": 0}, 20.0, 0.5, 20.0, 1, 80, 1)
-    tally.flush()
-    from braggdesk.model.snapshot import ENERGY_QUANTUM_MEV
-    depth_dose = tally.energy.astype(float) * ENERGY_QUANTUM_MEV
+    particles = np.zeros((n, 8))
+    particles[:] = (10.0, 0.01, 10.0, 0.0, 1.0, 0.0, t_mev / 2, 2.0)
+    depth_dose = track_particles(inputs, particles)
     assert depth_dose.sum() == pytest.approx(n * t_mev, rel=1e-4)  # every MeV deposited, none twice
     depth = (np.arange(depth_dose.size) + 0.5) * 0.5
     mean_depth = float(np.sum(depth_dose * depth) / depth_dose.sum())

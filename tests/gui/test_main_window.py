@@ -121,9 +121,9 @@ def test_closing_the_window_during_a_run_stops_it_cleanly(make_window, qtbot):
 
 
 def test_a_missing_gpu_is_a_dialog_and_nothing_is_lost(make_window, qtbot):
-    from braggdesk.engine.backend import gpu_status
+    from braggdesk.engine.device import gpu_status
 
-    if gpu_status()[0] is not None:
+    if gpu_status()[0]:
         pytest.skip("this machine has a usable GPU")
     w = make_window()
     w.open_demo(DEMO_SPACING_MM)

@@ -41,9 +41,9 @@ def run_bench(args) -> int:
         figures.update(io_benchmark(log=log))
     if "gamma" in cases:
         from ..compute.bench_gamma import gamma_benchmark
-        from ..engine.backend import select_backend
+        from ..analysis.array_module import array_module
 
-        figures.update(gamma_benchmark(xp=select_backend(args.device).xp, log=log))
+        figures.update(gamma_benchmark(xp=array_module(args.device)[0], log=log))
     out = sys.stderr if args.json == "-" else sys.stdout
     for k, v in figures.items():
         print(f"{k:40s} {v}", file=out)

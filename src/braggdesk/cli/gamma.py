@@ -31,7 +31,7 @@ def register(sub) -> None:
 
 def run_gamma(args) -> int:
     from ..analysis.gamma import GammaCriteria, gamma_index
-    from ..engine.backend import select_backend
+    from ..analysis.array_module import array_module
     from ..errors import BraggdeskError
     from ..io.rtdose import read_rtdose, read_rtdose_info
 
@@ -45,13 +45,13 @@ def run_gamma(args) -> int:
         raise BraggdeskError(f"{args.evaluated}: dose units {infos[1].dose_units!r} differ from the reference's "
                              f"{infos[0].dose_units!r} ({args.reference}); gamma needs both in the same units")
     reference, evaluated = read_rtdose(args.reference), read_rtdose(args.evaluated)
-    backend = select_backend(args.device)
+    xp, xp_device = array_module(args.device)
     start = time.perf_counter()
-    result = gamma_index(reference, evaluated, criteria, xp=backend.xp)
+    result = gamma_index(reference, evaluated, criteria, xp=xp)
     seconds = time.perf_counter() - start
     summary = {
         "reference": str(args.reference), "evaluated": str(args.evaluated),
-        **result.summary(), "criteria": criteria.label, "seconds": round(seconds, 3), "device": backend.device_name,
+        **result.summary(), "criteria": criteria.label, "seconds": round(seconds, 3), "device": xp_device,
         "reference_max_gy": float(reference.hu.max()), "evaluated_max_gy": float(evaluated.hu.max()),
         "reference_shape": list(reference.shape),
     }
@@ -61,7 +61,7 @@ def run_gamma(args) -> int:
         f"pass rate            {result.pass_rate_percent:.2f} % of {result.evaluated_voxels:,} voxels",
         f"mean gamma           {summary['mean_gamma']:.3f}   95th percentile {summary['gamma_p95']:.3f}",
         f"normalisation        {result.normalisation_gy:.4g} Gy (reference maximum)",
-        f"time                 {seconds:.2f} s on {backend.device_name}",
+        f"time                 {seconds:.2f} s on {xp_device}",
     ] + (["note                 the evaluated dose was interpolated onto the reference grid"]
          if result.resampled else [])), file=out)
     write_json(summary, args.json)

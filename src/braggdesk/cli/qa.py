@@ -56,7 +56,7 @@ def register(sub) -> None:
 def run_qa(args: argparse.Namespace) -> int:
     from ..analysis.plan_qa import compare_plan_doses
     from ..analysis.rasterize import rasterize_structure_set
-    from ..engine.backend import select_backend
+    from ..analysis.array_module import array_module
     from ..io.rtdose import check_dose_grid_on_ct, read_rtdose, read_rtdose_info, write_rtdose
     from ..io.rtstruct import read_rtstruct
     from ..report.pdf import write_report_pdf
@@ -99,13 +99,13 @@ def run_qa(args: argparse.Namespace) -> int:
     else:
         evaluated, evaluated_native = given, None
 
-    backend = select_backend(args.device)
-    print(f"braggdesk qa: comparing on the reference grid {reference.shape[::-1]} (gamma on {backend.device_name})",
+    xp, xp_device = array_module(args.device)
+    print(f"braggdesk qa: comparing on the reference grid {reference.shape[::-1]} (gamma on {xp_device})",
           file=sys.stderr)
     start = time.perf_counter()
     try:
         qa = compare_plan_doses(reference, evaluated, masks, target=args.target, rbe_factor=rbe,
-                                normalise_to_reference=args.normalise_to_reference, xp=backend.xp)
+                                normalise_to_reference=args.normalise_to_reference, xp=xp)
     except ValueError as exc:
         raise BraggdeskError(str(exc)) from None
     compare_s = time.perf_counter() - start

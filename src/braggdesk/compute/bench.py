@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from .. import __version__
-from ..engine.backend import Backend, select_backend
+from ..engine.device import Device, select_device
 from ..io.ct_calibration import water_calibration
 from ..model import Beam, BeamModel, EnergyLayer, Job, Plan, SimulationSettings, Volume
 from .local import LocalRunner
@@ -40,9 +40,9 @@ def pencil_beam_job(primaries: int, device: str, energy_mev: float = 150.0) -> J
                                                                device=device))
 
 
-def _time_run(job: Job, backend: Backend) -> tuple[float, float]:
-    """Seconds to run the job on ``backend``, and the mean relative uncertainty it reached."""
-    runner = LocalRunner(job, backend=backend)
+def _time_run(job: Job, device: Device) -> tuple[float, float]:
+    """Seconds to run the job on ``device``, and the mean relative uncertainty it reached."""
+    runner = LocalRunner(job, device=device)
     t0 = time.perf_counter()
     last = None
     for last in runner.run():
@@ -52,11 +52,11 @@ def _time_run(job: Job, backend: Backend) -> tuple[float, float]:
 
 def run_benchmarks(device: str = "auto", primaries: int = 200_000, sobp_plan: Path | None = None,
                    sobp_primaries: int = 200_000, log: Callable[[str], None] = print) -> dict:
-    backend = select_backend(device)
-    figures: dict = {"braggdesk_version": __version__, "device": backend.device_name,
+    chosen = select_device(device)
+    figures: dict = {"braggdesk_version": __version__, "device": chosen.name,
                      "python": platform.python_version(), "numpy": np.__version__}
-    log(f"bench: 150 MeV pencil beam in water, {primaries:,} primaries on {backend.device_name}")
-    seconds, _ = _time_run(pencil_beam_job(primaries, device), backend)
+    log(f"bench: 150 MeV pencil beam in water, {primaries:,} primaries on {chosen.name}")
+    seconds, _ = _time_run(pencil_beam_job(primaries, device), chosen)
     figures["pencil150_water_2mm_primaries"] = primaries
     figures["pencil150_water_2mm_seconds"] = round(seconds, 2)
     figures["pencil150_water_2mm_primaries_per_second"] = round(primaries / seconds, 1)
@@ -75,7 +75,7 @@ def run_benchmarks(device: str = "auto", primaries: int = 200_000, sobp_plan: Pa
                      SimulationSettings(primaries=sobp_primaries, batches=8, seed=1, device=device),
                      ignore_frame_of_reference=True)
     log(f"bench: DCPT SOBP plan ({plan.n_spots} spots) on the DCPT phantom, {sobp_primaries:,} primaries")
-    seconds, unc = _time_run(job, backend)
+    seconds, unc = _time_run(job, chosen)
     figures["sobp_primaries"] = sobp_primaries
     figures["sobp_seconds"] = round(seconds, 2)
     figures["sobp_primaries_per_second"] = round(sobp_primaries / seconds, 1)

@@ -108,8 +108,8 @@ class DaskRunner(Runner):
         from distributed import as_completed  # noqa: PLC0415
 
         settings = self.job.settings
-        backends = {p["backend"] for p in self._workers.values()}
-        sizes, batch_size = plan_batches(settings, "cupy" if backends == {"cupy"} else "numpy")
+        kinds = {p["backend"] for p in self._workers.values()}
+        sizes, batch_size = plan_batches(settings, "cuda" if kinds == {"cuda"} else "cpu")
         if batch_size is None:
             todo = list(enumerate(sizes))
         else:  # target uncertainty: a few in flight, topped up as they arrive

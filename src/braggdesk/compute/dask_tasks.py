@@ -17,7 +17,7 @@ import threading
 from collections import OrderedDict
 
 from .. import __version__
-from ..engine.backend import select_backend
+from ..engine.device import select_device
 from ..engine.simulate import PreparedJob, prepare, run_batch
 from ..model import Job, Snapshot
 
@@ -38,17 +38,28 @@ def prepared_for(job: Job) -> PreparedJob:
         if hit is not None:
             _prepared.move_to_end(job.job_id)
             return hit
-        prepared = prepare(job, select_backend(job.settings.device))
+        prepared = prepare(job, select_device(job.settings.device, job.settings.threads or _worker_threads()))
         _prepared[job.job_id] = prepared
         while len(_prepared) > KEEP_PREPARED:
             _prepared.popitem(last=False)
         return prepared
 
 
+def _worker_threads() -> int | None:
+    """The Dask worker's own thread count: a worker given N threads runs the kernel on N cores
+    (batches on one worker take turns), so workers sharing a machine do not oversubscribe it."""
+    try:
+        from distributed import get_worker  # noqa: PLC0415
+
+        return int(get_worker().state.nthreads)
+    except (ImportError, ValueError, AttributeError):
+        return None
+
+
 def batch_task(job: Job, batch_index: int, n_primaries: int) -> Snapshot:
     """One batch of ``job`` on this worker: the same bits as the same batch anywhere else."""
     prepared = prepared_for(job)
-    if prepared.backend.is_gpu:
+    if prepared.device.is_gpu:
         with _gpu_lock:
             return run_batch(prepared, batch_index, n_primaries)
     return run_batch(prepared, batch_index, n_primaries)
@@ -61,10 +72,10 @@ def forget_job(job_id: str) -> bool:
 
 
 def probe(device: str = "auto") -> dict:
-    """What this worker is: braggdesk version, process id, the backend and device a job would use."""
+    """What this worker is: braggdesk version, process id, the kind and device a job would use."""
     try:
-        backend = select_backend(device)
-        name, where, note = backend.name, backend.device_name, backend.note
+        chosen = select_device(device)
+        name, where, note = chosen.kind, chosen.name, chosen.note
     except Exception as exc:  # a worker that cannot give the device reports why, it does not crash
         name, where, note = "", "", str(exc)
     return {"version": __version__, "pid": os.getpid(), "backend": name, "device": where, "note": note}

@@ -36,11 +36,11 @@ POLL_S = 0.05
 
 def node_hello() -> dict:
     """What the node says about itself: versions, host name, best device and GPU name."""
-    from ..engine.backend import cpu_name, gpu_status
+    from ..engine.device import cpu_name, gpu_status
 
-    cupy, status = gpu_status()
-    gpu = status.removeprefix("GPU: ") if cupy is not None else ""
-    return wire.hello_header("worker", device="gpu" if cupy is not None else "cpu", device_name=status if gpu
+    usable, status = gpu_status()
+    gpu = status.removeprefix("GPU: ") if usable else ""
+    return wire.hello_header("worker", device="gpu" if usable else "cpu", device_name=status if gpu
                              else cpu_name(), gpu_name=gpu, gpu_status=status, python=platform.python_version(),
                              hostname=socket.gethostname(), pid=os.getpid())
 

@@ -98,19 +98,19 @@ class GridFrame:
         return np.asarray(v, float) @ self.rotation.T
 
 
-def ray_box_entry(xp, origin, direction, box_max):
+def ray_box_entry(origin: np.ndarray, direction: np.ndarray, box_max: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distances along rays to where they enter and leave the box [0, box_max] (slab method).
 
-    ``origin`` and ``direction`` are (n, 3) arrays of ``xp``.  Rays that miss have
-    t_enter >= t_exit.  Works for numpy and CuPy alike.
+    ``origin`` and ``direction`` are (n, 3) arrays; rays that miss have t_enter >= t_exit.
+    (The kernel's scalar twin is :func:`braggdesk.engine.kernel.grid.box_entry`.)
     """
-    big = xp.float32(1e30) if origin.dtype == xp.float32 else 1e30
-    box = xp.asarray(box_max, dtype=origin.dtype)
-    safe = xp.where(xp.abs(direction) < 1e-12, 1e-12, direction)
+    big = 1e30
+    box = np.asarray(box_max, dtype=float)
+    parallel = np.abs(direction) < 1e-12
+    safe = np.where(parallel, 1e-12, direction)
     t0 = (0.0 - origin) / safe
     t1 = (box[None, :] - origin) / safe
-    parallel = xp.abs(direction) < 1e-12
     inside = (origin >= 0) & (origin <= box[None, :])
-    t_near = xp.where(parallel, xp.where(inside, -big, big), xp.minimum(t0, t1))
-    t_far = xp.where(parallel, xp.where(inside, big, -big), xp.maximum(t0, t1))
+    t_near = np.where(parallel, np.where(inside, -big, big), np.minimum(t0, t1))
+    t_far = np.where(parallel, np.where(inside, big, -big), np.maximum(t0, t1))
     return t_near.max(axis=1), t_far.min(axis=1)

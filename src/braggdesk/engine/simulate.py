@@ -1,16 +1,16 @@
 """The engine's public entry: ``simulate(job)`` yields a Snapshot after every batch.
 
-Batch ``b`` draws from its own random stream, spawned from the job's seed as
-``SeedSequence(seed, spawn_key=(b,))``, so a batch gives the same sums wherever
-it runs (thread, SSH node, cluster worker).  Cancelling between batches keeps
-everything done so far: the caller simply stops iterating, or passes ``cancel``.
+Python decides what to run (batches, when to stop, cancel); the compiled kernel runs it
+(:mod:`.kernel`, on the CPU cores or a GPU).  Batch ``b``'s random stream is keyed by
+``SeedSequence(seed, spawn_key=(b,))`` and history ``h`` of it draws from the Philox counter
+(h, draw), so a batch gives the same sums wherever it runs (any thread count, an SSH node, a
+cluster worker).  Cancelling between batches keeps everything done so far: the caller simply
+stops iterating, or passes ``cancel``.
 """
 
 from __future__ import annotations
 
-import os
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -19,25 +19,28 @@ import numpy as np
 from ..errors import PlanError
 from ..model import DoseScale, Job, Snapshot
 from ..model.snapshot import ENERGY_QUANTUM_MEV
-from .backend import Backend, select_backend
+from .device import Device, select_device
+from .executor import make_executor
 from .geometry import GridFrame
+from .kernel.layout import COUNTER_NAMES, T_ENERGY, T_ENERGY_SQ, T_LET, T_NUCLEAR_LOCAL
 from .media import Media, build_media
-from .source import DeviceSpots, SpotTable, build_spot_table
-from .transport import TransportTables, deflect_directions, highland_f, transport_batch
+from .packing import KernelInputs, pack
+from .source import SpotTable, build_spot_table
 
-DEFAULT_PRIMARIES_PER_BATCH = {"numpy": 20_000, "cupy": 1_000_000}
+DEFAULT_PRIMARIES_PER_BATCH = {"cpu": 50_000, "cuda": 2_000_000}
 
 
 @dataclass
 class PreparedJob:
-    """What a job turns into on one device: media, tables, spots.  Built once, used per batch."""
+    """What a job turns into on one device: media, spots, the kernel's arrays and an executor.
+    Built once, used for every batch."""
 
     job: Job
-    backend: Backend
+    device: Device
     media: Media
     spots_table: SpotTable
-    tables: TransportTables
-    spots: DeviceSpots
+    inputs: KernelInputs
+    executor: object
     scale: DoseScale
     notes: list[str] = field(default_factory=list)
 
@@ -54,17 +57,17 @@ def check_frame_of_reference(job: Job) -> list[str]:
     return []
 
 
-def prepare(job: Job, backend: Backend | None = None) -> PreparedJob:
-    backend = backend or select_backend(job.settings.device)
+def prepare(job: Job, device: Device | None = None) -> PreparedJob:
+    """Check the job, build its media and spots, pack the kernel's arrays and set up the device."""
+    device = device or select_device(job.settings.device, getattr(job.settings, "threads", None))
     notes = check_frame_of_reference(job)
-    if backend.note:
-        notes.append(backend.note)
-    xp = backend.xp
+    if device.note:
+        notes.append(device.note)
     grid, media, table = _host_setup(job)
     notes.extend(table.notes)
-    tables = TransportTables.build(xp, media, grid, nuclear=job.settings.nuclear, score_let=job.settings.score_let)
-    spots = DeviceSpots(table, xp)
-    return PreparedJob(job, backend, media, table, tables, spots, media.dose_scale(table.total_protons), notes)
+    inputs = pack(media, grid, table, nuclear=job.settings.nuclear, score_let=job.settings.score_let)
+    executor = make_executor(inputs, device)
+    return PreparedJob(job, device, media, table, inputs, executor, media.dose_scale(table.total_protons), notes)
 
 
 def dose_scale(job: Job) -> DoseScale:
@@ -82,69 +85,36 @@ def _host_setup(job: Job) -> tuple[GridFrame, Media, SpotTable]:
 
 
 def batch_seed(seed: int, batch_index: int) -> int:
-    state = np.random.SeedSequence(seed, spawn_key=(batch_index,)).generate_state(2, dtype=np.uint64)
-    return (int(state[0]) ^ (int(state[1]) << 1)) & ((1 << 63) - 1)
+    """The 64-bit key of batch ``batch_index``'s random stream: SeedSequence(seed, spawn_key=(batch,))."""
+    state = np.random.SeedSequence(seed, spawn_key=(batch_index,)).generate_state(1, dtype=np.uint64)
+    return int(state[0])
 
 
 def run_batch(prepared: PreparedJob, batch_index: int, n_primaries: int) -> Snapshot:
     """One batch, start to end, on the prepared device: a Snapshot of its sums."""
-    backend = prepared.backend
-    rng = backend.rng(batch_seed(prepared.job.settings.seed, batch_index))
     t0 = time.perf_counter()
-    tally, counters = transport_batch(prepared.tables, prepared.spots, rng, n_primaries,
-                                      range_shifter=_range_shifter_fn(prepared))
-    backend.synchronize()
-    energy = backend.to_numpy(tally.energy)
+    tally, counts = prepared.executor.run(batch_seed(prepared.job.settings.seed, batch_index), n_primaries)
+    energy = tally[T_ENERGY]
     e_mev = energy * ENERGY_QUANTUM_MEV
+    counters = {"primaries": int(n_primaries)}
+    counters.update({name: int(v) for name, v in zip(COUNTER_NAMES, counts)})
     return Snapshot(
         primaries=n_primaries,
         energy=energy,
-        energy_sq=backend.to_numpy(tally.energy_sq),
+        energy_sq=tally[T_ENERGY_SQ],
         batch_sq_sum=e_mev * e_mev / max(n_primaries, 1),
-        let_numerator=backend.to_numpy(tally.let_num),
-        let_energy=energy - backend.to_numpy(tally.nuclear_local),
+        let_numerator=tally[T_LET],
+        let_energy=energy - tally[T_NUCLEAR_LOCAL],
         batches=(batch_index,),
         compute_seconds=time.perf_counter() - t0,
-        device=backend.device_name,
+        device=prepared.device.name,
         job_id=prepared.job.job_id,
         notes=tuple(prepared.notes),
         counters=counters,
     )
 
 
-def _range_shifter_fn(prepared: PreparedJob):
-    slabs = prepared.spots_table.range_shifters
-    if not slabs:
-        return None
-    tb, table = prepared.tables, prepared.spots_table
-
-    def apply(xp, rng, pos, dvec, energy, beam):
-        f32 = xp.float32
-        for slab in slabs:
-            sel = beam == slab.beam_index
-            iso = xp.asarray(table.iso[slab.beam_index], dtype=pos.dtype)
-            axis = xp.asarray(table.direction[slab.beam_index], dtype=pos.dtype)
-            plane = iso - slab.upstream_distance_mm * axis
-            t = ((plane[None, :] - pos) @ axis) / (dvec @ axis)
-            pos = xp.where(sel[:, None], pos + t[:, None] * dvec, pos)
-            r = tb.range_mm(xp, energy)
-            wet = f32(slab.water_equivalent_mm)
-            e_mid = tb.energy_of_range(xp, xp.maximum(r - 0.5 * wet, f32(1e-6)))
-            e_out = tb.energy_of_range(xp, xp.maximum(r - wet, f32(1e-6)))
-            _, bohr_var, highland_k, _ = tb.mid_step.rows_at(xp, e_mid)
-            g = rng.standard_normal((3, energy.size), dtype=f32)
-            loss = (energy - e_out) + xp.sqrt(bohr_var * wet) * g[0]
-            new_e = xp.where(r <= wet, f32(0), xp.maximum(energy - loss, f32(0)))
-            theta0 = highland_k * xp.sqrt(highland_f(xp, xp.full_like(energy, slab.thickness_in_x0)))
-            d2 = deflect_directions(xp, dvec.astype(f32), theta0 * g[1], theta0 * g[2])
-            dvec = xp.where(sel[:, None], d2, dvec)
-            energy = xp.where(sel, new_e, energy)
-        return pos, dvec, energy
-
-    return apply
-
-
-def plan_batches(settings, backend_name: str) -> tuple[list[int], int | None]:
+def plan_batches(settings, device_kind: str) -> tuple[list[int], int | None]:
     """Primaries per batch for a fixed-count job (list), or the batch size for a target-uncertainty job."""
     if settings.primaries is not None and settings.target_uncertainty is None:
         first = getattr(settings, "first_batch_primaries", None)  # jobs pickled before the field existed
@@ -152,7 +122,7 @@ def plan_batches(settings, backend_name: str) -> tuple[list[int], int | None]:
         if first is not None and k > 1 and first < settings.primaries // k:
             return [first] + _split(settings.primaries - first, k - 1), None
         return _split(settings.primaries, k), None
-    size = settings.primaries_per_batch or DEFAULT_PRIMARIES_PER_BATCH[backend_name]
+    size = settings.primaries_per_batch or DEFAULT_PRIMARIES_PER_BATCH[device_kind]
     return [], int(size)
 
 
@@ -161,80 +131,42 @@ def _split(n: int, k: int) -> list[int]:
     return [base + (1 if b < extra else 0) for b in range(k)]
 
 
-def default_workers(backend: Backend) -> int:
-    """Batches run at once: one per CPU core with numpy (its ufuncs release the GIL), one on a GPU."""
-    return 1 if backend.is_gpu else max(1, os.cpu_count() or 1)
-
-
-def simulate(job: Job, *, backend: Backend | None = None, cancel: Callable[[], bool] | None = None,
-             prepared: PreparedJob | None = None, workers: int | None = None,
-             done: Snapshot | None = None) -> Iterator[Snapshot]:
+def simulate(job: Job, *, device: Device | None = None, cancel: Callable[[], bool] | None = None,
+             prepared: PreparedJob | None = None, done: Snapshot | None = None) -> Iterator[Snapshot]:
     """Yield one Snapshot (the sums of that batch alone) per batch, as batches finish.
 
-    Merge them by addition (exact in any order).  With a target uncertainty, batches run
-    until the mean relative uncertainty over voxels above 50 % of the maximum dose reaches
-    it (or ``max_primaries``).  ``cancel`` is polled before each batch starts; batches
-    already running finish and are yielded, so nothing computed is lost.
+    Merge them by addition (exact in any order).  Each batch runs on all of the device (every
+    CPU core, or the whole GPU), one after another.  With a target uncertainty, batches run until
+    the mean relative uncertainty over voxels above 50 % of the maximum dose reaches it (or
+    ``max_primaries``).  ``cancel`` is polled before each batch starts; what is done is kept:
+    the caller has every Snapshot yielded so far.  A device that fails mid-run raises
+    DeviceError after the batches before it were yielded.
 
     ``done`` resumes a job: the sums of batches already computed (e.g. kept on disk by a
     remote node whose process died).  Those batches are not run again and not yielded;
     the batches that remain are exactly those a fresh run would have added.
     """
-    prepared = prepared or prepare(job, backend)
-    workers = workers or default_workers(prepared.backend)
-    sizes, batch_size = plan_batches(job.settings, prepared.backend.name)
+    prepared = prepared or prepare(job, device)
+    sizes, batch_size = plan_batches(job.settings, prepared.device.kind)
     cancelled = (lambda: False) if cancel is None else cancel
     have = set(done.batches) if done is not None else set()
     if batch_size is None:
-        todo = [(b, n) for b, n in enumerate(sizes) if b not in have]
-        yield from _run_batches(prepared, todo, workers, cancelled)
-        return
-    target = float(job.settings.target_uncertainty)
-    dose_weight = prepared.scale.per_voxel(job.settings.dose_to)
-
-    def reached(total: Snapshot | None) -> bool:
-        return total is not None and total.n_batches >= 2 and total.mean_relative_uncertainty(dose_weight) <= target
-
-    total: Snapshot | None = done
-    if reached(total):
-        return
-    b = max(have) + 1 if have else 0
-    while not cancelled():
-        n_done = 0 if total is None else total.primaries
-        todo = []
-        for _ in range(workers):
-            n = min(batch_size, job.settings.max_primaries - n_done)
-            if n <= 0:
-                break
-            todo.append((b, n))
-            n_done += n
-            b += 1
-        if not todo:
-            return
-        for snap in _run_batches(prepared, todo, workers, cancelled):
-            total = snap if total is None else total + snap
-            yield snap
-        if reached(total):
-            return
-
-
-def _run_batches(prepared: PreparedJob, todo: list[tuple[int, int]], workers: int,
-                 cancelled: Callable[[], bool]) -> Iterator[Snapshot]:
-    if workers <= 1 or len(todo) <= 1:
-        for b, n in todo:
+        for b, n in enumerate(sizes):
+            if b in have:
+                continue
             if cancelled():
                 return
             yield run_batch(prepared, b, n)
         return
-    pending = list(todo)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="braggdesk-batch") as pool:
-        running = set()
-        while pending or running:
-            while pending and len(running) < workers and not cancelled():
-                b, n = pending.pop(0)
-                running.add(pool.submit(run_batch, prepared, b, n))
-            if not running:
-                return
-            done, running = wait(running, return_when=FIRST_COMPLETED)
-            for fut in sorted(done, key=lambda f: f.result().batches):
-                yield fut.result()
+    target = float(job.settings.target_uncertainty)
+    dose_weight = prepared.scale.per_voxel(job.settings.dose_to)
+    total: Snapshot | None = done
+    b = max(have) + 1 if have else 0
+    while total is None or total.n_batches < 2 or total.mean_relative_uncertainty(dose_weight) > target:
+        n = min(batch_size, job.settings.max_primaries - (0 if total is None else total.primaries))
+        if n <= 0 or cancelled():
+            return
+        snap = run_batch(prepared, b, n)
+        total = snap if total is None else total + snap
+        b += 1
+        yield snap

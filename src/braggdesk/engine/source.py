@@ -1,12 +1,11 @@
-"""The beam source: Gaussian spots from the beam model, carried through air to the CT.
+"""The beam source on the host: every spot of the plan with its optics, in the grid frame.
 
-Each spot's central ray comes from the virtual source (VSAD x, y) through its
-position at the isocentre plane.  Around it, the beam model gives a correlated
-Gaussian phase space (size, divergence, correlation) and an energy spread at the
-model's reference plane.  Particles then drift in a straight line (the model's
-optics already describe the spot in air) to where they enter the CT grid; a range
-shifter in the beam line is crossed on the way (energy loss, straggling, Highland
-scattering over its thickness).
+Each spot's central ray comes from the virtual source (VSAD x, y) through its position at the
+isocentre plane; the beam model gives its correlated Gaussian phase space (size, divergence,
+correlation; a second, wider Gaussian for double-Gaussian models), energy spread and protons per
+MU.  The kernel samples primaries from this table (:mod:`.kernel.source`).  Checked here, before
+any transport: energies outside the model, unknown range shifters, beams whose spots all miss
+the CT.
 """
 
 from __future__ import annotations
@@ -17,7 +16,9 @@ import numpy as np
 
 from ..errors import PlanError
 from ..model import BeamModel, Plan, RangeShifter
+from ..model.beam_model import SpotOptics
 from .geometry import GridFrame, beam_frame, ray_box_entry
+from .kernel.layout import MAX_SLABS
 from .physics.materials import material_physics
 
 
@@ -30,6 +31,18 @@ class RangeShifterSlab:
 
 
 @dataclass
+class SpotGaussian:
+    """One Gaussian component of every spot's phase space at the reference plane (arrays per spot)."""
+
+    sigma_x_mm: np.ndarray
+    sigma_y_mm: np.ndarray
+    divergence_x_rad: np.ndarray
+    divergence_y_rad: np.ndarray
+    correlation_x: np.ndarray
+    correlation_y: np.ndarray
+
+
+@dataclass
 class SpotTable:
     """Per-spot arrays (numpy) and per-beam geometry in the grid frame."""
 
@@ -38,12 +51,9 @@ class SpotTable:
     energy_sigma_mev: np.ndarray
     x_iso_mm: np.ndarray
     y_iso_mm: np.ndarray
-    sigma_x_mm: np.ndarray
-    sigma_y_mm: np.ndarray
-    div_x_rad: np.ndarray
-    div_y_rad: np.ndarray
-    corr_x: np.ndarray
-    corr_y: np.ndarray
+    gaussian1: SpotGaussian
+    weight2: np.ndarray  # share of each spot's protons in the second (halo) Gaussian; 0: single Gaussian
+    gaussian2: SpotGaussian
     protons: np.ndarray  # protons the plan delivers in each spot
     # per beam, grid frame
     iso: np.ndarray  # (n_beams, 3)
@@ -63,9 +73,8 @@ class SpotTable:
 def build_spot_table(plan: Plan, model: BeamModel, grid: GridFrame, patient_position: str) -> SpotTable:
     """Spots of every beam with their optics; raises PlanError for energies outside the model,
     unknown range shifters, or beams whose spots all miss the CT."""
-    cols: dict[str, list] = {k: [] for k in (
-        "beam_index", "mean_energy_mev", "energy_sigma_mev", "x_iso_mm", "y_iso_mm", "sigma_x_mm", "sigma_y_mm",
-        "div_x_rad", "div_y_rad", "corr_x", "corr_y", "protons")}
+    cols: dict[str, list] = {k: [] for k in ("beam_index", "mean_energy_mev", "energy_sigma_mev", "x_iso_mm",
+                                             "y_iso_mm", "weight2", "protons", *_G1, *_G2)}
     iso, dirs, ax, ay, vsads, slabs, notes = [], [], [], [], [], [], []
     beams = [b for b in plan.beams if b.layers]
     if not beams:
@@ -77,6 +86,9 @@ def build_spot_table(plan: Plan, model: BeamModel, grid: GridFrame, patient_posi
         ax.append(grid.vector(frame.spot_x_axis))
         ay.append(grid.vector(frame.spot_y_axis))
         vsads.append(beam.virtual_source_axis_distances_mm or model.virtual_source_axis_distance_mm)
+        if len(beam.range_shifter_ids) > MAX_SLABS:
+            raise PlanError(f"beam {beam.name!r} has {len(beam.range_shifter_ids)} range shifters; "
+                            f"braggdesk handles up to {MAX_SLABS} per beam")
         for rs_id in beam.range_shifter_ids:
             rs = model.range_shifters.get(rs_id)
             if rs is None:
@@ -98,23 +110,38 @@ def build_spot_table(plan: Plan, model: BeamModel, grid: GridFrame, patient_posi
             cols["energy_sigma_mev"].append(np.full(n, optics.energy_spread_mev))
             cols["x_iso_mm"].append(layer.spot_x_mm[keep])
             cols["y_iso_mm"].append(layer.spot_y_mm[keep])
-            cols["sigma_x_mm"].append(np.full(n, optics.sigma_x_mm))
-            cols["sigma_y_mm"].append(np.full(n, optics.sigma_y_mm))
-            cols["div_x_rad"].append(np.full(n, optics.divergence_x_rad))
-            cols["div_y_rad"].append(np.full(n, optics.divergence_y_rad))
-            cols["corr_x"].append(np.full(n, optics.correlation_x))
-            cols["corr_y"].append(np.full(n, optics.correlation_y))
+            for name, value in zip(("weight2", *_G1, *_G2), _gaussians(optics)):
+                cols[name].append(np.full(n, value))
             cols["protons"].append(mu[keep] * optics.protons_per_mu)
     arrays = {k: np.concatenate(v) if v else np.zeros(0) for k, v in cols.items()}
     arrays["beam_index"] = arrays["beam_index"].astype(np.int32)
     if arrays["protons"].sum() <= 0:
         raise PlanError(f"plan {plan.label!r} delivers no protons (all spot weights are zero)")
-    table = SpotTable(**arrays, iso=np.array(iso), direction=np.array(dirs), axis_x=np.array(ax),
+    gaussian1 = SpotGaussian(*(arrays.pop(k) for k in _G1))
+    gaussian2 = SpotGaussian(*(arrays.pop(k) for k in _G2))
+    table = SpotTable(**arrays, gaussian1=gaussian1, gaussian2=gaussian2, iso=np.array(iso), direction=np.array(dirs), axis_x=np.array(ax),
                       axis_y=np.array(ay), vsad_mm=np.array(vsads, float),
                       reference_plane_mm=float(model.reference_plane_to_isocenter_mm), range_shifters=slabs,
                       notes=notes)
     _check_spots_hit_ct(table, beams, grid)
     return table
+
+
+_G1 = ("sigma_x_mm", "sigma_y_mm", "div_x_rad", "div_y_rad", "corr_x", "corr_y")
+_G2 = tuple(f"{name}_2" for name in _G1)
+
+
+def _gaussians(optics: SpotOptics) -> tuple[float, ...]:
+    """(weight2, the first Gaussian's six parameters, the second's six) of one energy's optics.
+    A single-Gaussian model has weight2 = 0; its second component repeats the first."""
+    first = (optics.sigma_x_mm, optics.sigma_y_mm, optics.divergence_x_rad, optics.divergence_y_rad,
+             optics.correlation_x, optics.correlation_y)
+    weight2 = float(getattr(optics, "weight2", 0.0))
+    if weight2 <= 0.0:
+        return (0.0, *first, *first)
+    second = (optics.sigma_x2_mm, optics.sigma_y2_mm, optics.divergence_x2_rad, optics.divergence_y2_rad,
+              optics.correlation_x2, optics.correlation_y2)
+    return (weight2, *first, *second)
 
 
 def _slab_physics(rs: RangeShifter) -> tuple[float, float]:
@@ -130,7 +157,7 @@ def _check_spots_hit_ct(table: SpotTable, beams, grid: GridFrame) -> None:
     """Central rays of spots must cross the CT; a beam whose spots all miss is an error."""
     b = table.beam_index
     start, direction = _central_rays(table)
-    t_in, t_out = ray_box_entry(np, start, direction, grid.size_mm)
+    t_in, t_out = ray_box_entry(start, direction, grid.size_mm)
     hit = t_in < t_out
     for bi, beam in enumerate(beams):
         sel = b == bi
@@ -156,45 +183,3 @@ def _central_rays(table: SpotTable):
     dvec = table.direction[b] + (x / sx)[:, None] * table.axis_x[b] + (y / sy)[:, None] * table.axis_y[b]
     dvec = dvec / np.linalg.norm(dvec, axis=1)[:, None]
     return start, dvec
-
-
-class DeviceSpots:
-    """The spot table on the device, with cumulative probabilities for sampling."""
-
-    def __init__(self, table: SpotTable, xp):
-        self.xp = xp
-        self.table = table
-        p = table.protons / table.protons.sum()
-        self.cdf = xp.asarray(np.cumsum(p), dtype=xp.float64)
-        f = lambda a: xp.asarray(a, dtype=xp.float32)  # noqa: E731
-        self.beam_index = xp.asarray(table.beam_index, dtype=xp.int32)
-        self.mean_e, self.sig_e = f(table.mean_energy_mev), f(table.energy_sigma_mev)
-        self.x_iso, self.y_iso = f(table.x_iso_mm), f(table.y_iso_mm)
-        self.sx, self.sy = f(table.sigma_x_mm), f(table.sigma_y_mm)
-        self.dx, self.dy = f(table.div_x_rad), f(table.div_y_rad)
-        self.cx, self.cy = f(table.corr_x), f(table.corr_y)
-        self.iso, self.dir = f(table.iso), f(table.direction)
-        self.ax, self.ay = f(table.axis_x), f(table.axis_y)
-        self.vsad = f(table.vsad_mm)
-
-    def sample(self, rng, n: int):
-        """n primaries at the reference plane: (position (n,3), direction (n,3), energy (n,), beam (n,))."""
-        xp = self.xp
-        u = rng.random(n, dtype=xp.float64)
-        spot = xp.minimum(xp.searchsorted(self.cdf, u, side="right"), self.cdf.size - 1)
-        b = self.beam_index[spot]
-        z = rng.standard_normal((5, n), dtype=xp.float32)
-        d_ref = self.table.reference_plane_mm
-        vx, vy = self.vsad[b, 0], self.vsad[b, 1]
-        xi, yi = self.x_iso[spot], self.y_iso[spot]
-        cx, cy = self.cx[spot], self.cy[spot]
-        x = xi * (vx - d_ref) / vx + self.sx[spot] * z[0]
-        y = yi * (vy - d_ref) / vy + self.sy[spot] * z[1]
-        xp_ = xi / vx + self.dx[spot] * (cx * z[0] + xp.sqrt(xp.maximum(1 - cx * cx, 0)) * z[2])
-        yp_ = yi / vy + self.dy[spot] * (cy * z[1] + xp.sqrt(xp.maximum(1 - cy * cy, 0)) * z[3])
-        ax, ay, dr = self.ax[b], self.ay[b], self.dir[b]
-        pos = self.iso[b] - d_ref * dr + x[:, None] * ax + y[:, None] * ay
-        dvec = dr + xp_[:, None] * ax + yp_[:, None] * ay
-        dvec /= xp.sqrt((dvec * dvec).sum(axis=1))[:, None]
-        energy = xp.maximum(self.mean_e[spot] + self.sig_e[spot] * z[4], 0.0)
-        return pos, dvec, energy, b

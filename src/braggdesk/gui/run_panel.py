@@ -43,8 +43,9 @@ class RunPanel(QtWidgets.QWidget):
         self.target_widget.setLayout(target_row)
         self.target_label = QtWidgets.QLabel("Target")
         self.device_box = QtWidgets.QComboBox()
-        for key, label, ok in detected_devices():
+        for key, label, ok, why in detected_devices():
             self.device_box.addItem(label, key)
+            self.device_box.setItemData(self.device_box.count() - 1, why, QtCore.Qt.ItemDataRole.ToolTipRole)
             if not ok:
                 self.device_box.model().item(self.device_box.count() - 1).setEnabled(False)
         self.by_uncertainty = QtWidgets.QCheckBox("Stop at a target uncertainty")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..compute.runner import Runner
-from ..engine.backend import gpu_status
+from ..engine.device import gpu_status
 from ..errors import BraggdeskError
 from ..model import Job
 
@@ -30,18 +30,17 @@ class RunnerChoice:
     edit: Callable[..., None] | None = None  # (parent widget, settings): an editor for the targets
     placeholder: str = ""
     #: build the runner in the run's worker thread (``make`` is then called with settings None): for a
-    #: ``make`` that is slow, like choosing a backend (importing CuPy, asking the driver for a GPU)
+    #: ``make`` that is slow, like choosing a device (importing numba-cuda, asking the driver for a GPU)
     build_in_worker: bool = False
 
 
 def _local(job: Job, target: str, settings=None) -> Runner:
     """The engine in this process, on one thread fewer than the cores: one core stays with the GUI."""
     from ..compute.local import LocalRunner
-    from ..engine.backend import select_backend
+    from ..engine.device import available_cores, select_device
 
-    backend = select_backend(job.settings.device)
-    workers = None if backend.is_gpu else max(1, (os.cpu_count() or 1) - 1)
-    return LocalRunner(job, backend=backend, workers=workers)
+    threads = job.settings.threads or max(1, available_cores() - 1)
+    return LocalRunner(job, device=select_device(job.settings.device, threads))
 
 
 def _process(job: Job, target: str, settings=None) -> Runner:
@@ -113,8 +112,10 @@ def runner_choice(key: str) -> RunnerChoice:
     raise KeyError(f"no runner {key!r}; known: {', '.join(c.key for c in RUNNER_CHOICES)}")
 
 
-def detected_devices() -> list[tuple[str, str, bool]]:
-    """(device setting, label, available) for the device box: auto, cpu and the GPU if CuPy sees one."""
-    cupy, status = gpu_status()
-    return [("auto", "Auto (GPU if available)", True), ("cpu", "CPU (numpy)", True),
-            ("gpu", status if cupy is not None else f"GPU: unavailable ({status})", cupy is not None)]
+def detected_devices() -> list[tuple[str, str, bool, str]]:
+    """(device setting, label, available, why) for the device box: auto, cpu and the GPU if numba-cuda sees
+    one.  Labels stay short (the box's width sets the run panel's); the reason goes into the tooltip."""
+    usable, status = gpu_status()
+    return [("auto", "Auto (GPU if available)", True, "the GPU if one can be used, else the CPU cores"),
+            ("cpu", "CPU cores", True, "every core but one (which stays with the window)"),
+            ("gpu", status if usable else "GPU: unavailable", usable, status)]

@@ -26,7 +26,8 @@ class SimulationSettings:
     Give ``primaries`` (total, split into ``batches``) or ``target_uncertainty``
     (mean relative uncertainty over voxels above 50 % of the maximum dose, e.g.
     0.01); with a target, batches of ``primaries_per_batch`` run until it is met
-    or ``max_primaries`` is reached.  ``first_batch_primaries`` makes the first
+    or ``max_primaries`` is reached.  ``threads`` limits the CPU cores the kernel uses
+    where the job runs (None: all of them).  ``first_batch_primaries`` makes the first
     batch of a fixed-count job this small (the rest split over the other batches)
     so that an interactive run shows a first dose early; like every batch split it
     is part of the job, so the result is the same wherever the batches run.
@@ -40,6 +41,7 @@ class SimulationSettings:
     max_primaries: int = 1_000_000_000
     seed: int = 1
     device: str = "auto"
+    threads: int | None = None  # CPU threads of the kernel; None: every core of the machine that runs it
     dose_to: str = "water"
     score_let: bool = True
     nuclear: bool = True
@@ -57,6 +59,9 @@ class SimulationSettings:
             raise ValueError(f"target uncertainty is a fraction between 0 and 1, got {self.target_uncertainty}")
         if self.batches < 1:
             raise ValueError(f"batches must be at least 1, got {self.batches}")
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                         or self.threads < 1):
+            raise ValueError(f"threads must be a positive whole number, got {self.threads!r}")
         if self.first_batch_primaries is not None and self.first_batch_primaries < 1:
             raise ValueError(f"first_batch_primaries must be positive, got {self.first_batch_primaries}")
 

@@ -1,0 +1,46 @@
+"""The kernel on an NVIDIA GPU (numba-cuda): one thread per history, in a grid-stride loop.
+
+The same :func:`.history.run_history` as on the CPU (numba-cuda compiles the ``njit`` physics
+functions again as device functions); only the scratch arrays (thread-local memory) and the
+launch differ.  Imported only when a GPU run is asked for.
+"""
+
+from __future__ import annotations
+
+from numba import cuda, float64, int64
+
+from .adapt import atomic_add, register_cuda
+from .cache import numba_cache_dir
+from .history import run_history
+from .layout import ACC_ROWS, ACC_SLOTS_GPU, N_COUNTERS, PARTICLE_FIELDS, STACK_SIZE
+from .rng import RNG_STATE_SIZE
+from .scoring import reset_accumulator
+
+register_cuda()
+
+THREADS_PER_BLOCK = 128
+
+
+def _run_histories(first_history, n_histories, key_lo, key_hi, header, tables, voxels, spots, spot_cdf, beams, tally,
+                   counters):
+    rng = cuda.local.array(RNG_STATE_SIZE, float64)
+    stack = cuda.local.array((STACK_SIZE, PARTICLE_FIELDS), float64)
+    acc = cuda.local.array((ACC_ROWS, ACC_SLOTS_GPU + 1), int64)
+    thread_counters = cuda.local.array(N_COUNTERS, int64)
+    for k in range(N_COUNTERS):
+        thread_counters[k] = 0
+    reset_accumulator(acc)
+    h = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    while h < n_histories:
+        run_history(first_history + h, key_lo, key_hi, header, tables, voxels, spots, spot_cdf, beams, rng, stack, acc,
+                    tally, thread_counters)
+        h += stride
+    for k in range(N_COUNTERS):
+        if thread_counters[k] != 0:
+            atomic_add(counters, k, thread_counters[k])
+
+
+with numba_cache_dir() as _can_cache:
+    run_histories = cuda.jit(_run_histories, cache=_can_cache)
+"""The compiled CUDA kernel; launch as ``run_histories[blocks, THREADS_PER_BLOCK](...)``."""
