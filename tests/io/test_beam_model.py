@@ -1,13 +1,16 @@
-"""Beam-model files: DCPT CSV, MCsquare BDL, the shipped default, and malformed files."""
+"""Beam-model files: DCPT CSV, MCsquare BDL (single and double Gaussian), the shipped default, malformed files."""
 
 from __future__ import annotations
 
+import io
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from braggdesk.errors import InputError
+from braggdesk.io import wire
 from braggdesk.io.beam_model import (
     DCPT_VSAD_MM,
     available_beam_models,
@@ -19,6 +22,9 @@ from braggdesk.io.beam_model import (
 )
 from braggdesk.io.material_library import get_material, relative_electron_density, resource_path
 from braggdesk.model.beam_model import _COLUMNS, BeamModel
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
+from cases import pencil_job  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 DCPT = DATA / "dcpt-let-2022" / "beam_model"
@@ -195,10 +201,149 @@ def test_bdl_range_shifter_density_and_extensions(tmp_path):
     assert none.range_shifters == {}
 
 
-def test_double_gaussian_is_refused(tmp_path):
-    path = _bdl(tmp_path, w2="0.05")
-    with pytest.raises(InputError, match=r"model.txt: line 18: Weight2 = 0.05: double-Gaussian spots are not supported"):
+# --------------------------------------------------------------------------------------- double Gaussian
+
+MCSQUARE_UN = Path(__file__).resolve().parent / "data" / "mcsquare_BDL_default_UN_excerpt.txt"
+SECOND_FIELDS = ("sigma_x2_mm", "divergence_x2_rad", "correlation_x2", "sigma_y2_mm", "divergence_y2_rad",
+                 "correlation_y2")
+
+
+def test_mcsquare_default_double_gaussian_model():
+    """MCsquare's own default BDL (IBA universal nozzle): every row has a 2-3 % halo."""
+    model = read_beam_model(MCSQUARE_UN)
+    assert model.double_gaussian
+    assert model.reference_plane_to_isocenter_mm == 410.0
+    assert model.virtual_source_axis_distance_mm == (2234.8, 1859.1)
+    np.testing.assert_array_equal(model.nominal_energy_mev, [100.0, 105.0, 160.0, 225.0])
+    np.testing.assert_allclose(model.weight2, [0.03, 0.029, 0.025, 0.02], rtol=1e-15)
+    o = model.optics(160.0)
+    assert (o.sigma_x_mm, o.divergence_x_rad, o.correlation_x) == (5.911956, 0.003669, -0.232840)
+    assert (o.sigma_y_mm, o.divergence_y_rad, o.correlation_y) == (5.307498, 0.003338, 0.524908)
+    assert o.weight2 == pytest.approx(0.025, rel=1e-15)
+    assert tuple(getattr(o, f) for f in SECOND_FIELDS) == (23.150369, 0.024252, -0.002113, 23.110252, 0.021426,
+                                                           0.071855)
+    assert o.protons_per_mu == 132234148.3  # both Gaussians together
+    assert o.energy_spread_mev == pytest.approx(0.613567 / 100 * 160.921)
+
+
+def test_double_gaussian_interpolates_like_the_first():
+    model = read_beam_model(MCSQUARE_UN)
+    lo, hi, mid = model.optics(160.0), model.optics(225.0), model.optics(192.5)
+    for name in ("weight2", *SECOND_FIELDS, "sigma_x_mm", "correlation_y"):
+        assert getattr(mid, name) == pytest.approx((getattr(lo, name) + getattr(hi, name)) / 2, rel=1e-12), name
+    assert mid.weight2 == pytest.approx(0.0225)
+    third = model.optics(100.0 + 5.0 / 3)
+    assert third.sigma_y2_mm == pytest.approx(31.039607 + (30.562837 - 31.039607) / 3, rel=1e-12)
+
+
+def test_double_gaussian_bdl_round_trip(tmp_path):
+    model = read_beam_model(MCSQUARE_UN)
+    path = write_bdl(model, tmp_path / "un.bdl")
+    assert_same_model(read_bdl(path), model, rtol=1e-13)
+    rows = path.read_text().split("NominalEnergy MeanEnergy", 1)[1].splitlines()[1:]
+    first = [float(v) for v in rows[0].split()]  # MCsquare reads by position: Weight1 is column 5, Weight2 12
+    assert first[4] == pytest.approx(0.97, rel=1e-15) and first[11] == pytest.approx(0.03, rel=1e-15)
+    assert first[12:18] == [31.288536, 0.024913, 0.30613, 31.039607, 0.019972, 0.364533]
+
+
+# The same two Gaussians, columns in another order than MCsquare's and weights that do not sum to 1.
+SHUFFLED = """--UPenn beam model (double gaussian)--
+Nozzle exit to Isocenter distance
+500.0
+SMX to Isocenter distance
+2000.0
+SMY to Isocenter distance
+2000.0
+Beam parameters
+2 energies
+Weight2 SpotSize2y Divergence2y Correlation2y SpotSize2x Divergence2x Correlation2x NominalEnergy MeanEnergy EnergySpread ProtonsMU Weight1 SpotSize1x Divergence1x Correlation1x SpotSize1y Divergence1y Correlation1y
+0.5 22.0 0.04 -0.2 20.0 0.03 0.1 100.0 100.0 1.0 1e6 2.0 4.0 0.003 0.5 4.5 0.0035 0.6
+{w2} 12.0 0.02 -0.4 10.0 0.01 0.3 200.0 200.0 1.0 2e6 {w1} 3.0 0.002 0.1 3.5 0.0025 0.2
+"""
+
+
+def _shuffled(tmp_path: Path, w1: str = "0.9", w2: str = "0.1", edit=lambda t: t) -> Path:
+    path = tmp_path / "shuffled.bdl"
+    path.write_text(edit(SHUFFLED.format(w1=w1, w2=w2)))
+    return path
+
+
+def test_double_gaussian_columns_in_any_order_and_weights_normalised(tmp_path):
+    model = read_bdl(_shuffled(tmp_path))
+    np.testing.assert_allclose(model.weight2, [0.5 / 2.5, 0.1 / 1.0], rtol=1e-15)
+    o = model.optics(100.0)
+    assert (o.sigma_x_mm, o.sigma_y_mm, o.correlation_x, o.correlation_y) == (4.0, 4.5, 0.5, 0.6)
+    assert (o.sigma_x2_mm, o.divergence_x2_rad, o.correlation_x2) == (20.0, 0.03, 0.1)
+    assert (o.sigma_y2_mm, o.divergence_y2_rad, o.correlation_y2) == (22.0, 0.04, -0.2)
+    # braggdesk interpolates the normalised fraction (MCsquare: the raw weights, then normalises)
+    assert model.optics(150.0).weight2 == pytest.approx(0.15)
+    assert_same_model(read_bdl(write_bdl(model, tmp_path / "back.bdl")), model, rtol=1e-13)
+
+
+def test_single_gaussian_models_have_no_second_gaussian(dcpt_v5, tmp_path):
+    for model in (dcpt_v5, read_beam_model(None), read_bdl(_bdl(tmp_path))):
+        assert not model.double_gaussian
+        np.testing.assert_array_equal(model.weight2, 0.0)
+        assert model.optics(model.energy_range_mev[0]).weight2 == 0.0
+    for name in SECOND_FIELDS:  # the DCPT format has no second Gaussian
+        np.testing.assert_array_equal(getattr(dcpt_v5, name), 0.0)
+    second_columns = " Weight2 SpotSize2x Divergence2x Correlation2x SpotSize2y Divergence2y Correlation2y"
+    eleven_columns = BDL.replace(second_columns, "").replace(" {w2} 3.0 0.002 0.1 3.5 0.0025 0.2", "")
+    path = tmp_path / "eleven.bdl"
+    path.write_text(eleven_columns.format(shifter="", row1=ROW1.rsplit(" ", 7)[0]))
+    eleven = read_bdl(path)  # no Weight2 column: single Gaussian
+    assert not eleven.double_gaussian and eleven.optics(100.0).sigma_x_mm == 4.0
+
+
+@pytest.mark.parametrize("w1, w2, edit, problem", [
+    ("0.9", "-0.1", None, r"line 12: Weight2 = -0.1 is negative"),
+    ("-0.5", "0.1", None, r"line 12: Weight1 = -0.5 is negative"),
+    ("0", "0", None, r"line 12: Weight1 \+ Weight2 = 0"),
+    ("0", "0.1", None, r"line 12: nominal energy 200 MeV: Weight2 / \(Weight1 \+ Weight2\) = 1 is outside \[0, 1\)"),
+    ("0.9", "0.1", lambda t: t.replace("12.0 0.02 -0.4 10.0", "12.0 0.02 -0.4 0"),
+     r"line 12: nominal energy 200 MeV: SpotSize2x = 0 is not positive, but the second Gaussian has a weight"),
+    ("0.9", "0.1", lambda t: t.replace("0.5 22.0 0.04 -0.2", "0.5 22.0 -0.04 -0.2"),
+     r"line 11: nominal energy 100 MeV: Divergence2y = -0.04 is negative"),
+    ("0.9", "0.1", lambda t: t.replace("0.02 -0.4 10.0", "0.02 -1.0 10.0"),
+     r"line 12: nominal energy 200 MeV: Correlation2y = -1 is not between -1 and 1"),
+    ("0.9", "0.1", lambda t: t.replace("0.003 0.5 4.5", "0.003 1.5 4.5"),
+     r"line 11: nominal energy 100 MeV: Correlation1x = 1.5 is not between -1 and 1"),
+    ("0.9", "0.1", lambda t: t.replace(" Correlation2x", "").replace("0.03 0.1 100.0", "0.03 100.0")
+     .replace("0.01 0.3 200.0", "0.01 200.0"), r"line 10: the energy table lacks column\(s\) Correlation2x"),
+    ("0.9", "0.1", lambda t: t.replace(" Weight1", "").replace(" 2.0 4.0", " 4.0").replace(" 0.9 3.0", " 3.0"),
+     r"line 10: the energy table lacks column\(s\) Weight1"),
+])
+def test_bad_double_gaussian_refused_naming_file_and_line(tmp_path, w1, w2, edit, problem):
+    path = _shuffled(tmp_path, w1, w2, edit or (lambda t: t))
+    with pytest.raises(InputError, match=problem) as info:
         read_beam_model(path)
+    assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)
+
+
+def test_halo_values_kept_where_its_weight_is_zero(tmp_path):
+    """MCsquare's BDL_matrad.txt writes second-Gaussian values with Weight2 = 0; interpolation uses them."""
+    model = read_bdl(_shuffled(tmp_path, w1="1", w2="0"))
+    assert model.weight2[1] == 0.0 and model.sigma_x2_mm[1] == 10.0
+    assert model.optics(150.0).sigma_x2_mm == pytest.approx(15.0)
+
+
+def test_bad_dcpt_value_names_line_energy_and_field(tmp_path):
+    lines = _dcpt_text()
+    fields = lines[8].split(",")
+    lines[8] = ",".join(fields[:8] + ["1.5"] + fields[9:])
+    path = tmp_path / "dcpt.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match=r"dcpt.csv: line 9: nominal energy 70.3 MeV: correlation_x = 1.5 is not "
+                                         r"between -1 and 1"):
+        read_dcpt_beam_model(path)
+
+
+def test_double_gaussian_crosses_the_wire():
+    """Remote and cluster workers get the halo: the job wire format carries every model field."""
+    job = pencil_job(150.0, 1000, batches=2, model=read_beam_model(MCSQUARE_UN))
+    back = wire.decode_job(wire.read_message(wire.stream_reader(io.BytesIO(wire.encode_job(job)))))
+    assert back.beam_model.double_gaussian
+    assert back.beam_model.optics(150.0) == job.beam_model.optics(150.0)
 
 
 @pytest.mark.parametrize("edit, problem", [

@@ -11,7 +11,9 @@ Numbers such as ``0.0061000000000000000001`` are plain floats.  The comment "x/y
 Exp. Room" concerns the experimental room only and is ignored.  The file has no source
 position: :data:`DCPT_VSAD_MM` = (2000, 2560) mm, the virtual source-axis distances in the
 DCPT treatment plans, is used.  The DCPT 3 cm Lexan range shifter ``RS_3CM`` is attached
-(:func:`dcpt_range_shifters`), so DCPT plans that name it find it.
+(:func:`dcpt_range_shifters`), so DCPT plans that name it find it.  The format has no second
+Gaussian (its README lists these 10 columns only, "source type: emittance"), so DCPT models
+are single Gaussian (``weight2`` = 0).
 
 **MCsquare BDL** ("UPenn" format, MCsquare ``BDL/*.txt``)::
 
@@ -31,14 +33,31 @@ DCPT treatment plans, is used.  The DCPT 3 cm Lexan range shifter ``RS_3CM`` is 
     RS_WET = 34.3
     Beam parameters
     175 energies
-    NominalEnergy MeanEnergy EnergySpread ProtonsMU Weight1 SpotSize1x Divergence1x Correlation1x SpotSize1y Divergence1y Correlation1y Weight2 ...
-    70.0 70.13 1.17 2029456 1 4.18 0.0067 0.045 3.77 0.0066 0.22 0 ...
+
+    NominalEnergy MeanEnergy EnergySpread ProtonsMU Weight1 SpotSize1x Divergence1x Correlation1x SpotSize1y Divergence1y Correlation1y Weight2 SpotSize2x Divergence2x Correlation2x SpotSize2y Divergence2y Correlation2y
+    100.0 100.533 0.711552 95212461.7 0.97 7.833829 0.003448 0.261945 7.192081 0.005593 0.532799 0.03 31.288536 0.024913 0.306130 31.039607 0.019972 0.364533
 
 The optics are given at the nozzle exit, so ``reference_plane_to_isocenter_mm`` is the nozzle
-exit distance; SMX/SMY become ``virtual_source_axis_distance_mm``.  ``EnergySpread`` is in
-percent of the mean energy and is converted to MeV.  braggdesk models single-Gaussian spots: a
-row whose ``Weight2`` is above zero is refused with an InputError (a silently dropped halo
-would bias dose far from the spot); write such models with ``Weight2 = 0``.
+exit distance; SMX/SMY become ``virtual_source_axis_distance_mm``.  ``EnergySpread`` is read
+as percent of the mean energy and converted to MeV (MCsquare's ``Sample_particle`` takes the
+percent of the nominal energy, up to 2 % less spread in the DCPT models).  Units, as MCsquare
+samples them (``Sample_particle`` in MCsquare's ``compute_beam_model.c``): SpotSize is 1 sigma in mm,
+Divergence 1 sigma in rad, Correlation the dimensionless coefficient rho of the (x, x')
+covariance [[SpotSize^2, rho SpotSize Divergence], [rho SpotSize Divergence, Divergence^2]]:
+braggdesk's own units, so the numbers are taken as they are.
+
+Columns are found by their header name, in any order (MCsquare itself reads them by position,
+in the order above).  Weight1 and Weight2 are relative weights of two Gaussians at the same
+plane around the same central ray: MCsquare interpolates both between energies and puts a
+proton in the second Gaussian with probability Weight2 / (Weight1 + Weight2), so they need not
+sum to 1.  braggdesk stores that fraction per row as ``BeamModel.weight2`` and interpolates the
+fraction, which is the same wherever Weight1 + Weight2 is the same at neighbouring rows (1 in
+every MCsquare example).  Rows with Weight2 = 0 keep their second-Gaussian values (MCsquare's
+``BDL_matrad.txt`` fills them in), so interpolation towards a row with a halo matches
+MCsquare's.  A table without a Weight2 column is single Gaussian; one with Weight2 needs
+Weight1 and the six second-Gaussian columns.  Negative weights, Weight1 + Weight2 = 0, sizes
+or divergences below 0, a second Gaussian with weight but no size, and |correlation| >= 1 are
+refused with the line and the column.
 
 Range shifters: the material (``RS_material`` label, or braggdesk's ``RS_material_name``) is
 resolved through the material library into ``RangeShifter.composition``, with ``RS_density``
@@ -51,13 +70,16 @@ MCsquare ignores them: ``RS_thickness`` [mm, physical, at RS_density], ``RS_isoc
 ``RS_isocenter_distance`` the slab's downstream face is put at the nozzle exit; a plan's
 IsocenterToRangeShifterDistance should be preferred when there is one.
 
-:func:`write_bdl` writes the BDL format MCsquare reads (17 columns, second Gaussian with zero
-weight).  All readers raise :class:`~braggdesk.errors.InputError` with the file and line.
+:func:`write_bdl` writes the BDL format MCsquare reads (18 columns in MCsquare's order, and the
+blank line MCsquare expects between "N energies" and the header).  All readers raise
+:class:`~braggdesk.errors.InputError` with the file and line.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +95,7 @@ from braggdesk.io.material_library import (
     relative_electron_density,
     resource_path,
 )
-from braggdesk.model.beam_model import BeamModel, RangeShifter
+from braggdesk.model.beam_model import BeamModel, BeamModelError, RangeShifter
 from braggdesk.model.material import Material
 
 __all__ = [
@@ -103,6 +125,13 @@ _BDL_TO_MODEL = {
     "SpotSize1x": "sigma_x_mm", "Divergence1x": "divergence_x_rad", "Correlation1x": "correlation_x",
     "SpotSize1y": "sigma_y_mm", "Divergence1y": "divergence_y_rad", "Correlation1y": "correlation_y",
 }
+_BDL_SECOND_TO_MODEL = {
+    "SpotSize2x": "sigma_x2_mm", "Divergence2x": "divergence_x2_rad", "Correlation2x": "correlation_x2",
+    "SpotSize2y": "sigma_y2_mm", "Divergence2y": "divergence_y2_rad", "Correlation2y": "correlation_y2",
+}
+#: BDL column names of model fields, for messages: the user reads the file's names
+_BDL_LABELS = {field: column for column, field in (_BDL_TO_MODEL | _BDL_SECOND_TO_MODEL).items()} | {
+    "weight2": "Weight2 / (Weight1 + Weight2)"}
 _DCPT_COLUMNS = [
     "nominal_energy_mev", "mean_energy_mev", "energy_spread_mev", "protons_per_mu", "sigma_x_mm", "sigma_y_mm",
     "divergence_x_rad", "divergence_y_rad", "correlation_x", "correlation_y",
@@ -183,6 +212,7 @@ def read_dcpt_beam_model(path: str | Path) -> BeamModel:
     lines = _read_lines(path)
     title, plane_mm = None, None
     rows: list[list[float]] = []
+    row_lines: list[int] = []
     for line_no, line in enumerate(lines, start=1):
         stripped = line.strip()
         if not stripped:
@@ -202,6 +232,7 @@ def read_dcpt_beam_model(path: str | Path) -> BeamModel:
             raise InputError(path, f"line {line_no}: {len(fields)} columns, expected {len(_DCPT_COLUMNS)} "
                                    f"({', '.join(_DCPT_COLUMNS)})")
         rows.append([_number(path, line_no, f, name) for f, name in zip(fields, _DCPT_COLUMNS)])
+        row_lines.append(line_no)
     if plane_mm is None:
         raise InputError(path, "no 'BMODPOS <distance> mm' comment line: the model plane's distance upstream "
                                "of the isocentre is unknown")
@@ -209,14 +240,15 @@ def read_dcpt_beam_model(path: str | Path) -> BeamModel:
         raise InputError(path, "no data rows; expected one row of 10 numbers per nominal energy")
     table = np.array(rows)
     _check_energies(path, table[:, 0])
-    return BeamModel(
-        name=f"{title or 'DCPT beam model'} ({path.name})",
-        **{name: table[:, i] for i, name in enumerate(_DCPT_COLUMNS)},
-        reference_plane_to_isocenter_mm=plane_mm,
-        virtual_source_axis_distance_mm=DCPT_VSAD_MM,
-        range_shifters=dcpt_range_shifters(),
-        source_path=str(path),
-    )
+    with _model_errors_as_input_errors(path, table[:, 0], np.array(row_lines), {}):
+        return BeamModel(
+            name=f"{title or 'DCPT beam model'} ({path.name})",
+            **{name: table[:, i] for i, name in enumerate(_DCPT_COLUMNS)},
+            reference_plane_to_isocenter_mm=plane_mm,
+            virtual_source_axis_distance_mm=DCPT_VSAD_MM,
+            range_shifters=dcpt_range_shifters(),
+            source_path=str(path),
+        )
 
 
 def _check_energies(path: Path, energies: np.ndarray) -> None:
@@ -232,7 +264,7 @@ def _check_energies(path: Path, energies: np.ndarray) -> None:
 
 
 def read_bdl(path: str | Path) -> BeamModel:
-    """Read an MCsquare BDL (UPenn format) with single-Gaussian spots."""
+    """Read an MCsquare BDL (UPenn format), single- or double-Gaussian spots (module docstring)."""
     path = Path(path)
     lines = _read_lines(path)
     numbered = [(i + 1, line.strip()) for i, line in enumerate(lines)]
@@ -276,7 +308,7 @@ def read_bdl(path: str | Path) -> BeamModel:
             raise InputError(path, f"no '{label}' line; an MCsquare BDL needs it")
     if table is None:
         raise InputError(path, "no 'Beam parameters' section with the energy table")
-    columns = _bdl_columns(path, table)
+    columns, line_of_row = _bdl_columns(path, table)
     if np.any(columns["MeanEnergy"] <= 0):
         raise InputError(path, "a MeanEnergy is not positive")
     _check_energies(path, columns["NominalEnergy"])
@@ -286,15 +318,17 @@ def read_bdl(path: str | Path) -> BeamModel:
         shifter = _range_shifter(path, block_line, block, nozzle, len(shifters) + 1)
         if shifter is not None:
             shifters[shifter.identifier] = shifter
-    return BeamModel(
-        name=name,
-        energy_spread_mev=columns["EnergySpread"] / 100.0 * columns["MeanEnergy"],
-        **{field: columns[column] for column, field in _BDL_TO_MODEL.items()},
-        reference_plane_to_isocenter_mm=nozzle,
-        virtual_source_axis_distance_mm=(distances["smx"], distances["smy"]),
-        range_shifters=shifters,
-        source_path=str(path),
-    )
+    with _model_errors_as_input_errors(path, columns["NominalEnergy"], line_of_row, _BDL_LABELS):
+        return BeamModel(
+            name=name,
+            energy_spread_mev=columns["EnergySpread"] / 100.0 * columns["MeanEnergy"],
+            **{field: columns[column] for column, field in _BDL_TO_MODEL.items()},
+            **_bdl_second_gaussian(path, columns, line_of_row),
+            reference_plane_to_isocenter_mm=nozzle,
+            virtual_source_axis_distance_mm=(distances["smx"], distances["smy"]),
+            range_shifters=shifters,
+            source_path=str(path),
+        )
 
 
 def _read_bdl_table(path: Path, content: list[tuple[int, str]], i: int):
@@ -317,9 +351,12 @@ def _read_bdl_table(path: Path, content: list[tuple[int, str]], i: int):
     return (header_no, count, header, [(n, r.split()) for n, r in rows]), i + 3 + count
 
 
-def _bdl_columns(path: Path, table) -> dict[str, np.ndarray]:
+def _bdl_columns(path: Path, table) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The energy table by column name (any column order), and the file line of each row."""
     header_no, _, header, rows = table
     missing = [c for c in _BDL_REQUIRED if c not in header]
+    if "Weight2" in header:
+        missing += [c for c in ["Weight1", *_BDL_SECOND_TO_MODEL] if c not in header]
     if missing:
         raise InputError(path, f"line {header_no}: the energy table lacks column(s) {', '.join(missing)}; "
                                f"found {' '.join(header)}")
@@ -329,10 +366,42 @@ def _bdl_columns(path: Path, table) -> dict[str, np.ndarray]:
             raise InputError(path, f"line {line_no}: {len(fields)} values for {len(header)} columns")
         for column, text in zip(header, fields):
             values[column].append(_number(path, line_no, text, column))
-        if "Weight2" in values and values["Weight2"][-1] > 0:
-            raise InputError(path, f"line {line_no}: Weight2 = {values['Weight2'][-1]:g}: double-Gaussian spots are "
-                                   "not supported (braggdesk models single-Gaussian spots); set Weight2 to 0")
-    return {c: np.array(v) for c, v in values.items()}
+    return {c: np.array(v) for c, v in values.items()}, np.array([line_no for line_no, _ in rows])
+
+
+def _bdl_second_gaussian(path: Path, columns: dict[str, np.ndarray], line_of_row: np.ndarray) -> dict[str, np.ndarray]:
+    """The second Gaussian's model columns, its weight as a fraction of the spot's protons.
+
+    MCsquare reads Weight1 and Weight2 as relative weights (it samples the second Gaussian
+    with probability Weight2 / (Weight1 + Weight2), after interpolating both), so they need
+    not sum to 1; the model keeps the normalised fraction per row.  A table without Weight2
+    is a single Gaussian; its second-Gaussian fields are left to the model's zeros.
+    """
+    if "Weight2" not in columns:
+        return {}
+    weight1, weight2 = columns["Weight1"], columns["Weight2"]
+    for label, weight in (("Weight1", weight1), ("Weight2", weight2)):
+        if np.any(weight < 0):
+            k = int(np.argmax(weight < 0))
+            raise InputError(path, f"line {line_of_row[k]}: {label} = {weight[k]:g} is negative")
+    total = weight1 + weight2
+    if np.any(total <= 0):
+        k = int(np.argmax(total <= 0))
+        raise InputError(path, f"line {line_of_row[k]}: Weight1 + Weight2 = 0; the spot has no protons to share")
+    second = {field: columns[column] for column, field in _BDL_SECOND_TO_MODEL.items()}
+    return {"weight2": weight2 / total, **second}
+
+
+@contextmanager
+def _model_errors_as_input_errors(path: Path, energies_mev: np.ndarray, line_of_row: np.ndarray,
+                                  labels: dict[str, str]) -> Iterator[None]:
+    """Turn the model's range checks into InputErrors naming the file, the line and the file's column."""
+    try:
+        yield
+    except BeamModelError as exc:
+        rows = np.flatnonzero(energies_mev == exc.nominal_energy_mev)
+        where = f"line {line_of_row[rows[0]]}: " if rows.size else ""
+        raise InputError(path, where + exc.describe(labels.get(exc.field_name))) from None
 
 
 def _range_shifter(path: Path, block_line: int, block: dict[str, tuple[int, str]], nozzle_mm: float,
@@ -390,7 +459,8 @@ def write_bdl(model: BeamModel, path: str | Path, comments: list[str] | tuple[st
 
     The nozzle exit distance is the model's reference plane distance; SMX/SMY its virtual
     source-axis distances; the energy spread is written in percent of the mean energy; the
-    second Gaussian repeats the first with weight 0 (MCsquare always reads 17 columns).
+    weights as Weight1 = 1 - weight2 and Weight2 = weight2, in MCsquare's column order
+    (MCsquare reads the 18 columns by position); a single-Gaussian model gets Weight2 = 0.
     ``comments`` are written as '#' lines under the title.
     """
     path = Path(path)
@@ -422,10 +492,13 @@ def write_bdl(model: BeamModel, path: str | Path, comments: list[str] | tuple[st
     out += ["Beam parameters", f"{len(model.nominal_energy_mev)} energies", "", " ".join(_BDL_COLUMNS)]
     for k in range(len(model.nominal_energy_mev)):
         mean = float(model.mean_energy_mev[k])
-        gaussian = [model.sigma_x_mm[k], model.divergence_x_rad[k], model.correlation_x[k],
-                    model.sigma_y_mm[k], model.divergence_y_rad[k], model.correlation_y[k]]
+        first = [model.sigma_x_mm[k], model.divergence_x_rad[k], model.correlation_x[k],
+                 model.sigma_y_mm[k], model.divergence_y_rad[k], model.correlation_y[k]]
+        second = [model.sigma_x2_mm[k], model.divergence_x2_rad[k], model.correlation_x2[k],
+                  model.sigma_y2_mm[k], model.divergence_y2_rad[k], model.correlation_y2[k]]
+        weight2 = float(model.weight2[k])
         row = [model.nominal_energy_mev[k], mean, float(model.energy_spread_mev[k]) / mean * 100.0,
-               model.protons_per_mu[k], 1.0, *gaussian, 0.0, *gaussian]
+               model.protons_per_mu[k], 1.0 - weight2, *first, weight2, *second]
         out.append(" ".join(repr(float(v)) for v in row))
     try:
         path.write_text("\n".join(out) + "\n", encoding="utf-8")
