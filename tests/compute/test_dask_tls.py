@@ -8,8 +8,10 @@ certificate files end the command with one line naming the file, before any work
 
 from __future__ import annotations
 
+import datetime
 import json
 import socket
+import ssl
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +74,24 @@ def test_a_client_without_the_clusters_certificate_is_refused(tls_cluster):
     spec = ClusterSpec(address=cluster.scheduler_address, tls=stranger, start_timeout_s=10)
     with pytest.raises(ClusterError, match=r"scheduler at tls://127\.0\.0\.1:\d+ refused the TLS connection"):
         next(DaskRunner(small_job(), spec).run())
+    # the scheduler itself refuses, not only braggdesk's check (which stops these before connecting): a client that
+    # trusts the cluster's CA but shows a stranger's certificate ...
+    security = distributed.Security(tls_ca_file=str(files.ca), tls_client_cert=str(stranger.cert),
+                                    tls_client_key=str(stranger.key), require_encryption=True)
+    with pytest.raises(OSError, match="TLS"):
+        distributed.Client(cluster.scheduler_address, security=security, timeout=10)
+    # ... or no certificate at all (Dask will not even try that, so a bare TLS socket does)
+    host, port = cluster.scheduler_address.removeprefix("tls://").rsplit(":", 1)
+    context = ssl.create_default_context(cafile=str(files.ca))
+    context.check_hostname = False
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        try:
+            with context.wrap_socket(raw) as tls:
+                tls.sendall(b"\0" * 8)
+                got = tls.recv(1)  # a scheduler that accepted the client would wait here: a timeout fails the test
+        except (ssl.SSLError, ConnectionError):  # the alert "certificate required", or a reset
+            got = None
+    assert got in (None, b""), "the scheduler talked to a client without a certificate"
     # without any certificate: plain TCP to a TLS scheduler gets nowhere either
     plain = ClusterSpec(address=cluster.scheduler_address.replace("tls://", "tcp://"), start_timeout_s=10)
     with pytest.raises(ClusterError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:\d+.*use tls://"):
@@ -118,11 +138,20 @@ def test_plain_tcp_off_this_machine_needs_insecure_and_the_summary_says_so(phant
         assert not (tmp_path / "a.dcm").exists()
         assert main(phantom_case + ["--cluster", address, "--insecure", "--out", str(tmp_path / "b.dcm"),
                                     "--json", "-"]) == 0
-    out = capsys.readouterr()
+        out = capsys.readouterr()
+        # the same note reaches the result, hence the PDF report
+        runner = DaskRunner(small_job(primaries=200, batches=1), ClusterSpec(address=address, insecure=True))
+        for _ in runner.run():
+            pass
     summary = json.loads(out.out)
     assert any(n.startswith(f"UNENCRYPTED: the job (CT, plan) and its doses crossed the network to {ip}")
                for n in summary["notes"])
     assert "note                 UNENCRYPTED" in out.err
+    from braggdesk.report.run_report import run_report_data
+
+    result = runner.result()
+    report = run_report_data(runner.job.plan, runner.job.ct, result, seed=11, elapsed_s=1.0)
+    assert any(n.startswith("UNENCRYPTED") and "--insecure" in n for n in report.notes)
 
 
 def test_the_command_line_runs_over_tls_and_refuses_bad_certificates_in_one_line(tls_cluster, phantom_case,
@@ -138,6 +167,8 @@ def test_the_command_line_runs_over_tls_and_refuses_bad_certificates_in_one_line
     assert not any("UNENCRYPTED" in n for n in summary["notes"])
     # each bad input: exit 2, one line naming the file and the problem; the scheduler never sees a task
     other = write_tls(root / "other", throwaway_tls())
+    past = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+    expired = write_tls(root / "expired", issue(new_authority(valid_from=past, days=3650), valid_from=past, days=30))
     tasks_before = len(cluster.scheduler.task_prefixes)
     cases = {
         "no such file": ["--tls-ca", str(tmp_path / "missing-ca.pem"), "--tls-cert", str(files.cert),
@@ -146,6 +177,7 @@ def test_the_command_line_runs_over_tls_and_refuses_bad_certificates_in_one_line
                                            "--tls-key", str(other.key)],
         "was not issued by the CA": ["--tls-ca", str(files.ca), "--tls-cert", str(other.cert),
                                      "--tls-key", str(other.key)],
+        "expired on": ["--tls-ca", str(expired.ca), "--tls-cert", str(expired.cert), "--tls-key", str(expired.key)],
     }
     for problem, args in cases.items():
         capsys.readouterr()

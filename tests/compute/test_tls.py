@@ -95,7 +95,7 @@ def test_plain_tcp_to_another_machine_is_refused_unless_insecure():
     with pytest.raises(InsecureAddress, match="UNENCRYPTED"):
         check_link("scheduler.hospital.example:8786", None)  # no scheme: Dask's tcp
     link = check_link("tcp://10.0.0.5:8786", None, insecure=True)
-    assert not link.encrypted and not link.loopback and link.describe().startswith("UNENCRYPTED")
+    assert not link.encrypted and not link.loopback and link.host == "10.0.0.5"
     for here in ("tcp://127.0.0.1:8786", "localhost:8786", "tcp://[::1]:8786", "tcp://127.0.1.1:1"):
         assert check_link(here, None).loopback, here
 
@@ -117,6 +117,6 @@ def test_cluster_specs_check_their_link():
     with pytest.raises(ClusterError, match="throw-away certificates"):
         ClusterSpec(local_workers=2, tls=TlsFiles("a", "b", "c"))
     assert ClusterSpec(local_workers=2).link() is None
-    assert ClusterSpec.ssh("node1").link_description().startswith("TLS")
+    assert ClusterSpec.ssh("node1").link() is None
     with pytest.raises(InsecureAddress):
         ClusterSpec(address="tcp://10.0.0.5:8786").link()

@@ -100,14 +100,6 @@ class ClusterSpec:
             return f"Dask LocalCluster of {self.local_workers} worker process{'es' if self.local_workers > 1 else ''}"
         return f"Dask SSHCluster on {', '.join(str(h) for h in self.ssh_hosts)}"
 
-    def link_description(self) -> str:
-        """How the cluster's links are protected, in words (for the run's summary and log)."""
-        if self.address is not None:
-            return self.link().describe()
-        if self.local_workers is not None:
-            return "plain TCP on this machine (loopback)"
-        return "TLS (encrypted, throw-away certificates of this cluster)"
-
 
 class ClusterHandle:
     """A connected Dask client, plus the cluster braggdesk started (closed with the handle), and what to clean up

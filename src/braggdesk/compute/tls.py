@@ -72,13 +72,6 @@ class SchedulerLink:
     def encrypted(self) -> bool:
         return self.scheme == "tls"
 
-    def describe(self) -> str:
-        if self.encrypted:
-            return "TLS (encrypted, certificates on both sides)"
-        if self.loopback:
-            return "plain TCP on this machine (loopback)"
-        return f"UNENCRYPTED plain TCP to {self.host}"
-
 
 def is_loopback(host: str) -> bool:
     """127.0.0.0/8, ::1 or ``localhost``; names are not resolved."""
