@@ -6,6 +6,7 @@ python command).  A host whose python lacks braggdesk is named in a clear error.
 
 from __future__ import annotations
 
+import getpass
 import sys
 from pathlib import Path
 
@@ -72,3 +73,43 @@ def test_a_host_without_python_there_is_told_what_it_needs(ssh_host, tmp_path):
                            ssh_connect_options=ssh_host["options"])
     with pytest.raises(ClusterError, match=r"needs Python with Dask and braggdesk at .*no-python"):
         next(DaskRunner(small_job(), spec).run())
+
+
+def test_ssh_cluster_links_are_tls_with_throw_away_certificates_removed_after(ssh_host):
+    before = set(Path("/tmp").glob("braggdesk-tls-*"))
+    job = small_job(primaries=600, batches=2, seed=4)
+    spec = ClusterSpec.ssh(ssh_host["host"], remote_python=f"PYTHONPATH={SRC} {sys.executable}",
+                           ssh_connect_options=ssh_host["options"], ssh_threads_per_worker=1)
+    runner = DaskRunner(job, spec)
+    seen = {}
+    for _ in runner.run():
+        if not seen:
+            seen["scheduler"] = runner.scheduler_address
+            seen["folders"] = set(Path("/tmp").glob("braggdesk-tls-*")) - before
+    assert runner.finished and seen["scheduler"].startswith("tls://127.0.0.1:")
+    assert runner.worker_addresses and all(a.startswith("tls://") for a in runner.worker_addresses)
+    (folder,) = seen["folders"]  # on the host (here the same machine): owner-only while the cluster ran
+    assert set(Path("/tmp").glob("braggdesk-tls-*")) - before == set() and not folder.exists()
+    local = LocalRunner(job, workers=1)
+    for _ in local.run():
+        pass
+    assert np.array_equal(runner.result().dose_gy, local.result().dose_gy)
+
+
+def test_the_throw_away_certificate_folder_is_private_on_the_host(ssh_host):
+    from braggdesk.compute.dask_ssh_tls import place_tls
+
+    host, port = ssh_host["host"].split(":")
+    options = {**ssh_host["options"], "port": int(port)}
+    # the same host twice under two logins: the second finds the folder the first made, and accepts it
+    tls = place_tls([(host, options), (host, {**options, "username": getpass.getuser()})])
+    try:
+        folder = Path(tls.folder)
+        assert oct(folder.stat().st_mode & 0o777) == "0o700"
+        assert {p.name: oct(p.stat().st_mode & 0o777) for p in folder.iterdir()} == \
+            {"ca.pem": "0o600", "cert.pem": "0o600", "key.pem": "0o600"}
+        assert (folder / "key.pem").read_text() == tls.material.key_pem
+        assert tls.dask_config()["distributed.comm.require-encryption"] is True
+    finally:
+        assert tls.remove() == []
+    assert not folder.exists()

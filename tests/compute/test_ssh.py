@@ -6,6 +6,7 @@ import functools
 import json
 import os
 import signal
+import stat
 import time
 
 import numpy as np
@@ -177,3 +178,27 @@ def test_a_crashed_node_engine_is_reported_then_resumed(sshd):
     result = drive(SshRunner(job, sshd.profile(), attach=job.job_id))
     assert result.primaries == 3600 and result.batches == 12
     assert np.array_equal(result.dose_gy, local_dose(**LONG))
+
+
+def test_node_job_folders_are_owner_only(sshd):
+    job = small_job(batches=2, primaries=400)
+    drive(SshRunner(job, sshd.profile()))
+    folder = job_folder(sshd, job.job_id)
+    for path in (sshd.jobs_dir, folder, folder / "batches"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o700, path
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    assert {"job.bdw", "status.json", "engine.log"} <= {p.name for p in files} and len(files) >= 5
+    assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in files if stat.S_IMODE(p.stat().st_mode) != 0o600} \
+        == {}
+
+
+def test_a_node_job_folder_others_can_read_is_refused_not_used(sshd):
+    job = small_job(batches=1, primaries=200)
+    drive(SshRunner(job, sshd.profile()))
+    folder = job_folder(sshd, job.job_id)
+    os.chmod(folder, 0o755)  # e.g. opened up by hand
+    try:
+        with pytest.raises(RemoteError, match=rf"on the node: {folder}: has permissions 0755.*chmod 700 {folder}"):
+            drive(SshRunner(small_job(batches=1, primaries=200), sshd.profile(), attach=job.job_id))
+    finally:
+        os.chmod(folder, 0o700)

@@ -122,3 +122,40 @@ def test_ssh_host_profiles_are_saved_without_passwords_and_chosen(make_window, t
     assert isinstance(runner, SshRunner) and runner.profile == profile
     assert cluster_spec("local:3").local_workers == 3
     assert cluster_spec("10.0.0.5:8786").address == "tcp://10.0.0.5:8786"
+
+
+def test_cluster_profiles_carry_tls_files_and_refuse_unencrypted_links(make_window, tmp_path):
+    pytest.importorskip("cryptography")
+    from braggdesk.compute.certificates import throwaway_tls, write_tls
+    from braggdesk.compute.cluster_profiles import load_cluster_profiles
+    from braggdesk.compute.dask_runner import DaskRunner
+    from braggdesk.gui.cluster_profiles import ClusterProfilesDialog, cluster_profiles_path
+    from braggdesk.gui.runners import runner_choice
+
+    files = write_tls(tmp_path / "tls", throwaway_tls())
+    w = make_window()
+    assert cluster_profiles_path(w.qsettings) == tmp_path / "clusters.ini"  # beside the window's settings
+    dialog = ClusterProfilesDialog(w.qsettings, w)
+    dialog.new_profile()
+    dialog.name.setText("hospital")
+    dialog.address.setText("tls://dask.hospital.example:8786")
+    for key, path in (("tls_ca", files.ca), ("tls_cert", files.cert), ("tls_key", files.key)):
+        dialog.files[key].setText(str(path))
+    dialog.new_profile()
+    dialog.name.setText("lab")
+    dialog.address.setText("tcp://10.0.0.9:8786")  # plain TCP to another machine, "insecure" not ticked
+    assert not dialog.save()
+    assert "profile 'lab'" in dialog.problem.text() and "UNENCRYPTED" in dialog.problem.text()
+    dialog.insecure.setChecked(True)
+    assert dialog.save()
+    hospital, lab = load_cluster_profiles(tmp_path / "clusters.ini")
+    assert (hospital.name, hospital.tls_key, lab.insecure) == ("hospital", files.key, True)
+    w.run_panel.choose_runner("dask")
+    assert w.run_panel.edit_targets.text() == "Clusters..." and w.run_panel.target_box.findText("hospital") >= 0
+    w.open_demo(8.0)
+    job = w.make_job(SimulationSettings(primaries=100, batches=1))
+    runner = runner_choice("dask").make(job, "hospital", w.qsettings)
+    assert isinstance(runner, DaskRunner) and runner.spec.tls == files and runner.spec.profile == "hospital"
+    # typed into the box, a plain address to another machine does not start
+    assert not w.start_run(SimulationSettings(primaries=100, batches=1), "dask", "tcp://10.0.0.5:8786")
+    assert "UNENCRYPTED" in w.error_dialogs[-1].text()

@@ -41,10 +41,11 @@ def profile_from_args(target: str, args: argparse.Namespace):
                              remote_command=args.remote_command)
 
 
-def make_remote_runner(job, args: argparse.Namespace):
+def make_remote_runner(job, args: argparse.Namespace, identity=None):
+    """The SSH (or pipe) runner ``args`` ask for; ``identity`` (never sent) is what the outbound check looks for."""
     from ..errors import BraggdeskError
 
-    common = {"attach": args.attach, "reconnects": args.reconnects}
+    common = {"attach": args.attach, "reconnects": args.reconnects, "identity": identity}
     if args.pipe:
         if args.remote:
             raise BraggdeskError("give --remote or --pipe, not both")

@@ -2,7 +2,11 @@
 
 How a job runs:
 
-* the job (CT, plan, beam model, settings) is scattered to every worker once
+* the link is checked first (:meth:`ClusterSpec.link`: TLS certificates, or plain TCP only
+  on this machine unless ``insecure``, which the run's notes then say);
+* the job (CT, plan, beam model, settings) leaves de-identified and checked
+  (:func:`braggdesk.compute.outbound.dask_payload`, refused before anything is sent if it
+  carries patient identity), and that outbound job is scattered to every worker once
   (``broadcast=True``: a worker that dies leaves copies on the others);
 * batch ``b`` is the pure task ``braggdesk-batch-<job id>-<b>`` running
   :func:`braggdesk.compute.dask_tasks.batch_task`; each worker process prepares
@@ -29,25 +33,35 @@ from collections import Counter
 from typing import Iterator
 
 from ..engine.simulate import check_frame_of_reference, dose_scale, plan_batches
+from ..io.deidentify import PatientIdentity
 from ..model import DoseScale, Job, Snapshot
 from .dask_cluster import ClusterError, ClusterHandle, ClusterSpec, check_workers, open_cluster
 from .dask_tasks import batch_task, forget_job
+from .outbound import Confidential, dask_payload
 from .runner import Runner
+from .tls import SchedulerLink, parse_address
 
 #: how often a batch is submitted again after its input was lost with every copy of it
 MAX_RESUBMITS = 3
 
 
 class DaskRunner(Runner):
-    """A Job over a Dask cluster that braggdesk starts (``spec``) or one the caller holds (``client``)."""
+    """A Job over a Dask cluster that braggdesk starts (``spec``) or one the caller holds (``client``).
+
+    ``identity``: the patient's identity as read from the CT (never sent): the outbound check
+    also makes sure that none of it went into the job's text."""
 
     kind = "dask"
 
-    def __init__(self, job: Job, spec: ClusterSpec | None = None, *, client=None, in_flight: int | None = None):
+    def __init__(self, job: Job, spec: ClusterSpec | None = None, *, client=None, in_flight: int | None = None,
+                 identity: PatientIdentity | None = None):
         super().__init__(job)
         if (spec is None) == (client is None):
             raise ValueError("give a ClusterSpec or a connected Dask client, not both")
         self.spec = spec
+        self.identity = identity
+        self.link: SchedulerLink | None = None
+        self._payload = None
         self._client = client
         self._handle: ClusterHandle | None = None
         self._in_flight = in_flight
@@ -70,6 +84,17 @@ class DaskRunner(Runner):
     def n_workers(self) -> int:
         return len(self._workers)
 
+    @property
+    def worker_addresses(self) -> list[str]:
+        """The workers' comm addresses (tls://... on an encrypted cluster), as checked at the start."""
+        return sorted(self._workers)
+
+    @property
+    def scheduler_address(self) -> str | None:
+        """The scheduler's comm address while connected (None before the start and after the end)."""
+        client = self._client
+        return client.scheduler.address if client is not None else None
+
     def cancel(self) -> None:
         """Stop: cancel every batch not finished yet (finished ones are still merged)."""
         super().cancel()
@@ -81,6 +106,8 @@ class DaskRunner(Runner):
             handle, self._handle = self._handle, None
             self._client = None
             handle.close()
+            for problem in handle.problems:  # e.g. a host that kept the cluster's throw-away certificate folder
+                self.add_note(f"after closing the cluster: {problem}")
 
     def __enter__(self) -> "DaskRunner":
         return self
@@ -89,13 +116,22 @@ class DaskRunner(Runner):
         self.close()
 
     def _start(self) -> DoseScale:
-        # Checked here, before any cluster work, so a bad plan fails at once with the local message.
+        # Checked here, before any cluster work: the link (certificates, no plain TCP off this machine), the
+        # plan (a bad one fails at once with the local message), and what would leave with the job.
+        self.link = self.spec.link() if self.spec is not None else None
         for note in check_frame_of_reference(self.job):
             self.add_note(note)
         scale = dose_scale(self.job)
+        self._payload = dask_payload(self.job, Confidential.of(self.job, self.identity))
         if self._client is None:
             self._handle = open_cluster(self.spec)
             self._client = self._handle.client
+        else:
+            self.link = parse_address(self._client.scheduler.address)
+        if self.link is not None and not self.link.encrypted and not self.link.loopback:
+            why = "allowed by --insecure" if self.spec is not None else "the caller's Dask client"
+            self.add_note(f"UNENCRYPTED: the job (CT, plan) and its doses crossed the network to {self.link.host} in "
+                          f"plain TCP ({self.link.address}, {why}); use tls:// to protect them")
         try:
             self._workers = check_workers(self._client, self.job.settings.device)
             self._job_future = self._scatter_job()
@@ -169,8 +205,9 @@ class DaskRunner(Runner):
             client.cancel(pending)
 
     def _scatter_job(self):
+        """The checked outbound job to every worker (pickled by Dask as ``outbound.dask_frames`` shows)."""
         key = f"braggdesk-job-{self.job.job_id}"
-        return self._client.scatter({key: self.job}, broadcast=True)[key]
+        return self._client.scatter({key: self._payload}, broadcast=True)[key]
 
     def _submit(self, b: int, n: int, attempt: int, meta: dict):
         key = f"braggdesk-batch-{self.job.job_id}-{b}" + (f"-retry{attempt}" if attempt else "")

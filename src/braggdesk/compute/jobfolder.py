@@ -13,6 +13,10 @@ The engine runs in its own process (``python -m braggdesk.compute.jobfolder FOLD
 its own session, so it neither dies with the SSH connection nor needs a client: whoever
 attaches later reads the batch files.  Batches already in the folder are never run again
 when a job is resumed.
+
+Everything here is private to the node's account: the jobs folder, each job's folder and
+its ``batches`` folder are 0700, every file 0600 (see :mod:`.private`), and a folder found
+with looser permissions is refused, not used.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pathlib import Path
 from ..errors import WireError
 from ..io import wire
 from ..model import Snapshot
+from .private import check_private, open_private_append, private_folder, touch_private, write_private
 
 JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 TERMINAL = ("done", "cancelled", "failed")
@@ -50,8 +55,15 @@ class JobFolder:
     def exists(self) -> bool:
         return (self.path / "job.bdw").is_file()
 
+    def check_private(self) -> None:
+        """Refuse a job folder (or its batches folder) that other users could read: NotPrivate."""
+        check_private(self.path)
+        if self.batches_dir.exists() or self.batches_dir.is_symlink():
+            check_private(self.batches_dir)
+
     def create(self, job_frame: bytes, digest: str) -> None:
-        self.batches_dir.mkdir(parents=True, exist_ok=True)
+        private_folder(self.path)
+        private_folder(self.batches_dir)
         _write_atomic(self.path / "job.bdw", job_frame)
         self.write_status({"state": "queued", "digest": digest})
 
@@ -75,7 +87,7 @@ class JobFolder:
 
     # -- cancel -------------------------------------------------------------------------
     def request_cancel(self) -> None:
-        (self.path / "cancel").touch()
+        touch_private(self.path / "cancel")
 
     def cancel_requested(self) -> bool:
         return (self.path / "cancel").exists()
@@ -117,7 +129,7 @@ class JobFolder:
 
     def start_engine(self) -> subprocess.Popen:
         """The engine in a new session, outliving the worker that started it and its SSH connection."""
-        log = open(self.path / "engine.log", "ab")
+        log = open_private_append(self.path / "engine.log")
         try:
             proc = subprocess.Popen([sys.executable, "-m", "braggdesk.compute.jobfolder", str(self.path)],
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -162,12 +174,10 @@ def _read_frame_file(path: Path, read):
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
+    write_private(path, data)  # a reader never sees half a file, and no other user sees any
 
 
 if __name__ == "__main__":
+    os.umask(0o077)  # whatever the engine writes (logs, caches) stays with the node's account
     target = Path(sys.argv[1])
     sys.exit(run_engine(JobFolder(target.parent, target.name)))

@@ -22,7 +22,9 @@ from typing import Iterator
 from ..engine.simulate import check_frame_of_reference, dose_scale
 from ..errors import RemoteError, WireError
 from ..io import wire
+from ..io.deidentify import PatientIdentity
 from ..model import DoseScale, Job, Snapshot
+from .outbound import Confidential, wire_payload
 from .runner import Runner
 
 HELLO_TIMEOUT_S = 120.0  # a GPU node's first CUDA start can take a while
@@ -78,15 +80,19 @@ class StreamRunner(Runner):
     ``attach``: the id of a job already on the node (the job given must be made from the
     same inputs; the node checks a digest).  ``reconnects``: how often a dropped link is
     re-opened and re-attached before giving up (each time the node sends only the
-    batches this side does not hold yet).
+    batches this side does not hold yet).  ``identity``: the patient's identity as read
+    from the CT (never sent): the job frame is checked against it, and against the job's
+    own UIDs and label, before every connection (:mod:`.outbound`).
     """
 
     kind = "stream"
 
-    def __init__(self, job: Job, attach: str | None = None, reconnects: int = 3, reconnect_delay_s: float = 1.0):
+    def __init__(self, job: Job, attach: str | None = None, reconnects: int = 3, reconnect_delay_s: float = 1.0,
+                 identity: PatientIdentity | None = None):
         if attach:
             job = replace(job, job_id=attach)
         super().__init__(job)
+        self.confidential = Confidential.of(job, identity)
         self.attach = bool(attach)
         self.reconnects = reconnects
         self.reconnect_delay_s = reconnect_delay_s
@@ -168,6 +174,8 @@ class StreamRunner(Runner):
 
     # -- the protocol -------------------------------------------------------------------
     def _connect(self, attach: bool, have: tuple[int, ...]) -> None:
+        # built and checked before the link opens: a job that would carry patient identity never leaves
+        frame = wire_payload(self.job, self.confidential, attach=attach, have_batches=have)
         link = self._make_link()
         link.open()
         self.link = link
@@ -181,7 +189,7 @@ class StreamRunner(Runner):
             self._close()
             raise
         self.hello = dict(first.header)
-        link.send(wire.encode_job(self.job, attach=attach, have_batches=have))
+        link.send(frame)
         if self.cancelled:
             link.send(wire.encode("cancel", {"job_id": self.job_id}))
 

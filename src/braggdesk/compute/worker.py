@@ -13,6 +13,9 @@ A ``cancel`` frame from the client makes the engine stop before its next batch. 
 client goes away (standard input closes, or writing fails) this process exits and the
 engine goes on; a later ``braggdesk worker`` attaches to it.  If the engine process died
 without finishing, an attach starts it again and it runs only the batches not yet on disk.
+
+The jobs folder and everything in it are owner-only (0700 folders, 0600 files): a jobs folder
+or job folder that other users could read is refused with an error frame, never used.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import BinaryIO
 from ..errors import BraggdeskError, WireError
 from ..io import wire
 from .jobfolder import TERMINAL, JobFolder, default_jobs_dir
+from .private import NotPrivate, private_folder
 
 POLL_S = 0.05
 
@@ -92,6 +96,8 @@ class Worker:
         try:
             wire.check_compatible(msg.header, "the client")
             folder = self._open_job(msg)
+        except NotPrivate as exc:
+            return self.error("not-private", f"on the node: {exc}")
         except _Refused as exc:
             return self.error(exc.code, str(exc))
         except WireError as exc:
@@ -102,7 +108,9 @@ class Worker:
     def _open_job(self, msg: wire.Message) -> JobFolder:
         folder = JobFolder(self.jobs_dir, str(msg.header.get("job_id", "")))
         digest = str(msg.header.get("digest", ""))
+        private_folder(self.jobs_dir)  # created 0700, or refused if it exists with looser permissions
         if folder.exists():
+            folder.check_private()
             status = folder.status()
             if status.get("digest") != digest:
                 raise _Refused("job-mismatch", f"job {folder.job_id} on this node was made from other inputs (CT, "
@@ -194,6 +202,7 @@ class Worker:
 
 def serve_stdio(jobs_dir: Path | None = None) -> int:
     """``braggdesk worker``: the wire on this process's standard input and output."""
+    os.umask(0o077)  # whatever this process and the engine it starts write stays with the node's account
     stdout = sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but frames may reach the real standard output
     return Worker(sys.stdin.buffer, stdout, jobs_dir).serve()

@@ -106,6 +106,7 @@ class RunPanel(QtWidgets.QWidget):
         self.target_label.setVisible(bool(choice.target_label))
         self.target_widget.setVisible(bool(choice.target_label))
         self.edit_targets.setVisible(choice.edit is not None)
+        self.edit_targets.setText(choice.edit_label)
         self.target_edit.setPlaceholderText(choice.placeholder)
         self._fill_targets()
 

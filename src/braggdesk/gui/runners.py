@@ -28,6 +28,7 @@ class RunnerChoice:
     target_label: str = ""  # e.g. "Host"; empty: no target needed
     suggestions: Callable[..., list[str]] | None = None  # (settings) -> targets to offer
     edit: Callable[..., None] | None = None  # (parent widget, settings): an editor for the targets
+    edit_label: str = "Hosts..."  # the editor's button
     placeholder: str = ""
     #: build the runner in the run's worker thread (``make`` is then called with settings None): for a
     #: ``make`` that is slow, like choosing a device (importing numba-cuda, asking the driver for a GPU)
@@ -69,13 +70,21 @@ def _ssh_edit(parent, settings=None) -> None:
     HostProfilesDialog(settings, parent).exec()
 
 
-def cluster_spec(target: str):
-    """'local:N' (a LocalCluster of N processes) or a scheduler address ('tcp://host:8786', 'host:8786')."""
+def cluster_spec(target: str, settings=None):
+    """A saved cluster profile's name, 'local:N' (a LocalCluster of N processes) or a scheduler address
+    ('tls://host:8786' needs a profile for its certificates; 'tcp://host:8786' or 'host:8786' on this machine)."""
     from ..compute.dask_cluster import ClusterSpec
 
     text = target.strip()
     if not text:
-        raise BraggdeskError("Dask cluster: give a scheduler address (tcp://host:8786) or local:N for N local workers")
+        raise BraggdeskError("Dask cluster: choose a saved cluster (Clusters...), or give local:N for N local workers")
+    if settings is not None:
+        from ..compute.cluster_profiles import load_cluster_profiles
+        from .cluster_profiles import cluster_profiles_path
+
+        for profile in load_cluster_profiles(cluster_profiles_path(settings)):
+            if profile.name == text:
+                return profile.spec()
     if text.lower().startswith("local"):
         _, _, n = text.partition(":")
         try:
@@ -89,15 +98,29 @@ def cluster_spec(target: str):
 def _dask(job: Job, target: str, settings=None) -> Runner:
     from ..compute.dask_runner import DaskRunner
 
-    return DaskRunner(job, cluster_spec(target))
+    spec = cluster_spec(target, settings)
+    spec.link()  # certificates checked, plain TCP off this machine refused: before the run starts
+    return DaskRunner(job, spec)
+
+
+def _dask_names(settings=None) -> list[str]:
+    from .cluster_profiles import profile_names
+
+    return profile_names(settings) + ["local:2", "local:4"]
+
+
+def _dask_edit(parent, settings=None) -> None:
+    from .cluster_profiles import ClusterProfilesDialog
+
+    ClusterProfilesDialog(settings, parent).exec()
 
 
 RUNNER_CHOICES: list[RunnerChoice] = [
     RunnerChoice("local", "This computer", _local, build_in_worker=True),
     RunnerChoice("process", "This computer, separate process", _process),
     RunnerChoice("ssh", "Remote node (SSH)", _ssh, "Host", _ssh_names, _ssh_edit),
-    RunnerChoice("dask", "Dask cluster", _dask, "Scheduler", lambda settings=None: ["local:2", "local:4"],
-                 placeholder="tcp://host:8786 or local:N"),
+    RunnerChoice("dask", "Dask cluster", _dask, "Scheduler", _dask_names, _dask_edit, "Clusters...",
+                 placeholder="a saved cluster, or local:N"),
 ]
 
 

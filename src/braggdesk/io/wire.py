@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -304,13 +305,32 @@ def _read_frame_parts(read_exactly: Callable[[int], bytes]) -> tuple[bytes, str,
 _CLASSES = {c.__name__: c for c in (Volume, Plan, Beam, EnergyLayer, BeamModel, RangeShifter, Material,
                                     CtCalibration, SimulationSettings)}
 #: fields that never cross: identity (series, study, plan UIDs and label) and local file paths
-_DROPPED = {
-    "Volume": {"series_instance_uid", "study_instance_uid", "description"},
-    "Plan": {"label", "sop_instance_uid", "referenced_structure_set_uid", "source_path"},
-    "BeamModel": {"source_path"},
-    "CtCalibration": {"source_path"},
+IDENTITY_FIELDS = {
+    "Volume": frozenset({"series_instance_uid", "study_instance_uid", "description"}),
+    "Plan": frozenset({"label", "sop_instance_uid", "referenced_structure_set_uid", "source_path"}),
+    "BeamModel": frozenset({"source_path"}),
+    "CtCalibration": frozenset({"source_path"}),
 }
-_FRAME_OF_REFERENCE = "frame_of_reference_uid"
+_DROPPED = IDENTITY_FIELDS
+FRAME_OF_REFERENCE = _FRAME_OF_REFERENCE = "frame_of_reference_uid"
+FRAME_TOKEN = re.compile(r"^frame-\d+$")
+
+
+def deidentified_job(job: Job) -> Job:
+    """The job as it may leave this machine (what :func:`job_content` sends, as a Job for other carriers):
+    the identity fields empty, frame-of-reference UIDs replaced by tokens that keep "same or different"."""
+    tokens: dict[str, str] = {}
+
+    def clean(obj):
+        changes = {name: "" for name in IDENTITY_FIELDS.get(type(obj).__name__, ())}
+        uid = getattr(obj, FRAME_OF_REFERENCE, None)
+        if uid is not None:
+            changes[FRAME_OF_REFERENCE] = tokens.setdefault(uid, f"frame-{len(tokens) + 1}") if uid else ""
+        return dataclasses.replace(obj, **changes)
+
+    ct, plan = clean(job.ct), clean(job.plan)  # the order job_content packs them in: the same tokens
+    return dataclasses.replace(job, ct=ct, plan=plan, beam_model=clean(job.beam_model),
+                               calibration=clean(job.calibration))
 
 
 class _Packer:
