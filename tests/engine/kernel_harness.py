@@ -8,7 +8,8 @@ from numba import njit
 
 from braggdesk.engine.device import select_device
 from braggdesk.engine.kernel.interactions import nonelastic
-from braggdesk.engine.kernel.layout import ACC_ROWS, ACC_SLOTS_CPU, N_COUNTERS, PARTICLE_FIELDS, TALLY_ROWS
+from braggdesk.engine.kernel.layout import (ACC_ROWS, ACC_SLOTS_CPU, MAX_SEGMENTS, N_COUNTERS, PARTICLE_FIELDS,
+                                            SEGMENT_FIELDS, TALLY_ROWS)
 from braggdesk.engine.kernel.rng import RNG_STATE_SIZE, rng_start
 from braggdesk.engine.kernel.scoring import flush, reset_accumulator
 from braggdesk.engine.kernel.track import transport
@@ -58,7 +59,8 @@ def _tracks(header, tables, voxels, particles, key, rng, stack, acc, tally, coun
     for k in range(particles.shape[0]):
         rng_start(rng, key, 0, k)
         p = particles[k]
-        n_stack = transport(header, tables, voxels, rng, stack, 0, acc, tally, counters, True,
+        n_stack = transport(header, tables, voxels, rng, stack, 0, acc, tally, counters,
+                            np.zeros((MAX_SEGMENTS, SEGMENT_FIELDS)), True,
                             p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7])
         flush(acc, tally)
         if n_stack != 0:

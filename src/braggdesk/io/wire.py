@@ -42,9 +42,12 @@ from ..errors import WireError
 from ..model import (Beam, BeamModel, CtCalibration, EnergyLayer, Job, Material, Plan, RangeShifter,
                      SimulationSettings, Snapshot, Volume)
 
-#: this build speaks protocol PROTOCOL and still understands peers down to MIN_PROTOCOL
-PROTOCOL = 1
-MIN_PROTOCOL = 1
+#: this build speaks protocol PROTOCOL and still understands peers down to MIN_PROTOCOL.
+#: 2: the compiled kernel (other random streams per batch, so batches of a protocol-1 node would not
+#: reproduce), double-Gaussian beam models and SimulationSettings.threads; a protocol-1 node would
+#: silently drop the second Gaussian, so it is refused.
+PROTOCOL = 2
+MIN_PROTOCOL = 2
 
 MAGIC = b"BDWF"
 _PREFIX = struct.Struct(">4sB3xIQ")

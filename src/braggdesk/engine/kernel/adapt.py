@@ -91,8 +91,12 @@ def _atomic_add_cpu(array, index, value):
 
 def register_cuda() -> None:
     """Register the GPU implementation of :func:`atomic_add` (called by :mod:`.cuda` on import, so
-    that a CPU-only process never imports numba-cuda)."""
-    from numba import cuda  # noqa: PLC0415
+    that a CPU-only process never imports numba-cuda).  In Numba's CUDA simulator nothing is
+    compiled and the Python body above serves."""
+    from numba import config, cuda  # noqa: PLC0415
+
+    if config.ENABLE_CUDASIM:
+        return
 
     @overload(atomic_add, target="cuda")
     def _atomic_add_cuda(array, index, value):

@@ -11,7 +11,7 @@ from numba import prange
 
 from .adapt import atomic_add, cached_jit
 from .history import run_history
-from .layout import ACC_ROWS, ACC_SLOTS_CPU, N_COUNTERS, PARTICLE_FIELDS, STACK_SIZE
+from .layout import ACC_ROWS, ACC_SLOTS_CPU, MAX_SEGMENTS, N_COUNTERS, PARTICLE_FIELDS, SEGMENT_FIELDS, STACK_SIZE
 from .rng import RNG_STATE_SIZE
 from .scoring import reset_accumulator
 
@@ -24,6 +24,7 @@ def run_histories(first_history, n_histories, n_chunks, key_lo, key_hi, header, 
     for chunk in prange(n_chunks):
         rng = np.zeros(RNG_STATE_SIZE)
         stack = np.zeros((STACK_SIZE, PARTICLE_FIELDS))
+        segments = np.zeros((MAX_SEGMENTS, SEGMENT_FIELDS))
         acc = np.zeros((ACC_ROWS, ACC_SLOTS_CPU + 1), dtype=np.int64)
         reset_accumulator(acc)
         chunk_counters = np.zeros(N_COUNTERS, dtype=np.int64)
@@ -31,6 +32,6 @@ def run_histories(first_history, n_histories, n_chunks, key_lo, key_hi, header, 
         stop = min(n_histories, start + per_chunk)
         for h in range(start, stop):
             run_history(first_history + h, key_lo, key_hi, header, tables, voxels, spots, spot_cdf, beams, rng, stack,
-                        acc, tally, chunk_counters)
+                        segments, acc, tally, chunk_counters)
         for k in range(N_COUNTERS):
             atomic_add(counters, k, chunk_counters[k])

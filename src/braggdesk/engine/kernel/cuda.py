@@ -12,7 +12,7 @@ from numba import cuda, float64, int64
 from .adapt import atomic_add, register_cuda
 from .cache import numba_cache_dir
 from .history import run_history
-from .layout import ACC_ROWS, ACC_SLOTS_GPU, N_COUNTERS, PARTICLE_FIELDS, STACK_SIZE
+from .layout import ACC_ROWS, ACC_SLOTS_GPU, MAX_SEGMENTS, N_COUNTERS, PARTICLE_FIELDS, SEGMENT_FIELDS, STACK_SIZE
 from .rng import RNG_STATE_SIZE
 from .scoring import reset_accumulator
 
@@ -25,6 +25,7 @@ def _run_histories(first_history, n_histories, key_lo, key_hi, header, tables, v
                    counters):
     rng = cuda.local.array(RNG_STATE_SIZE, float64)
     stack = cuda.local.array((STACK_SIZE, PARTICLE_FIELDS), float64)
+    segments = cuda.local.array((MAX_SEGMENTS, SEGMENT_FIELDS), float64)
     acc = cuda.local.array((ACC_ROWS, ACC_SLOTS_GPU + 1), int64)
     thread_counters = cuda.local.array(N_COUNTERS, int64)
     for k in range(N_COUNTERS):
@@ -33,8 +34,8 @@ def _run_histories(first_history, n_histories, key_lo, key_hi, header, tables, v
     h = cuda.grid(1)
     stride = cuda.gridsize(1)
     while h < n_histories:
-        run_history(first_history + h, key_lo, key_hi, header, tables, voxels, spots, spot_cdf, beams, rng, stack, acc,
-                    tally, thread_counters)
+        run_history(first_history + h, key_lo, key_hi, header, tables, voxels, spots, spot_cdf, beams, rng, stack, segments,
+                    acc, tally, thread_counters)
         h += stride
     for k in range(N_COUNTERS):
         if thread_counters[k] != 0:

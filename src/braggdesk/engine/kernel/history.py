@@ -16,17 +16,18 @@ from .track import transport
 
 
 @kernel_function
-def run_history(history, key_lo, key_hi, header, tables, voxels, spots, spot_cdf, beams, rng, stack, acc, tally,
-                counters):
+def run_history(history, key_lo, key_hi, header, tables, voxels, spots, spot_cdf, beams, rng, stack, segments, acc,
+                tally, counters):
     rng_start(rng, key_lo, key_hi, history)
     alive, x, y, z, u, v, w, e = sample_primary(header, tables, spots, spot_cdf, beams, rng)
     if not alive:
         counters[C_MISSING_CT] += 1
         return
-    n_stack = transport(header, tables, voxels, rng, stack, 0, acc, tally, counters, True, x, y, z, u, v, w, e, 1.0)
+    n_stack = transport(header, tables, voxels, rng, stack, 0, acc, tally, counters, segments, True,
+                        x, y, z, u, v, w, e, 1.0)
     while n_stack > 0:
         n_stack -= 1
-        n_stack = transport(header, tables, voxels, rng, stack, n_stack, acc, tally, counters, False,
+        n_stack = transport(header, tables, voxels, rng, stack, n_stack, acc, tally, counters, segments, False,
                             stack[n_stack, P_X], stack[n_stack, P_Y], stack[n_stack, P_Z], stack[n_stack, P_U],
                             stack[n_stack, P_V], stack[n_stack, P_W], stack[n_stack, P_E], stack[n_stack, P_MASS])
     flush(acc, tally)

@@ -90,6 +90,10 @@ P_X, P_Y, P_Z, P_U, P_V, P_W, P_E, P_MASS = 0, 1, 2, 3, 4, 5, 6, 7
 PARTICLE_FIELDS = 8
 STACK_SIZE = 48  # secondaries waiting in one history
 
+SEG_VOXEL, SEG_DEPOSIT, SEG_LET = 0, 1, 2  # one voxel crossed by the current step: voxel, mean deposit [MeV], LET
+SEGMENT_FIELDS = 3
+MAX_SEGMENTS = 64  # voxels one step may cross (in air a step ends there)
+
 ACC_VOXEL, ACC_ENERGY, ACC_LET, ACC_USED = 0, 1, 2, 3  # rows of the history's voxel accumulator
 ACC_ROWS = 4
 ACC_SLOTS_CPU = 1024  # voxels one history may touch before an early flush (3/4 of the slots)

@@ -1,0 +1,61 @@
+"""Run in a subprocess by test_cuda_kernel.py: the CUDA kernel in Numba's CUDA simulator, or compiled
+to PTX without a GPU.  ``python cuda_checks.py simulate OUT.npz`` or ``python cuda_checks.py ptx OUT.txt``."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+import numpy as np
+
+from cases import check_job
+
+HISTORIES = 96
+KEY = 0x1234_5678_9ABC
+
+
+def simulate(out: str) -> None:
+    """Needs NUMBA_ENABLE_CUDASIM=1 and NUMBA_DISABLE_JIT=1 in the environment."""
+    from braggdesk.engine.device import select_device
+    from braggdesk.engine.executor import split_key
+    from braggdesk.engine.kernel import cuda as cuda_kernel
+    from braggdesk.engine.kernel.layout import N_COUNTERS, TALLY_ROWS
+    from braggdesk.engine.simulate import prepare
+
+    inputs = prepare(check_job(), select_device("cpu", 1)).inputs
+    tally = np.zeros(TALLY_ROWS * inputs.n_voxels, np.int64)
+    counters = np.zeros(N_COUNTERS, np.int64)
+    key_lo, key_hi = split_key(KEY)
+    with warnings.catch_warnings(), np.errstate(over="ignore"):  # Philox's uint64 products wrap, as intended
+        warnings.simplefilter("ignore", RuntimeWarning)
+        cuda_kernel.run_histories[3, 32](0, HISTORIES, key_lo, key_hi, inputs.header, inputs.tables, inputs.voxels,
+                                         inputs.spots, inputs.spot_cdf, inputs.beams, tally, counters)
+    np.savez(out, tally=tally, counters=counters)
+
+
+def ptx(out: str) -> None:
+    """Compile the CUDA kernel for an H100 (sm_90) without a GPU.  numba-cuda asks the driver for the
+    current device's compute capability while it compiles device functions; with no driver we answer
+    for it (sm_90)."""
+    import types
+
+    from numba import cuda
+    from numba import types as nt
+    from numba.cuda import api
+    from numba.cuda.cudadrv import devices
+
+    context = types.SimpleNamespace(device=types.SimpleNamespace(compute_capability=(9, 0), id=0))
+    devices.get_context = lambda devnum=None: context
+    api.current_context = lambda devnum=None: context
+    from braggdesk.engine.kernel import cuda as cuda_kernel
+
+    f64, f32, i64 = nt.float64, nt.float32, nt.int64
+    signature = (i64, i64, i64, i64, f64[::1], f32[::1], f32[:, ::1], f64[:, ::1], f64[::1], f64[:, ::1], i64[::1],
+                 i64[::1])
+    text, _ = cuda.compile_ptx(cuda_kernel._run_histories, signature, cc=(9, 0))
+    with open(out, "w") as fh:
+        fh.write(text)
+
+
+if __name__ == "__main__":
+    {"simulate": simulate, "ptx": ptx}[sys.argv[1]](sys.argv[2])
