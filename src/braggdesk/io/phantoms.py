@@ -50,11 +50,12 @@ from pathlib import Path
 import numpy as np
 
 from braggdesk.model import CtCalibration, Material, Roi, StructureSet, Volume
+from braggdesk.physics.library import get_material
 
 from .ct_calibration import write_calibration_csv
 from .dicom_ct import write_ct_series
 from .mask_contours import mask_contours
-from .material_library import get_material
+
 from .rtstruct import read_sop_instance_uids, write_rtstruct
 from .uids import new_uid
 
