@@ -11,7 +11,7 @@ from braggdesk.engine.media import build_media, emission_grid_mev
 from braggdesk.engine.transport import SECONDARY_MIN_MEV, Particles, TransportTables, _nonelastic
 from braggdesk.physics.materials import WATER
 from braggdesk.physics.nuclear import recoil_energy_fraction
-from braggdesk.physics.secondaries import icru63_secondaries, material_emission
+from braggdesk.physics.secondaries import icru63_secondaries
 
 from cases import water_box, water_calibration
 
