@@ -44,9 +44,12 @@ water                       1                        1                         1
 MCsquare's tables give: used for its scanners;
 (3) ICRU 37's factor 1.13 for atoms other than H, C, N, O, F, Cl was missing: bone I-values
 3-4 eV low, bone RSP 0.4 % high; (4) PMMA's measured I (74 eV) instead of Bragg's 70.9 eV.
-On the DCPT slab phantom (plan 02, geometry D, 17.4 cm of Solid Water HE to R80) R80 was 0.78 mm
-deeper than the median of five reference Monte Carlo codes (FLUKA, MCNP, SHIELD-HIT12A,
-OpenSHIELD-HIT, TOPAS; APTG/2022_DCPT_LET results): an RSP 0.45 % low.  (1) raises it by 0.47 %.
+On the DCPT slab phantom (real Eclipse plan 02, 160 MeV, geometry D, DCPT beam model v2; 0.5 mm
+voxels along the beam, 4 x 4 cm central average, three seeds) R80 moved from 152.17 to 151.33 mm
+behind the isocentre (0.84 mm, as 0.47 % of 169 mm of Solid Water predicts); the five reference
+Monte Carlo codes of APTG/2022_DCPT_LET give 151.06 (FLUKA), 151.21 (MCNP), 151.40
+(OpenSHIELD-HIT), 150.99 (SHIELD-HIT12A) and 149.35 mm (TOPAS, Solid Water at 1.039 g/cm^3):
+median 151.06, so braggdesk went from 1.1 mm to 0.27 mm beyond it.
 
 Energy dependence: the engine uses one ratio per material, at ``REFERENCE_ENERGY_MEV`` = 100 MeV.
 Over 70-230 MeV MCsquare's tissue and bone ratios change by 0.3 %; a proton that stops in one
