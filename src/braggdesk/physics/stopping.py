@@ -52,9 +52,12 @@ Monte Carlo codes of APTG/2022_DCPT_LET give 151.06 (FLUKA), 151.21 (MCNP), 151.
 median 151.06, so braggdesk went from 1.1 mm to 0.27 mm beyond it.
 
 Energy dependence: the engine uses one ratio per material, at ``REFERENCE_ENERGY_MEV`` = 100 MeV.
-Over 70-230 MeV MCsquare's tissue and bone ratios change by 0.3 %; a proton that stops in one
-homogeneous tissue travels at most 0.22 mm less or more than with the 100 MeV ratio (full range at
-230 MeV; Schneider adipose, marrow/bone), so no per-energy table is needed (threshold 0.3 mm).
+Over 70-230 MeV MCsquare's tissue and bone ratios change by 0.3 %, Bethe's (Schneider 2000 tissues)
+by up to 0.6 % for dense bone; a proton that stops in one homogeneous tissue travels at most
+0.22 mm (MCsquare's tables) or 0.21 mm (Bethe) less or more than with the 100 MeV ratio (full range
+at 70, 150 and 230 MeV; adipose mixtures and marrow/bone are the extremes), so no per-energy table
+is needed (threshold 0.3 mm).  :func:`mass_stopping_power_ratio` takes any energy, should a kernel
+want to sample it on a :class:`~braggdesk.physics.loggrid.LogGrid`.
 """
 
 from __future__ import annotations
