@@ -78,6 +78,22 @@ def test_phantom_then_run_a_real_plan_with_json_summary(tmp_path):
     assert ds.ReferencedRTPlanSequence[0].ReferencedSOPInstanceUID == pydicom.dcmread(PLAN02).SOPInstanceUID
 
 
+def test_run_says_when_densities_were_extrapolated(tmp_path):
+    ct = tmp_path / "ct"
+    assert braggdesk("phantom", "dcpt", "--geometry", "D", "--plan", PLAN02, "--spacing", "8", "--out", ct).returncode == 0
+    short = tmp_path / "short.csv"  # the density table ends at HU 0: Solid Water HE (20) and PMMA (120) lie beyond
+    short.write_text("[density]\nhu,density_g_cm3\n-1000,0.00120479\n0,1.0\n"
+                     "[materials]\nhu_min,material\n-1000,Air\n-500,Solid_Water_HE\n70,PMMA\n")
+    res = braggdesk("run", "--ct", ct, "--plan", PLAN02, "--beam-model", MODEL_V2, "--ct-calibration", short,
+                    "--primaries", "300", "--batches", "1", "--ignore-frame-of-reference", "--out", tmp_path / "RD.dcm",
+                    "--json", "-")
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout[res.stdout.index("{"):])
+    (note,) = [n for n in summary["notes"] if "extrapolated" in n or "last segment" in n]
+    assert "calibration 'short'" in note and "HU above 0, its last density point" in note
+    assert f"braggdesk run: note: {note}" in res.stderr
+
+
 @pytest.mark.parametrize("case", ["no_ct", "bad_model", "energy_outside", "not_a_plan"])
 def test_bad_input_gives_one_clear_line_and_nonzero_exit(tmp_path, case):
     ct = tmp_path / "ct"

@@ -90,7 +90,7 @@ def test_ssh_cluster_links_are_tls_with_throw_away_certificates_removed_after(ss
     assert runner.worker_addresses and all(a.startswith("tls://") for a in runner.worker_addresses)
     (folder,) = seen["folders"]  # on the host (here the same machine): owner-only while the cluster ran
     assert set(Path("/tmp").glob("braggdesk-tls-*")) - before == set() and not folder.exists()
-    local = LocalRunner(job, workers=1)
+    local = LocalRunner(job)
     for _ in local.run():
         pass
     assert np.array_equal(runner.result().dose_gy, local.result().dose_gy)

@@ -49,7 +49,7 @@ def tls_cluster(tmp_path_factory):
 
 
 def local_dose(job):
-    runner = LocalRunner(job, workers=1)
+    runner = LocalRunner(job)
     for _ in runner.run():
         pass
     return runner.result().dose_gy

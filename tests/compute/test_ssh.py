@@ -15,6 +15,7 @@ import pytest
 from braggdesk.compute.local import LocalRunner
 from braggdesk.compute.ssh import AuthenticationError, ChangedHostKey, SshRunner, UnknownHostKey, probe
 from braggdesk.errors import InputError, RemoteError
+from braggdesk.io.wire import PROTOCOL
 
 from cases import pencil_job
 
@@ -66,7 +67,7 @@ def test_remote_run_gives_the_same_dose_bit_for_bit_as_local(sshd):
     assert np.array_equal(result.dose_gy, ref.dose_gy)
     assert np.array_equal(remote.total.energy_sq, local.total.energy_sq)
     assert np.array_equal(remote.total.let_numerator, local.total.let_numerator)
-    assert remote.hello["protocol"] == 1 and "CPU" in remote.device and sshd.target.split("@")[1] in remote.device
+    assert remote.hello["protocol"] == PROTOCOL and "CPU" in remote.device and sshd.target.split("@")[1] in remote.device
     status = json.loads((job_folder(sshd, job.job_id) / "status.json").read_text())
     assert status["state"] == "done"
 
@@ -115,7 +116,7 @@ def test_a_python_without_braggdesk_says_so(sshd):
 
 def test_remote_test_reports_versions_and_device(sshd):
     found = probe(sshd.profile())
-    assert found["compatible"] == "yes" and found["protocol"] == 1 and found["device"] in ("cpu", "gpu")
+    assert found["compatible"] == "yes" and found["protocol"] == PROTOCOL and found["device"] in ("cpu", "gpu")
     assert found["host_key"].startswith("ssh-ed25519 SHA256:") and found["connect_seconds"] > 0
 
 

@@ -8,8 +8,8 @@ import numpy as np
 
 from braggdesk.model import (Beam, BeamModel, CtCalibration, EnergyLayer, Job, Material, Plan,
                              SimulationSettings, Volume)
+from braggdesk.physics.materials import WATER  # the reference water (ICRU 90, I = 78 eV): RSP exactly 1
 
-WATER = Material("Water", 1.0, {"H": 0.111894, "O": 0.888106}, i_value_ev=75.0)
 AIR = Material("Air", 0.00120479, {"C": 0.000124, "N": 0.755267, "O": 0.231781, "Ar": 0.012827})
 
 

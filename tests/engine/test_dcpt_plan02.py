@@ -24,7 +24,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from braggdesk.engine.physics.water import water_table
+from braggdesk.physics.library import get_material
+from braggdesk.physics.materials import material_physics
+from braggdesk.physics.water import water_table
 
 from cases import dose_in_the_plate_gy, run_dcpt_plan
 
@@ -47,10 +49,11 @@ def primary_electronic_dose_gy(plan, model) -> float:
     protons = mu * float(np.interp(layer.nominal_energy_mev, model.nominal_energy_mev, model.protons_per_mu))
     table = water_table()
     e0 = float(np.interp(layer.nominal_energy_mev, model.nominal_energy_mev, model.mean_energy_mev))
-    # water-equivalent depth of the isocentre: 20 mm solid water (RSP 1.0105) + 2.5 mm PMMA (RSP 1.1647)
-    wet_cm = (20.0 * 1.0105 + 2.5 * 1.1647) / 10.0
+    # water-equivalent depth of the isocentre: 20 mm solid water + 2.5 mm PMMA
+    rsp = {name: material_physics(get_material(name)).relative_stopping_power for name in ("Solid_Water_HE", "PMMA")}
+    wet_cm = (20.0 * rsp["Solid_Water_HE"] + 2.5 * rsp["PMMA"]) / 10.0
     e_iso = float(table.energy_mev(float(table.range_g_cm2(e0)) - wet_cm))
-    s = float(np.interp(e_iso, table.energy_grid_mev, table.electronic_stopping_mev_cm2_g))
+    s = float(table.electronic_stopping_power(e_iso))
     return protons / cell_cm2 * s * MEV_PER_G_TO_GY
 
 

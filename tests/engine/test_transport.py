@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from braggdesk.engine.physics import water as water_physics
-from braggdesk.engine.physics.elastic import pp_elastic_macroscopic_per_cm
-from braggdesk.engine.physics.nuclear import surviving_fraction
+from braggdesk.physics import water as water_physics
+from braggdesk.physics.elastic import pp_elastic_macroscopic_per_cm
+from braggdesk.physics.nuclear import surviving_fraction
 from braggdesk.engine.simulate import prepare, run_batch
 from braggdesk.model import Accumulator
 

@@ -6,6 +6,7 @@ import io
 import sys
 from pathlib import Path
 
+import dataclasses
 import numpy as np
 import pytest
 
@@ -20,7 +21,9 @@ from braggdesk.io.beam_model import (
     read_dcpt_beam_model,
     write_bdl,
 )
-from braggdesk.io.material_library import get_material, relative_electron_density, resource_path
+from braggdesk.physics.library import get_material, material_by_mcsquare_label
+from braggdesk.physics.materials import material_physics
+from braggdesk.physics.packaged import resource_path
 from braggdesk.model.beam_model import _COLUMNS, BeamModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
@@ -180,11 +183,11 @@ def test_hand_written_bdl(tmp_path):
     assert (o.sigma_y_mm, o.divergence_y_rad, o.correlation_y) == (4.5, 0.0035, 0.6)
     assert model.optics(200.0).energy_spread_mev == pytest.approx(0.5 / 100 * 200.5)
     rs = model.range_shifters["RS_40"]
-    pmma = get_material("PMMA")
-    assert rs.material == "PMMA" and rs.composition == pmma
+    pmma = material_by_mcsquare_label(64)  # a BDL label means MCsquare's own PMMA, with its stopping powers
+    assert rs.material == "PMMA" and rs.composition == pmma and pmma.stopping_power_table == "mcsquare:PMMA"
     assert rs.water_equivalent_thickness_mm == 40.0
-    assert rs.thickness_mm == pytest.approx(40.0 / relative_electron_density(pmma))
-    assert 33.0 < rs.thickness_mm < 35.0  # PMMA relative stopping power ~1.16
+    assert rs.thickness_mm == pytest.approx(40.0 / material_physics(pmma).relative_stopping_power)
+    assert 33.9 < rs.thickness_mm < 34.2  # MCsquare's PMMA: mass RSP 0.9876 at 1.19 g/cm3
     assert rs.isocenter_distance_mm == pytest.approx(430.0 + rs.thickness_mm / 2)  # downstream face at the nozzle
 
 
@@ -193,7 +196,7 @@ def test_bdl_range_shifter_density_and_extensions(tmp_path):
         "RS_thickness = 20.0\nRS_isocenter_distance = 250.0\n"
     rs = read_bdl(_bdl(tmp_path, shifter)).range_shifters["RS_40"]
     assert rs.composition.density_g_cm3 == 1.25
-    assert rs.composition.mass_fractions == get_material("PMMA").mass_fractions
+    assert rs.composition == dataclasses.replace(material_by_mcsquare_label(64), density_g_cm3=1.25)
     assert (rs.thickness_mm, rs.isocenter_distance_mm) == (20.0, 250.0)
     model = read_bdl(_bdl(tmp_path, shifter))
     assert_same_model(read_bdl(write_bdl(model, tmp_path / "again.bdl")), model, rtol=1e-13)

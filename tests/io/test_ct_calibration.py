@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,8 @@ from braggdesk.io.ct_calibration import (
     water_calibration,
     write_calibration_csv,
 )
-from braggdesk.io.material_library import get_material, resource_path
+from braggdesk.physics.library import get_material
+from braggdesk.physics.packaged import resource_path
 from braggdesk.model.material import CtCalibration, Material
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
@@ -296,3 +298,34 @@ def test_line_breaks_in_notes_become_spaces(tmp_path):
     back = read_ct_calibration(write_calibration_csv(calibration, tmp_path / "w.csv"))
     assert back.notes == ["first line second line"]
     assert back.materials == calibration.materials
+
+
+# --------------------------------------------------------------------------------------- MCsquare's own materials
+
+
+def test_scanner_materials_are_mcsquares_own(tmp_path):
+    """A scanner's labels and names mean MCsquare's materials, with MCsquare's stopping powers (even PMMA, Water)."""
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "HU_Density_Conversion.txt").write_text("-1000 0.0012\n0 1.0\n1000 1.19\n")
+    (folder / "HU_Material_Conversion.txt").write_text("-1000 13\n-500 17\n500 PMMA\n800 64 Solid_Water_HE\n")
+    materials = read_ct_calibration(folder).materials
+    assert [m.stopping_power_table for m in materials] == ["mcsquare:Air", "mcsquare:Water", "mcsquare:PMMA", None]
+    assert materials[2] != get_material("PMMA")  # ours (I = 74 eV) is not MCsquare's PMMA
+    assert materials[3] == get_material("Solid_Water_HE")  # a name MCsquare lacks: the library's
+
+
+def test_csv_keeps_the_stopping_power_table(tmp_path):
+    scanner = read_ct_calibration("mcsquare_ucl_toshiba")
+    again = read_ct_calibration(write_calibration_csv(scanner, tmp_path / "toshiba.csv"))
+    assert again.materials == scanner.materials
+    assert again.materials[5].stopping_power_table == "mcsquare:Schneider_AT_AG_SI4"
+    path = tmp_path / "table.csv"
+    path.write_text("[density]\nhu,density_g_cm3\n0,1\n[materials]\nhu_min,material,stopping_power_table\n"
+                    "0,PMMA,mcsquare:PMMA\n")
+    assert read_ct_calibration(path).materials[0] == dataclasses.replace(get_material("PMMA"),
+                                                                         stopping_power_table="mcsquare:PMMA")
+    path.write_text("[density]\nhu,density_g_cm3\n0,1\n[materials]\nhu_min,material,stopping_power_table\n"
+                    "0,PMMA,geant4:PMMA\n")
+    with pytest.raises(InputError, match=r"table.csv: line 6: stopping_power_table 'geant4:PMMA'"):
+        read_ct_calibration(path)

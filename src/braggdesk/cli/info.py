@@ -1,5 +1,9 @@
 """``braggdesk info PATH``: what a folder or file of DICOM-RT holds, and whether each object loads.
 
+PATH may also be a CT calibration (a calibration CSV, an MCsquare scanner folder or file, or a
+built-in name such as ``schneider``): then ``info`` prints what the engine assigns to each HU
+(:mod:`.info_calibration`).
+
 Lines for people on standard output (on standard error when the JSON goes to
 standard output); ``--json FILE`` (``-`` for standard output) for machines,
 with plain key names that carry their units.  No patient identity in either.
@@ -15,20 +19,37 @@ from .common import write_json
 
 
 def register(sub) -> None:
-    p = sub.add_parser("info", help="what a folder or file holds: CT series, ROIs, plans, doses")
-    p.add_argument("path", type=Path, help="a folder (searched recursively) or one DICOM file")
+    p = sub.add_parser("info", help="what a folder or file holds: CT series, ROIs, plans, doses; or what a CT "
+                                    "calibration assigns to each HU")
+    p.add_argument("path", help="a folder (searched recursively) or one DICOM file; or a CT calibration: a "
+                                "calibration CSV, an MCsquare scanner folder or file, or a built-in name (schneider, "
+                                "water, mcsquare_ucl_toshiba)")
     p.add_argument("--json", help="write the inventory as JSON to FILE (- for standard output)")
     p.set_defaults(func=run_info)
 
 
 def run_info(args) -> int:
     from ..io.inventory import scan
+    from .info_calibration import is_calibration
 
-    inventory = scan(args.path)
-    add_roi_volumes(inventory)
     out = sys.stderr if args.json == "-" else sys.stdout
+    if is_calibration(args.path):
+        return _run_calibration_info(args.path, args.json, out)
+    inventory = scan(Path(args.path))
+    add_roi_volumes(inventory)
     print("\n".join(describe(inventory)), file=out)
     write_json(inventory.as_dict(), args.json)
+    return 0
+
+
+def _run_calibration_info(arg: str, json_target: str | None, out) -> int:
+    from ..io.ct_calibration import read_ct_calibration
+    from .info_calibration import calibration_report, describe_calibration
+
+    calibration = read_ct_calibration(arg if not Path(arg).exists() else Path(arg))
+    report = calibration_report(calibration)
+    print("\n".join(describe_calibration(report)), file=out)
+    write_json(report, json_target)
     return 0
 
 

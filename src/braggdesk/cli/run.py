@@ -55,8 +55,10 @@ def compute_dose(args, label: str, inputs=None, mu_scale: float = 1.0):
     """Load the inputs (or take ``inputs`` from :func:`load_run_inputs`), run the job on the chosen runner
     with progress; (result, summary, plan, ct).  ``mu_scale`` multiplies the plan's monitor units first."""
     from ..model import Job
+    from ..physics.calibration import extrapolation_notes
 
     ct, plan, model, calibration = inputs if inputs is not None else load_run_inputs(args)
+    calibration_notes = extrapolation_notes(calibration, ct.hu)
     if mu_scale != 1.0:
         plan = plan.with_meterset_scale(mu_scale)
     job = Job.create(ct, plan, model, calibration, settings_from_args(args),
@@ -65,6 +67,8 @@ def compute_dose(args, label: str, inputs=None, mu_scale: float = 1.0):
     print(f"braggdesk {label}: plan {plan.label!r} ({len(plan.beams)} beams, {plan.n_spots} spots) on CT "
           f"{ct.shape[::-1]} with beam model '{model.name}' and calibration '{calibration.name}', "
           f"{runner.device}", file=sys.stderr)
+    for note in calibration_notes:
+        print(f"braggdesk {label}: note: {note}", file=sys.stderr)
     try:
         progress = run_with_progress(runner, label)
     except PlanError as exc:
@@ -73,6 +77,7 @@ def compute_dose(args, label: str, inputs=None, mu_scale: float = 1.0):
     summary = run_summary(result, progress, runner, {"beam_model": model.name, "ct_calibration": calibration.name,
                                                      "frame_of_reference_ignored":
                                                          bool(args.ignore_frame_of_reference)})
+    summary["notes"] = list(dict.fromkeys(calibration_notes + summary["notes"]))
     return result, summary, plan, ct
 
 

@@ -7,16 +7,15 @@ stops to where the highest does.  Depths come from the water CSDA range
 (PSTAR) of those energies, turned into geometric depth through the phantom's
 slabs with each material's stopping power ratio to water at 100 MeV (it varies
 by about 1 % between 70 and 150 MeV), as a planning system's water-equivalent
-depth would.  It lives here because it needs the engine's physics tables,
-which io/ cannot import.
+depth would.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..engine.physics.materials import REFERENCE_ENERGY_MEV, stopping_power_ratio
-from ..engine.physics.water import water_table
+from ..physics.materials import REFERENCE_ENERGY_MEV, stopping_power_ratio
+from ..physics.water import water_table
 from ..io.demo_case import DEMO_ENERGIES_MEV, DEMO_FIELD_MM, DemoCase
 from ..model import Roi
 

@@ -4,22 +4,26 @@ Relative stopping power and the nonelastic cross section scale with density for 
 fixed composition, so each material is evaluated once at unit density and each
 voxel multiplies by its own density.  Dose to water uses the same energy-independent
 stopping power ratio: D_w = E / (RSP * V) with water at 1 g/cm3.
+
+Density, material, RSP and radiation length per voxel come from
+:func:`braggdesk.physics.calibration.voxel_media` (what ``braggdesk info CALIBRATION`` prints);
+``Media.notes`` says when densities were extrapolated beyond the calibration's table.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..model import CtCalibration, DoseScale, Volume
-from .physics.elastic import pp_elastic_macroscopic_per_cm
-from .physics.materials import material_physics
-from .physics.nuclear import nonelastic_macroscopic_per_cm, recoil_energy_fraction
-from .physics.secondaries import material_emission, no_emission
-
-MEV_TO_GY_G = 1.602176634e-10  # 1 MeV per gram in Gy
+from ..physics.calibration import voxel_media
+from ..physics.constants import MEV_TO_GY_G
+from ..physics.elastic import pp_elastic_macroscopic_per_cm
+from ..physics.loggrid import LogGrid
+from ..physics.nuclear import nonelastic_macroscopic_per_cm, recoil_energy_fraction
+from ..physics.secondaries import material_emission, no_emission
 
 # Energy grid of the per-material nuclear tables (MeV).
 NUCLEAR_E_MIN_MEV, NUCLEAR_E_MAX_MEV = 1.0, 400.0
@@ -28,7 +32,7 @@ EMISSION_GRID_POINTS = 128
 
 def emission_grid_mev() -> np.ndarray:
     """The log grid the per-material emission tables are sampled on (the engine's LogGridTable grid)."""
-    return np.exp(np.linspace(np.log(NUCLEAR_E_MIN_MEV), np.log(NUCLEAR_E_MAX_MEV), EMISSION_GRID_POINTS))
+    return LogGrid(NUCLEAR_E_MIN_MEV, NUCLEAR_E_MAX_MEV, EMISSION_GRID_POINTS).nodes()
 
 
 @dataclass
@@ -47,6 +51,7 @@ class Media:
     proton_quantile_fraction: np.ndarray  # (materials, emission grid, q): emission energy / incident energy
     deuteron_quantile_fraction: np.ndarray  # (materials, emission grid, q)
     voxel_volume_cm3: float
+    notes: list[str] = field(default_factory=list)  # e.g. densities extrapolated beyond the calibration
 
     @property
     def n_voxels(self) -> int:
@@ -69,29 +74,20 @@ def _per_mm_unit_density(macroscopic_per_cm, material, energy_mev) -> np.ndarray
 
 
 def build_media(ct: Volume, calibration: CtCalibration) -> Media:
-    hu = np.asarray(ct.hu, dtype=np.float32).reshape(-1)
-    density = calibration.density(hu).astype(np.float32)
-    density = np.maximum(density, 1e-6).astype(np.float32)
-    midx = calibration.material_index(hu)
-    used = np.unique(midx)
+    voxels = voxel_media(calibration, ct.hu)
+    midx = voxels.material_index
     n_mat = len(calibration.materials)
-    mass_rsp = np.zeros(n_mat)
-    x0_g_cm2 = np.full(n_mat, np.inf)
     sig_fns: list = [_zero] * n_mat
     pp_fns: list = [_zero] * n_mat
     grid = emission_grid_mev()
     emissions = [no_emission(grid)] * n_mat
-    for m in (int(u) for u in used):
+    for m in (int(u) for u in np.unique(midx)):
         mat = calibration.materials[m]
-        phys = material_physics(mat, density_g_cm3=1.0)
-        mass_rsp[m] = phys.relative_stopping_power
-        x0_g_cm2[m] = phys.radiation_length_g_cm2
         sig_fns[m] = functools.partial(_per_mm_unit_density, nonelastic_macroscopic_per_cm, mat)
         pp_fns[m] = functools.partial(_per_mm_unit_density, pp_elastic_macroscopic_per_cm, mat)
         emissions[m] = material_emission(mat, grid, recoil_energy_fraction(mat, grid))
-    rsp = (density * mass_rsp[midx]).astype(np.float32)
-    inv_x0 = (density / (10.0 * x0_g_cm2[midx])).astype(np.float32)
     rows = lambda name: np.stack([getattr(e, name) for e in emissions])  # noqa: E731
-    return Media(midx.astype(np.int32), density, rsp, inv_x0, sig_fns, pp_fns, rows("proton_multiplicity"),
-                 rows("deuteron_multiplicity"), rows("local_energy_fraction"), rows("proton_quantile_fraction"),
-                 rows("deuteron_quantile_fraction"), ct.voxel_volume_cm3)
+    return Media(midx, voxels.density_g_cm3, voxels.rsp, voxels.inv_x0_per_mm, sig_fns, pp_fns,
+                 rows("proton_multiplicity"), rows("deuteron_multiplicity"), rows("local_energy_fraction"),
+                 rows("proton_quantile_fraction"), rows("deuteron_quantile_fraction"), ct.voxel_volume_cm3,
+                 list(voxels.notes))

@@ -3,7 +3,7 @@
 Water tables on log grids (range, its inverse, the mid-step quantities), per-material nuclear
 tables (cross sections per unit density; ICRU 63 multiplicities, local energy fractions and
 spectra quantiles), per-voxel properties and the source (spots, beams).  Where each thing sits is
-:mod:`.kernel.layout`; the physics behind the numbers is :mod:`braggdesk.engine.physics`.
+:mod:`.kernel.layout`; the physics behind the numbers is :mod:`braggdesk.physics`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import numpy as np
 from .geometry import GridFrame
 from .kernel import layout as L
 from .media import NUCLEAR_E_MAX_MEV, NUCLEAR_E_MIN_MEV, Media
-from .physics import water as water_physics
+from ..physics import water as water_physics
+from ..physics.loggrid import LogGrid
 from .source import SpotTable
 
 E_MIN_MEV, E_MAX_MEV = 0.05, 400.0
@@ -43,12 +44,6 @@ class KernelInputs:
         return sum(a.nbytes for a in (self.header, self.tables, self.voxels, self.spots, self.spot_cdf, self.beams))
 
 
-def log_grid(x_min: float, x_max: float, n: int) -> tuple[np.ndarray, float, float]:
-    """Nodes uniform in ln(x) from x_min to x_max, with ln(x_min) and 1 / d(ln x)."""
-    log0, log1 = np.log(x_min), np.log(x_max)
-    return np.exp(np.linspace(log0, log1, n)), float(log0), float((n - 1) / (log1 - log0))
-
-
 class _TableWriter:
     """Appends tables to one float32 blob and writes their (offset, ln x0, 1/dln x, nodes) to the header."""
 
@@ -57,13 +52,13 @@ class _TableWriter:
         self.parts: list[np.ndarray] = []
         self.size = 0
 
-    def add(self, slot: int, values: np.ndarray, x_min: float, x_max: float, nodes: int) -> None:
-        _, log0, inv = log_grid(x_min, x_max, nodes)
+    def add(self, slot: int, values: np.ndarray, grid: LogGrid) -> None:
+        """``values`` [..., node, rows] sampled at ``grid``'s nodes (node the second-to-last axis, or last)."""
         flat = np.ascontiguousarray(values, dtype=np.float32).reshape(-1)
         self.header[slot + L.LOG_OFFSET] = self.size
-        self.header[slot + L.LOG_X0] = log0
-        self.header[slot + L.LOG_INV_STEP] = inv
-        self.header[slot + L.LOG_NODES] = nodes
+        self.header[slot + L.LOG_X0] = grid.log_x0
+        self.header[slot + L.LOG_INV_STEP] = grid.inv_dlog
+        self.header[slot + L.LOG_NODES] = grid.n
         self.parts.append(flat)
         self.size += flat.size
 
@@ -79,8 +74,8 @@ def pack(media: Media, grid: GridFrame, spots: SpotTable, *, nuclear: bool = Tru
     header[L.H_NUCLEAR] = float(nuclear)
     header[L.H_SCORE_LET] = float(score_let)
     writer = _TableWriter(header)
-    r_min, r_max = _water_tables(writer)
-    n_materials = _nuclear_tables(writer, media, r_min, r_max)
+    range_grid = _water_tables(writer)
+    n_materials = _nuclear_tables(writer, media, range_grid)
     header[L.H_N_MATERIALS] = n_materials
     header[L.H_N_SPOTS] = spots.mean_energy_mev.size
     header[L.H_N_BEAMS] = spots.iso.shape[0]
@@ -89,37 +84,37 @@ def pack(media: Media, grid: GridFrame, spots: SpotTable, *, nuclear: bool = Tru
                         spot_cdf=cdf, beams=_beam_rows(spots))
 
 
-def _water_tables(writer: _TableWriter) -> tuple[float, float]:
-    """R(E) on an energy grid, and E, LET, Bohr variance, 13.6 / (p beta), S on a residual-range grid;
-    returns the range grid's ends [mm]."""
+def _water_tables(writer: _TableWriter) -> LogGrid:
+    """R(E) on an energy grid, and E, LET, Bohr variance, 13.6 / (p beta), S on a residual-range grid
+    [mm], which it returns."""
     wt = water_physics.water_table()
-    energies, _, _ = log_grid(E_MIN_MEV, E_MAX_MEV, RANGE_NODES)
-    writer.add(L.H_RANGE, 10.0 * wt.range_g_cm2(energies), E_MIN_MEV, E_MAX_MEV, RANGE_NODES)
+    energy_grid = LogGrid(E_MIN_MEV, E_MAX_MEV, RANGE_NODES)
+    writer.add(L.H_RANGE, 10.0 * wt.range_g_cm2(energy_grid.nodes()), energy_grid)
     r_min = 10.0 * float(wt.range_g_cm2(np.array([E_MIN_MEV]))[0])
     r_max = 10.0 * float(wt.range_g_cm2(np.array([E_MAX_MEV]))[0])
-    ranges, _, _ = log_grid(r_min, r_max, WATER_NODES)
-    e = wt.energy_mev(ranges / 10.0)
+    range_grid = LogGrid(r_min, r_max, WATER_NODES)
+    e = wt.energy_mev(range_grid.nodes() / 10.0)
     rows = np.empty((WATER_NODES, L.WATER_ROWS))
     rows[:, L.W_ENERGY] = e
     rows[:, L.W_LET] = water_physics.let_kev_um(e)
     rows[:, L.W_BOHR] = 0.1 * water_physics.bohr_variance_mev2_per_g_cm2(e, water_physics.WATER_Z_OVER_A)
     rows[:, L.W_HIGHLAND] = water_physics.HIGHLAND_ES_MEV / water_physics.p_beta_mev(e)
     rows[:, L.W_STOPPING] = 0.1 * wt.stopping_power(e)
-    writer.add(L.H_WATER, rows, r_min, r_max, WATER_NODES)
-    return r_min, r_max
+    writer.add(L.H_WATER, rows, range_grid)
+    return range_grid
 
 
-def _nuclear_tables(writer: _TableWriter, media: Media, r_min: float, r_max: float) -> int:
+def _nuclear_tables(writer: _TableWriter, media: Media, range_grid: LogGrid) -> int:
     """Cross sections on the residual-range grid [materials, nodes, XS_ROWS] (energies clamped to the
     nuclear data's range) and emission data on an energy grid [materials, nodes, 3 + 2 nq]."""
     n_materials = len(media.nonelastic_per_mm_unit_density)
-    ranges, _, _ = log_grid(r_min, r_max, WATER_NODES)
-    e = np.clip(water_physics.water_table().energy_mev(ranges / 10.0), NUCLEAR_E_MIN_MEV, NUCLEAR_E_MAX_MEV)
+    e = np.clip(water_physics.water_table().energy_mev(range_grid.nodes() / 10.0), NUCLEAR_E_MIN_MEV,
+                NUCLEAR_E_MAX_MEV)
     xs = np.zeros((n_materials, WATER_NODES, L.XS_ROWS))
     for m in range(n_materials):
         xs[m, :, L.XS_NONELASTIC] = media.nonelastic_per_mm_unit_density[m](e)
         xs[m, :, L.XS_PP] = media.pp_elastic_per_mm_unit_density[m](e)
-    writer.add(L.H_XS, xs, r_min, r_max, WATER_NODES)
+    writer.add(L.H_XS, xs, range_grid)
     protons, deuterons = media.proton_quantile_fraction, media.deuteron_quantile_fraction
     n_nodes, n_quantiles = protons.shape[1], protons.shape[2]
     if deuterons.shape != protons.shape:
@@ -130,7 +125,7 @@ def _nuclear_tables(writer: _TableWriter, media: Media, r_min: float, r_max: flo
     emit[:, :, L.EMIT_LOCAL] = media.local_energy_fraction
     emit[:, :, L.EMIT_QUANTILES:L.EMIT_QUANTILES + n_quantiles] = protons
     emit[:, :, L.EMIT_QUANTILES + n_quantiles:] = deuterons
-    writer.add(L.H_EMIT, emit, NUCLEAR_E_MIN_MEV, NUCLEAR_E_MAX_MEV, n_nodes)
+    writer.add(L.H_EMIT, emit, LogGrid(NUCLEAR_E_MIN_MEV, NUCLEAR_E_MAX_MEV, n_nodes))
     writer.header[L.H_EMIT_NQ] = n_quantiles
     return n_materials
 

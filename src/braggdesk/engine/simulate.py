@@ -64,6 +64,7 @@ def prepare(job: Job, device: Device | None = None) -> PreparedJob:
     if device.note:
         notes.append(device.note)
     grid, media, table = _host_setup(job)
+    notes.extend(media.notes)
     notes.extend(table.notes)
     inputs = pack(media, grid, table, nuclear=job.settings.nuclear, score_let=job.settings.score_let)
     executor = make_executor(inputs, device)

@@ -60,13 +60,14 @@ or divergences below 0, a second Gaussian with weight but no size, and |correlat
 refused with the line and the column.
 
 Range shifters: the material (``RS_material`` label, or braggdesk's ``RS_material_name``) is
-resolved through the material library into ``RangeShifter.composition``, with ``RS_density``
-as its density when given.  MCsquare gives only a water-equivalent thickness; the physical
-thickness is then ``RS_WET / relative stopping power``, the relative stopping power being
-approximated by the relative electron density (:func:`~braggdesk.io.material_library.relative_electron_density`;
-1-3 % off for plastics; the WET itself is kept and is what the engine uses for energy loss).  braggdesk adds optional keys, written after MCsquare's own so that
+resolved through the material library into ``RangeShifter.composition`` (an ``RS_material`` label
+is MCsquare's own material, with MCsquare's stopping powers), with ``RS_density`` as its density
+when given.  MCsquare gives only a water-equivalent thickness; the physical thickness is then
+``RS_WET / relative stopping power`` (:func:`~braggdesk.physics.materials.material_physics`; the WET
+itself is kept and is what the engine uses for energy loss).  braggdesk adds optional keys, written after MCsquare's own so that
 MCsquare ignores them: ``RS_thickness`` [mm, physical, at RS_density], ``RS_isocenter_distance``
-[mm, slab centre upstream of the isocentre] and ``RS_material_name``.  Without
+[mm, slab centre upstream of the isocentre] and ``RS_material_name`` (written unless the material
+is MCsquare's own of that label).  Without
 ``RS_isocenter_distance`` the slab's downstream face is put at the nozzle exit; a plan's
 IsocenterToRangeShifterDistance should be preferred when there is one.
 
@@ -77,6 +78,7 @@ blank line MCsquare expects between "N energies" and the header).  All readers r
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -86,17 +88,13 @@ import numpy as np
 
 from braggdesk.errors import InputError
 
-from .text_files import parse_number, read_text_lines
-from braggdesk.io.material_library import (
-    UnknownMaterialError,
-    get_material,
-    material_by_mcsquare_label,
-    mcsquare_label_of,
-    relative_electron_density,
-    resource_path,
-)
 from braggdesk.model.beam_model import BeamModel, BeamModelError, RangeShifter
 from braggdesk.model.material import Material
+from braggdesk.physics.library import UnknownMaterialError, get_material, material_by_mcsquare_label, mcsquare_label_of
+from braggdesk.physics.materials import material_physics
+from braggdesk.physics.packaged import resource_path
+
+from .text_files import parse_number, read_text_lines
 
 __all__ = [
     "DCPT_VSAD_MM",
@@ -437,13 +435,13 @@ def _range_shifter(path: Path, block_line: int, block: dict[str, tuple[int, str]
     if density is not None and density != material.density_g_cm3:
         if density <= 0:
             raise InputError(path, f"line {block['RS_density'][0]}: RS_density {density:g} g/cm3 is not positive")
-        material = Material(material.name, density, material.mass_fractions, material.i_value_ev)
+        material = dataclasses.replace(material, density_g_cm3=density)
     wet = number("RS_WET")
     thickness = number("RS_thickness")
     if thickness is None:
         if wet is None:
             raise InputError(path, f"line {block_line}: range shifter {identifier} has neither RS_WET nor RS_thickness")
-        thickness = wet / relative_electron_density(material)  # relative stopping power ~ electron density
+        thickness = wet / material_physics(material).relative_stopping_power
     if thickness <= 0:
         raise InputError(path, f"line {block_line}: range shifter {identifier} thickness {thickness:g} mm "
                                "is not positive")
@@ -487,8 +485,10 @@ def write_bdl(model: BeamModel, path: str | Path, comments: list[str] | tuple[st
         if shifter.water_equivalent_thickness_mm is not None:
             out.append(f"RS_WET = {float(shifter.water_equivalent_thickness_mm)!r}")
         out += [f"RS_thickness = {float(shifter.thickness_mm)!r}",
-                f"RS_isocenter_distance = {float(shifter.isocenter_distance_mm)!r}",
-                f"RS_material_name = {material.name}", ""]
+                f"RS_isocenter_distance = {float(shifter.isocenter_distance_mm)!r}"]
+        if label is None or material.stopping_power_table != f"mcsquare:{material.name}":
+            out.append(f"RS_material_name = {material.name}")  # ours (e.g. our PMMA), not MCsquare's of that label
+        out.append("")
     out += ["Beam parameters", f"{len(model.nominal_energy_mev)} energies", "", " ".join(_BDL_COLUMNS)]
     for k in range(len(model.nominal_energy_mev)):
         mean = float(model.mean_energy_mev[k])

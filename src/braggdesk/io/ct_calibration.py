@@ -15,14 +15,17 @@ A name is taken as a built-in name before it is taken as a path; pass ``Path("wa
 ``"./water"`` to read a file that happens to be called like a built-in.
 
 MCsquare scanner files (MCsquare ``Scanners/<name>/``): ``#`` starts a comment anywhere on a line.
-``HU_Density_Conversion.txt`` has lines ``HU density_g_cm3`` (linear between points, constant
-beyond).  ``HU_Material_Conversion.txt`` has lines ``HU label`` where HU is the lowest HU of the
-section and ``label`` MCsquare's material number (``Materials/list.dat``); a material name may
-follow as a third column (``-950 40 Schneider_Lung``) or as the comment (``-950 40 # Schneider_Lung``);
-names alone (``-950 Schneider_Lung``) are accepted too.  A name in a data column is resolved
-through the material library (an unknown one is an error); otherwise the label number is
-resolved through ``mcsquare_materials.csv`` (MCsquare's own meaning of the line), and a name in
-the comment is used only when the label is not one MCsquare ships (a custom material).
+``HU_Density_Conversion.txt`` has lines ``HU density_g_cm3`` (linear between points, and along
+the end segments beyond the first and last point, as MCsquare does).  ``HU_Material_Conversion.txt``
+has lines ``HU label`` where HU is the lowest HU of the section and ``label`` MCsquare's material
+number (``Materials/list.dat``); a material name may follow as a third column
+(``-950 40 Schneider_Lung``) or as the comment (``-950 40 # Schneider_Lung``); names alone
+(``-950 Schneider_Lung``) are accepted too.  The materials of a scanner are MCsquare's, with
+MCsquare's own stopping powers (``braggdesk.physics.mcsquare``), so MCsquare's calibration gives
+MCsquare's ranges: a name in a data column is looked up in MCsquare's database first, then in the
+material library (an unknown one is an error); otherwise the label number is MCsquare's material
+of that label, and a name in the comment is used only when the label is not one MCsquare ships (a
+custom material).
 
 braggdesk calibration CSV (``ct_calibration.csv``) -- one file, three sections; lines starting
 with ``#`` and blank lines are ignored; each section's first row names its columns::
@@ -36,20 +39,23 @@ with ``#`` and blank lines are ignored; each section's first row names its colum
     -1000,0.00120479
     0,1.032
     [materials]
-    hu_min,material,density_g_cm3,mass_fractions,i_value_ev
-    -1000,Air,,,
-    -500,Solid_Water_HE,1.032,H:0.08 C:0.673 N:0.0239 O:0.1987 Cl:0.0014 Ca:0.0231,
+    hu_min,material,density_g_cm3,mass_fractions,i_value_ev,stopping_power_table
+    -1000,Air,,,,
+    -500,Solid_Water_HE,1.032,H:0.08 C:0.673 N:0.0239 O:0.1987 Cl:0.0014 Ca:0.0231,,
 
 * ``[calibration]`` (optional): rows ``key,value``; ``name`` (default: the file's stem) and any
   number of ``note`` rows.
 * ``[density]``: HU -> mass density points, HU strictly increasing; linear in between,
-  constant beyond the first and last point.
+  and beyond the first and last point along the end segment (never below 0); a table of one
+  point is constant.
 * ``[materials]``: one row per HU section, ``hu_min`` strictly increasing; a section reaches
   up to the next one's ``hu_min``, and HU below the first ``hu_min`` belong to the first.
   ``material`` names a library material (case-insensitive).  If ``mass_fractions`` is given
   (``Symbol:fraction`` separated by spaces) it defines the material inline and the name
   need not be in the library -- that is how custom materials survive a round trip.  Optional
-  ``density_g_cm3`` overrides the material's nominal density and ``i_value_ev`` its I-value.
+  ``density_g_cm3`` overrides the material's nominal density and ``i_value_ev`` its I-value;
+  ``stopping_power_table`` (``mcsquare:<MCsquare material>``) takes the stopping power from that
+  table instead of the composition (a library material of MCsquare's database has it already).
 
 Voxel density always comes from the ``[density]`` table; a material's own density is only
 nominal (used where a section says "use the material's density", e.g. by phantom builders).
@@ -63,6 +69,7 @@ and line.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from pathlib import Path
 
@@ -70,19 +77,20 @@ import numpy as np
 
 from braggdesk.errors import InputError
 
-from .text_files import parse_number, read_text_lines
-from braggdesk.io.material_library import (
+from braggdesk.model.material import CtCalibration, Material
+from braggdesk.physics.library import (
     UnknownMaterialError,
     format_mass_fractions,
     get_material,
     material_by_mcsquare_label,
+    mcsquare_label_of,
     parse_mass_fractions,
-    resource_path,
-    schneider_density,
-    schneider_density_sections,
-    schneider_materials,
 )
-from braggdesk.model.material import CtCalibration, Material
+from braggdesk.physics.mcsquare import mcsquare_materials, mcsquare_stopping_table_name
+from braggdesk.physics.packaged import resource_path
+from braggdesk.physics.schneider import schneider_density, schneider_density_sections, schneider_materials
+
+from .text_files import parse_number, read_text_lines
 
 __all__ = [
     "BUILTIN_CALIBRATIONS",
@@ -102,7 +110,7 @@ MCSQUARE_DENSITY_FILE = "HU_Density_Conversion.txt"
 MCSQUARE_MATERIAL_FILE = "HU_Material_Conversion.txt"
 BUILTIN_CALIBRATIONS = ("schneider", "water")
 
-_MATERIAL_COLUMNS = ["hu_min", "material", "density_g_cm3", "mass_fractions", "i_value_ev"]
+_MATERIAL_COLUMNS = ["hu_min", "material", "density_g_cm3", "mass_fractions", "i_value_ev", "stopping_power_table"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -115,18 +123,23 @@ def schneider_calibration() -> CtCalibration:
     Density: the 7 TOPAS sections ``density = offset + factor * (factor_offset + HU)`` on
     [hu_min, hu_max) become a piecewise-linear point table with a point at each section's
     lower bound and one at ``hu_max - 1`` (where the next section jumps), so every integer
-    HU from -1000 to 2995 gets exactly the TOPAS value; below -1000 and above 2995 the end
-    values hold.  TOPAS's per-HU ``DensityCorrection`` factor is NOT applied: it is a
-    Geant4-versus-XiO stopping-power fudge of TOPAS's example, not part of Schneider 2000.
+    HU from -1000 to 2995 gets exactly the TOPAS value.  TOPAS clamps HU to its table, so below
+    -1000 and above 2995 the end values hold: flat end segments (points at -1001 and 2996) keep
+    that under the end-segment extrapolation of every calibration (the last real segment is the
+    jump from bone to titanium, which no density should follow).  TOPAS's per-HU
+    ``DensityCorrection`` factor is NOT applied: it is a Geant4-versus-XiO stopping-power fudge of
+    TOPAS's example, not part of Schneider 2000.
 
-    Materials: the 25 composition sections (:func:`~braggdesk.io.material_library.schneider_materials`),
+    Materials: the 25 composition sections (:func:`~braggdesk.physics.schneider.schneider_materials`),
     the last being TOPAS's titanium section at 2995 HU.
     """
-    hu_points: list[float] = []
-    for hu_min, hu_max, *_ in schneider_density_sections():
+    sections_hu = schneider_density_sections()
+    hu_points: list[float] = [sections_hu[0][0] - 1]
+    for hu_min, hu_max, *_ in sections_hu:
         for hu in (hu_min, hu_max - 1):
-            if not hu_points or hu > hu_points[-1]:
+            if hu > hu_points[-1]:
                 hu_points.append(hu)
+    hu_points.append(sections_hu[-1][1])
     sections = schneider_materials()
     return CtCalibration(
         name="schneider",
@@ -285,8 +298,12 @@ def _is_int(text: str) -> bool:
 
 def _resolve_mcsquare_material(path: Path, line_no: int, label: str | None, names: list[str],
                                comment_name: str | None) -> Material:
-    """A name in a data column first, then the label MCsquare itself uses, then a name in the comment."""
+    """A name in a data column first (MCsquare's database, then the library), then the label MCsquare
+    itself uses, then a name in the comment."""
     for name in names:
+        mcsquare_label = mcsquare_label_of(name)
+        if mcsquare_label is not None:
+            return material_by_mcsquare_label(mcsquare_label)
         try:
             return get_material(name)
         except UnknownMaterialError as exc:
@@ -394,6 +411,10 @@ def _material_from_row(path: Path, line_no: int, row: dict[str, str]) -> Materia
     density_text = row.get("density_g_cm3", "")
     fractions_text = row.get("mass_fractions", "")
     i_text = row.get("i_value_ev", "")
+    table = row.get("stopping_power_table", "") or None
+    if table is not None and mcsquare_stopping_table_name(table) not in mcsquare_materials():
+        raise InputError(path, f"line {line_no}: stopping_power_table {table!r} is not one braggdesk has; expected "
+                               "mcsquare:<name> with a material of resources/materials/mcsquare_materials.csv")
     library = None
     if not fractions_text:
         try:
@@ -404,10 +425,9 @@ def _material_from_row(path: Path, line_no: int, row: dict[str, str]) -> Materia
     density = _number(path, line_no, density_text, "density_g_cm3") if density_text else None
     i_value = _number(path, line_no, i_text, "i_value_ev") if i_text else None
     if library is not None:
-        if density is None and i_value is None:
-            return library
-        return Material(library.name, library.density_g_cm3 if density is None else density, library.mass_fractions,
-                        library.i_value_ev if i_value is None else i_value)
+        changes = {k: v for k, v in (("density_g_cm3", density), ("i_value_ev", i_value),
+                                     ("stopping_power_table", table)) if v is not None}
+        return dataclasses.replace(library, **changes) if changes else library
     try:
         fractions = parse_mass_fractions(fractions_text)
     except ValueError as exc:
@@ -418,7 +438,7 @@ def _material_from_row(path: Path, line_no: int, row: dict[str, str]) -> Materia
         except UnknownMaterialError:
             raise InputError(path, f"line {line_no}: material {name} is defined inline but has no density_g_cm3 "
                                    "and is not in the library") from None
-    return Material(name, density, fractions, i_value)
+    return Material(name, density, fractions, i_value, table)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -451,6 +471,7 @@ def write_calibration_csv(calibration: CtCalibration, path: str | Path) -> Path:
             repr(float(hu)), material.name, repr(float(material.density_g_cm3)),
             format_mass_fractions(material.mass_fractions),
             "" if material.i_value_ev is None else repr(float(material.i_value_ev)),
+            material.stopping_power_table or "",
         ])
     try:
         path.write_text(buffer.getvalue(), encoding="utf-8")

@@ -38,7 +38,8 @@ such as the demo's target) and the CT calibration.
 HU used: air -1000, water 0, lung -740, bone 1200, Solid Water HE 20, PMMA 120.
 Each phantom's calibration has density points exactly at those HU (np.interp
 is exact there) and material sections whose bounds lie halfway between them.
-I-values are left to Bragg additivity, as in the material library.
+I-values and stopping powers are the material library's (PMMA 74 eV, air 85.7 eV, water 78 eV, Solid
+Water HE by Bragg additivity).
 """
 
 from __future__ import annotations
@@ -50,11 +51,12 @@ from pathlib import Path
 import numpy as np
 
 from braggdesk.model import CtCalibration, Material, Roi, StructureSet, Volume
+from braggdesk.physics.library import get_material
 
 from .ct_calibration import write_calibration_csv
 from .dicom_ct import write_ct_series
 from .mask_contours import mask_contours
-from .material_library import get_material
+
 from .rtstruct import read_sop_instance_uids, write_rtstruct
 from .uids import new_uid
 

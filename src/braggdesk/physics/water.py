@@ -12,40 +12,38 @@ water's, built here once per process from ICRU Report 49 / NIST PSTAR data
 * CSDA range R(E) = R(E_min) + integral_{E_min}^{E} dE'/S(E'), integrated exactly per
   power-law interval, starting from the file's range at the lowest energy (0.1 MeV).  It
   reproduces NIST's CSDA ranges to better than 0.05 % over 1-400 MeV (see the tests);
-* everything is resampled onto grids uniform in ln(E) (and, for the inverse, ln(R)) so the
-  engine can find a table index with one multiply: ``i = (ln E - ln E_min) / d_log_energy``.
-  With 2048 nodes, linear interpolation in value between nodes is accurate to ~1e-5.
+* everything is resampled onto grids uniform in ln(E) (and, for the inverse, ln(R)):
+  :class:`~braggdesk.physics.loggrid.LogTable` objects, so the engine finds a table index with
+  one multiply.  With 2048 nodes, linear interpolation in value between nodes is accurate to ~1e-5.
+
+This absolute table is ICRU 49's (I = 75 eV); ratios to water use ICRU 90's water (78 eV), see
+:mod:`.stopping` for why.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from braggdesk.errors import InputError
 
-from .elements import ELEMENTS
+from .constants import BETHE_K_MEV_CM2_MOL, ELECTRON_MASS_MEV, HIGHLAND_ES_MEV, PROTON_MASS_MEV
+from .kinematics import beta_squared, p_beta_mev
+from .loggrid import LogGrid, LogTable
 from .packaged import read_packaged_csv
+from .stopping import WATER_MASS_FRACTIONS, WATER_Z_OVER_A
 
 __all__ = [
     "PROTON_MASS_MEV", "ELECTRON_MASS_MEV", "BETHE_K_MEV_CM2_MOL", "HIGHLAND_ES_MEV",
-    "WATER_I_VALUE_EV", "WATER_MASS_FRACTIONS", "WATER_Z_OVER_A",
+    "PSTAR_WATER_I_VALUE_EV", "WATER_MASS_FRACTIONS", "WATER_Z_OVER_A",
     "RangeEnergyTable", "water_table", "build_range_energy_table", "read_pstar_water",
     "let_kev_um", "beta_squared", "p_beta_mev", "bohr_variance_mev2_per_g_cm2",
     "highland_f", "highland_theta0_sq",
 ]
 
-PROTON_MASS_MEV = 938.272088  # CODATA 2018
-ELECTRON_MASS_MEV = 0.51099895  # CODATA 2018
-BETHE_K_MEV_CM2_MOL = 0.307075  # K = 4 pi N_A r_e^2 m_e c^2 (PDG)
-HIGHLAND_ES_MEV = 13.6  # Highland's constant (PDG form of the Highland formula)
-
-WATER_I_VALUE_EV = 75.0  # ICRU Report 49, used by PSTAR for liquid water
-WATER_MASS_FRACTIONS: dict[str, float] = {"H": 0.111894, "O": 0.888106}
-WATER_Z_OVER_A: float = sum(w * ELEMENTS[s].z_over_a for s, w in WATER_MASS_FRACTIONS.items())
-"""Z/A of water in mol/g (0.55508)."""
+PSTAR_WATER_I_VALUE_EV = 75.0  # ICRU Report 49: what PSTAR, and so this absolute table, uses for liquid water
 
 _PSTAR_RESOURCE = ("physics", "pstar_water.csv")
 _PSTAR_COLUMNS = ("kinetic_energy_MeV", "electronic_stopping_MeV_cm2_g", "total_stopping_MeV_cm2_g",
@@ -56,73 +54,61 @@ _HIGHLAND_T_MIN = 1e-4
 
 @dataclass(frozen=True, eq=False)
 class RangeEnergyTable:
-    """Water range-energy tables on uniform log grids, ready for index-arithmetic lookup.
+    """Water range-energy tables, each a :class:`LogTable`, ready for index-arithmetic lookup.
 
-    Energy grid: ``energy_grid_mev[i] = exp(log_energy_min + i * d_log_energy)``, with
-    ``stopping_power_mev_cm2_g`` (total), ``electronic_stopping_mev_cm2_g`` (for LET) and
-    ``csda_range_g_cm2`` at those nodes.  Inverse grid: ``range_grid_g_cm2[j] =
-    exp(log_range_min + j * d_log_range)`` with ``energy_at_range_mev`` at those nodes.
+    On one energy grid (0.1-400 MeV): ``stopping_power_mev_cm2_g`` (total),
+    ``electronic_stopping_mev_cm2_g`` (for LET) and ``csda_range_g_cm2``; on a range grid (the
+    ranges of 0.1 and 400 MeV): ``energy_at_range_mev``, the inverse.
 
-    The methods interpolate linearly in value between nodes, exactly as the engine does on
-    the device.  Outside the grid: below the lowest energy (0.1 MeV) the range goes linearly to
-    zero, R = R_min * E / E_min (and its inverse), and stopping powers hold their first value;
-    above the highest energy (400 MeV) range and energy extrapolate along the last interval and
+    The methods interpolate linearly in value between nodes, exactly as the engine does on the
+    device.  Outside the grid: below the lowest energy (0.1 MeV) the range goes linearly to zero,
+    R = R_min * E / E_min (and its inverse), and stopping powers hold their first value; above
+    the highest energy (400 MeV) range and energy extrapolate along the last interval and
     stopping powers hold their last value.
     """
 
-    log_energy_min: float
-    d_log_energy: float
-    energy_grid_mev: np.ndarray = field(repr=False)
-    stopping_power_mev_cm2_g: np.ndarray = field(repr=False)
-    electronic_stopping_mev_cm2_g: np.ndarray = field(repr=False)
-    csda_range_g_cm2: np.ndarray = field(repr=False)
-    log_range_min: float
-    d_log_range: float
-    range_grid_g_cm2: np.ndarray = field(repr=False)
-    energy_at_range_mev: np.ndarray = field(repr=False)
+    stopping_power_mev_cm2_g: LogTable
+    electronic_stopping_mev_cm2_g: LogTable
+    csda_range_g_cm2: LogTable
+    energy_at_range_mev: LogTable
+
+    @property
+    def energy_grid(self) -> LogGrid:
+        return self.csda_range_g_cm2.grid
+
+    @property
+    def range_grid(self) -> LogGrid:
+        return self.energy_at_range_mev.grid
 
     @property
     def energy_min_mev(self) -> float:
-        return float(self.energy_grid_mev[0])
+        return self.energy_grid.x_min
 
     @property
     def energy_max_mev(self) -> float:
-        return float(self.energy_grid_mev[-1])
+        return self.energy_grid.x_max
 
     def range_g_cm2(self, energy_mev: np.ndarray | float) -> np.ndarray:
         """CSDA range in water [g/cm^2] at kinetic energy ``energy_mev``."""
         e = np.asarray(energy_mev, dtype=float)
-        r = _lookup(e, self.log_energy_min, self.d_log_energy, self.csda_range_g_cm2, extrapolate=True)
-        low = e < self.energy_min_mev
-        return np.where(low, self.csda_range_g_cm2[0] * np.maximum(e, 0.0) / self.energy_min_mev, r)
+        r = self.csda_range_g_cm2.lookup(e, extrapolate=True)
+        r_min = self.csda_range_g_cm2.values[0]
+        return np.where(e < self.energy_min_mev, r_min * np.maximum(e, 0.0) / self.energy_min_mev, r)
 
     def energy_mev(self, range_g_cm2: np.ndarray | float) -> np.ndarray:
         """Kinetic energy [MeV] of a proton with CSDA range ``range_g_cm2`` in water (inverse of range)."""
         r = np.asarray(range_g_cm2, dtype=float)
-        e = _lookup(r, self.log_range_min, self.d_log_range, self.energy_at_range_mev, extrapolate=True)
-        r_min = self.range_grid_g_cm2[0]
-        return np.where(r < r_min, self.energy_at_range_mev[0] * np.maximum(r, 0.0) / r_min, e)
+        e = self.energy_at_range_mev.lookup(r, extrapolate=True)
+        r_min = self.range_grid.x_min
+        return np.where(r < r_min, self.energy_at_range_mev.values[0] * np.maximum(r, 0.0) / r_min, e)
 
     def stopping_power(self, energy_mev: np.ndarray | float) -> np.ndarray:
         """Total mass stopping power of water [MeV cm^2/g]."""
-        return _lookup(np.asarray(energy_mev, dtype=float), self.log_energy_min, self.d_log_energy,
-                       self.stopping_power_mev_cm2_g, extrapolate=False)
+        return self.stopping_power_mev_cm2_g.lookup(energy_mev)
 
     def electronic_stopping_power(self, energy_mev: np.ndarray | float) -> np.ndarray:
         """Electronic mass stopping power of water [MeV cm^2/g] (what LET is made of)."""
-        return _lookup(np.asarray(energy_mev, dtype=float), self.log_energy_min, self.d_log_energy,
-                       self.electronic_stopping_mev_cm2_g, extrapolate=False)
-
-
-def _lookup(x: np.ndarray, log_min: float, d_log: float, values: np.ndarray, *, extrapolate: bool) -> np.ndarray:
-    """Linear interpolation in value on a grid uniform in ln(x); the engine's lookup, in numpy."""
-    n = len(values)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        u = (np.log(np.maximum(x, 1e-300)) - log_min) / d_log
-    i = np.clip(np.floor(u), 0, n - 2).astype(np.int64)
-    f = u - i
-    f = np.maximum(f, 0.0) if extrapolate else np.clip(f, 0.0, 1.0)
-    return values[i] * (1.0 - f) + values[i + 1] * f
+        return self.electronic_stopping_mev_cm2_g.lookup(energy_mev)
 
 
 def read_pstar_water() -> dict[str, np.ndarray]:
@@ -182,57 +168,34 @@ def build_range_energy_table(pstar: dict[str, np.ndarray], n_grid: int = _N_GRID
     total = _PowerLawIntegral(e, s_tot, r0)
     electronic = _PowerLawIntegral(e, s_el, r0)
 
-    log_e = np.linspace(np.log(e[0]), np.log(e[-1]), n_grid)
-    grid_e = np.exp(log_e)
-    grid_e[0], grid_e[-1] = e[0], e[-1]
+    energy_grid = LogGrid(float(e[0]), float(e[-1]), n_grid)
+    grid_e = energy_grid.nodes()
     r_grid = total.range(grid_e)
 
     # inverse: interpolate ln E against ln R on a 16x finer energy grid (error ~1e-8)
-    fine_e = np.exp(np.linspace(log_e[0], log_e[-1], 16 * n_grid))
+    fine_e = LogGrid(float(e[0]), float(e[-1]), 16 * n_grid).nodes()
     fine_log_r = np.log(total.range(fine_e))
-    log_r = np.linspace(np.log(r_grid[0]), np.log(r_grid[-1]), n_grid)
-    e_at_r = np.exp(np.interp(log_r, fine_log_r, np.log(fine_e)))
+    range_grid = LogGrid(float(r_grid[0]), float(r_grid[-1]), n_grid)
+    e_at_r = np.exp(np.interp(np.log(range_grid.nodes()), fine_log_r, np.log(fine_e)))
     e_at_r[0], e_at_r[-1] = e[0], e[-1]
 
     return RangeEnergyTable(
-        log_energy_min=float(log_e[0]),
-        d_log_energy=float(log_e[1] - log_e[0]),
-        energy_grid_mev=grid_e,
-        stopping_power_mev_cm2_g=total.stopping(grid_e),
-        electronic_stopping_mev_cm2_g=electronic.stopping(grid_e),
-        csda_range_g_cm2=r_grid,
-        log_range_min=float(log_r[0]),
-        d_log_range=float(log_r[1] - log_r[0]),
-        range_grid_g_cm2=np.exp(log_r),
-        energy_at_range_mev=e_at_r,
+        stopping_power_mev_cm2_g=LogTable(energy_grid, total.stopping(grid_e)),
+        electronic_stopping_mev_cm2_g=LogTable(energy_grid, electronic.stopping(grid_e)),
+        csda_range_g_cm2=LogTable(energy_grid, r_grid),
+        energy_at_range_mev=LogTable(range_grid, e_at_r),
     )
 
 
 @functools.lru_cache(maxsize=1)
 def water_table() -> RangeEnergyTable:
-    """The water range-energy table from the packaged PSTAR data (built once per process)."""
-    table = build_range_energy_table(read_pstar_water())
-    for arr in (table.energy_grid_mev, table.stopping_power_mev_cm2_g, table.electronic_stopping_mev_cm2_g,
-                table.csda_range_g_cm2, table.range_grid_g_cm2, table.energy_at_range_mev):
-        arr.setflags(write=False)  # shared by every caller through the cache
-    return table
+    """The water range-energy table from the packaged PSTAR data (built once per process; read-only)."""
+    return build_range_energy_table(read_pstar_water())
 
 
 def let_kev_um(energy_mev: np.ndarray | float) -> np.ndarray:
     """Unrestricted LET in water [keV/um] = electronic stopping power [MeV cm^2/g] * 0.1 (density 1)."""
     return 0.1 * water_table().electronic_stopping_power(energy_mev)
-
-
-def beta_squared(kinetic_energy_mev: np.ndarray | float) -> np.ndarray:
-    """beta^2 = 1 - 1/gamma^2 of a proton with this kinetic energy."""
-    gamma = 1.0 + np.asarray(kinetic_energy_mev, dtype=float) / PROTON_MASS_MEV
-    return 1.0 - 1.0 / (gamma * gamma)
-
-
-def p_beta_mev(kinetic_energy_mev: np.ndarray | float) -> np.ndarray:
-    """p*beta*c of a proton [MeV]: pv = T (T + 2M) / (T + M), the quantity in Highland's formula."""
-    t = np.asarray(kinetic_energy_mev, dtype=float)
-    return t * (t + 2.0 * PROTON_MASS_MEV) / (t + PROTON_MASS_MEV)
 
 
 def bohr_variance_mev2_per_g_cm2(energy_mev: np.ndarray | float, z_over_a: float | np.ndarray) -> np.ndarray:

@@ -23,14 +23,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from braggdesk.errors import InputError
 from braggdesk.model import Material
 
-from .elements import ELEMENTS, element, normalised_mass_fractions
+from .constants import AVOGADRO_PER_MOL, BARN_CM2
+from .elements import ELEMENTS, element, normalise_mass_fractions
+from .loggrid import LogGrid, LogTable
 from .packaged import read_packaged_csv
 from .water import RangeEnergyTable, water_table
 
@@ -40,8 +42,6 @@ __all__ = [
     "surviving_fraction", "nuclear_table", "element_sources",
 ]
 
-_AVOGADRO = 6.02214076e23
-_BARN_CM2 = 1e-24
 _RESOURCE = ("physics", "icru63_proton_nuclear_xs_mcsquare.csv")
 _COLUMNS = ("element", "Z", "kinetic_energy_MeV", "sigma_nonelastic_barn", "nonelastic_energy_fraction_to_recoils")
 
@@ -120,7 +120,7 @@ def element_nonelastic_barn(symbol: str, energy_mev: np.ndarray | float) -> np.n
 
 def _weights(material: Material) -> dict[str, float]:
     """w_i / A_i [mol/g] per element, mass fractions normalised to 1."""
-    return {s: w / element(s, material.name).a_g_mol for s, w in normalised_mass_fractions(material).items()}
+    return {s: w / element(s, material.name).a_g_mol for s, w in normalise_mass_fractions(material.mass_fractions, material.name).items()}
 
 
 def element_sources(material: Material, energy_mev: np.ndarray | float) -> list[tuple[str, np.ndarray]]:
@@ -135,7 +135,7 @@ def element_sources(material: Material, energy_mev: np.ndarray | float) -> list[
     for symbol, n in _weights(material).items():
         src, scale = _source(symbol, material.name)
         if src is not None:
-            out.append((src.symbol, _AVOGADRO * _BARN_CM2 * n * scale * src.sigma_barn(e)))
+            out.append((src.symbol, AVOGADRO_PER_MOL * BARN_CM2 * n * scale * src.sigma_barn(e)))
     return out
 
 
@@ -147,7 +147,7 @@ def nonelastic_mass_cm2_g(material: Material, energy_mev: np.ndarray | float) ->
         src, scale = _source(symbol, material.name)
         if src is not None:
             out = out + n * scale * src.sigma_barn(e)
-    return _AVOGADRO * _BARN_CM2 * out
+    return AVOGADRO_PER_MOL * BARN_CM2 * out
 
 
 def nonelastic_macroscopic_per_cm(material: Material, density_g_cm3: float | None,
@@ -200,45 +200,39 @@ def surviving_fraction(material: Material, density_g_cm3: float | None, initial_
 
 @dataclass(frozen=True, eq=False)
 class NuclearTable:
-    """Per material index, Sigma/rho [cm^2/g] and the recoil energy fraction on the water table's grid.
+    """Per material index, Sigma/rho [cm^2/g] and the recoil energy fraction, as :class:`LogTable` rows.
 
     Row ``k`` belongs to ``materials[k]`` of :func:`nuclear_table`'s argument (e.g. a
     :class:`~braggdesk.model.CtCalibration`'s material list, so the engine indexes it with the
-    voxel material index).  Column ``i`` is energy ``exp(log_energy_min + i * d_log_energy)``,
-    exactly the grid of the :class:`RangeEnergyTable` it was built with, so one energy index
-    serves both tables.  Sigma [1/cm] = voxel density * ``nonelastic_mass_cm2_g[k, i]``.
+    voxel material index).  Both tables share one energy grid (by default the water table's, so
+    one grid position serves the stopping power and the cross section).
+    Sigma [1/cm] = voxel density * ``nonelastic_mass_cm2_g`` at (row, energy).
     """
 
     material_names: tuple[str, ...]
-    log_energy_min: float
-    d_log_energy: float
-    energy_grid_mev: np.ndarray = field(repr=False)
-    nonelastic_mass_cm2_g: np.ndarray = field(repr=False)  # (n_materials, n_energy)
-    recoil_energy_fraction: np.ndarray = field(repr=False)  # (n_materials, n_energy)
+    nonelastic_mass_cm2_g: LogTable  # values (n_materials, n_energy)
+    recoil_energy_fraction: LogTable  # values (n_materials, n_energy)
+
+    @property
+    def grid(self) -> LogGrid:
+        return self.nonelastic_mass_cm2_g.grid
 
     def nonelastic_per_cm(self, material_index: np.ndarray | int, density_g_cm3: np.ndarray | float,
                           energy_mev: np.ndarray | float) -> np.ndarray:
         """Sigma [1/cm] by index lookup, linear in value between grid nodes, held outside the grid."""
-        e = np.asarray(energy_mev, dtype=float)
-        u = (np.log(np.maximum(e, 1e-300)) - self.log_energy_min) / self.d_log_energy
-        i = np.clip(np.floor(u), 0, len(self.energy_grid_mev) - 2).astype(np.int64)
-        f = np.clip(u - i, 0.0, 1.0)
-        k = np.asarray(material_index)
-        per_mass = self.nonelastic_mass_cm2_g[k, i] * (1.0 - f) + self.nonelastic_mass_cm2_g[k, i + 1] * f
+        per_mass = self.nonelastic_mass_cm2_g.lookup(energy_mev, np.asarray(material_index))
         return np.asarray(density_g_cm3, dtype=float) * per_mass
 
 
-def nuclear_table(materials: Sequence[Material], table: RangeEnergyTable | None = None) -> NuclearTable:
-    """Tabulate Sigma/rho and the recoil fraction of each material on ``table``'s energy grid."""
-    table = water_table() if table is None else table
-    grid = table.energy_grid_mev
-    sigma = np.array([nonelastic_mass_cm2_g(m, grid) for m in materials]).reshape(len(materials), len(grid))
-    recoil = np.array([recoil_energy_fraction(m, grid) for m in materials]).reshape(len(materials), len(grid))
+def nuclear_table(materials: Sequence[Material], grid: LogGrid | RangeEnergyTable | None = None) -> NuclearTable:
+    """Tabulate Sigma/rho and the recoil fraction of each material on ``grid`` (default: the water table's energy grid)."""
+    if grid is None:
+        grid = water_table()
+    if isinstance(grid, RangeEnergyTable):
+        grid = grid.energy_grid
+    materials = list(materials)
     return NuclearTable(
         material_names=tuple(m.name for m in materials),
-        log_energy_min=table.log_energy_min,
-        d_log_energy=table.d_log_energy,
-        energy_grid_mev=grid,
-        nonelastic_mass_cm2_g=sigma,
-        recoil_energy_fraction=recoil,
+        nonelastic_mass_cm2_g=LogTable.sample(grid, [functools.partial(nonelastic_mass_cm2_g, m) for m in materials]),
+        recoil_energy_fraction=LogTable.sample(grid, [functools.partial(recoil_energy_fraction, m) for m in materials]),
     )

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from braggdesk.engine.physics import water
-from braggdesk.engine.physics.water import (
+from braggdesk.physics import water
+from braggdesk.physics.water import (
     WATER_Z_OVER_A, beta_squared, bohr_variance_mev2_per_g_cm2, highland_f, highland_theta0_sq, let_kev_um,
     p_beta_mev, water_table,
 )
@@ -27,11 +27,16 @@ def pstar() -> dict[str, np.ndarray]:
 
 def test_grids_are_uniform_in_log():
     t = water_table()
-    assert t.energy_grid_mev[0] == pytest.approx(0.1) and t.energy_grid_mev[-1] == pytest.approx(400.0)
-    assert np.allclose(np.diff(np.log(t.energy_grid_mev)), t.d_log_energy, rtol=1e-9, atol=1e-12)
-    assert np.allclose(np.log(t.energy_grid_mev[0]), t.log_energy_min)
-    assert np.allclose(np.diff(np.log(t.range_grid_g_cm2)), t.d_log_range, rtol=1e-9, atol=1e-12)
-    assert np.all(np.diff(t.csda_range_g_cm2) > 0) and np.all(np.diff(t.energy_at_range_mev) > 0)
+    energy = t.energy_grid.nodes()
+    assert energy[0] == pytest.approx(0.1) and energy[-1] == pytest.approx(400.0)
+    assert np.allclose(np.diff(np.log(energy)), 1 / t.energy_grid.inv_dlog, rtol=1e-9, atol=1e-12)
+    assert np.allclose(np.log(energy[0]), t.csda_range_g_cm2.log_x0)
+    ranges = t.range_grid.nodes()
+    assert np.allclose(np.diff(np.log(ranges)), 1 / t.energy_at_range_mev.inv_dlog, rtol=1e-9, atol=1e-12)
+    assert ranges[0] == t.csda_range_g_cm2.values[0] and ranges[-1] == t.csda_range_g_cm2.values[-1]
+    assert np.all(np.diff(t.csda_range_g_cm2.values) > 0) and np.all(np.diff(t.energy_at_range_mev.values) > 0)
+    with pytest.raises(ValueError):
+        t.csda_range_g_cm2.values[0] = 0.0  # shared through the cache: read-only
 
 
 @pytest.mark.parametrize(("energy_mev", "nist_range_g_cm2"), [(70, 4.080), (100, 7.718), (150, 15.77), (200, 25.96)])
@@ -60,10 +65,10 @@ def test_stopping_power_reproduces_pstar_nodes(pstar):
 
 def test_range_is_the_integral_of_inverse_stopping_power():
     t = water_table()
-    e = t.energy_grid_mev
-    drde = np.gradient(t.csda_range_g_cm2, e)
+    e = t.energy_grid.nodes()
+    drde = np.gradient(t.csda_range_g_cm2.values, e)
     inner = slice(5, -5)
-    assert np.max(np.abs(drde[inner] * t.stopping_power_mev_cm2_g[inner] - 1)) < 2e-3
+    assert np.max(np.abs(drde[inner] * t.stopping_power_mev_cm2_g.values[inner] - 1)) < 2e-3
 
 
 def test_inverse_round_trip_and_vectorised():

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from braggdesk.engine.physics import WATER, material_physics, nuclear_table, water_table
-from braggdesk.engine.physics.elements import ELEMENTS
-from braggdesk.engine.physics.nuclear import (
+from braggdesk.physics import WATER, material_physics, nuclear_table, water_table
+from braggdesk.physics.elements import ELEMENTS
+from braggdesk.physics.nuclear import (
     element_nonelastic_barn, icru63_cross_sections, nonelastic_macroscopic_per_cm, nonelastic_mass_cm2_g,
     recoil_energy_fraction, surviving_fraction,
 )
@@ -121,11 +121,11 @@ def test_nuclear_table_on_water_grid():
     materials = [WATER, BONE, Material("lung", 0.26, {"H": 0.103, "C": 0.105, "N": 0.031, "O": 0.749, "Na": 0.002,
                                                        "P": 0.002, "S": 0.003, "Cl": 0.003, "K": 0.002})]
     nt = nuclear_table(materials, table)
-    assert nt.nonelastic_mass_cm2_g.shape == (3, len(table.energy_grid_mev))
-    assert nt.recoil_energy_fraction.shape == nt.nonelastic_mass_cm2_g.shape
-    assert nt.log_energy_min == table.log_energy_min and nt.d_log_energy == table.d_log_energy
+    assert nt.nonelastic_mass_cm2_g.values.shape == (3, table.energy_grid.n)
+    assert nt.recoil_energy_fraction.values.shape == nt.nonelastic_mass_cm2_g.values.shape
+    assert nt.grid == table.energy_grid  # one grid position serves the stopping power and the cross section
     assert nt.material_names == ("Water", "bone", "lung")
-    assert np.allclose(nt.nonelastic_mass_cm2_g[1], nonelastic_mass_cm2_g(BONE, table.energy_grid_mev))
+    assert np.allclose(nt.nonelastic_mass_cm2_g.values[1], nonelastic_mass_cm2_g(BONE, table.energy_grid.nodes()))
     e = np.array([8.0, 15.0, 23.0, 70.0, 100.0, 150.0, 249.0])
     for k, m in enumerate(materials):
         looked_up = nt.nonelastic_per_cm(np.full(e.shape, k), m.density_g_cm3, e)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from braggdesk.engine.physics.elastic import (pp_elastic_macroscopic_per_cm, pp_elastic_sigma_mb,
+from braggdesk.physics.elastic import (pp_elastic_macroscopic_per_cm, pp_elastic_sigma_mb,
                                               pp_lab_angles)
-from braggdesk.engine.physics.materials import WATER
-from braggdesk.engine.physics.water import PROTON_MASS_MEV
+from braggdesk.physics.materials import WATER
+from braggdesk.physics.water import PROTON_MASS_MEV
 from braggdesk.model import Material
 
 

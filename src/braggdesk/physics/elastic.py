@@ -26,16 +26,14 @@ import numpy as np
 
 from braggdesk.model import Material
 
-from .elements import normalised_mass_fractions
-from .water import PROTON_MASS_MEV
+from .constants import AVOGADRO_PER_MOL, PROTON_MASS_MEV
+from .elements import ELEMENTS, normalise_mass_fractions
 
 __all__ = ["PP_ELASTIC_MIN_MEV", "WATER_HYDROGEN_MASS_FRACTION", "pp_elastic_macroscopic_per_cm",
            "pp_elastic_sigma_mb", "pp_lab_angles"]
 
 PP_ELASTIC_MIN_MEV = 10.0
 WATER_HYDROGEN_MASS_FRACTION = 0.1119  # the water the parametrisation was made for
-_AVOGADRO = 6.02214076e23
-_HYDROGEN_A = 1.00794
 
 
 def _water_sigma_per_cm(energy_mev: np.ndarray) -> np.ndarray:
@@ -48,13 +46,13 @@ def pp_elastic_macroscopic_per_cm(material: Material, density_g_cm3: float | Non
                                   energy_mev: np.ndarray | float) -> np.ndarray:
     """Sigma_pp [1/cm] of ``material`` at ``density_g_cm3`` (its nominal density if None)."""
     rho = material.density_g_cm3 if density_g_cm3 is None else density_g_cm3
-    w_h = normalised_mass_fractions(material).get("H", 0.0)
+    w_h = normalise_mass_fractions(material.mass_fractions, material.name).get("H", 0.0)
     return rho * w_h / WATER_HYDROGEN_MASS_FRACTION * _water_sigma_per_cm(energy_mev)
 
 
 def pp_elastic_sigma_mb(energy_mev: np.ndarray | float) -> np.ndarray:
     """The parametrisation per hydrogen atom, in millibarn (for checks against p-p data)."""
-    atoms_per_cm3 = WATER_HYDROGEN_MASS_FRACTION * _AVOGADRO / _HYDROGEN_A
+    atoms_per_cm3 = WATER_HYDROGEN_MASS_FRACTION * AVOGADRO_PER_MOL / ELEMENTS["H"].a_g_mol
     return _water_sigma_per_cm(energy_mev) / atoms_per_cm3 * 1e27
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from braggdesk.errors import BraggdeskError, InputError
-from braggdesk.io.material_library import (
-    ELEMENTS,
+from braggdesk.physics.elements import ELEMENTS
+from braggdesk.physics.library import (
     UnknownMaterialError,
     format_mass_fractions,
     get_material,
@@ -17,11 +17,10 @@ from braggdesk.io.material_library import (
     material_by_mcsquare_label,
     mcsquare_label_of,
     parse_mass_fractions,
-    relative_electron_density,
-    resource_path,
-    schneider_density,
-    schneider_materials,
 )
+from braggdesk.physics.materials import material_physics
+from braggdesk.physics.packaged import resource_path
+from braggdesk.physics.schneider import schneider_density, schneider_materials
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 
@@ -44,8 +43,11 @@ def test_our_materials_win_on_name_clash():
     pmma = get_material("PMMA")
     assert pmma.mass_fractions == pytest.approx({"H": 0.080538, "C": 0.599848, "O": 0.319614})
     assert pmma.density_g_cm3 == 1.19
+    assert pmma.i_value_ev == 74.0 and air.i_value_ev == 85.7  # ICRU 37/49 values, not Bragg additivity
     water = get_material("Water")
-    assert water.i_value_ev == 75.0 and water.density_g_cm3 == 1.0
+    assert water.i_value_ev == 78.0 and water.density_g_cm3 == 1.0  # ICRU 90
+    for ours in (air, pmma, water, get_material("Solid_Water_HE")):
+        assert ours.stopping_power_table is None  # from the composition and the I-value
 
 
 def test_solid_water_he_is_renormalised():
@@ -84,9 +86,12 @@ def test_unknown_material_lists_close_names():
 
 
 def test_mcsquare_labels():
-    assert material_by_mcsquare_label(66).name == "Lexan"
+    assert material_by_mcsquare_label(66) is get_material("Lexan")
     assert material_by_mcsquare_label(40).name == "Schneider_Lung"
-    assert material_by_mcsquare_label(17) is get_material("Water")  # resolved by name: our Water
+    water = material_by_mcsquare_label(17)  # a label is MCsquare's own material, not ours of that name
+    assert water.name == "Water" and water.stopping_power_table == "mcsquare:Water" and water is not get_material("Water")
+    assert material_by_mcsquare_label(64).stopping_power_table == "mcsquare:PMMA"
+    assert get_material("Schneider_Lung").stopping_power_table == "mcsquare:Schneider_Lung"
     assert mcsquare_label_of("lexan") == 66
     assert mcsquare_label_of("Solid_Water_HE") is None
     with pytest.raises(UnknownMaterialError):
@@ -107,11 +112,12 @@ def test_parse_and_format_mass_fractions():
 
 
 def test_relative_electron_density():
-    assert relative_electron_density(get_material("Water")) == pytest.approx(1.0, abs=1e-6)
+    assert material_physics(get_material("Water")).electron_density_relative_to_water == pytest.approx(1.0, abs=1e-6)
     # MCsquare lists electron densities: Lexan 3.80811e23, water 3.34274e23 per cm3
-    assert relative_electron_density(get_material("Lexan")) == pytest.approx(3.80811 / 3.34274, rel=2e-3)
-    assert relative_electron_density(get_material("Lexan"), 2.4) == pytest.approx(
-        2 * relative_electron_density(get_material("Lexan")))
+    lexan = get_material("Lexan")
+    assert material_physics(lexan).electron_density_relative_to_water == pytest.approx(3.80811 / 3.34274, rel=2e-3)
+    assert material_physics(lexan, 2.4).electron_density_relative_to_water == pytest.approx(
+        2 * material_physics(lexan).electron_density_relative_to_water)
 
 
 def _schneider_reference() -> list[dict[str, str]]:
@@ -179,7 +185,7 @@ def test_shipped_physics_tables_are_unchanged_copies():
 
 
 def test_bad_library_row_names_file_and_line(tmp_path, monkeypatch):
-    from braggdesk.io import material_library as ml
+    from braggdesk.physics import library as ml
 
     bad = tmp_path / "materials"
     bad.mkdir()
