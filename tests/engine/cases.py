@@ -78,3 +78,33 @@ def dose_in_the_plate_gy(result, iso) -> float:
     x, y, z = result.grid.axis_coordinates_mm()
     sel = np.ix_(np.abs(z - iso[2]) < 20, np.abs(y - iso[1]) < 2.5, np.abs(x - iso[0]) < 20)
     return float(result.dose_gy[sel].mean())
+
+
+def check_job(primaries: int = 200) -> Job:
+    """A small job that exercises every branch of the kernel: a Schneider CT with water, bone and lung
+    slabs and air around, two beams (one through a range shifter), several spots, a double-Gaussian
+    beam model, nuclear events on."""
+    import dataclasses
+
+    from braggdesk.io.ct_calibration import schneider_calibration
+    from braggdesk.model import RangeShifter
+
+    ct = water_box(size_mm=(40.0, 80.0, 40.0), spacing_mm=(4.0, 4.0, 4.0), surface_y_mm=-20.0)
+    hu = ct.hu.copy()
+    hu[:, 4:6, :] = 1200.0  # bone
+    hu[:, 8:11, :] = -750.0  # lung
+    hu[:, :, :2] = -1000.0  # air at one side
+    ct = dataclasses.replace(ct, hu=hu)
+    e = np.array([50.0, 250.0])
+    z = np.zeros(2)
+    model = BeamModel("check", e, e.copy(), z + 0.8, z + 1e6, z + 3.0, z + 4.0, z + 0.003, z + 0.002, z + 0.2, z - 0.1,
+                      reference_plane_to_isocenter_mm=400.0, virtual_source_axis_distance_mm=(2000.0, 1800.0),
+                      weight2=z + 0.1, sigma_x2_mm=z + 9.0, sigma_y2_mm=z + 8.0, divergence_x2_rad=z + 0.01,
+                      divergence_y2_rad=z + 0.01, correlation_x2=z, correlation_y2=z)
+    model.range_shifters["RS"] = RangeShifter("RS", "Water", 20.0, 250.0, composition=WATER)
+    plan = single_spot_plan(120.0, spots=((0.0, 0.0), (6.0, -4.0), (-5.0, 3.0)))
+    side = dataclasses.replace(plan.beams[0], name="side", number=2, gantry_angle_deg=90.0,
+                               range_shifter_ids=["RS"])
+    plan.beams.append(side)
+    return Job.create(ct, plan, model, schneider_calibration(),
+                      SimulationSettings(primaries=primaries, batches=1, seed=3, device="cpu"))

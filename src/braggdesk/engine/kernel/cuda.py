@@ -19,14 +19,18 @@ from .scoring import reset_accumulator
 register_cuda()
 
 THREADS_PER_BLOCK = 128
+# thread-local scratch shapes: module constants, as cuda.local.array needs compile-time shapes
+_STACK_SHAPE = (STACK_SIZE, PARTICLE_FIELDS)
+_SEGMENTS_SHAPE = (MAX_SEGMENTS, SEGMENT_FIELDS)
+_ACC_SHAPE = (ACC_ROWS, ACC_SLOTS_GPU + 1)
 
 
 def _run_histories(first_history, n_histories, key_lo, key_hi, header, tables, voxels, spots, spot_cdf, beams, tally,
                    counters):
     rng = cuda.local.array(RNG_STATE_SIZE, float64)
-    stack = cuda.local.array((STACK_SIZE, PARTICLE_FIELDS), float64)
-    segments = cuda.local.array((MAX_SEGMENTS, SEGMENT_FIELDS), float64)
-    acc = cuda.local.array((ACC_ROWS, ACC_SLOTS_GPU + 1), int64)
+    stack = cuda.local.array(_STACK_SHAPE, float64)
+    segments = cuda.local.array(_SEGMENTS_SHAPE, float64)
+    acc = cuda.local.array(_ACC_SHAPE, int64)
     thread_counters = cuda.local.array(N_COUNTERS, int64)
     for k in range(N_COUNTERS):
         thread_counters[k] = 0
