@@ -21,6 +21,8 @@ def add_run_options(p: argparse.ArgumentParser, default_primaries: int | None) -
     p.add_argument("--max-primaries", type=int, default=1_000_000_000)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
+    p.add_argument("--threads", type=int, help="CPU threads of the kernel (default: every core of the machine "
+                                               "that runs it; the result is the same bit for bit)")
     p.add_argument("--dose-to", choices=("water", "medium"), default="water")
     p.add_argument("--no-nuclear", action="store_true", help="switch off nonelastic nuclear interactions")
     p.add_argument("--json", help="write a summary as JSON to FILE (- for standard output)")
@@ -37,7 +39,7 @@ def settings_from_args(args):
             primaries=None if args.uncertainty is not None else primaries,
             target_uncertainty=args.uncertainty, batches=args.batches, primaries_per_batch=args.batch_size,
             max_primaries=args.max_primaries, seed=args.seed, device=args.device, dose_to=args.dose_to,
-            nuclear=not args.no_nuclear)
+            nuclear=not args.no_nuclear, threads=args.threads)
     except ValueError as exc:
         raise BraggdeskError(str(exc)) from None
 

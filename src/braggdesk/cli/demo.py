@@ -5,14 +5,21 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..errors import BraggdeskError
 from .common import add_run_options, print_summary, run_summary, run_with_progress, settings_from_args
+
+DEMO_SPACING_MM = 3.0
+DEMO_UNCERTAINTY = 0.02  # run until the mean uncertainty over voxels above half the maximum dose is 2 %
 
 
 def register(sub) -> None:
     d = sub.add_parser("demo", help="built-in case end to end: RTDOSE, PNG of the dose, PDF report, summary")
     d.add_argument("--out", type=Path, default=Path("braggdesk-demo"), help="output folder (default ./braggdesk-demo)")
-    add_run_options(d, default_primaries=300_000)
-    d.set_defaults(func=run_demo)
+    d.add_argument("--spacing", type=float, default=DEMO_SPACING_MM,
+                   help=f"voxel size of the phantom and the dose grid [mm] (default {DEMO_SPACING_MM:g}, a clinical "
+                        "proton dose grid)")
+    add_run_options(d, default_primaries=None)
+    d.set_defaults(func=run_demo, uncertainty=DEMO_UNCERTAINTY)
 
 
 def run_demo(args) -> int:
@@ -28,9 +35,13 @@ def run_demo(args) -> int:
     from ..report.pdf import write_report_pdf
     from ..report.run_report import run_report_data
 
+    if args.primaries is not None:  # a number of primaries replaces the default target uncertainty
+        args.uncertainty = None
+    if not 0.5 <= args.spacing <= 10.0:
+        raise BraggdeskError(f"--spacing {args.spacing:g} mm: choose a voxel size between 0.5 and 10 mm")
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    case = demo_case()
+    case = demo_case(args.spacing)
     written = write_phantom(case.phantom, out / "ct", extra_rois=[demo_target_roi(case)])
     rtstruct = next(p for p in written if p.name == "RS_phantom.dcm")
     # the structures as a user's RTSTRUCT would arrive: read back and rasterized on the CT grid
@@ -39,7 +50,9 @@ def run_demo(args) -> int:
                      settings_from_args(args))
     runner = LocalRunner(job)
     print(f"braggdesk demo: {case.plan.label} on the '{case.phantom.name}' phantom, "
-          f"{case.plan.n_spots} spots, {job.settings.primaries or 'target'} primaries, {runner.device}",
+          f"{case.plan.n_spots} spots, {args.spacing:g} mm voxels, "
+          + (f"{job.settings.primaries:,} primaries" if job.settings.primaries else
+             f"until {100 * job.settings.target_uncertainty:g} % mean uncertainty") + f", {runner.device}",
           file=sys.stderr)
     progress = run_with_progress(runner, "demo")
     result = runner.result()
