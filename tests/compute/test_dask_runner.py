@@ -111,7 +111,7 @@ def test_cancel_stops_the_outstanding_tasks_and_keeps_what_finished(client):
     assert not wait_until_gone(client, job.job_id)
     # what was kept is exactly those batches, as any machine computes them
     prepared = prepare(job)
-    expected = sum(run_batch(prepared, b, 300).energy for b in total.batches)
+    expected = sum(run_batch(prepared, b, 300).dense().energy for b in total.batches)
     assert np.array_equal(total.energy, expected)
 
 
@@ -126,7 +126,7 @@ def test_target_uncertainty_stops_when_met_and_cancels_the_rest(client):
     assert total.n_batches >= 2 and total.primaries == 300 * total.n_batches
     assert not wait_until_gone(client, job.job_id)
     prepared = prepare(job)
-    assert np.array_equal(total.energy, sum(run_batch(prepared, b, 300).energy for b in total.batches))
+    assert np.array_equal(total.energy, sum(run_batch(prepared, b, 300).dense().energy for b in total.batches))
 
 
 def test_a_worker_that_cannot_use_the_device_is_named(client):

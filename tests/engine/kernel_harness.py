@@ -32,11 +32,11 @@ def _events(header, tables, n, e0, key, rng, stack, acc, tally, counters, childr
     n_children = 0
     for k in range(n):
         rng_start(rng, key, 0, k)
-        before = tally[3 * (tally.shape[0] // 4)]
+        before = tally[3]  # voxel 0's nuclear-local sum
         n_stack = nonelastic(header, tables, rng, stack, 0, acc, tally, counters, 0, 0, 1.0, True,
                              0.0, 0.0, 0.0, 0.0, 1.0, 0.0, e0)
         flush(acc, tally)
-        local[k] = (tally[3 * (tally.shape[0] // 4)] - before) * 1e-6
+        local[k] = (tally[3] - before) * 1e-6
         for j in range(n_stack):
             for f in range(stack.shape[1]):
                 children[n_children, f] = stack[j, f]
@@ -73,4 +73,4 @@ def track_particles(inputs, particles: np.ndarray, key: int = 1) -> np.ndarray:
     rng, stack, acc, tally, counters = scratch(inputs.n_voxels, 8)
     if _tracks(inputs.header, inputs.tables, inputs.voxels, particles, key, rng, stack, acc, tally, counters) != 0:
         raise AssertionError("the tracks made secondaries")
-    return tally[:inputs.n_voxels] * 1e-6
+    return tally.reshape(-1, TALLY_ROWS)[:, 0] * 1e-6

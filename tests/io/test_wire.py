@@ -39,6 +39,8 @@ def test_snapshot_round_trip_is_exact(codec, sparse):
     snap = sample_snapshot()
     (msg,) = read_all(wire.encode_snapshot(snap, codec, sparse=sparse))
     back = wire.decode_snapshot(msg)
+    assert back.is_sparse == sparse and back.n_voxels == snap.n_voxels
+    back = back.dense()
     for name in ("energy", "energy_sq", "batch_sq_sum", "let_numerator", "let_energy"):
         assert np.array_equal(getattr(back, name), getattr(snap, name)) and getattr(back, name).dtype == getattr(snap, name).dtype
     assert (back.primaries, back.batches, back.job_id, back.notes, back.counters) == \

@@ -1,6 +1,8 @@
 """``braggdesk bench``: the figures benchmarks/README.md records.
 
-1. Primaries per second for a 150 MeV pencil beam in a water box with 2 mm voxels.
+0. The kernel's load time: compiled on the first run on a machine, loaded from the disk cache after.
+1. Primaries per second for a 150 MeV pencil beam in a water box with 2 mm voxels (nuclear physics on),
+   over the whole run (set-up, transport, snapshots), and over the kernel's own time.
 2. Time to 1 % mean uncertainty for the DCPT SOBP plan (plan01_sobp_eclipse) on the
    DCPT phantom with the DCPT beam model: a fixed number of primaries is run, the
    uncertainty u reached is measured, and the time to 1 % is extrapolated as
@@ -26,7 +28,7 @@ SHARED_SOBP = Path("../shared/data/dcpt-let-2022/plans/plan01_sobp_eclipse")
 SHARED_MODEL = Path("../shared/data/dcpt-let-2022/beam_model/DCPT_beam_model__v2.csv")
 
 
-def pencil_beam_job(primaries: int, device: str, energy_mev: float = 150.0) -> Job:
+def pencil_beam_job(primaries: int, device: str, energy_mev: float = 150.0, batches: int = 8) -> Job:
     """150 MeV pencil beam (no spread, 3 mm spot) into a 100 x 300 x 100 mm water box, 2 mm voxels."""
     hu = np.zeros((50, 150, 50), dtype=np.float32)
     ct = Volume(hu, (2.0, 2.0, 2.0), (-49.0, -19.0, -49.0), frame_of_reference_uid="bench")
@@ -36,30 +38,51 @@ def pencil_beam_job(primaries: int, device: str, energy_mev: float = 150.0) -> J
     layer = EnergyLayer(energy_mev, [0.0], [0.0], [1.0])
     plan = Plan("bench", [Beam("pencil", 1, 0.0, 0.0, (0.0, 0.0, 0.0), [layer], 1.0, 1.0)],
                 frame_of_reference_uid="bench")
-    return Job.create(ct, plan, model, water_calibration(), SimulationSettings(primaries=primaries, batches=8, seed=1,
-                                                               device=device))
+    return Job.create(ct, plan, model, water_calibration(), SimulationSettings(primaries=primaries, batches=batches,
+                                                                               seed=1, device=device))
 
 
-def _time_run(job: Job, device: Device) -> tuple[float, float]:
-    """Seconds to run the job on ``device``, and the mean relative uncertainty it reached."""
+def _time_run(job: Job, device: Device) -> tuple[float, float, float]:
+    """Seconds to run the job on ``device``, the kernel's share of them, and the mean relative uncertainty."""
     runner = LocalRunner(job, device=device)
     t0 = time.perf_counter()
     last = None
     for last in runner.run():
         pass
-    return time.perf_counter() - t0, (last.mean_uncertainty if last else float("nan"))
+    seconds = time.perf_counter() - t0
+    kernel = runner.total.compute_seconds if runner.total is not None else float("nan")
+    return seconds, kernel, (last.mean_uncertainty if last else float("nan"))
 
 
-def run_benchmarks(device: str = "auto", primaries: int = 200_000, sobp_plan: Path | None = None,
-                   sobp_primaries: int = 200_000, log: Callable[[str], None] = print) -> dict:
-    chosen = select_device(device)
-    figures: dict = {"braggdesk_version": __version__, "device": chosen.name,
-                     "python": platform.python_version(), "numpy": np.__version__}
+def kernel_load_seconds(device: Device) -> float:
+    """Seconds until the kernel first runs (a 10-history batch): its compile time on a machine's first
+    run, the disk cache's load time after that."""
+    t0 = time.perf_counter()
+    _time_run(pencil_beam_job(10, "gpu" if device.is_gpu else "cpu", batches=1), device)
+    return time.perf_counter() - t0
+
+
+#: primaries for the pencil-beam case when none are given: a GPU needs millions to be busy
+DEFAULT_PRIMARIES = {"cpu": 200_000, "cuda": 20_000_000}
+
+
+def run_benchmarks(device: str = "auto", primaries: int | None = None, sobp_plan: Path | None = None,
+                   sobp_primaries: int = 200_000, threads: int | None = None,
+                   log: Callable[[str], None] = print) -> dict:
+    import numba  # noqa: PLC0415
+
+    chosen = select_device(device, threads)
+    primaries = primaries or DEFAULT_PRIMARIES[chosen.kind]
+    figures: dict = {"braggdesk_version": __version__, "device": chosen.name, "threads": chosen.threads,
+                     "python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__}
+    log(f"bench: loading the kernel on {chosen.name}")
+    figures["kernel_load_seconds"] = round(kernel_load_seconds(chosen), 2)
     log(f"bench: 150 MeV pencil beam in water, {primaries:,} primaries on {chosen.name}")
-    seconds, _ = _time_run(pencil_beam_job(primaries, device), chosen)
+    seconds, kernel, _ = _time_run(pencil_beam_job(primaries, device), chosen)
     figures["pencil150_water_2mm_primaries"] = primaries
     figures["pencil150_water_2mm_seconds"] = round(seconds, 2)
     figures["pencil150_water_2mm_primaries_per_second"] = round(primaries / seconds, 1)
+    figures["pencil150_water_2mm_kernel_primaries_per_second"] = round(primaries / kernel, 1)
     plan_path = sobp_plan or _first(SHARED_SOBP, "RN*.dcm")
     if plan_path is None or not SHARED_MODEL.exists():
         log("bench: DCPT SOBP plan or beam model not found; skipping the time-to-1 % figure")
@@ -75,7 +98,7 @@ def run_benchmarks(device: str = "auto", primaries: int = 200_000, sobp_plan: Pa
                      SimulationSettings(primaries=sobp_primaries, batches=8, seed=1, device=device),
                      ignore_frame_of_reference=True)
     log(f"bench: DCPT SOBP plan ({plan.n_spots} spots) on the DCPT phantom, {sobp_primaries:,} primaries")
-    seconds, unc = _time_run(job, chosen)
+    seconds, _, unc = _time_run(job, chosen)
     figures["sobp_primaries"] = sobp_primaries
     figures["sobp_seconds"] = round(seconds, 2)
     figures["sobp_primaries_per_second"] = round(sobp_primaries / seconds, 1)

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from ..errors import WireError
 from ..io import wire
-from ..model import Snapshot
+from ..model import Accumulator, Snapshot
 from .private import check_private, open_private_append, private_folder, touch_private, write_private
 
 JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -107,14 +107,13 @@ class JobFolder:
 
     def merged(self, skip: set[int] = frozenset()) -> tuple[Snapshot | None, list[Path]]:
         """The sum of the stored batches not in ``skip``, and the files read (a skipped one is not decoded)."""
-        total, files = None, self.batch_files()
+        acc, files = Accumulator(), self.batch_files()
         for path in files:
             frame, batches = self.read_batch_frame(path)
             if set(batches) & skip:
                 continue
-            snap = wire.decode_snapshot(wire.read_message(wire.stream_reader(io.BytesIO(frame))))
-            total = snap if total is None else total + snap
-        return total, files
+            acc.add(wire.decode_snapshot(wire.read_message(wire.stream_reader(io.BytesIO(frame)))))
+        return acc.total, files
 
     # -- the engine process -----------------------------------------------------------
     def engine_alive(self) -> bool:

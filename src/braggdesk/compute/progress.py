@@ -10,25 +10,29 @@ from ..model import Snapshot
 
 @dataclass(frozen=True)
 class Progress:
-    total: Snapshot  # everything merged so far
+    """One step of a run.  ``total`` is the runner's live total, which later batches keep adding to
+    (copy it to keep it); the numbers here are those of the moment the progress was made."""
+
+    total: Snapshot  # everything merged so far (the live accumulator)
     latest: Snapshot  # the batch that just arrived
     elapsed_s: float  # wall time since the run started
     mean_uncertainty: float  # mean relative uncertainty over voxels above 50 % of max
     goal_primaries: int | None
     goal_uncertainty: float | None
+    primaries: int = -1  # primaries merged at this moment (taken from ``total`` when not given)
 
-    @property
-    def primaries(self) -> int:
-        return self.total.primaries
+    def __post_init__(self) -> None:
+        if self.primaries < 0:
+            object.__setattr__(self, "primaries", int(self.total.primaries))
 
     @property
     def primaries_per_second(self) -> float:
-        return self.total.primaries / self.elapsed_s if self.elapsed_s > 0 else 0.0
+        return self.primaries / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
     @property
     def fraction_done(self) -> float:
         if self.goal_primaries:
-            return min(1.0, self.total.primaries / self.goal_primaries)
+            return min(1.0, self.primaries / self.goal_primaries)
         if self.goal_uncertainty and math.isfinite(self.mean_uncertainty) and self.mean_uncertainty > 0:
             # uncertainty falls as 1/sqrt(N): N needed = N * (u / goal)^2
             return min(1.0, (self.goal_uncertainty / self.mean_uncertainty) ** 2)

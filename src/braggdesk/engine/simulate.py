@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..errors import PlanError
-from ..model import DoseScale, Job, Snapshot
+from ..model import Accumulator, DoseScale, Job, Snapshot
 from ..model.snapshot import ENERGY_QUANTUM_MEV
 from .device import Device, select_device
 from .executor import make_executor
@@ -94,26 +94,28 @@ def batch_seed(seed: int, batch_index: int) -> int:
 
 
 def run_batch(prepared: PreparedJob, batch_index: int, n_primaries: int) -> Snapshot:
-    """One batch, start to end, on the prepared device: a Snapshot of its sums."""
+    """One batch, start to end, on the prepared device: a (sparse) Snapshot of its sums."""
     t0 = time.perf_counter()
-    tally, counts = prepared.executor.run(batch_seed(prepared.job.settings.seed, batch_index), n_primaries)
-    energy = tally[T_ENERGY]
+    batch = prepared.executor.run(batch_seed(prepared.job.settings.seed, batch_index), n_primaries)
+    energy = batch.rows[:, T_ENERGY].copy()
     e_mev = energy * ENERGY_QUANTUM_MEV
     counters = {"primaries": int(n_primaries)}
-    counters.update({name: int(v) for name, v in zip(COUNTER_NAMES, counts)})
+    counters.update({name: int(v) for name, v in zip(COUNTER_NAMES, batch.counters)})
     return Snapshot(
         primaries=n_primaries,
         energy=energy,
-        energy_sq=tally[T_ENERGY_SQ],
+        energy_sq=batch.rows[:, T_ENERGY_SQ].copy(),
         batch_sq_sum=e_mev * e_mev / max(n_primaries, 1),
-        let_numerator=tally[T_LET],
-        let_energy=energy - tally[T_NUCLEAR_LOCAL],
+        let_numerator=batch.rows[:, T_LET].copy(),
+        let_energy=energy - batch.rows[:, T_NUCLEAR_LOCAL],
         batches=(batch_index,),
         compute_seconds=time.perf_counter() - t0,
         device=prepared.device.name,
         job_id=prepared.job.job_id,
         notes=tuple(prepared.notes),
         counters=counters,
+        voxels=batch.voxels,
+        n_voxels=batch.n_voxels,
     )
 
 
@@ -163,13 +165,15 @@ def simulate(job: Job, *, device: Device | None = None, cancel: Callable[[], boo
         return
     target = float(job.settings.target_uncertainty)
     dose_weight = prepared.scale.per_voxel(job.settings.dose_to)
-    total: Snapshot | None = done
+    acc = Accumulator()
+    if done is not None:
+        acc.add(done)
     b = max(have) + 1 if have else 0
-    while total is None or total.n_batches < 2 or total.mean_relative_uncertainty(dose_weight) > target:
-        n = min(batch_size, job.settings.max_primaries - (0 if total is None else total.primaries))
+    while acc.total is None or acc.total.n_batches < 2 or acc.total.mean_relative_uncertainty(dose_weight) > target:
+        n = min(batch_size, job.settings.max_primaries - (0 if acc.total is None else acc.total.primaries))
         if n <= 0 or cancelled():
             return
         snap = run_batch(prepared, b, n)
-        total = snap if total is None else total + snap
+        acc.add(snap)
         b += 1
         yield snap

@@ -242,41 +242,43 @@ def encode_snapshot(snap: Snapshot, codec: str = "shuffle-zlib", sparse: bool = 
     header = {"primaries": int(snap.primaries), "batches": [int(b) for b in snap.batches],
               "compute_seconds": float(snap.compute_seconds), "device": snap.device, "job_id": snap.job_id,
               "notes": list(snap.notes), "counters": {k: int(v) for k, v in snap.counters.items()},
-              "voxels": int(snap.energy.size)}
+              "voxels": int(snap.n_voxels)}
+    if not sparse:
+        dense = snap.dense()
+        return encode("snapshot", header, {name: getattr(dense, name) for name in _SNAPSHOT_ARRAYS}, codec)
     arrays = {name: getattr(snap, name) for name in _SNAPSHOT_ARRAYS}
-    if sparse:
-        hit = np.zeros(snap.energy.size, dtype=bool)
-        for a in arrays.values():
-            hit |= a != 0
-        index = np.flatnonzero(hit)
-        gaps = np.diff(index, prepend=0).astype(np.uint32 if snap.energy.size < 2**32 else np.uint64)
-        arrays = {"voxel_gaps": gaps, **{name: a[index] for name, a in arrays.items()}}
-    return encode("snapshot", header, arrays, codec)
+    hit = np.zeros(arrays["energy"].size, dtype=bool)
+    for a in arrays.values():
+        hit |= a != 0
+    keep = np.flatnonzero(hit)
+    index = keep if snap.voxels is None else snap.voxels[keep]
+    gaps = np.diff(index, prepend=0).astype(np.uint32 if snap.n_voxels < 2**32 else np.uint64)
+    return encode("snapshot", header, {"voxel_gaps": gaps, **{name: a[keep] for name, a in arrays.items()}}, codec)
 
 
 def decode_snapshot(msg: Message) -> Snapshot:
+    """The snapshot of a frame: sparse if it was sent sparse (merge it with an Accumulator)."""
     if msg.kind != "snapshot":
         raise WireError(f"expected a snapshot, got {msg.kind}")
     h, a = msg.header, msg.arrays
     try:
         arrays = {name: a[name] for name in _SNAPSHOT_ARRAYS}
         n = int(h["voxels"])
+        index = None
         if "voxel_gaps" in a:
             index = np.cumsum(a["voxel_gaps"].astype(np.int64))
-            if index.size and (index[-1] >= n or index.size != arrays["energy"].size):
-                raise WireError("snapshot voxel indices outside the grid")
-            for name, values in arrays.items():
-                full = np.zeros(n, dtype=values.dtype)
-                full[index] = values
-                arrays[name] = full
+            if index.size and (index[-1] >= n or index.size != arrays["energy"].size or np.any(np.diff(index) <= 0)):
+                raise WireError("snapshot voxel indices outside the grid or out of order")
+        size = n if index is None else index.size
         for name, arr in arrays.items():
             want = np.float64 if name == "batch_sq_sum" else np.int64
-            if arr.dtype != want or arr.size != n:
-                raise WireError(f"snapshot array {name}: {arr.dtype} x {arr.size}, expected {np.dtype(want)} x {n}")
+            if arr.dtype != want or arr.size != size:
+                raise WireError(f"snapshot array {name}: {arr.dtype} x {arr.size}, expected {np.dtype(want)} x {size}")
         return Snapshot(primaries=int(h["primaries"]), batches=tuple(int(b) for b in h["batches"]),
                         compute_seconds=float(h["compute_seconds"]), device=str(h["device"]),
                         job_id=str(h["job_id"]), notes=tuple(str(s) for s in h["notes"]),
-                        counters={str(k): int(v) for k, v in h["counters"].items()}, **arrays)
+                        counters={str(k): int(v) for k, v in h["counters"].items()}, voxels=index, n_voxels=n,
+                        **arrays)
     except (KeyError, TypeError, ValueError) as exc:
         raise WireError(f"damaged snapshot ({exc!r})") from None
 

@@ -17,9 +17,19 @@ ENERGY_SQ_QUANTUM_MEV2 = 1e-6  # quantum of the per-history squared deposits
 LET_QUANTUM = 1e-6  # quantum of energy x LET (MeV x keV/um)
 
 
+_ARRAYS = ("energy", "energy_sq", "batch_sq_sum", "let_numerator", "let_energy")
+
+
 @dataclass
 class Snapshot:
-    """Sums over the primaries of one or more batches, per voxel (flat, C order of the CT)."""
+    """Sums over the primaries of one or more batches, per voxel (flat, C order of the CT).
+
+    A snapshot is dense (each array holds every voxel) or sparse: ``voxels`` lists the flat indices
+    (sorted, unique) that the arrays hold, out of ``n_voxels``, and every other voxel is zero.  A
+    batch deposits energy in a small part of the grid, so the engine hands out sparse snapshots and
+    the runners merge them into one dense total (:class:`Accumulator`); methods that need the whole
+    grid (uncertainty, dose) work on :meth:`dense`.
+    """
 
     primaries: int
     energy: np.ndarray  # int64, sum of deposited energy [ENERGY_QUANTUM_MEV]
@@ -33,6 +43,12 @@ class Snapshot:
     job_id: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
     counters: dict[str, int] = field(default_factory=dict)  # diagnostics, e.g. nonelastic events
+    voxels: np.ndarray | None = None  # sparse: the voxels the arrays hold; None: dense
+    n_voxels: int = 0  # the grid's voxel count (set for sparse snapshots; dense ones have energy.size)
+
+    def __post_init__(self) -> None:
+        if self.voxels is None:
+            self.n_voxels = int(self.energy.size)
 
     @classmethod
     def empty(cls, n_voxels: int, job_id: str = "", device: str = "") -> "Snapshot":
@@ -40,25 +56,47 @@ class Snapshot:
         return cls(0, zi(), zi(), np.zeros(n_voxels), zi(), zi(), job_id=job_id, device=device)
 
     @property
+    def is_sparse(self) -> bool:
+        return self.voxels is not None
+
+    @property
     def n_batches(self) -> int:
         return len(self.batches)
 
-    def __add__(self, other: "Snapshot") -> "Snapshot":
-        if other.energy.shape != self.energy.shape:
-            raise ValueError(f"cannot merge snapshots of {self.energy.size} and {other.energy.size} voxels")
+    def dense(self) -> "Snapshot":
+        """This snapshot with every voxel in its arrays (itself if already dense)."""
+        if self.voxels is None:
+            return self
+        arrays = {}
+        for name in _ARRAYS:
+            values = getattr(self, name)
+            full = np.zeros(self.n_voxels, dtype=values.dtype)
+            full[self.voxels] = values
+            arrays[name] = full
+        return Snapshot(self.primaries, **arrays, **self._meta())
+
+    def copy(self) -> "Snapshot":
+        """A snapshot with its own arrays (dense or sparse as this one)."""
+        voxels = None if self.voxels is None else self.voxels.copy()
+        return Snapshot(self.primaries, **{n: getattr(self, n).copy() for n in _ARRAYS}, **self._meta(),
+                        voxels=voxels, n_voxels=self.n_voxels)
+
+    def _meta(self) -> dict:
+        return dict(batches=self.batches, compute_seconds=self.compute_seconds, device=self.device,
+                    job_id=self.job_id, notes=self.notes, counters=dict(self.counters))
+
+    def _check_mergeable(self, other: "Snapshot") -> None:
+        if other.n_voxels != self.n_voxels:
+            raise ValueError(f"cannot merge snapshots of {self.n_voxels} and {other.n_voxels} voxels")
         if self.job_id and other.job_id and self.job_id != other.job_id:
             raise ValueError(f"cannot merge snapshots of jobs {self.job_id} and {other.job_id}")
         overlap = set(self.batches) & set(other.batches)
         if overlap:
             raise ValueError(f"batches {sorted(overlap)[:5]} would be counted twice")
+
+    def _merged_meta(self, other: "Snapshot") -> dict:
         devices = sorted({d for d in (self.device, other.device) if d})
-        return Snapshot(
-            primaries=self.primaries + other.primaries,
-            energy=self.energy + other.energy,
-            energy_sq=self.energy_sq + other.energy_sq,
-            batch_sq_sum=self.batch_sq_sum + other.batch_sq_sum,
-            let_numerator=self.let_numerator + other.let_numerator,
-            let_energy=self.let_energy + other.let_energy,
+        return dict(
             batches=tuple(sorted(self.batches + other.batches)),
             compute_seconds=self.compute_seconds + other.compute_seconds,
             device=", ".join(devices),
@@ -68,17 +106,37 @@ class Snapshot:
                       for k in sorted(set(self.counters) | set(other.counters))},
         )
 
+    def __add__(self, other: "Snapshot") -> "Snapshot":
+        self._check_mergeable(other)
+        a, b = self.dense(), other.dense()
+        return Snapshot(self.primaries + other.primaries, **{n: getattr(a, n) + getattr(b, n) for n in _ARRAYS},
+                        **self._merged_meta(other))
+
+    def add_in_place(self, other: "Snapshot") -> "Snapshot":
+        """self += other, for a dense self that nobody else holds (an accumulator's total); returns self."""
+        if self.voxels is not None:
+            raise ValueError("add_in_place needs a dense snapshot to add into")
+        self._check_mergeable(other)
+        meta = self._merged_meta(other)
+        index = slice(None) if other.voxels is None else other.voxels
+        for name in _ARRAYS:
+            getattr(self, name)[index] += getattr(other, name)  # sparse indices are unique: no repeats lost
+        self.primaries += other.primaries
+        for key, value in meta.items():
+            setattr(self, key, value)
+        return self
+
     def energy_mev(self) -> np.ndarray:
-        return self.energy * ENERGY_QUANTUM_MEV
+        return self.dense().energy * ENERGY_QUANTUM_MEV
 
     def relative_uncertainty(self) -> np.ndarray:
         """History-by-history relative standard error of the mean per voxel (0 where no dose).
 
-        Deposits of one track within a voxel are summed before squaring; separate
-        tracks of one history (secondary protons) are treated as independent.
+        Each history's deposits in a voxel (a primary's and all of its secondaries') are summed
+        before squaring (engine/kernel/scoring.py), so the estimator needs no independence between
+        the pieces of a history; a test checks it against the spread of independent seeds.
         """
-        return self._relative_uncertainty_at(slice(None))
-
+        return self.dense()._relative_uncertainty_at(slice(None))
     def _relative_uncertainty_at(self, voxels) -> np.ndarray:
         """:meth:`relative_uncertainty` of the voxels ``voxels`` (an index or mask) only."""
         n = self.primaries
@@ -95,6 +153,8 @@ class Snapshot:
 
     def batch_relative_uncertainty(self) -> np.ndarray:
         """Batch-method relative standard error per voxel (needs at least 2 batches)."""
+        if self.voxels is not None:
+            return self.dense().batch_relative_uncertainty()
         k, n = self.n_batches, self.primaries
         out = np.zeros(self.energy.shape)
         if k < 2 or n == 0:
@@ -111,6 +171,8 @@ class Snapshot:
 
         ``dose_weight`` converts energy to dose per voxel (Gy per MeV); without it energy is used.
         """
+        if self.voxels is not None:
+            return self.dense().mean_relative_uncertainty(dose_weight, threshold)
         e = self.energy * (ENERGY_QUANTUM_MEV if dose_weight is None else ENERGY_QUANTUM_MEV * dose_weight)
         if self.primaries < 2 or not np.any(e > 0):
             return float("inf")
@@ -119,6 +181,8 @@ class Snapshot:
 
     def let_kev_um(self) -> np.ndarray:
         """Dose-averaged LET in water, keV/um (0 where no proton deposited energy)."""
+        if self.voxels is not None:
+            return self.dense().let_kev_um()
         out = np.zeros(self.energy.shape)
         hit = self.let_energy > 0
         out[hit] = (self.let_numerator[hit] * LET_QUANTUM) / (self.let_energy[hit] * ENERGY_QUANTUM_MEV)
@@ -126,11 +190,18 @@ class Snapshot:
 
 
 class Accumulator:
-    """Merges a stream of Snapshots; what a runner or a GUI keeps while a job runs."""
+    """Merges a stream of Snapshots into one dense total; what a runner or a GUI keeps while a job runs.
+
+    The total is added to in place (a grid-sized copy per batch would cost more than many a batch),
+    so it changes with every :meth:`add`: :meth:`Snapshot.copy` it to keep a state.
+    """
 
     def __init__(self) -> None:
         self.total: Snapshot | None = None
 
     def add(self, snapshot: Snapshot) -> Snapshot:
-        self.total = snapshot if self.total is None else self.total + snapshot
+        if self.total is None:
+            self.total = snapshot.dense() if snapshot.is_sparse else snapshot.copy()
+        else:
+            self.total.add_in_place(snapshot)
         return self.total

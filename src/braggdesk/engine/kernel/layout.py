@@ -10,7 +10,8 @@ arrays well (on a GPU they are single device buffers):
   material row, one cache line per voxel;
 * ``spots`` (float64, [spot, S_*]) with their cumulative weights ``spot_cdf``, and ``beams``
   (float64, [beam, B_*]): the source;
-* ``tally`` (int64, [T_*, voxel]) and ``counters`` (int64, [C_*]): what the kernel writes.
+* ``tally`` (int64, [voxel, T_*], flat) and ``counters`` (int64, [C_*]): what the kernel writes; a
+  voxel's sums sit side by side, so scoring a voxel touches one cache line.
 
 The per-history scratch (random stream, secondary-particle stack, the history's voxel
 accumulator) is described here too, so that the CPU and CUDA launchers size it alike.

@@ -44,17 +44,16 @@ def reset_accumulator(acc):
 def flush(acc, tally):
     """Add the history's sums (X) and squares (X^2) to the tallies, and empty the table."""
     slots = acc.shape[1] - 1
-    n_voxels = tally.shape[0] // TALLY_ROWS
     for k in range(acc[ACC_USED, slots]):
         h = acc[ACC_USED, k]
-        voxel = acc[ACC_VOXEL, h]
+        row = acc[ACC_VOXEL, h] * TALLY_ROWS  # a voxel's sums sit side by side: one cache line
         q = acc[ACC_ENERGY, h]
         if q != 0:
-            atomic_add(tally, T_ENERGY * n_voxels + voxel, q)
-            atomic_add(tally, T_ENERGY_SQ * n_voxels + voxel, (q * q + SQ_QUANTA_DIVISOR // 2) // SQ_QUANTA_DIVISOR)
+            atomic_add(tally, row + T_ENERGY, q)
+            atomic_add(tally, row + T_ENERGY_SQ, (q * q + SQ_QUANTA_DIVISOR // 2) // SQ_QUANTA_DIVISOR)
         let_q = acc[ACC_LET, h]
         if let_q != 0:
-            atomic_add(tally, T_LET * n_voxels + voxel, let_q)
+            atomic_add(tally, row + T_LET, let_q)
         acc[ACC_VOXEL, h] = -1
     acc[ACC_USED, slots] = 0
 
@@ -94,4 +93,4 @@ def score_local(acc, tally, counters, voxel, energy_mev):
     q = quanta(energy_mev)
     if q > 0:
         score(acc, tally, counters, voxel, q, 0)
-        atomic_add(tally, T_NUCLEAR_LOCAL * (tally.shape[0] // TALLY_ROWS) + voxel, q)
+        atomic_add(tally, voxel * TALLY_ROWS + T_NUCLEAR_LOCAL, q)
