@@ -10,9 +10,11 @@
   unchanged except the energy spread in percent of the mean energy (MCsquare's unit), nozzle exit = the v5
   model plane (600 mm), SMX/SMY = the DCPT plans' virtual source-axis distances (2000/2560 mm), no range
   shifter.  Both engines read this file (braggdesk: ``--beam-model``; MCsquare: through OpenTPS).
-* scanners: ``UCL_Toshiba`` (MCsquare's own, copied from the MCsquare install) and ``Water`` (written here:
+* scanners: ``UCL_Toshiba`` (MCsquare's own, copied from the MCsquare install), ``Water`` (written here:
   HU below -500 is MCsquare material 13 Air at 0.0012 g/cm3, from -500 up MCsquare material 17 Water at
-  1.0 g/cm3).  braggdesk reads the same folders (``--ct-calibration FOLDER``).
+  1.0 g/cm3) and ``SlabMaterials`` (written here: the slab phantom's HU as MCsquare's Air, Lung, Water and
+  Bone_Cortical at the phantom's densities 0.0012, 0.26, 1.0, 1.92 g/cm3).  braggdesk reads the same
+  folders (``--ct-calibration FOLDER``).
 * CTs: ``water`` and ``slab`` from ``braggdesk phantom``, ``hn`` from ``braggdesk convert openkbp`` plus a
   copy cropped to the body's bounding box (same frame of reference, new series).
 * RT Ion Plans written here with pydicom (one spot per water plan; a small SOBP on the slab; a 2-beam lattice
@@ -40,7 +42,7 @@ DEFAULT_DATA = HERE.parents[2] / "shared" / "data"
 WATER_ENERGIES = (100.0, 150.0, 200.0)
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 RT_ION_PLAN_STORAGE = "1.2.840.10008.5.1.4.1.1.481.8"
-MCSQUARE_AIR, MCSQUARE_WATER = 13, 17  # MCsquare Materials/list.dat labels
+MCSQUARE_AIR, MCSQUARE_LUNG, MCSQUARE_WATER, MCSQUARE_BONE_CORTICAL = 13, 14, 17, 38  # Materials/list.dat
 BDL_COLUMNS = ("NominalEnergy MeanEnergy EnergySpread ProtonsMU Weight1 SpotSize1x Divergence1x Correlation1x "
                "SpotSize1y Divergence1y Correlation1y Weight2 SpotSize2x Divergence2x Correlation2x SpotSize2y "
                "Divergence2y Correlation2y")
@@ -113,7 +115,16 @@ def write_scanners(mcsquare_scanners: Path, out: Path) -> dict[str, Path]:
     (water / "HU_Material_Conversion.txt").write_text(
         "# braggdesk benchmark: MCsquare material labels (Materials/list.dat)\n# HU\tlabel\n"
         f"-1000\t{MCSQUARE_AIR}\t# Air\n-500\t{MCSQUARE_WATER}\t# Water\n")
-    return {"UCL_Toshiba": toshiba, "Water": water}
+    slab = out / "SlabMaterials"
+    slab.mkdir(parents=True, exist_ok=True)
+    (slab / "HU_Density_Conversion.txt").write_text(
+        "# braggdesk benchmark: the slab phantom's HU (air -1000, lung -740, water 0, bone 1200) at the phantom's\n"
+        "# densities\n# HU\tdensity g/cm3\n-1000\t0.00120479\n-740\t0.26\n0\t1.0\n1200\t1.92\n")
+    (slab / "HU_Material_Conversion.txt").write_text(
+        "# braggdesk benchmark: MCsquare's ICRU materials (Materials/list.dat labels)\n# HU\tlabel\n"
+        f"-1000\t{MCSQUARE_AIR}\t# Air\n-870\t{MCSQUARE_LUNG}\t# Lung\n-370\t{MCSQUARE_WATER}\t# Water\n"
+        f"600\t{MCSQUARE_BONE_CORTICAL}\t# Bone_Cortical\n")
+    return {"UCL_Toshiba": toshiba, "Water": water, "SlabMaterials": slab}
 
 
 def ct_files(folder: Path) -> list[Path]:
@@ -288,9 +299,10 @@ def build(args) -> dict:
         ct = out / "ct"
         braggdesk_cli("phantom", "slab", "--spacing", "2", "--out", str(ct))
         plan = write_ion_plan(out / "RP_slab_sobp.dcm", ct, "slab SOBP", [slab_plan(bdl)])
-        info["runs"].append({"name": "slab_sobp_UCL_Toshiba", "ct": str(ct), "plan": str(plan),
-                             "scanner": str(scanners["UCL_Toshiba"]), "primaries": args.slab_primaries,
-                             "timed": True})
+        for scanner in ("UCL_Toshiba", "SlabMaterials"):
+            info["runs"].append({"name": f"slab_sobp_{scanner}", "ct": str(ct), "plan": str(plan),
+                                 "scanner": str(scanners[scanner]), "primaries": args.slab_primaries,
+                                 "timed": scanner == "UCL_Toshiba", "noise_floor": scanner == "UCL_Toshiba"})
         info["geometry"] = {"entrance_y_mm": -100.0, "beam_direction": [0, 1, 0]}
     elif args.case == "hn":
         ct_full = out / "ct_full"
@@ -303,9 +315,15 @@ def build(args) -> dict:
         for tag, ct in (("full", ct_full), ("body", ct_crop)):
             info["runs"].append({"name": f"hn_{tag}CT_UCL_Toshiba", "ct": str(ct), "plan": str(plan),
                                  "scanner": str(scanners["UCL_Toshiba"]), "primaries": args.hn_primaries,
-                                 "timed": True})
+                                 "timed": True, "noise_floor": tag == "body"})
+        for beam in beams:  # one beam at a time, for clean distal fall-offs (range profiles only)
+            single = write_ion_plan(out / f"RP_hn_{beam['name']}.dcm", ct_full, f"hn {beam['name']}", [beam])
+            info["runs"].append({"name": f"hn_bodyCT_{beam['name']}_only", "ct": str(ct_crop), "plan": str(single),
+                                 "scanner": str(scanners["UCL_Toshiba"]), "primaries": args.hn_primaries // 2,
+                                 "timed": False, "profile_gantry": beam["gantry"]})
         info["plan"] = plan_info
         info["body_crop"] = box
+        info["openkbp_case"] = str(args.data / "openkbp-hn-pt1" / "pt_1")
     (out / "case.json").write_text(json.dumps(info, indent=2))
     return info
 
@@ -542,26 +560,50 @@ def distal_depth(depth: np.ndarray, values: np.ndarray, percent: float = 80.0) -
     return float(depth[n - 1] + (v[n - 1] - level) / (v[n - 1] - v[n]) * (depth[n] - depth[n - 1]))
 
 
-def gamma_rates(reference, evaluated, *, shape_scale: float | None = None) -> dict:
+def body_mask(ct) -> np.ndarray:
+    """Where gamma is evaluated: inside the patient or phantom, i.e. the largest connected region above -400 HU
+    with its holes filled slice by slice (air cavities inside count, the air around does not)."""
+    from scipy import ndimage
+
+    tissue = np.asarray(ct.hu) > -400.0
+    labels, n = ndimage.label(tissue)
+    if n == 0:
+        return tissue
+    sizes = ndimage.sum_labels(np.ones_like(labels), labels, index=np.arange(1, n + 1))
+    body = labels == 1 + int(np.argmax(sizes))
+    return np.stack([ndimage.binary_fill_holes(s) for s in body])
+
+
+def gamma_rates(reference, evaluated, mask: np.ndarray, *, shape_scale: float | None = None) -> dict:
+    """Global gamma of ``evaluated`` against ``reference`` at 2 %/2 mm and 1 %/1 mm, evaluated on the reference
+    voxels inside ``mask`` at or above 10 % of the reference maximum inside ``mask`` (which is also the
+    normalisation).  Dose to water in the air around a patient (scored by both engines) is noisy and, on the
+    full CT, holds MCsquare's maximum; it is left out this way."""
     from braggdesk.analysis.gamma import GammaCriteria, gamma_index
 
+    ref = reference.with_hu(np.where(mask, np.asarray(reference.hu, np.float32), np.float32(np.nan)))
+    ev = evaluated if shape_scale is None else evaluated.with_hu(evaluated.hu * np.float32(shape_scale))
     out = {}
     for dd, dta in ((2.0, 2.0), (1.0, 1.0)):
-        ev = evaluated if shape_scale is None else evaluated.with_hu(evaluated.hu * np.float32(shape_scale))
-        g = gamma_index(reference, ev, GammaCriteria(dose_percent=dd, dta_mm=dta, cutoff_percent=10.0))
+        g = gamma_index(ref, ev, GammaCriteria(dose_percent=dd, dta_mm=dta, cutoff_percent=10.0))
         out[f"{dd:g}%/{dta:g}mm"] = round(g.pass_rate_percent, 3)
+    out["evaluated_voxels"] = g.evaluated_voxels
+    out["normalisation_gy"] = g.normalisation_gy
     return out
 
 
-def dose_ratios(bd, mc) -> dict:
-    ref = np.asarray(mc.hu, float)
-    ev = np.asarray(bd.hu, float)
+def dose_ratios(bd, mc, mask: np.ndarray) -> dict:
+    """Absolute dose of braggdesk over MCsquare's, inside ``mask`` (the body / phantom)."""
+    ref = np.where(mask, np.asarray(mc.hu, float), 0.0)
+    ev = np.where(mask, np.asarray(bd.hu, float), 0.0)
     high = ref >= 0.5 * ref.max()
     over10 = ref >= 0.1 * ref.max()
     return {"mcsquare_max_gy": float(ref.max()), "braggdesk_max_gy": float(ev.max()),
+            "mcsquare_max_gy_whole_grid": float(np.max(mc.hu)), "braggdesk_max_gy_whole_grid": float(np.max(bd.hu)),
             "integral_ratio_braggdesk_over_mcsquare": float(ev.sum() / ref.sum()),
             "mean_ratio_above_50pct": float(ev[high].mean() / ref[high].mean()),
-            "mean_ratio_above_10pct": float(ev[over10].mean() / ref[over10].mean())}
+            "mean_ratio_above_10pct": float(ev[over10].mean() / ref[over10].mean()),
+            "note": "inside the body / phantom; 'above N pct' = voxels where MCsquare's dose is >= N % of its max"}
 
 
 def profile(volume, start: np.ndarray, direction: np.ndarray, length_mm: float, step_mm: float = 0.5):
@@ -572,9 +614,66 @@ def profile(volume, start: np.ndarray, direction: np.ndarray, length_mm: float, 
     return t, sample_points(volume, pts)
 
 
+def hn_profiles(case: dict, ct, bd, mc, mask: np.ndarray, gantries, bundle_mm: float = 2.0,
+                bundle_n: int = 5) -> dict:
+    """Distal R80 of one beam along 3 lines parallel to its axis (BEV x = -15, 0, +15 mm through the isocentre).
+
+    Measured on the dose of that beam alone (a run of the one-beam plan): where the dose falls, beyond its
+    maximum over the line's PTV70 segment, to 80 % of that maximum.  To keep statistical noise out, each
+    line is the mean of a ``bundle_n`` x ``bundle_n`` bundle of parallel lines ``bundle_mm`` apart, and only
+    points inside the body count.  Same definition for both engines; the difference is what is reported.
+    """
+    from braggdesk.io.openkbp import read_openkbp
+
+    kbp = read_openkbp(case["openkbp_case"])
+    ptv = kbp.volume.with_hu(kbp.masks["PTV70"].astype(np.float32))
+    inside = ct.with_hu(mask.astype(np.float32))
+    plan = case["plan"]
+    iso = np.array(plan["isocenter_mm"])
+    offsets = (np.arange(bundle_n) - (bundle_n - 1) / 2.0) * bundle_mm
+    profiles = []
+    for gantry in gantries:
+        d, ax, ay = beam_axes(gantry)
+        for offset in (-15.0, 0.0, 15.0):
+            centre = iso + offset * ax - 200.0 * d
+            t, in_ptv = profile(ptv, centre, d, 400.0)
+            segment = np.nonzero(np.nan_to_num(in_ptv) > 0.5)[0]
+            sums = {"braggdesk": 0.0, "mcsquare": 0.0}
+            for a in offsets:
+                for b in offsets:
+                    start = centre + a * ax + b * ay
+                    _, body = profile(inside, start, d, 400.0)
+                    keep = np.nan_to_num(body) > 0.5
+                    for label, vol in (("braggdesk", bd), ("mcsquare", mc)):
+                        _, values = profile(vol, start, d, 400.0)
+                        sums[label] = sums[label] + np.where(keep, np.nan_to_num(values), 0.0)
+            entry = {"gantry_deg": gantry, "bev_x_offset_mm": offset}
+            for label, total in sums.items():
+                mean = total / offsets.size ** 2
+                if segment.size == 0:
+                    entry[f"R80_{label}_mm"] = float("nan")
+                    continue
+                peak = segment[0] + int(np.argmax(mean[segment[0]:segment[-1] + 1]))
+                level = 0.8 * mean[peak]
+                below = np.nonzero(mean[peak:] < level)[0]
+                if below.size == 0:
+                    entry[f"R80_{label}_mm"] = float("nan")
+                    continue
+                n = peak + int(below[0])
+                entry[f"R80_{label}_mm"] = float(t[n - 1] + (mean[n - 1] - level) / (mean[n - 1] - mean[n])
+                                                 * (t[n] - t[n - 1]))
+            entry["diff_mm"] = entry["R80_braggdesk_mm"] - entry["R80_mcsquare_mm"]
+            profiles.append(entry)
+    diffs = np.array([p["diff_mm"] for p in profiles])
+    return {"profiles": profiles,
+            "R80_profile_diff_mm": {"mean": float(np.nanmean(diffs)), "max_abs": float(np.nanmax(np.abs(diffs)))},
+            "profile_note": hn_profiles.__doc__.split("\n\n")[1].strip()}
+
+
 def analyse_run(case: dict, run: dict) -> dict:
     ct, bd, mc = load_doses(run)
-    result = {"dose": dose_ratios(bd, mc)}
+    mask = body_mask(ct)
+    result = {"dose": dose_ratios(bd, mc, mask)}
     ratio = result["dose"]["integral_ratio_braggdesk_over_mcsquare"]
     if case["case"] in ("water", "slab"):
         # depth along +y from the entrance surface; integrated over x, z (IDD) and on the central axis
@@ -590,27 +689,23 @@ def analyse_run(case: dict, run: dict) -> dict:
         result["range"] = r
         result["R80_idd_diff_mm"] = r["braggdesk"]["R80_idd_mm"] - r["mcsquare"]["R80_idd_mm"]
         result["R80_cax_diff_mm"] = r["braggdesk"]["R80_cax_mm"] - r["mcsquare"]["R80_cax_mm"]
-    if case["case"] == "hn":
-        plan = case["plan"]
-        iso = np.array(plan["isocenter_mm"])
-        profiles = []
-        for gantry in plan["gantry_deg"]:
-            d, ax, ay = beam_axes(gantry)
-            for offset in (-15.0, 0.0, 15.0):
-                start = iso + offset * ax - 200.0 * d
-                t, pb = profile(bd, start, d, 400.0)
-                _, pm = profile(mc, start, d, 400.0)
-                rb, rm = distal_depth(t, pb), distal_depth(t, pm)
-                profiles.append({"gantry_deg": gantry, "bev_x_offset_mm": offset, "R80_braggdesk_mm": rb,
-                                 "R80_mcsquare_mm": rm, "diff_mm": rb - rm})
-        result["profiles"] = profiles
-        diffs = np.array([p["diff_mm"] for p in profiles])
-        result["R80_profile_diff_mm"] = {"mean": float(np.nanmean(diffs)), "max_abs": float(np.nanmax(np.abs(diffs)))}
-    if case["case"] in ("slab", "hn") or run.get("energy_mev") == 150.0:
-        result["gamma_absolute"] = gamma_rates(mc, bd)
-        result["gamma_shape"] = gamma_rates(mc, bd, shape_scale=1.0 / ratio)
-        result["gamma_note"] = ("reference MCsquare, evaluated braggdesk, global, 10 % cut-off of MCsquare's max; "
-                                "'shape': braggdesk scaled by MCsquare/braggdesk integral dose first")
+    if case["case"] == "hn" and "profile_gantry" in run:
+        result.update(hn_profiles(case, ct, bd, mc, mask, (run["profile_gantry"],)))
+    if (case["case"] in ("slab", "hn") or run.get("energy_mev") == 150.0) and "profile_gantry" not in run:
+        result["gamma_absolute"] = gamma_rates(mc, bd, mask)
+        result["gamma_shape"] = gamma_rates(mc, bd, mask, shape_scale=1.0 / ratio)
+        result["gamma_note"] = ("reference MCsquare, evaluated braggdesk, global, inside the body / phantom, 10 % "
+                                "cut-off of MCsquare's max there; 'shape': braggdesk scaled by MCsquare/braggdesk "
+                                "integral dose (inside the body) first")
+        if run.get("braggdesk_dose_seed2"):
+            from braggdesk.io.rtdose import read_rtdose
+            from braggdesk.analysis.resample import resample, same_geometry
+
+            other = read_rtdose(run["braggdesk_dose_seed2"])
+            if not same_geometry(other, ct):
+                other = ct.with_hu(resample(other, ct, outside="zero"))
+            result["gamma_noise_floor_braggdesk_seed_vs_seed"] = gamma_rates(bd, ct.with_hu(
+                np.asarray(other.hu, np.float32)), mask)
     return result
 
 
@@ -628,6 +723,7 @@ def rsp_comparison(scanner: Path, energies=(100.0, 150.0)) -> dict:
                          | set(np.round(calibration.density_hu).tolist())))
     hu = hu[(hu >= -1000) & (hu <= 3000)]
     hu = np.unique(np.r_[hu, hu + 5.0])  # a point inside every section too
+    hu = hu[hu <= max(calibration.density_hu.max(), calibration.material_hu_min.max() + 5.0)]
     rows = []
     for h in hu:
         index = int(calibration.material_index(np.array([h]))[0])
@@ -647,7 +743,7 @@ def analyse(args) -> dict:
             results[run["name"]] = analyse_run(case, run)
     out = {"case": case["case"], "results": results}
     if args.rsp_scanner:
-        out["rsp_braggdesk"] = rsp_comparison(args.rsp_scanner)
+        out["rsp_braggdesk"] = {Path(s).name: rsp_comparison(Path(s)) for s in args.rsp_scanner}
     return out
 
 
@@ -666,7 +762,8 @@ def main(argv=None) -> int:
     a = sub.add_parser("analyse")
     a.add_argument("--runs", type=Path, required=True, help="JSON from compare.py: case_info and runs with doses")
     a.add_argument("--out", type=Path, required=True)
-    a.add_argument("--rsp-scanner", type=Path, help="also braggdesk's RSP per HU for this MCsquare scanner")
+    a.add_argument("--rsp-scanner", nargs="*", default=[],
+                   help="also braggdesk's RSP per HU for these MCsquare scanner folders")
     args = p.parse_args(argv)
     if args.command == "build":
         result = build(args)

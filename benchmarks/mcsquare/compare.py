@@ -144,17 +144,24 @@ def run_case(r: Runner, case: str, scanners: Path) -> dict:
             for step in ((bd, mc) if rep % 2 == 0 else (mc, bd)):
                 step()
         run["braggdesk_dose"], run["mcsquare_dose"] = str(bd_dose), str(mc_dose)
+        if run.get("noise_floor") and not args.no_noise_floor:  # braggdesk again, another seed: gamma's noise floor
+            seed2 = runs_dir / f"{name}_braggdesk_seed2.dcm"
+            r.braggdesk("-m", "braggdesk", "run", "--ct", run["ct"], "--plan", run["plan"], "--beam-model",
+                        info["bdl"], "--ct-calibration", run["scanner"], "--primaries", str(n), "--seed",
+                        str(args.seed + 1000), "--out", str(seed2), label=f"braggdesk {name} (noise floor)")
+            run["braggdesk_dose_seed2"] = str(seed2)
         run["braggdesk_runs"], run["mcsquare_runs"] = bd_times, mc_times
         run["speed"] = speed(n, bd_times, mc_times)
     runs_file = runs_dir / "runs.json"
     runs_file.write_text(json.dumps({"case_info": info, "runs": info["runs"]}, indent=2))
     analysis_file = runs_dir / "analysis.json"
-    extra = ["--rsp-scanner", info["scanners"]["UCL_Toshiba"]] if case == "water" else []
+    extra = ["--rsp-scanner", *info["scanners"].values()] if case == "water" else []
     r.braggdesk(str(HERE / "bench_cases.py"), "analyse", "--runs", str(runs_file), "--out", str(analysis_file),
                 *extra, label=f"analyse {case}")
     analysis = json.loads(analysis_file.read_text())
-    if "rsp_braggdesk" in analysis and "rows" in analysis["rsp_braggdesk"]:
-        analysis["rsp"] = rsp_compare(r, analysis.pop("rsp_braggdesk"), info["scanners"]["UCL_Toshiba"], runs_dir)
+    if "rsp_braggdesk" in analysis:
+        analysis["rsp"] = {name: rsp_compare(r, bd, info["scanners"][name], runs_dir)
+                           for name, bd in analysis.pop("rsp_braggdesk").items() if "rows" in bd}
     return {"info": info, "analysis": analysis}
 
 
@@ -188,7 +195,7 @@ def speed(primaries: int, bd: list[dict], mc: list[dict]) -> dict:
 
 def rsp_compare(r: Runner, bd: dict, scanner: str, runs_dir: Path) -> dict:
     hu = [row["hu"] for row in bd["rows"]]
-    out = runs_dir / "rsp_mcsquare.json"
+    out = runs_dir / f"rsp_mcsquare_{Path(scanner).name}.json"
     r.mcsquare(str(HERE / "run_mcsquare.py"), "--rsp", scanner, "--hu", *[str(h) for h in hu], "--json", str(out),
                label="MCsquare RSP")
     mc = json.loads(out.read_text())
@@ -201,9 +208,13 @@ def rsp_compare(r: Runner, bd: dict, scanner: str, runs_dir: Path) -> dict:
             entry[f"rsp_{e}_diff_percent"] = 100.0 * (row[f"rsp_{e}"] - m) / m if m > 0.01 else None
         entry["density_mcsquare"] = mc["density"][k]
         rows.append(entry)
-    tissue = [x for x in rows if x["hu"] >= -950 and x["rsp_100_diff_percent"] is not None]
+    tissue = [x for x in rows if x["density"] >= 0.05 and x["rsp_100_diff_percent"] is not None]
+    per_material: dict = {}
+    for x in tissue:
+        per_material.setdefault(x["material"], []).append(x["rsp_100_diff_percent"])
     return {"scanner": scanner, "rows": rows,
-            "max_abs_diff_percent_100MeV_hu_ge_-950": max(abs(x["rsp_100_diff_percent"]) for x in tissue),
+            "max_abs_diff_percent_100MeV": max(abs(x["rsp_100_diff_percent"]) for x in tissue),
+            "diff_percent_100MeV_by_material": {k: round(sum(v) / len(v), 3) for k, v in per_material.items()},
             "note": "braggdesk: its reader of the scanner + Bethe stopping-power ratio; MCsquare: OpenTPS "
                     "convertHU2RSP (density x MCsquare material stopping power / water's)"}
 
@@ -227,13 +238,16 @@ def markdown(results: dict) -> list[str]:
             if "R80_idd_diff_mm" in a:
                 r80 = f"{a['R80_idd_diff_mm']:+.2f} (IDD), {a['R80_cax_diff_mm']:+.2f} (axis)"
             elif "R80_profile_diff_mm" in a:
-                r80 = (f"mean {a['R80_profile_diff_mm']['mean']:+.2f}, max abs "
-                       f"{a['R80_profile_diff_mm']['max_abs']:.2f} ({len(a['profiles'])} profiles)")
+                r80 = ", ".join(f"{p['diff_mm']:+.2f}" for p in a["profiles"]) + " (BEV x -15, 0, +15 mm)"
             else:
                 r80 = "-"
             ga, gs = a.get("gamma_absolute", {}), a.get("gamma_shape", {})
+            gn = a.get("gamma_noise_floor_braggdesk_seed_vs_seed", {})
             g2 = f"{ga['2%/2mm']:.2f} (shape {gs['2%/2mm']:.2f})" if ga else "-"
             g1 = f"{ga['1%/1mm']:.2f} (shape {gs['1%/1mm']:.2f})" if ga else "-"
+            if gn:
+                g2 += f"; noise floor {gn['2%/2mm']:.2f}"
+                g1 += f"; noise floor {gn['1%/1mm']:.2f}"
             load = s["loadavg"]
             load_text = f"{min(l[0] for l in load):.1f}-{max(l[0] for l in load):.1f}" if load else "-"
             ratio = a.get("dose", {}).get("mean_ratio_above_50pct")
@@ -257,6 +271,8 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2, help="MCsquare threads (the machine's cores)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--primaries", type=int, help="override the case's primaries (water 2e5, slab and hn 1e6)")
+    p.add_argument("--no-noise-floor", action="store_true",
+                   help="skip the second braggdesk run (other seed) that gives gamma's statistical noise floor")
     args = p.parse_args(argv)
     args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
