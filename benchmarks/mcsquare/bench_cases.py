@@ -618,8 +618,11 @@ def hn_profiles(case: dict, ct, bd, mc, mask: np.ndarray, gantries, bundle_mm: f
                 bundle_n: int = 5) -> dict:
     """Distal R80 of one beam along 3 lines parallel to its axis (BEV x = -15, 0, +15 mm through the isocentre).
 
-    Measured on the dose of that beam alone (a run of the one-beam plan): where the dose falls, beyond its
-    maximum over the line's PTV70 segment, to 80 % of that maximum.  To keep statistical noise out, each
+    Measured on the dose of that beam alone (a run of the one-beam plan): the deepest point where the dose
+    falls below 80 % (R80) and 50 % (R50) of its maximum over the line's PTV70 segment (the plan is not
+    optimised: its dose beyond the target falls in steps, so the deepest crossing is the beam's distal edge;
+    where that fall-off is shallow a small difference in dose level moves R80 by millimetres, R50 much less).
+    To keep statistical noise out, each
     line is the mean of a ``bundle_n`` x ``bundle_n`` bundle of parallel lines ``bundle_mm`` apart, and only
     points inside the body count.  Same definition for both engines; the difference is what is reported.
     """
@@ -650,24 +653,32 @@ def hn_profiles(case: dict, ct, bd, mc, mask: np.ndarray, gantries, bundle_mm: f
             entry = {"gantry_deg": gantry, "bev_x_offset_mm": offset}
             for label, total in sums.items():
                 mean = total / offsets.size ** 2
-                if segment.size == 0:
-                    entry[f"R80_{label}_mm"] = float("nan")
-                    continue
-                peak = segment[0] + int(np.argmax(mean[segment[0]:segment[-1] + 1]))
-                level = 0.8 * mean[peak]
-                below = np.nonzero(mean[peak:] < level)[0]
-                if below.size == 0:
-                    entry[f"R80_{label}_mm"] = float("nan")
-                    continue
-                n = peak + int(below[0])
-                entry[f"R80_{label}_mm"] = float(t[n - 1] + (mean[n - 1] - level) / (mean[n - 1] - mean[n])
-                                                 * (t[n] - t[n - 1]))
-            entry["diff_mm"] = entry["R80_braggdesk_mm"] - entry["R80_mcsquare_mm"]
+                for percent in (80.0, 50.0):
+                    entry[f"R{percent:.0f}_{label}_mm"] = deepest_crossing(t, mean, segment, percent)
+            for percent in (80, 50):
+                entry[f"R{percent}_diff_mm"] = entry[f"R{percent}_braggdesk_mm"] - entry[f"R{percent}_mcsquare_mm"]
+            entry["diff_mm"] = entry["R80_diff_mm"]
             profiles.append(entry)
     diffs = np.array([p["diff_mm"] for p in profiles])
+    diffs50 = np.array([p["R50_diff_mm"] for p in profiles])
     return {"profiles": profiles,
             "R80_profile_diff_mm": {"mean": float(np.nanmean(diffs)), "max_abs": float(np.nanmax(np.abs(diffs)))},
+            "R50_profile_diff_mm": {"mean": float(np.nanmean(diffs50)),
+                                    "max_abs": float(np.nanmax(np.abs(diffs50)))},
             "profile_note": hn_profiles.__doc__.split("\n\n")[1].strip()}
+
+
+def deepest_crossing(depth: np.ndarray, values: np.ndarray, segment: np.ndarray, percent: float) -> float:
+    """The deepest depth where ``values`` fall below ``percent`` % of their maximum over ``segment`` (indices)."""
+    if segment.size == 0:
+        return float("nan")
+    level = percent / 100.0 * float(values[segment[0]:segment[-1] + 1].max())
+    above = np.nonzero(values >= level)[0]
+    if above.size == 0 or above[-1] + 1 >= values.size:
+        return float("nan")
+    n = int(above[-1])
+    v0, v1 = values[n], values[n + 1]
+    return float(depth[n] + (v0 - level) / (v0 - v1) * (depth[n + 1] - depth[n]))
 
 
 def analyse_run(case: dict, run: dict) -> dict:

@@ -107,6 +107,10 @@ def braggdesk_identity(r: Runner) -> dict:
 
 def run_case(r: Runner, case: str, scanners: Path) -> dict:
     args = r.args
+    if args.analyse_only:  # the runs of an earlier compare.py into the same --out, analysed again
+        runs_dir = args.out / "runs" / case
+        saved = json.loads((runs_dir / "runs.json").read_text())
+        return analyse_case(r, case, saved["case_info"], runs_dir / "runs.json", runs_dir)
     build = [str(HERE / "bench_cases.py"), "build", "--case", case, "--out", str(args.out),
              "--mcsquare-scanners", str(scanners), "--data", str(args.data)]
     if args.primaries:
@@ -154,6 +158,10 @@ def run_case(r: Runner, case: str, scanners: Path) -> dict:
         run["speed"] = speed(n, bd_times, mc_times)
     runs_file = runs_dir / "runs.json"
     runs_file.write_text(json.dumps({"case_info": info, "runs": info["runs"]}, indent=2))
+    return analyse_case(r, case, info, runs_file, runs_dir)
+
+
+def analyse_case(r: Runner, case: str, info: dict, runs_file: Path, runs_dir: Path) -> dict:
     analysis_file = runs_dir / "analysis.json"
     extra = ["--rsp-scanner", *info["scanners"].values()] if case == "water" else []
     r.braggdesk(str(HERE / "bench_cases.py"), "analyse", "--runs", str(runs_file), "--out", str(analysis_file),
@@ -219,6 +227,15 @@ def rsp_compare(r: Runner, bd: dict, scanner: str, runs_dir: Path) -> dict:
                     "convertHU2RSP (density x MCsquare material stopping power / water's)"}
 
 
+def lean(value):
+    """The results without the captured output (it is in log.txt and the per-run JSON files)."""
+    if isinstance(value, dict):
+        return {k: lean(v) for k, v in value.items() if k not in ("stdout_tail", "mcsquare_stdout_tail")}
+    if isinstance(value, list):
+        return [lean(v) for v in value]
+    return value
+
+
 def fmt(v, spec=".0f") -> str:
     if v is None or (isinstance(v, float) and v != v):
         return "-"
@@ -238,7 +255,8 @@ def markdown(results: dict) -> list[str]:
             if "R80_idd_diff_mm" in a:
                 r80 = f"{a['R80_idd_diff_mm']:+.2f} (IDD), {a['R80_cax_diff_mm']:+.2f} (axis)"
             elif "R80_profile_diff_mm" in a:
-                r80 = ", ".join(f"{p['diff_mm']:+.2f}" for p in a["profiles"]) + " (BEV x -15, 0, +15 mm)"
+                r80 = ("R80 " + ", ".join(f"{p['R80_diff_mm']:+.2f}" for p in a["profiles"]) + "; R50 "
+                       + ", ".join(f"{p['R50_diff_mm']:+.2f}" for p in a["profiles"]) + " (BEV x -15, 0, +15 mm)")
             else:
                 r80 = "-"
             ga, gs = a.get("gamma_absolute", {}), a.get("gamma_shape", {})
@@ -271,6 +289,8 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2, help="MCsquare threads (the machine's cores)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--primaries", type=int, help="override the case's primaries (water 2e5, slab and hn 1e6)")
+    p.add_argument("--analyse-only", action="store_true",
+                   help="no runs: analyse the runs an earlier compare.py left in --out again")
     p.add_argument("--no-noise-floor", action="store_true",
                    help="skip the second braggdesk run (other seed) that gives gamma's statistical noise floor")
     args = p.parse_args(argv)
@@ -286,12 +306,13 @@ def main(argv=None) -> int:
         "braggdesk": braggdesk_identity(r),
         "mcsquare": {"python": args.mcsquare_python, "folder": str(folder), "threads": args.threads},
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "analyse_only": args.analyse_only,
         "cases": {},
     }
     for case in (CASES if args.case == "all" else (args.case,)):
         results["cases"][case] = run_case(r, case, folder / "Scanners")
     results["loadavg_end"] = loadavg()
-    (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    (args.out / "results.json").write_text(json.dumps(lean(results), indent=1, default=str))
     rows = markdown(results)
     (args.out / "results.md").write_text("\n".join(rows) + "\n")
     print("\n".join(rows))

@@ -52,6 +52,8 @@ def main(argv=None) -> int:
     p.add_argument("--workdir", type=Path, help="MCsquare simulation folder (OpenTPS writes everything there)")
     p.add_argument("--out", type=Path, help="dose .npz to write")
     p.add_argument("--json", type=Path, help="timings and settings as JSON")
+    p.add_argument("--keep-workdir", action="store_true",
+                   help="keep OpenTPS's copies of the MCsquare binaries and materials in --workdir (~200 MB)")
     args = p.parse_args(argv)
     if args.self_test:
         return self_test()
@@ -62,9 +64,25 @@ def main(argv=None) -> int:
             p.error(f"--{name} is required (or --self-test)")
     result = run(args.ct, args.plan, args.bdl, args.scanner, int(args.primaries), args.threads, args.seed,
                  args.workdir, args.out)
+    if not args.keep_workdir:
+        prune(Path(result["workdir"]))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2, default=_plain))
     return 0
+
+
+def prune(folder: Path) -> None:
+    """Remove what OpenTPS copies into every simulation folder (binaries, materials); keep inputs and outputs."""
+    import shutil
+
+    for sim in folder.glob("*"):
+        if not sim.is_dir():
+            continue
+        for item in sim.iterdir():
+            if item.name.startswith(("MCsquare", "libMCsquare", "libiomp5")) and item.is_file():
+                item.unlink()
+        if (sim / "Materials").is_dir():
+            shutil.rmtree(sim / "Materials")
 
 
 def _plain(value):
