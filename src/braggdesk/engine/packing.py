@@ -16,7 +16,9 @@ from .geometry import GridFrame
 from .kernel import layout as L
 from .media import NUCLEAR_E_MAX_MEV, NUCLEAR_E_MIN_MEV, Media
 from ..physics import water as water_physics
+from ..physics.library import get_material
 from ..physics.loggrid import LogGrid
+from ..physics.materials import material_physics
 from .source import SpotTable
 
 E_MIN_MEV, E_MAX_MEV = 0.05, 400.0
@@ -72,6 +74,7 @@ def pack(media: Media, grid: GridFrame, spots: SpotTable, *, nuclear: bool = Tru
     header[[L.H_NI, L.H_NJ, L.H_NK]] = grid.shape_ijk
     header[[L.H_DI, L.H_DJ, L.H_DK]] = grid.spacing_mm
     header[L.H_NUCLEAR] = float(nuclear)
+    header[L.H_AIR_RSP] = air_rsp()
     header[L.H_SCORE_LET] = float(score_let)
     writer = _TableWriter(header)
     range_grid = _water_tables(writer)
@@ -82,6 +85,11 @@ def pack(media: Media, grid: GridFrame, spots: SpotTable, *, nuclear: bool = Tru
     spot_rows, cdf = _spot_rows(spots)
     return KernelInputs(header=header, tables=writer.blob(), voxels=_voxel_rows(media), spots=spot_rows,
                         spot_cdf=cdf, beams=_beam_rows(spots))
+
+
+def air_rsp() -> float:
+    """Relative stopping power of dry air at 20 C (1.205 mg/cm3), the medium between source and CT."""
+    return float(material_physics(get_material("Air")).relative_stopping_power)
 
 
 def _water_tables(writer: _TableWriter) -> LogGrid:

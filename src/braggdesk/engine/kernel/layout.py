@@ -28,12 +28,13 @@ H_N_MATERIALS = 8
 H_N_SPOTS = 9
 H_N_BEAMS = 10
 H_EMIT_NQ = 11  # quantiles per emission spectrum
+H_AIR_RSP = 28  # relative stopping power of the air between the source and the CT (energy lost on the way)
 # log-grid tables: four entries each, (offset into tables, ln x_min, 1 / d ln x, nodes)
 H_RANGE = 12  # water CSDA range [mm] of energy [MeV]
 H_WATER = 16  # on a grid of residual water range [mm]: WATER_ROWS per node (W_* below)
 H_XS = 20  # on the same grid as H_WATER: [material][node][XS_ROWS], Sigma / rho [1/mm per g/cm3]
 H_EMIT = 24  # on an energy grid: [material][node][3 + 2 nq]: protons, deuterons per event, local share, quantiles
-HEADER_SIZE = 28
+HEADER_SIZE = 29
 
 LOG_OFFSET, LOG_X0, LOG_INV_STEP, LOG_NODES = 0, 1, 2, 3
 

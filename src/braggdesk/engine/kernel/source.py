@@ -5,9 +5,11 @@ cumulative weights).  Each spot's central ray comes from the virtual source (VSA
 its position at the isocentre plane; around it the beam model's Gaussian phase space at the
 reference plane (size, divergence, correlation per axis) and energy spread; a double-Gaussian
 spot takes its second (halo) component with probability ``weight2``.  The proton then flies in a
-straight line (the model's optics already describe the spot in air), crossing each range shifter
-slab of its beam (energy loss, Bohr straggling and Highland scattering over the slab's thickness),
-to where it enters the CT grid.
+straight line, crossing each range shifter slab of its beam (energy loss, Bohr straggling and
+Highland scattering over the slab's thickness), to where it enters the CT grid.  On the way it loses
+the energy the air between the source plane and the CT takes (about 0.5 mm of water over 50 cm;
+MCsquare does the same with a BDL model's nozzle exit); it is not scattered there, since the
+model's optics were measured in air and already describe the spot's spread.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from .adapt import kernel_function
 from .directions import deflect, normalised
 from .grid import BOUNDARY_PUSH_MM, box_entry
 from .layout import (B_AX, B_AY, B_DIR, B_ISO, B_N_SLABS, B_REFERENCE_PLANE, B_SLABS, B_VSAD_X, B_VSAD_Y, G_CORR_X,
-                     G_CORR_Y, G_DIV_X, G_DIV_Y, G_SIGMA_X, G_SIGMA_Y, H_DI, H_DJ, H_DK, H_NI, H_NJ, H_NK, S_BEAM,
+                     G_CORR_Y, H_AIR_RSP, G_DIV_X, G_DIV_Y, G_SIGMA_X, G_SIGMA_Y, H_DI, H_DJ, H_DK, H_NI, H_NJ, H_NK, S_BEAM,
                      S_ENERGY, S_ENERGY_SIGMA, S_G1, S_G2, S_WEIGHT2, S_X, S_Y, SLAB_FIELDS)
 from .rng import normal, uniform
 from .water import energy_mev, highland_f, mid_step, range_mm
@@ -102,5 +104,10 @@ def sample_primary(header, tables, spots, spot_cdf, beams, rng):
                             header[H_NK] * header[H_DK])
     if not (t_in < t_out and t_out > 0.0 and e > 0.0):
         return False, x, y, z, u, v, w, e
+    if t_in > 0.0 and header[H_AIR_RSP] > 0.0:  # the air on the way to the CT
+        r = range_mm(header, tables, e) - t_in * header[H_AIR_RSP]
+        e = energy_mev(header, tables, r) if r > _MIN_RANGE_MM else 0.0
+        if e <= 0.0:
+            return False, x, y, z, u, v, w, e
     t = max(t_in, 0.0) + BOUNDARY_PUSH_MM
     return True, x + t * u, y + t * v, z + t * w, u, v, w, e
