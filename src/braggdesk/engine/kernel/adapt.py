@@ -53,7 +53,10 @@ def cached_jit(**options):
 
     def decorate(fn):
         with numba_cache_dir() as can_cache:
-            return njit(cache=can_cache, **options)(fn)
+            try:
+                return njit(cache=can_cache, **options)(fn)
+            except RuntimeError:  # "no locator available": the source file is not on disk (a frozen app)
+                return njit(cache=False, **options)(fn)
 
     return decorate
 

@@ -6,8 +6,9 @@ function is cached in one folder named by a digest of all the kernel's sources (
 and Python versions): any change to any kernel file starts a fresh folder, an unchanged kernel is
 loaded in a fraction of a second.  The folder is under the user's cache directory
 (``$XDG_CACHE_HOME/braggdesk`` or ``~/.cache/braggdesk``; ``BRAGGDESK_CACHE_DIR`` overrides),
-which also works when the package itself is installed read-only.  Older kernel folders there are
-removed when a new one is made.
+which also works when the package itself is installed read-only.  Each use marks its folder; kernel
+folders unused for ``STALE_DAYS`` are removed (not at once: two installed versions of braggdesk
+share the cache root and must not keep deleting each other's kernel).
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import hashlib
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 from typing import Iterator
 
 _PREFIX = "kernel-"
+STALE_DAYS = 14
 
 
 def kernel_digest() -> str:
@@ -54,8 +57,14 @@ def _prepare_folder() -> Path | None:
         return None
     if not os.access(folder, os.W_OK):
         return None
+    now = time.time()
+    os.utime(folder, (now, now))  # in use
     for old in root.glob(f"{_PREFIX}*"):
-        if old != folder and old.is_dir():
+        try:
+            stale = old != folder and old.is_dir() and now - old.stat().st_mtime > STALE_DAYS * 86400
+        except OSError:
+            continue
+        if stale:
             shutil.rmtree(old, ignore_errors=True)
     return folder
 
