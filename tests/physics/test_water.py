@@ -41,13 +41,13 @@ def test_grids_are_uniform_in_log():
 
 @pytest.mark.parametrize(("energy_mev", "nist_range_g_cm2"), [(70, 4.080), (100, 7.718), (150, 15.77), (200, 25.96)])
 def test_csda_range_matches_nist(energy_mev, nist_range_g_cm2):
-    assert water_table().range_g_cm2(energy_mev) == pytest.approx(nist_range_g_cm2, rel=2e-3)
+    assert water_table("pstar").range_g_cm2(energy_mev) == pytest.approx(nist_range_g_cm2, rel=2e-3)
 
 
 def test_csda_range_matches_reference_column(pstar):
     e = pstar["kinetic_energy_MeV"]
     ref = pstar["csda_range_g_cm2_derived"]
-    got = water_table().range_g_cm2(e)
+    got = water_table("pstar").range_g_cm2(e)
     sel = e >= 1.0
     assert np.max(np.abs(got[sel] / ref[sel] - 1)) < 5e-4
     therapy = (e >= 70) & (e <= 230)
@@ -58,9 +58,24 @@ def test_stopping_power_reproduces_pstar_nodes(pstar):
     e = pstar["kinetic_energy_MeV"]
     total = np.where(np.isfinite(pstar["total_stopping_MeV_cm2_g"]), pstar["total_stopping_MeV_cm2_g"],
                      pstar["electronic_stopping_MeV_cm2_g"])
-    t = water_table()
+    t = water_table("pstar")
     assert np.max(np.abs(t.stopping_power(e) / total - 1)) < 2e-4
     assert np.max(np.abs(t.electronic_stopping_power(e) / pstar["electronic_stopping_MeV_cm2_g"] - 1)) < 2e-4
+
+
+def test_the_default_water_is_geant4s_78_ev_water_with_its_longer_ranges(pstar):
+    """Geant4's (MCsquare's G4_Stop_Pow.dat) stopping power from 1 MeV up; ranges longer than PSTAR's
+    at therapy energies (0.44-0.48 %), as I = 78 eV instead of 75 eV makes them."""
+    e = pstar["kinetic_energy_MeV"]
+    g4 = pstar["geant4_total_stopping_MeV_cm2_g_mcsquare"]
+    have = np.isfinite(g4) & (e >= 1.0)
+    t, p = water_table(), water_table("pstar")
+    assert np.max(np.abs(t.stopping_power(e[have]) / g4[have] - 1)) < 2e-4
+    for energy_mev, longer_mm in ((100.0, 0.37), (150.0, 0.72), (200.0, 1.15)):
+        assert 10 * float(t.range_g_cm2(energy_mev) - p.range_g_cm2(energy_mev)) == pytest.approx(longer_mm, abs=0.03)
+    # continuous where PSTAR's shape takes over below 1 MeV
+    assert float(t.stopping_power(0.999) / t.stopping_power(1.001)) == pytest.approx(
+        float(p.stopping_power(0.999) / p.stopping_power(1.001)), rel=2e-3)
 
 
 def test_range_is_the_integral_of_inverse_stopping_power():
@@ -72,7 +87,7 @@ def test_range_is_the_integral_of_inverse_stopping_power():
 
 
 def test_inverse_round_trip_and_vectorised():
-    t = water_table()
+    t = water_table("pstar")
     e = np.exp(np.random.default_rng(1).uniform(np.log(0.1), np.log(400.0), size=(50, 40)))
     r = t.range_g_cm2(e)
     assert r.shape == e.shape
@@ -90,8 +105,9 @@ def test_outside_the_grid():
 
 
 def test_let_in_kev_per_um():
-    assert float(let_kev_um(100.0)) == pytest.approx(0.728614, rel=2e-4)  # PSTAR 7.28614 MeV cm2/g
-    assert float(let_kev_um(10.0)) == pytest.approx(4.56399, rel=2e-4)
+    # PSTAR's electronic stopping power (7.28614 and 45.6399 MeV cm2/g) scaled to Geant4's 78 eV water
+    assert float(let_kev_um(100.0)) == pytest.approx(0.728614 * 7.25628 / 7.289, rel=2e-4)
+    assert float(let_kev_um(10.0)) == pytest.approx(4.56399 * 45.4595 / 45.67, rel=2e-4)
 
 
 def test_beta_and_p_beta():

@@ -46,6 +46,12 @@ def settings_from_args(args):
 
 def run_with_progress(runner, label: str):
     """Drive a runner, showing a bar on a terminal or plain lines when piped; returns the last Progress."""
+    if runner.kind == "local":
+        from ..engine.warmup import kernel_is_cached
+
+        if not kernel_is_cached():
+            print(f"braggdesk {label}: compiling the engine for this computer (its first run only: tens of seconds; "
+                  "cached from now on)", file=sys.stderr)
     last = None
     tty = sys.stderr.isatty()
     bar = None

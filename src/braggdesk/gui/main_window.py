@@ -30,6 +30,7 @@ from ..viewers.view3d import Surface, View3D, body_surface, dose_surfaces, shows
 from . import loaders
 from .analysis import StructureAnalysis, analyse
 from .background import Background
+from .engine_warmup import EngineWarmUp
 from .display_panel import DisplayPanel
 from .run_panel import RunPanel
 from .runners import runner_choice
@@ -128,6 +129,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.run_panel.startRequested.connect(self.start_run)
         self.run_panel.cancelRequested.connect(self.cancel_run)
         self.controller.started.connect(self._on_started)
+        self.engine_warm_up = EngineWarmUp(self)
+        self.engine_warm_up.finished.connect(self.log_line, QtCore.Qt.ConnectionType.QueuedConnection)
+        self.engine_warm_up.start()
         self.controller.updated.connect(self._on_update)
         self.controller.analysed.connect(self._on_analysed)
         self.controller.failed.connect(lambda msg: self.show_error("The calculation failed", msg))

@@ -2,13 +2,22 @@
 
 The transport works in water-equivalent terms: every material is water scaled by its relative
 stopping power (``materials.py``).  So the one table the engine interpolates on the device is
-water's, built here once per process from ICRU Report 49 / NIST PSTAR data
-(``resources/physics/pstar_water.csv``, liquid water, I = 75 eV):
+water's, built here once per process from ``resources/physics/pstar_water.csv``.  Two waters:
 
-* stopping power S(E): PSTAR *total* (electronic + nuclear) mass stopping power where the file
+* ``"geant4"`` (the default): liquid water with I = 78 eV, ICRU Report 90's value, as Geant4
+  computes its stopping power (MCsquare's ``G4_Stop_Pow.dat``, the column the file carries) from
+  1 MeV up; below 1 MeV PSTAR's, scaled to meet it.  It is the water of the reference Monte Carlo
+  codes beam models are commissioned with (Geant4 and TOPAS, MCsquare): with PSTAR's water a
+  model's energies give ranges 0.44-0.48 % shorter than theirs (0.37 / 0.72 / 1.15 mm at 100 / 150 /
+  200 MeV), and the relative stopping powers of :mod:`.stopping` are taken against 78 eV water too.
+* ``"pstar"``: ICRU Report 49 / NIST PSTAR (I = 75 eV), for comparisons with PSTAR itself.
+
+For either:
+
+* stopping power S(E): the *total* (electronic + nuclear) mass stopping power where the file
   has it (0.5 MeV and up), electronic below 0.5 MeV (nuclear stopping changes the range there
-  by well under a micrometre); between PSTAR energies S is interpolated log-log, i.e. a power
-  law per interval;
+  by well under a micrometre); between tabulated energies S is interpolated log-log, i.e. a power
+  law per interval; the electronic stopping power (for LET) is PSTAR's, scaled like the total;
 * CSDA range R(E) = R(E_min) + integral_{E_min}^{E} dE'/S(E'), integrated exactly per
   power-law interval, starting from the file's range at the lowest energy (0.1 MeV).  It
   reproduces NIST's CSDA ranges to better than 0.05 % over 1-400 MeV (see the tests);
@@ -16,8 +25,7 @@ water's, built here once per process from ICRU Report 49 / NIST PSTAR data
   :class:`~braggdesk.physics.loggrid.LogTable` objects, so the engine finds a table index with
   one multiply.  With 2048 nodes, linear interpolation in value between nodes is accurate to ~1e-5.
 
-This absolute table is ICRU 49's (I = 75 eV); ratios to water use ICRU 90's water (78 eV), see
-:mod:`.stopping` for why.
+Ratios to water use ICRU 90's water (78 eV), see :mod:`.stopping` for why.
 """
 
 from __future__ import annotations
@@ -47,7 +55,10 @@ PSTAR_WATER_I_VALUE_EV = 75.0  # ICRU Report 49: what PSTAR, and so this absolut
 
 _PSTAR_RESOURCE = ("physics", "pstar_water.csv")
 _PSTAR_COLUMNS = ("kinetic_energy_MeV", "electronic_stopping_MeV_cm2_g", "total_stopping_MeV_cm2_g",
-                  "csda_range_g_cm2_derived")
+                  "csda_range_g_cm2_derived", "geant4_total_stopping_MeV_cm2_g_mcsquare")
+WATER_MODELS = ("geant4", "pstar")
+DEFAULT_WATER = "geant4"
+_GEANT4_FROM_MEV = 1.0  # below this Geant4 switches models (0.5 MeV sits 0.9 % off); PSTAR's shape is kept
 _N_GRID = 2048
 _HIGHLAND_T_MIN = 1e-4
 
@@ -159,11 +170,29 @@ class _PowerLawIntegral:
         return self.r_nodes[i] + self._segment_integral(i, x)
 
 
-def build_range_energy_table(pstar: dict[str, np.ndarray], n_grid: int = _N_GRID) -> RangeEnergyTable:
-    """Build the log-grid tables from PSTAR columns (see the module docstring for the method)."""
+def water_stopping_columns(data: dict[str, np.ndarray], model: str = DEFAULT_WATER) -> tuple[np.ndarray, np.ndarray]:
+    """(total, electronic) mass stopping power of ``model`` water at the file's energies."""
+    if model not in WATER_MODELS:
+        raise ValueError(f"water model {model!r}: expected one of {', '.join(WATER_MODELS)}")
+    e = data["kinetic_energy_MeV"]
+    s_el = data["electronic_stopping_MeV_cm2_g"]
+    s_tot = np.where(np.isfinite(data["total_stopping_MeV_cm2_g"]), data["total_stopping_MeV_cm2_g"], s_el)
+    if model == "pstar":
+        return s_tot, s_el
+    g4 = data["geant4_total_stopping_MeV_cm2_g_mcsquare"]
+    use = np.isfinite(g4) & (e >= _GEANT4_FROM_MEV)
+    ratio = np.where(use, g4 / s_tot, np.nan)
+    first = int(np.argmax(use))
+    ratio[:first] = ratio[first]  # PSTAR's shape below, joined continuously
+    ratio = np.interp(e, e[np.isfinite(ratio)], ratio[np.isfinite(ratio)])  # rows without a Geant4 value
+    return s_tot * ratio, s_el * ratio
+
+
+def build_range_energy_table(pstar: dict[str, np.ndarray], n_grid: int = _N_GRID,
+                             model: str = DEFAULT_WATER) -> RangeEnergyTable:
+    """Build the log-grid tables from the file's columns (see the module docstring for the method)."""
     e = pstar["kinetic_energy_MeV"]
-    s_el = pstar["electronic_stopping_MeV_cm2_g"]
-    s_tot = np.where(np.isfinite(pstar["total_stopping_MeV_cm2_g"]), pstar["total_stopping_MeV_cm2_g"], s_el)
+    s_tot, s_el = water_stopping_columns(pstar, model)
     r0 = float(pstar["csda_range_g_cm2_derived"][0])
     total = _PowerLawIntegral(e, s_tot, r0)
     electronic = _PowerLawIntegral(e, s_el, r0)
@@ -187,10 +216,11 @@ def build_range_energy_table(pstar: dict[str, np.ndarray], n_grid: int = _N_GRID
     )
 
 
-@functools.lru_cache(maxsize=1)
-def water_table() -> RangeEnergyTable:
-    """The water range-energy table from the packaged PSTAR data (built once per process; read-only)."""
-    return build_range_energy_table(read_pstar_water())
+@functools.lru_cache(maxsize=2)
+def water_table(model: str = DEFAULT_WATER) -> RangeEnergyTable:
+    """The water range-energy table (built once per process and model; read-only): Geant4's 78 eV
+    water by default, ``"pstar"`` for ICRU 49's."""
+    return build_range_energy_table(read_pstar_water(), model=model)
 
 
 def let_kev_um(energy_mev: np.ndarray | float) -> np.ndarray:
