@@ -31,6 +31,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 1
+    from ..engine.memory import tune_memory
+
+    tune_memory()  # before the first grid-sized array (see engine/memory.py)
     try:
         return int(args.func(args) or 0)
     except BraggdeskError as exc:

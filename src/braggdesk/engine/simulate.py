@@ -24,7 +24,7 @@ from .executor import make_executor
 from .geometry import GridFrame
 from .kernel.layout import COUNTER_NAMES, T_ENERGY, T_ENERGY_SQ, T_LET, T_NUCLEAR_LOCAL
 from .media import Media, build_media
-from .memory import keep_freed_memory
+from .memory import tune_memory
 from .packing import KernelInputs, pack
 from .source import SpotTable, build_spot_table
 
@@ -60,7 +60,7 @@ def check_frame_of_reference(job: Job) -> list[str]:
 
 def prepare(job: Job, device: Device | None = None) -> PreparedJob:
     """Check the job, build its media and spots, pack the kernel's arrays and set up the device."""
-    keep_freed_memory()
+    tune_memory()
     device = device or select_device(job.settings.device, getattr(job.settings, "threads", None))
     notes = check_frame_of_reference(job)
     if device.note:
