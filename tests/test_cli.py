@@ -128,3 +128,33 @@ def test_bad_input_gives_one_clear_line_and_nonzero_exit(tmp_path, case):
 def test_bench_refuses_an_unknown_case():
     res = braggdesk("bench", "--cases", "engine,nope")
     assert res.returncode == 2 and "nope" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_a_device_that_fails_mid_run_keeps_the_batches_done(tmp_path, monkeypatch, capsys):
+    """A GPU that fails in the third batch (out of memory, a driver error): the dose of the two batches done
+    is written, marked PARTIAL, with the error on one line and exit code 3."""
+    from braggdesk.cli import main
+    from braggdesk.engine import executor
+    from braggdesk.errors import DeviceError
+
+    ct = tmp_path / "ct"
+    assert main(["phantom", "dcpt", "--geometry", "D", "--plan", str(PLAN02), "--spacing", "8", "--out", str(ct)]) == 0
+    calls = []
+    real_run = executor.CpuExecutor.run
+
+    def failing(self, key, n):
+        calls.append(n)
+        if len(calls) == 3:
+            raise DeviceError("the GPU failed during a batch of 100 histories: CUDA_ERROR_OUT_OF_MEMORY")
+        return real_run(self, key, n)
+
+    monkeypatch.setattr(executor.CpuExecutor, "run", failing)
+    out = tmp_path / "RD.dcm"
+    rc = main(["run", "--ct", str(ct), "--plan", str(PLAN02), "--beam-model", str(MODEL_V2), "--primaries", "500",
+               "--batches", "5", "--device", "cpu", "--ignore-frame-of-reference", "--out", str(out), "--json", "-"])
+    captured = capsys.readouterr()
+    assert rc == 3
+    assert "CUDA_ERROR_OUT_OF_MEMORY" in captured.err and "200 primaries done are kept (PARTIAL)" in captured.err
+    summary = json.loads(captured.out[captured.out.index("{"):])
+    assert summary["primaries"] == 200 and summary["partial"] is True and "OUT_OF_MEMORY" in summary["device_error"]
+    assert "(PARTIAL)" in pydicom.dcmread(out).DoseComment

@@ -6,7 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import PlanError
+from ..errors import DeviceError, PlanError
+
+EXIT_DEVICE_FAILED = 3  # the device failed mid-run; the dose of the batches done was written, marked PARTIAL
 from .common import add_run_options, print_summary, run_summary, run_with_progress, settings_from_args
 from .runners import add_runner_options, make_runner
 
@@ -69,15 +71,25 @@ def compute_dose(args, label: str, inputs=None, mu_scale: float = 1.0):
           f"{runner.device}", file=sys.stderr)
     for note in calibration_notes:
         print(f"braggdesk {label}: note: {note}", file=sys.stderr)
+    device_error = None
     try:
         progress = run_with_progress(runner, label)
     except PlanError as exc:
         raise PlanError(f"{args.plan}: {exc}") from None
+    except DeviceError as exc:  # a GPU that fails mid-run: the batches done are kept
+        if runner.total is None:
+            raise
+        device_error = str(exc)
+        progress = None
+        print(f"braggdesk {label}: error: {exc}; the {runner.total.primaries:,} primaries done are kept (PARTIAL)",
+              file=sys.stderr)
     result = runner.result()
     summary = run_summary(result, progress, runner, {"beam_model": model.name, "ct_calibration": calibration.name,
                                                      "frame_of_reference_ignored":
                                                          bool(args.ignore_frame_of_reference)})
     summary["notes"] = list(dict.fromkeys(calibration_notes + summary["notes"]))
+    if device_error:
+        summary["device_error"] = device_error
     return result, summary, plan, ct
 
 
@@ -92,4 +104,4 @@ def run_run(args) -> int:
                         comment=f"braggdesk MC dose to {result.dose_to}" + (" (PARTIAL)" if result.partial else ""))
     summary["rtdose"] = str(path)
     print_summary(summary, args.json)
-    return 0
+    return EXIT_DEVICE_FAILED if summary.get("device_error") else 0

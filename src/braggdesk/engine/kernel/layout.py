@@ -99,4 +99,4 @@ MAX_SEGMENTS = 64  # voxels one step may cross (in air a step ends there)
 ACC_VOXEL, ACC_ENERGY, ACC_LET, ACC_USED = 0, 1, 2, 3  # rows of the history's voxel accumulator
 ACC_ROWS = 4
 ACC_SLOTS_CPU = 1024  # voxels one history may touch before an early flush (3/4 of the slots)
-ACC_SLOTS_GPU = 512
+ACC_SLOTS_GPU = 256  # thread-local memory is dear on a GPU: 8 kB per thread for this table

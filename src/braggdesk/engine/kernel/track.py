@@ -39,7 +39,7 @@ from .grid import BOUNDARY_PUSH_MM, voxel_index
 from .interactions import nonelastic, pp_elastic
 from .layout import (C_STEPS, H_DI, H_DJ, H_DK, H_NI, H_NJ, H_NK, H_NUCLEAR, H_SCORE_LET, H_WATER, H_XS, LOG_NODES,
                      SEG_DEPOSIT, SEG_LET, SEG_VOXEL, V_DENSITY, V_INV_X0, V_MATERIAL, V_RSP, W_ENERGY, W_LET,
-                     WATER_ROWS, XS_NONELASTIC, XS_PP, XS_ROWS)
+                     W_STOPPING, WATER_ROWS, XS_NONELASTIC, XS_PP, XS_ROWS)
 from .lookup import lerp, table_offset
 from .rng import exponential, normal, uniform
 from .scoring import quanta, score
@@ -48,6 +48,7 @@ from .water import highland_f, mid_step, range_mm, range_node
 STEP_RANGE_FRACTION = 0.2
 MIN_STEP_RANGE_MM = 1.0
 MAX_STEP_RANGE_MM = 10.0
+THIN_SEGMENT = 1e-4  # segments using less of the residual range than this take the stopping power at their start
 _MIN_RANGE_MM = 1e-6
 _FAR_MM = 1e30
 _LET_QUANTA = 1e6  # model.snapshot.LET_QUANTUM = 1e-6 MeV keV/um
@@ -134,15 +135,19 @@ def trace(header, tables, voxels, segments, n_seg, x, y, z, u, v, w, r, mass, we
         x += length * u
         y += length * v
         z += length * w
+        r_b = r - we / mass
         if how == _STOPPED:
             e_b = 0.0
             let_b = let_a
+        elif r_a - r_b < THIN_SEGMENT * r_a:
+            # a thin segment (air): the stopping power at its start is exact to 1e-4, and the node is kept
+            e_b = e_a - (r_a - r_b) * lerp(tables, water, i_a, w_a, WATER_ROWS, W_STOPPING)
+            let_b = let_a
         else:
-            r_b = r - we / mass
             i_a, w_a = range_node(header, r_b)
             e_b = lerp(tables, water, i_a, w_a, WATER_ROWS, W_ENERGY)
             let_b = lerp(tables, water, i_a, w_a, WATER_ROWS, W_LET)
-            r_a = r_b
+        r_a = r_b
         segments[n_seg, SEG_VOXEL] = voxel
         segments[n_seg, SEG_DEPOSIT] = max(e_a - e_b, 0.0) * mass
         segments[n_seg, SEG_LET] = 0.5 * (let_a + let_b)
