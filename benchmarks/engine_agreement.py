@@ -1,6 +1,6 @@
 """Two engines (two source trees of braggdesk) on the same cases, against the noise floor of two seeds.
 
-    python3 benchmarks/engine_agreement.py --inputs /tmp/mcbench/inputs \
+    .venv/bin/python benchmarks/engine_agreement.py --inputs /tmp/mcbench/inputs \
         --engine old=/work/wt-old/src --engine new=/work/main/src --out /tmp/agreement
 
 The cases are the MCsquare harness's inputs (benchmarks/mcsquare: ``compare.py --case ...`` writes them
@@ -9,7 +9,8 @@ under OUT/inputs): the 150 MeV pencil beam in the water phantom (Water scanner),
 engine runs each case with two seeds through ``braggdesk run`` (its own command line, so any version
 works); gamma 2 %/2 mm and 1 %/1 mm (10 % cut-off, global) of engine B against engine A is printed
 beside A against A with another seed (the noise floor), with the mean dose ratio over voxels above
-50 % of the maximum.  JSON in OUT/agreement.json.
+50 % of the maximum.  JSON in OUT/agreement.json.  Run it with an interpreter that imports braggdesk (the gamma is this tree's);
+dose files already in OUT are reused.
 """
 
 from __future__ import annotations
@@ -90,8 +91,11 @@ def main(argv=None) -> int:
         for name, src in engines:
             for seed in (1, 2):
                 path = args.out / f"{case}_{name}_s{seed}.dcm"
-                seconds[f"{name}_s{seed}"] = round(run_engine(args.python, src, case_dir, ct, plan, scanner, primaries,
-                                                              seed, path), 1)
+                if path.exists():  # from an earlier call with the same --out
+                    seconds[f"{name}_s{seed}"] = None
+                else:
+                    seconds[f"{name}_s{seed}"] = round(run_engine(args.python, src, case_dir, ct, plan, scanner,
+                                                                  primaries, seed, path), 1)
                 doses[(name, seed)] = path
                 print(f"{case}: {name} seed {seed}: {seconds[f'{name}_s{seed}']} s", flush=True)
         (a, _), (b, _) = engines
