@@ -24,7 +24,7 @@ def small_job(batches: int = 4, primaries: int = 2000, seed: int = 7):
     return pencil_job(150.0, primaries, batches=batches, seed=seed)
 
 
-LONG = {"batches": 12, "primaries": 3600}  # long enough to be cut in the middle
+LONG = {"batches": 12, "primaries": 120_000}  # about a second on the node: long enough to be cut in the middle
 
 
 @functools.lru_cache(maxsize=None)
@@ -121,10 +121,10 @@ def test_remote_test_reports_versions_and_device(sshd):
 
 
 def test_cancel_stops_the_node_within_a_batch(sshd):
-    job = small_job(batches=20, primaries=20_000)
+    job = small_job(batches=20, primaries=400_000)  # 20 000 a batch: tens of milliseconds each on the node
     runner = SshRunner(job, sshd.profile())
     result = drive(runner, after_first=lambda r: r.cancel())
-    assert result.partial and 0 < result.primaries < 20_000
+    assert result.partial and 0 < result.primaries < 400_000
     # at most the batches already running on the node's threads finish after the cancel
     assert result.batches <= 1 + 2 * (os.cpu_count() or 1)
     status = json.loads((job_folder(sshd, job.job_id) / "status.json").read_text())
@@ -136,7 +136,7 @@ def test_dropped_connection_is_re_attached_with_nothing_lost_or_counted_twice(ss
     runner = SshRunner(job, sshd.profile(), reconnects=2, reconnect_delay_s=0.2)
     result = drive(runner, after_first=lambda r: sshd.drop_connections())
     assert any("re-attaching" in line for line in runner.log), runner.log
-    assert result.primaries == 3600 and result.batches == 12 and not result.partial
+    assert result.primaries == LONG["primaries"] and result.batches == 12 and not result.partial
     assert np.array_equal(result.dose_gy, local_dose(**LONG))
 
 
@@ -148,7 +148,7 @@ def test_without_reconnects_a_drop_names_the_job_and_attach_gets_all(sshd):
     assert f"--attach {job.job_id}" in str(err.value) and f"127.0.0.1:{sshd.port}" in str(err.value)
     again = SshRunner(small_job(**LONG), sshd.profile(), attach=job.job_id)  # rebuilt from the same inputs
     result = drive(again)
-    assert result.primaries == 3600 and result.batches == 12
+    assert result.primaries == LONG["primaries"] and result.batches == 12
     assert np.array_equal(result.dose_gy, local_dose(**LONG))
 
 
@@ -177,7 +177,7 @@ def test_a_crashed_node_engine_is_reported_then_resumed(sshd):
     kept = len(list((folder / "batches").glob("*.snap")))
     assert 1 <= kept < 12
     result = drive(SshRunner(job, sshd.profile(), attach=job.job_id))
-    assert result.primaries == 3600 and result.batches == 12
+    assert result.primaries == LONG["primaries"] and result.batches == 12
     assert np.array_equal(result.dose_gy, local_dose(**LONG))
 
 
