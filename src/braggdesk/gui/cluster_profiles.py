@@ -16,6 +16,7 @@ from PySide6 import QtCore, QtWidgets
 from ..compute.cluster_profiles import (FILE_NAME, ClusterProfile, default_profiles_path, load_cluster_profiles,
                                         save_cluster_profiles)
 from ..errors import BraggdeskError
+from .profile_list_dialog import ProfileListDialog
 
 _FILES = (("tls_ca", "CA certificate"), ("tls_cert", "Certificate"), ("tls_key", "Private key"))
 
@@ -30,15 +31,13 @@ def profile_names(settings: QtCore.QSettings | None) -> list[str]:
     return [p.name for p in load_cluster_profiles(cluster_profiles_path(settings))]
 
 
-class ClusterProfilesDialog(QtWidgets.QDialog):
+class ClusterProfilesDialog(ProfileListDialog):
     """Profiles on the left, the chosen one's address, TLS files and the insecure switch on the right."""
 
     def __init__(self, settings: QtCore.QSettings | None = None, parent=None):
-        super().__init__(parent)
-        self.setWindowTitle("Dask clusters")
-        self.path = cluster_profiles_path(settings)
-        self.profiles = load_cluster_profiles(self.path)
-        self.list = QtWidgets.QListWidget()
+        path = cluster_profiles_path(settings)
+        super().__init__("Dask clusters", load_cluster_profiles(path), parent)
+        self.path = path
         self.name = QtWidgets.QLineEdit()
         self.address = QtWidgets.QLineEdit()
         self.address.setPlaceholderText("tls://scheduler.hospital.example:8786")
@@ -65,28 +64,7 @@ class ClusterProfilesDialog(QtWidgets.QDialog):
         note.setWordWrap(True)
         form.addRow(note)
         form.addRow(self.problem)
-        add, remove = QtWidgets.QPushButton("New"), QtWidgets.QPushButton("Remove")
-        left = QtWidgets.QVBoxLayout()
-        left.addWidget(self.list)
-        row = QtWidgets.QHBoxLayout()
-        row.addWidget(add)
-        row.addWidget(remove)
-        left.addLayout(row)
-        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Save
-                                             | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
-        top = QtWidgets.QHBoxLayout()
-        top.addLayout(left)
-        top.addLayout(form, 1)
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(buttons)
-        add.clicked.connect(self.new_profile)
-        remove.clicked.connect(self.remove_profile)
-        buttons.accepted.connect(self.save)
-        buttons.rejected.connect(self.reject)
-        self.list.currentRowChanged.connect(self._show)
-        self._current = -1
-        self._fill_list()
+        self.lay_out(form).accepted.connect(self.save)
 
     def _browse(self, key: str, title: str) -> None:
         path, _ = QtWidgets.QFileDialog.getOpenFileName(self, title, self.files[key].text(), "PEM (*.pem *.crt *.key);;"
@@ -94,18 +72,7 @@ class ClusterProfilesDialog(QtWidgets.QDialog):
         if path:
             self.files[key].setText(path)
 
-    def _fill_list(self) -> None:
-        with QtCore.QSignalBlocker(self.list):
-            self.list.clear()
-            self.list.addItems([p.name for p in self.profiles])
-        self._current = -1
-        self.list.setCurrentRow(0 if self.profiles else -1)
-        self._show(self.list.currentRow())
-
-    def _show(self, row: int) -> None:
-        self._commit()
-        self._current = row
-        p = self.profiles[row] if 0 <= row < len(self.profiles) else None
+    def show_profile(self, p: ClusterProfile | None) -> None:
         self.name.setText(p.name if p else "")
         self.address.setText(p.address if p else "")
         for key, _ in _FILES:
@@ -121,29 +88,8 @@ class ClusterProfilesDialog(QtWidgets.QDialog):
                  for key, _ in _FILES}
         return ClusterProfile(name, address, insecure=self.insecure.isChecked(), **files)
 
-    def _commit(self) -> None:
-        if 0 <= self._current < len(self.profiles):
-            try:
-                self.profiles[self._current] = self.profile_from_fields()
-            except BraggdeskError:
-                return
-            item = self.list.item(self._current)
-            if item is not None:
-                item.setText(self.profiles[self._current].name)
-
-    def new_profile(self) -> None:
-        self._commit()
-        self.profiles.append(ClusterProfile(f"cluster {len(self.profiles) + 1}", "tls://scheduler:8786"))
-        self._current = -1
-        self._fill_list()
-        self.list.setCurrentRow(len(self.profiles) - 1)
-
-    def remove_profile(self) -> None:
-        row = self.list.currentRow()
-        if 0 <= row < len(self.profiles):
-            del self.profiles[row]
-            self._current = -1
-            self._fill_list()
+    def blank_profile(self, number: int) -> ClusterProfile:
+        return ClusterProfile(f"cluster {number}", "tls://scheduler:8786")
 
     def save(self) -> bool:
         """Check every profile's link as a run would, then write them all; False (reason shown) if one is unusable."""

@@ -14,6 +14,7 @@ from PySide6 import QtCore, QtWidgets
 
 from ..compute.hosts import DEFAULT_REMOTE_COMMAND, HostProfile
 from ..errors import BraggdeskError
+from .profile_list_dialog import ProfileListDialog
 
 GROUP = "ssh_hosts"
 FIELDS = ("name", "host", "port", "user", "key_path", "known_hosts", "remote_command")
@@ -68,15 +69,12 @@ def find_profile(settings: QtCore.QSettings | None, name: str) -> HostProfile:
     return HostProfile.parse(name)
 
 
-class HostProfilesDialog(QtWidgets.QDialog):
+class HostProfilesDialog(ProfileListDialog):
     """A list of profiles on the left, the chosen one's fields on the right; Save writes them all."""
 
     def __init__(self, settings: QtCore.QSettings | None = None, parent=None):
-        super().__init__(parent)
-        self.setWindowTitle("SSH hosts")
+        super().__init__("SSH hosts", load_profiles(settings), parent)
         self._settings = settings
-        self.profiles = load_profiles(settings)
-        self.list = QtWidgets.QListWidget()
         self.edits = {f: QtWidgets.QLineEdit() for f in FIELDS if f != "port"}
         self.port = QtWidgets.QSpinBox()
         self.port.setRange(1, 65535)
@@ -94,41 +92,12 @@ class HostProfilesDialog(QtWidgets.QDialog):
                                 "already be in the known_hosts file.")
         note.setWordWrap(True)
         form.addRow(note)
-        add, remove = QtWidgets.QPushButton("New"), QtWidgets.QPushButton("Remove")
-        left = QtWidgets.QVBoxLayout()
-        left.addWidget(self.list)
-        row = QtWidgets.QHBoxLayout()
-        row.addWidget(add)
-        row.addWidget(remove)
-        left.addLayout(row)
-        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Save
-                                             | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
-        top = QtWidgets.QHBoxLayout()
-        top.addLayout(left)
-        top.addLayout(form, 1)
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(buttons)
-        add.clicked.connect(self.new_profile)
-        remove.clicked.connect(self.remove_profile)
-        buttons.accepted.connect(self.save)
-        buttons.rejected.connect(self.reject)
-        self.list.currentRowChanged.connect(self._show)
-        self._current = -1
-        self._fill_list()
+        self.lay_out(form).accepted.connect(self.save)
 
-    def _fill_list(self) -> None:
-        with QtCore.QSignalBlocker(self.list):
-            self.list.clear()
-            self.list.addItems([p.name or p.address for p in self.profiles])
-        self._current = -1
-        self.list.setCurrentRow(0 if self.profiles else -1)
-        self._show(self.list.currentRow())
+    def label(self, profile: HostProfile) -> str:
+        return profile.name or profile.address
 
-    def _show(self, row: int) -> None:
-        self._commit()
-        self._current = row
-        p = self.profiles[row] if 0 <= row < len(self.profiles) else None
+    def show_profile(self, p: HostProfile | None) -> None:
         values = {"name": "", "host": "", "user": "", "key_path": "", "known_hosts": "",
                   "remote_command": DEFAULT_REMOTE_COMMAND} if p is None else {
             "name": p.name, "host": p.host, "user": p.user or "", "key_path": str(p.key_path or ""),
@@ -147,29 +116,8 @@ class HostProfilesDialog(QtWidgets.QDialog):
                            remote_command=e["remote_command"] or DEFAULT_REMOTE_COMMAND,
                            name=e["name"] or e["host"])
 
-    def _commit(self) -> None:
-        if 0 <= self._current < len(self.profiles):
-            try:
-                self.profiles[self._current] = self.profile_from_fields()
-            except BraggdeskError:
-                return
-            item = self.list.item(self._current)
-            if item is not None:
-                item.setText(self.profiles[self._current].name)
-
-    def new_profile(self) -> None:
-        self._commit()
-        self.profiles.append(HostProfile(host="gpu-node", name=f"node {len(self.profiles) + 1}"))
-        self._current = -1
-        self._fill_list()
-        self.list.setCurrentRow(len(self.profiles) - 1)
-
-    def remove_profile(self) -> None:
-        row = self.list.currentRow()
-        if 0 <= row < len(self.profiles):
-            del self.profiles[row]
-            self._current = -1
-            self._fill_list()
+    def blank_profile(self, number: int) -> HostProfile:
+        return HostProfile(host="gpu-node", name=f"node {number}")
 
     def save(self) -> None:
         self._commit()
