@@ -54,8 +54,6 @@ def run_engine(python: str, src: str, case_dir: Path, ct: str, plan: Path, scann
 
 
 def compare(a: Path, b: Path) -> dict:
-    import numpy as np
-
     from braggdesk.analysis.gamma import GammaCriteria, gamma_index
     from braggdesk.io.rtdose import read_rtdose
 

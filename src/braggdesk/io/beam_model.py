@@ -89,7 +89,6 @@ import numpy as np
 from braggdesk.errors import InputError
 
 from braggdesk.model.beam_model import BeamModel, BeamModelError, RangeShifter
-from braggdesk.model.material import Material
 from braggdesk.physics.library import UnknownMaterialError, get_material, material_by_mcsquare_label, mcsquare_label_of
 from braggdesk.physics.materials import material_physics
 from braggdesk.physics.packaged import resource_path

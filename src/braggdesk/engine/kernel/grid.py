@@ -26,12 +26,18 @@ def voxel_index(x, d, n):
 
 
 @kernel_leaf
-def distance_to_face(x, u, i, d):
-    """Distance along direction cosine u from x to just past the face of voxel i that u points at."""
-    if u > 1e-12:
-        return ((i + 1) * d + BOUNDARY_PUSH_MM - x) / u
-    if u < -1e-12:
-        return (i * d - BOUNDARY_PUSH_MM - x) / u
+def inverse(u):
+    """1 / u for a direction cosine, 0 for one too close to 0 to cross a face."""
+    return 1.0 / u if abs(u) > 1e-12 else 0.0
+
+
+@kernel_leaf
+def face_distance(x, inv_u, i, d):
+    """Distance along an axis (given 1 / its direction cosine) from x to just past the face of voxel i ahead."""
+    if inv_u > 0.0:
+        return ((i + 1) * d + BOUNDARY_PUSH_MM - x) * inv_u
+    if inv_u < 0.0:
+        return (i * d - BOUNDARY_PUSH_MM - x) * inv_u
     return _FAR_MM
 
 

@@ -8,12 +8,11 @@ on the seed, the batch and the history's index only: not on the thread that runs
 threads there are, or which device.  That is what makes a dose the same bit for bit with 1 or N
 threads.
 
-The state of one stream is a small float64 array (every entry an integer below 2**32, or the
-cached second Box-Muller normal), so one scratch array serves both targets:
+The state of one stream is a small float64 array (every entry an integer below 2**32), so one
+scratch array serves both targets:
 
     [0] key lo  [1] key hi  [2] history lo  [3] history hi  [4] next block
     [5..8] the current block's four outputs  [9] next output (4: block used up)
-    [10], [11] unused
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ import math
 import numpy as np
 from .adapt import kernel_function, kernel_leaf
 
-RNG_STATE_SIZE = 12
+RNG_STATE_SIZE = 10
 
 _M0 = np.uint64(0xD2511F53)
 _M1 = np.uint64(0xCD9E8D57)
@@ -59,7 +58,6 @@ def rng_start(state, key_lo, key_hi, history):
     state[3] = (history >> 32) & 0xFFFFFFFF
     state[4] = 0.0
     state[9] = 4.0
-    state[10] = 0.0
 
 
 @kernel_leaf

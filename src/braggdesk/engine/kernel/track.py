@@ -35,41 +35,25 @@ import math
 
 from .adapt import kernel_function
 from .directions import deflect
-from .grid import BOUNDARY_PUSH_MM, voxel_index
+from .grid import face_distance, inverse, voxel_index
 from .interactions import nonelastic, pp_elastic
 from .layout import (C_STEPS, H_DI, H_DJ, H_DK, H_NI, H_NJ, H_NK, H_NUCLEAR, H_SCORE_LET, H_WATER, H_XS, LOG_NODES,
-                     SEG_DEPOSIT, SEG_LET, SEG_VOXEL, V_DENSITY, V_INV_X0, V_MATERIAL, V_RSP, W_ENERGY, W_LET,
+                     SEG_DEPOSIT, SEG_LET, SEG_VOXEL, V_DENSITY, V_INV_X0, V_MATERIAL, V_RSP, W_LET,
                      W_STOPPING, WATER_ROWS, XS_NONELASTIC, XS_PP, XS_ROWS)
 from .lookup import lerp, table_offset
 from .rng import exponential, normal, uniform
 from .scoring import quanta, score
-from .water import highland_f, mid_step, range_mm, range_node
+from .water import energy_at, energy_mev, highland_f, mid_step, range_mm, range_node
 
 STEP_RANGE_FRACTION = 0.2
 MIN_STEP_RANGE_MM = 1.0
 MAX_STEP_RANGE_MM = 10.0
 THIN_SEGMENT = 1e-4  # segments using less of the residual range than this take the stopping power at their start
 _MIN_RANGE_MM = 1e-6
-_FAR_MM = 1e30
 _LET_QUANTA = 1e6  # model.snapshot.LET_QUANTUM = 1e-6 MeV keV/um
 
 # how a step ended
 _PLANNED, _EVENT, _STOPPED, _LEFT, _FULL = 0, 1, 2, 3, 4
-
-
-@kernel_function
-def face_distance(x, inv_u, i, d):
-    """Distance along the axis (1 / direction cosine given) to just past the face of voxel i ahead."""
-    if inv_u > 0.0:
-        return ((i + 1) * d + BOUNDARY_PUSH_MM - x) * inv_u
-    if inv_u < 0.0:
-        return (i * d - BOUNDARY_PUSH_MM - x) * inv_u
-    return _FAR_MM
-
-
-@kernel_function
-def inverse(u):
-    return 1.0 / u if abs(u) > 1e-12 else 0.0
 
 
 @kernel_function
@@ -95,7 +79,7 @@ def trace(header, tables, voxels, segments, n_seg, x, y, z, u, v, w, r, mass, we
     pp_share = 0.0
     r_a = r - we / mass
     i_a, w_a = range_node(header, r_a)
-    e_a = lerp(tables, water, i_a, w_a, WATER_ROWS, W_ENERGY)
+    e_a = energy_at(header, tables, i_a, w_a)
     let_a = lerp(tables, water, i_a, w_a, WATER_ROWS, W_LET)
     while True:
         if we >= we_to:
@@ -145,7 +129,7 @@ def trace(header, tables, voxels, segments, n_seg, x, y, z, u, v, w, r, mass, we
             let_b = let_a
         else:
             i_a, w_a = range_node(header, r_b)
-            e_b = lerp(tables, water, i_a, w_a, WATER_ROWS, W_ENERGY)
+            e_b = energy_at(header, tables, i_a, w_a)
             let_b = lerp(tables, water, i_a, w_a, WATER_ROWS, W_LET)
         r_a = r_b
         segments[n_seg, SEG_VOXEL] = voxel
@@ -198,8 +182,8 @@ def transport(header, tables, voxels, rng, stack, n_stack, acc, tally, counters,
         deposited_mean = 0.0
         for k in range(n_seg):
             deposited_mean += segments[k, SEG_DEPOSIT]
-        e_start = mid_energy_at(header, tables, r)
-        e_end = mid_energy_at(header, tables, r_end) if r_end > _MIN_RANGE_MM else 0.0
+        e_start = energy_mev(header, tables, r)
+        e_end = energy_mev(header, tables, r_end) if r_end > _MIN_RANGE_MM else 0.0
         scale = (e_start - e_end) * mass / deposited_mean if deposited_mean > 0.0 else 0.0
         for k in range(n_seg):
             de = segments[k, SEG_DEPOSIT] * scale
@@ -219,10 +203,3 @@ def transport(header, tables, voxels, rng, stack, n_stack, acc, tally, counters,
                                      density, primary, x, y, z, u, v, w, e)
                 break
     return n_stack
-
-
-@kernel_function
-def mid_energy_at(header, tables, r):
-    """E(r) [MeV] from the water table."""
-    i, wt = range_node(header, r)
-    return lerp(tables, table_offset(header, H_WATER), i, wt, WATER_ROWS, W_ENERGY)
