@@ -12,6 +12,7 @@ from .runner import Runner
 
 class LocalRunner(Runner):
     kind = "local"
+    merges_at_source = True
 
     def __init__(self, job: Job, device: Device | None = None):
         super().__init__(job)
@@ -30,4 +31,4 @@ class LocalRunner(Runner):
 
     def _snapshots(self) -> Iterator[Snapshot]:
         assert self._prepared is not None
-        yield from simulate(self.job, prepared=self._prepared, cancel=lambda: self.cancelled)
+        yield from simulate(self.job, prepared=self._prepared, cancel=lambda: self.cancelled, accumulator=self._acc)

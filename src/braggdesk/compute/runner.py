@@ -28,6 +28,9 @@ class Runner(abc.ABC):
 
     #: short name shown in panels and summaries ("local", "ssh", "dask")
     kind = "runner"
+    #: True for a runner whose ``_snapshots`` already merges each batch into ``self._acc`` (the local one,
+    #: through the engine), so ``run`` does not merge it again
+    merges_at_source = False
 
     def __init__(self, job: Job):
         self.job = job
@@ -80,10 +83,10 @@ class Runner(abc.ABC):
         goal_n = settings.primaries if settings.target_uncertainty is None else None
         weight = self._scale.per_voxel(settings.dose_to)
         for snap in self._snapshots():
-            total = self._acc.add(snap)
+            total = self._acc.total if self.merges_at_source else self._acc.add(snap)
             for note in snap.notes:
                 self.add_note(note)
-            yield Progress(total, snap, time.perf_counter() - t0, total.mean_relative_uncertainty(weight),
+            yield Progress(total, snap, time.perf_counter() - t0, self._acc.mean_relative_uncertainty(weight),
                            goal_n, settings.target_uncertainty)
         self.finished = not self.cancelled
 

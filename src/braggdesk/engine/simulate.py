@@ -137,7 +137,8 @@ def _split(n: int, k: int) -> list[int]:
 
 
 def simulate(job: Job, *, device: Device | None = None, cancel: Callable[[], bool] | None = None,
-             prepared: PreparedJob | None = None, done: Snapshot | None = None) -> Iterator[Snapshot]:
+             prepared: PreparedJob | None = None, done: Snapshot | None = None,
+             accumulator: Accumulator | None = None) -> Iterator[Snapshot]:
     """Yield one Snapshot (the sums of that batch alone) per batch, as batches finish.
 
     Merge them by addition (exact in any order).  Each batch runs on all of the device (every
@@ -150,6 +151,9 @@ def simulate(job: Job, *, device: Device | None = None, cancel: Callable[[], boo
     ``done`` resumes a job: the sums of batches already computed (e.g. kept on disk by a
     remote node whose process died).  Those batches are not run again and not yielded;
     the batches that remain are exactly those a fresh run would have added.
+
+    ``accumulator``: every yielded batch is merged into it before it is yielded (a runner that keeps
+    the total passes its own, so the total and its uncertainty are made once per batch).
     """
     prepared = prepared or prepare(job, device)
     sizes, batch_size = plan_batches(job.settings, prepared.device.kind)
@@ -161,15 +165,18 @@ def simulate(job: Job, *, device: Device | None = None, cancel: Callable[[], boo
                 continue
             if cancelled():
                 return
-            yield run_batch(prepared, b, n)
+            snap = run_batch(prepared, b, n)
+            if accumulator is not None:
+                accumulator.add(snap)
+            yield snap
         return
     target = float(job.settings.target_uncertainty)
     dose_weight = prepared.scale.per_voxel(job.settings.dose_to)
-    acc = Accumulator()
+    acc = accumulator if accumulator is not None else Accumulator()
     if done is not None:
         acc.add(done)
     b = max(have) + 1 if have else 0
-    while acc.total is None or acc.total.n_batches < 2 or acc.total.mean_relative_uncertainty(dose_weight) > target:
+    while acc.total is None or acc.total.n_batches < 2 or acc.mean_relative_uncertainty(dose_weight) > target:
         n = min(batch_size, job.settings.max_primaries - (0 if acc.total is None else acc.total.primaries))
         if n <= 0 or cancelled():
             return

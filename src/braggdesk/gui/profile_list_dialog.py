@@ -20,18 +20,18 @@ class ProfileListDialog(QtWidgets.QDialog):
         self.list = QtWidgets.QListWidget()
         self._current = -1
 
-    # -- what a subclass provides -----------------------------------------------------------
+    # -- what a subclass provides (both dialogs define all three) -----------------------------
     def show_profile(self, profile: Any | None) -> None:
         """Put ``profile``'s values into the fields (None: empty fields)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define show_profile")
 
     def profile_from_fields(self) -> Any:
         """The profile the fields describe; BraggdeskError naming what is missing or wrong."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define profile_from_fields")
 
     def blank_profile(self, number: int) -> Any:
         """A new profile to start from (``number``: its position, from 1)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define blank_profile")
 
     def label(self, profile: Any) -> str:
         return profile.name

@@ -198,6 +198,17 @@ class Accumulator:
 
     def __init__(self) -> None:
         self.total: Snapshot | None = None
+        self._uncertainty: tuple[tuple, float] | None = None  # (state it was computed for, value)
+
+    def mean_relative_uncertainty(self, dose_weight: np.ndarray | None = None) -> float:
+        """The total's :meth:`Snapshot.mean_relative_uncertainty`, computed once per merged batch (the engine's
+        stopping rule and a runner's progress both ask for it after every batch)."""
+        if self.total is None:
+            return float("inf")
+        state = (self.total.batches, self.total.primaries, id(dose_weight))
+        if self._uncertainty is None or self._uncertainty[0] != state:
+            self._uncertainty = (state, self.total.mean_relative_uncertainty(dose_weight))
+        return self._uncertainty[1]
 
     def add(self, snapshot: Snapshot) -> Snapshot:
         if self.total is None:
