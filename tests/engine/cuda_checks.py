@@ -29,7 +29,8 @@ def simulate(out: str) -> None:
     with warnings.catch_warnings(), np.errstate(over="ignore"):  # Philox's uint64 products wrap, as intended
         warnings.simplefilter("ignore", RuntimeWarning)
         cuda_kernel.run_histories[3, 32](0, HISTORIES, key_lo, key_hi, inputs.header, inputs.tables, inputs.voxels,
-                                         inputs.spots, inputs.spot_cdf, inputs.beams, tally, counters)
+                                         inputs.spots, inputs.spot_cdf, inputs.beams, tally,
+                                         np.zeros(0, np.int64), counters, 0, 0, 0)
     np.savez(out, tally=tally, counters=counters)
 
 
@@ -51,7 +52,7 @@ def ptx(out: str) -> None:
 
     f64, f32, i64 = nt.float64, nt.float32, nt.int64
     signature = (i64, i64, i64, i64, f64[::1], f32[::1], f32[:, ::1], f64[:, ::1], f64[::1], f64[:, ::1], i64[::1],
-                 i64[::1])
+                 i64[::1], i64[::1], i64, i64, i64)
     text, _ = cuda.compile_ptx(cuda_kernel._run_histories, signature, cc=(9, 0))
     with open(out, "w") as fh:
         fh.write(text)

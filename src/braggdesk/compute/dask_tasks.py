@@ -18,13 +18,16 @@ from collections import OrderedDict
 
 from .. import __version__
 from ..engine.device import select_device
+from ..engine.dij import PreparedDij, prepare_dij, run_block
 from ..engine.simulate import PreparedJob, prepare, run_batch
 from ..model import Job, Snapshot
+from ..model.dij import DijBatch
 
 #: prepared jobs kept per worker process (the newest few; a GUI may run job after job)
 KEEP_PREPARED = 2
 
 _prepared: OrderedDict[str, PreparedJob] = OrderedDict()
+_prepared_dij: OrderedDict[str, PreparedDij] = OrderedDict()
 _prepare_lock = threading.Lock()
 # A GPU runs one batch at a time: a worker with many threads (one per CPU core by
 # default) would otherwise start as many GPU batches at once and run out of memory.
@@ -65,10 +68,28 @@ def batch_task(job: Job, batch_index: int, n_primaries: int) -> Snapshot:
     return run_batch(prepared, batch_index, n_primaries)
 
 
-def forget_job(job_id: str) -> bool:
-    """Drop this process's PreparedJob of a finished job (run on every worker at the end)."""
+def dij_block_task(inputs: tuple[Job, object], first_spot: int, n_spots: int, per_spot: int) -> DijBatch:
+    """One block of spots of a dose-influence matrix (``inputs``: the job and its voxels of interest)."""
+    job, voxel_index = inputs
     with _prepare_lock:
-        return _prepared.pop(job_id, None) is not None
+        prepared = _prepared_dij.get(job.job_id)
+        if prepared is None:
+            prepared = prepare_dij(job, voxel_index, select_device(job.settings.device,
+                                                                   job.settings.threads or _worker_threads()))
+            _prepared_dij[job.job_id] = prepared
+            while len(_prepared_dij) > KEEP_PREPARED:
+                _prepared_dij.popitem(last=False)
+    if prepared.prepared.device.is_gpu:
+        with _gpu_lock:
+            return run_block(prepared, first_spot, n_spots, per_spot)
+    return run_block(prepared, first_spot, n_spots, per_spot)
+
+
+def forget_job(job_id: str) -> bool:
+    """Drop this process's prepared job or matrix of a finished job (run on every worker at the end)."""
+    with _prepare_lock:
+        dropped = _prepared.pop(job_id, None) is not None
+        return _prepared_dij.pop(job_id, None) is not None or dropped
 
 
 def probe(device: str = "auto") -> dict:

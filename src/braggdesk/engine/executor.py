@@ -5,6 +5,9 @@ then) and runs one batch per call: ``run(key, n)`` returns a :class:`BatchTally`
 voxels the batch touched.  The grid-sized tally stays with the executor and only its touched
 voxels are cleared, so a batch costs no grid-sized allocation.  Python decides what to run; the
 kernel runs it, with no Python per history or per step.
+
+``run_spots`` is the spot-resolved variant for dose-influence matrices: a run of histories per spot
+for a block of consecutive spots, each spot's sums on the voxels of interest in its own rows.
 """
 
 from __future__ import annotations
@@ -23,6 +26,33 @@ from .packing import KernelInputs
 # each batch uses every core it is given, so batches run one after another in a process.
 _CPU_LAUNCH = threading.Lock()
 CHUNKS_PER_THREAD = 4
+NO_ROWS = np.zeros(0, dtype=np.int64)  # the kernel's voxel -> row map for a dose: empty, row = voxel
+
+
+@dataclass
+class SpotBlock:
+    """Which spots a spot-resolved batch runs: ``n_spots`` from ``first_spot``, ``per_spot`` histories
+    each, their sums on the voxels whose ``rows`` entry is not -1 (``n_rows`` of them)."""
+
+    first_spot: int
+    n_spots: int
+    per_spot: int
+    rows: np.ndarray  # int64 per voxel: row among the voxels of interest, or -1
+    n_rows: int
+
+    @property
+    def n_histories(self) -> int:
+        return self.n_spots * self.per_spot
+
+
+@dataclass
+class SpotBlockTally:
+    """The sums of a spot-resolved batch: entry k is spot ``first_spot + slots[k]``, row ``rows[k]``."""
+
+    slots: np.ndarray  # int64, sorted by (slot, row)
+    rows: np.ndarray  # int64
+    sums: np.ndarray  # int64 [k, TALLY_ROWS]
+    counters: np.ndarray
 
 
 @dataclass
@@ -63,28 +93,48 @@ class CpuExecutor:
         self.inputs = inputs
         self.device = device
         self._tally: np.ndarray | None = None  # made on the first batch, kept zero between batches
+        self._block_tally: np.ndarray | None = None  # the same for spot-resolved batches
         self._lock = threading.Lock()  # one batch at a time uses the tally (Dask may call from several threads)
 
     def run(self, key: int, n_histories: int) -> BatchTally:
-        import numba  # noqa: PLC0415
-
-        from .kernel.cpu import run_histories  # noqa: PLC0415
-
         inp = self.inputs
         counters = np.zeros(N_COUNTERS, dtype=np.int64)
         with self._lock:
             if self._tally is None:
                 self._tally = np.zeros(TALLY_ROWS * inp.n_voxels, dtype=np.int64)
-            if n_histories > 0:
-                threads = min(self.device.threads, numba.config.NUMBA_NUM_THREADS)
-                chunks = max(1, min(n_histories, threads * CHUNKS_PER_THREAD))
-                key_lo, key_hi = split_key(key)
-                with _CPU_LAUNCH:
-                    numba.set_num_threads(threads)
-                    run_histories(0, n_histories, chunks, key_lo, key_hi, inp.header, inp.tables, inp.voxels,
-                                  inp.spots, inp.spot_cdf, inp.beams, self._tally, counters)
+            self._launch(key, n_histories, self._tally, NO_ROWS, counters, 0, 0, 0)
             voxels, rows = take_touched(self._tally)
         return BatchTally(voxels, rows, counters, inp.n_voxels)
+
+    def run_spots(self, key: int, block: SpotBlock) -> SpotBlockTally:
+        counters = np.zeros(N_COUNTERS, dtype=np.int64)
+        size = TALLY_ROWS * block.n_spots * block.n_rows
+        with self._lock:
+            if self._block_tally is None or self._block_tally.size < size:
+                self._block_tally = np.zeros(size, dtype=np.int64)
+            tally = self._block_tally[:size]
+            self._launch(key, block.n_histories, tally, block.rows, counters, block.first_spot, block.per_spot,
+                         block.n_rows)
+            flat, sums = take_touched(tally)
+        return SpotBlockTally(flat // block.n_rows, flat % block.n_rows, sums, counters)
+
+    def _launch(self, key: int, n_histories: int, tally: np.ndarray, rows: np.ndarray, counters: np.ndarray,
+                first_spot: int, per_spot: int, rows_per_spot: int) -> None:
+        import numba  # noqa: PLC0415
+
+        from .kernel.cpu import run_histories  # noqa: PLC0415
+
+        if n_histories <= 0:
+            return
+        inp = self.inputs
+        threads = min(self.device.threads, numba.config.NUMBA_NUM_THREADS)
+        chunks = max(1, min(n_histories, threads * CHUNKS_PER_THREAD))
+        key_lo, key_hi = split_key(key)
+        with _CPU_LAUNCH:
+            numba.set_num_threads(threads)
+            run_histories(0, n_histories, chunks, key_lo, key_hi, inp.header, inp.tables, inp.voxels,
+                          inp.spots, inp.spot_cdf, inp.beams, tally, rows, counters, first_spot, per_spot,
+                          rows_per_spot)
 
 
 class CudaExecutor:
@@ -101,6 +151,10 @@ class CudaExecutor:
                                                               inputs.spot_cdf, inputs.beams))
             self._tally = cuda.device_array(TALLY_ROWS * inputs.n_voxels, dtype=np.int64)
             self._counters = cuda.device_array(N_COUNTERS, dtype=np.int64)
+            self._no_rows = cuda.device_array(0, dtype=np.int64)
+            self._block_tally = None
+            self._block_rows = None
+            self._block_rows_host = None
             props = cuda.get_current_device()
             self._max_blocks = int(props.MULTIPROCESSOR_COUNT) * 16
         except Exception as exc:  # out of memory, driver errors
@@ -108,29 +162,48 @@ class CudaExecutor:
                               f"voxels): {exc}") from exc
 
     def run(self, key: int, n_histories: int) -> BatchTally:
-        key_lo, key_hi = split_key(key)
         with self._lock:
-            return self._run(key_lo, key_hi, n_histories)
+            tally, counters = self._launch(key, n_histories, self._tally, self._no_rows, 0, 0, 0)
+        voxels, rows = take_touched(tally)
+        return BatchTally(voxels, rows, counters, self.inputs.n_voxels)
 
-    def _run(self, key_lo: int, key_hi: int, n_histories: int) -> BatchTally:
+    def run_spots(self, key: int, block: SpotBlock) -> SpotBlockTally:
+        from numba import cuda  # noqa: PLC0415
+
+        size = TALLY_ROWS * block.n_spots * block.n_rows
+        with self._lock:
+            try:
+                if self._block_tally is None or self._block_tally.size < size:
+                    self._block_tally = cuda.device_array(size, dtype=np.int64)
+                if self._block_rows_host is not block.rows:
+                    self._block_rows = cuda.to_device(block.rows)
+                    self._block_rows_host = block.rows
+            except Exception as exc:
+                raise DeviceError(f"the GPU could not hold a block of {block.n_spots} spots x {block.n_rows} "
+                                  f"voxels ({size * 8 / 1e6:.0f} MB): {exc}") from exc
+            tally, counters = self._launch(key, block.n_histories, self._block_tally[:size], self._block_rows,
+                                           block.first_spot, block.per_spot, block.n_rows)
+        flat, sums = take_touched(tally)
+        return SpotBlockTally(flat // block.n_rows, flat % block.n_rows, sums, counters)
+
+    def _launch(self, key: int, n_histories: int, tally, rows, first_spot: int, per_spot: int,
+                rows_per_spot: int) -> tuple[np.ndarray, np.ndarray]:
         from numba import cuda  # noqa: PLC0415
 
         from .kernel.cuda import THREADS_PER_BLOCK, run_histories  # noqa: PLC0415
 
+        key_lo, key_hi = split_key(key)
         try:
-            self._tally[:] = 0
+            tally[:] = 0
             self._counters[:] = 0
             if n_histories > 0:
                 blocks = max(1, min(self._max_blocks, -(-n_histories // THREADS_PER_BLOCK)))
-                run_histories[blocks, THREADS_PER_BLOCK](0, n_histories, key_lo, key_hi, *self._arrays,
-                                                         self._tally, self._counters)
+                run_histories[blocks, THREADS_PER_BLOCK](0, n_histories, key_lo, key_hi, *self._arrays, tally, rows,
+                                                         self._counters, first_spot, per_spot, rows_per_spot)
                 cuda.synchronize()
-            tally = self._tally.copy_to_host()
-            counters = self._counters.copy_to_host()
+            return tally.copy_to_host(), self._counters.copy_to_host()
         except Exception as exc:  # a GPU that fails mid-run: the caller keeps the batches done
             raise DeviceError(f"the GPU failed during a batch of {n_histories} histories: {exc}") from exc
-        voxels, rows = take_touched(tally)
-        return BatchTally(voxels, rows, counters, self.inputs.n_voxels)
 
 
 def make_executor(inputs: KernelInputs, device: Device):

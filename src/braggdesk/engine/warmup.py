@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from .executor import NO_ROWS
 from .kernel.layout import BEAM_FIELDS, HEADER_SIZE, N_COUNTERS, SPOT_FIELDS, TALLY_ROWS, VOXEL_FIELDS
 
 
@@ -30,5 +31,6 @@ def warm_up() -> float:
     t0 = time.perf_counter()
     run_histories(0, 0, 1, 0, 0, np.zeros(HEADER_SIZE), np.zeros(1, np.float32),
                   np.zeros((1, VOXEL_FIELDS), np.float32), np.zeros((1, SPOT_FIELDS)), np.ones(1),
-                  np.zeros((1, BEAM_FIELDS)), np.zeros(TALLY_ROWS, np.int64), np.zeros(N_COUNTERS, np.int64))
+                  np.zeros((1, BEAM_FIELDS)), np.zeros(TALLY_ROWS, np.int64), NO_ROWS, np.zeros(N_COUNTERS, np.int64),
+                  0, 0, 0)
     return time.perf_counter() - t0

@@ -18,8 +18,11 @@ from .scoring import reset_accumulator
 
 @cached_jit(parallel=True, nogil=True)
 def run_histories(first_history, n_histories, n_chunks, key_lo, key_hi, header, tables, voxels, spots, spot_cdf,
-                  beams, tally, counters):
-    """Histories first_history .. first_history + n_histories - 1, split into n_chunks tasks."""
+                  beams, tally, rows, counters, first_spot, per_spot, rows_per_spot):
+    """Histories first_history .. first_history + n_histories - 1, split into n_chunks tasks.
+
+    ``rows``, ``first_spot``, ``per_spot``, ``rows_per_spot``: spot-resolved scoring for a
+    dose-influence matrix (:mod:`.history`); an empty ``rows`` and ``per_spot`` = 0 for a dose."""
     per_chunk = (n_histories + n_chunks - 1) // n_chunks
     for chunk in prange(n_chunks):
         rng = np.zeros(RNG_STATE_SIZE)
@@ -32,6 +35,6 @@ def run_histories(first_history, n_histories, n_chunks, key_lo, key_hi, header, 
         stop = min(n_histories, start + per_chunk)
         for h in range(start, stop):
             run_history(first_history + h, key_lo, key_hi, header, tables, voxels, spots, spot_cdf, beams, rng, stack,
-                        segments, acc, tally, chunk_counters)
+                        segments, acc, tally, rows, chunk_counters, first_spot, per_spot, rows_per_spot)
         for k in range(N_COUNTERS):
             atomic_add(counters, k, chunk_counters[k])

@@ -26,7 +26,7 @@ _ACC_SHAPE = (ACC_ROWS, ACC_SLOTS_GPU + 1)
 
 
 def _run_histories(first_history, n_histories, key_lo, key_hi, header, tables, voxels, spots, spot_cdf, beams, tally,
-                   counters):
+                   rows, counters, first_spot, per_spot, rows_per_spot):
     rng = cuda.local.array(RNG_STATE_SIZE, float64)
     stack = cuda.local.array(_STACK_SHAPE, float64)
     segments = cuda.local.array(_SEGMENTS_SHAPE, float64)
@@ -39,7 +39,7 @@ def _run_histories(first_history, n_histories, key_lo, key_hi, header, tables, v
     stride = cuda.gridsize(1)
     while h < n_histories:
         run_history(first_history + h, key_lo, key_hi, header, tables, voxels, spots, spot_cdf, beams, rng, stack, segments,
-                    acc, tally, thread_counters)
+                    acc, tally, rows, thread_counters, first_spot, per_spot, rows_per_spot)
         h += stride
     for k in range(N_COUNTERS):
         if thread_counters[k] != 0:

@@ -3,6 +3,10 @@
 Secondaries wait on a small stack (last in, first out) while their parent is followed; when the
 history is done its voxel sums go to the tallies (:mod:`.scoring`).  The random stream is
 (key, history): nothing another history does changes this one's numbers.
+
+For a dose, the spot is drawn by its weight.  For a dose-influence matrix (``per_spot`` > 0),
+histories come in runs of ``per_spot`` per spot from ``first_spot`` on, and each spot's sums go to
+its own block of ``rows_per_spot`` tally rows.
 """
 
 from __future__ import annotations
@@ -10,24 +14,29 @@ from __future__ import annotations
 from .adapt import kernel_function
 from .layout import C_MISSING_CT, P_E, P_MASS, P_U, P_V, P_W, P_X, P_Y, P_Z
 from .rng import rng_start
-from .scoring import flush
+from .scoring import flush, set_row_offset
 from .source import sample_primary
 from .track import transport
 
 
 @kernel_function
 def run_history(history, key_lo, key_hi, header, tables, voxels, spots, spot_cdf, beams, rng, stack, segments, acc,
-                tally, counters):
+                tally, rows, counters, first_spot, per_spot, rows_per_spot):
     rng_start(rng, key_lo, key_hi, history)
-    alive, x, y, z, u, v, w, e = sample_primary(header, tables, spots, spot_cdf, beams, rng)
+    spot = -1
+    if per_spot > 0:
+        slot = history // per_spot
+        spot = first_spot + slot
+        set_row_offset(acc, slot * rows_per_spot)
+    alive, x, y, z, u, v, w, e = sample_primary(header, tables, spots, spot_cdf, beams, rng, spot)
     if not alive:
         counters[C_MISSING_CT] += 1
         return
-    n_stack = transport(header, tables, voxels, rng, stack, 0, acc, tally, counters, segments, True,
+    n_stack = transport(header, tables, voxels, rng, stack, 0, acc, tally, rows, counters, segments, True,
                         x, y, z, u, v, w, e, 1.0)
     while n_stack > 0:
         n_stack -= 1
-        n_stack = transport(header, tables, voxels, rng, stack, n_stack, acc, tally, counters, segments, False,
+        n_stack = transport(header, tables, voxels, rng, stack, n_stack, acc, tally, rows, counters, segments, False,
                             stack[n_stack, P_X], stack[n_stack, P_Y], stack[n_stack, P_Z], stack[n_stack, P_U],
                             stack[n_stack, P_V], stack[n_stack, P_W], stack[n_stack, P_E], stack[n_stack, P_MASS])
-    flush(acc, tally)
+    flush(acc, tally, rows)

@@ -66,7 +66,7 @@ def spectrum_quantile(tables, offset, i, w, stride, row, n_quantiles, u):
 
 
 @kernel_function
-def nonelastic(header, tables, rng, stack, n_stack, acc, tally, counters, voxel, material, density, primary,
+def nonelastic(header, tables, rng, stack, n_stack, acc, tally, rows, counters, voxel, material, density, primary,
                x, y, z, u, v, w, e):
     """A nonelastic event of a proton of energy e: local deposit, secondaries onto the stack.
     Returns the new stack count."""
@@ -102,12 +102,12 @@ def nonelastic(header, tables, rng, stack, n_stack, acc, tally, counters, voxel,
             else:
                 n_stack = pushed
                 counters[C_SECONDARY_PROTONS + kind] += 1
-    score_local(acc, tally, counters, voxel, local)
+    score_local(acc, tally, rows, counters, voxel, local)
     return n_stack
 
 
 @kernel_function
-def pp_elastic(rng, stack, n_stack, acc, tally, counters, voxel, x, y, z, u, v, w, e):
+def pp_elastic(rng, stack, n_stack, acc, tally, rows, counters, voxel, x, y, z, u, v, w, e):
     """A p-p elastic event: (u, v, w, energy) of the scattered proton and the new stack count."""
     counters[C_PP_ELASTIC] += 1
     cos_cm = 2.0 * uniform(rng) - 1.0
@@ -122,11 +122,11 @@ def pp_elastic(rng, stack, n_stack, acc, tally, counters, voxel, x, y, z, u, v, 
         pushed = push(stack, n_stack, x, y, z, ru, rv, rw, t2, 1.0)
         if pushed < 0:
             counters[C_STACK_FULL] += 1
-            score_local(acc, tally, counters, voxel, t2)
+            score_local(acc, tally, rows, counters, voxel, t2)
         else:
             n_stack = pushed
             counters[C_SECONDARY_PROTONS] += 1
     else:
-        score_local(acc, tally, counters, voxel, t2)
+        score_local(acc, tally, rows, counters, voxel, t2)
     u, v, w = turn(u, v, w, math.cos(theta1), phi)
     return u, v, w, e - t2, n_stack

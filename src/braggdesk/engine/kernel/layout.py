@@ -10,8 +10,11 @@ arrays well (on a GPU they are single device buffers):
   material row, one cache line per voxel;
 * ``spots`` (float64, [spot, S_*]) with their cumulative weights ``spot_cdf``, and ``beams``
   (float64, [beam, B_*]): the source;
-* ``tally`` (int64, [voxel, T_*], flat) and ``counters`` (int64, [C_*]): what the kernel writes; a
-  voxel's sums sit side by side, so scoring a voxel touches one cache line.
+* ``tally`` (int64, [row, T_*], flat) and ``counters`` (int64, [C_*]): what the kernel writes; a
+  row's sums sit side by side, so scoring a voxel touches one cache line.  For a dose, row = voxel.
+  For a dose-influence matrix (spot-resolved scoring) ``rows`` maps each voxel to its row among the
+  voxels of interest (-1: not scored) and each spot of the batch has its own block of rows: the
+  history's block offset sits in its voxel accumulator (``ACC_ROW_OFFSET``).
 
 The per-history scratch (random stream, secondary-particle stack, the history's voxel
 accumulator) is described here too, so that the CPU and CUDA launchers size it alike.
@@ -98,5 +101,9 @@ MAX_SEGMENTS = 64  # voxels one step may cross (in air a step ends there)
 
 ACC_VOXEL, ACC_ENERGY, ACC_LET, ACC_USED = 0, 1, 2, 3  # rows of the history's voxel accumulator
 ACC_ROWS = 4
+# The accumulator's last column is bookkeeping, not a hash slot: the number of slots used (row ACC_USED)
+# and the first tally row of the history's block (row ACC_VOXEL; 0 for a dose, spot slot x rows per
+# spot for a dose-influence matrix).
+ACC_ROW_OFFSET = ACC_VOXEL
 ACC_SLOTS_CPU = 1024  # voxels one history may touch before an early flush (3/4 of the slots)
 ACC_SLOTS_GPU = 256  # thread-local memory is dear on a GPU: 8 kB per thread for this table

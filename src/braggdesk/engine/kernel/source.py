@@ -57,10 +57,11 @@ def cross_slab(header, tables, rng, e, u, v, w, water_equivalent_mm, thickness_x
 
 
 @kernel_function
-def sample_primary(header, tables, spots, spot_cdf, beams, rng):
+def sample_primary(header, tables, spots, spot_cdf, beams, rng, spot):
     """(alive, x, y, z, u, v, w, energy) of a primary just inside the CT grid; alive is False for a
-    primary that misses the grid or stops in a range shifter."""
-    s = pick_spot(spot_cdf, uniform(rng))
+    primary that misses the grid or stops in a range shifter.  ``spot`` < 0: the spot is drawn by
+    its share of the plan's protons; otherwise that spot (a dose-influence matrix's batch)."""
+    s = spot if spot >= 0 else pick_spot(spot_cdf, uniform(rng))
     b = int(spots[s, S_BEAM])
     g = S_G1
     if spots[s, S_WEIGHT2] > 0.0 and uniform(rng) < spots[s, S_WEIGHT2]:

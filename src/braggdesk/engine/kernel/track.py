@@ -143,7 +143,7 @@ def trace(header, tables, voxels, segments, n_seg, x, y, z, u, v, w, r, mass, we
 
 
 @kernel_function
-def transport(header, tables, voxels, rng, stack, n_stack, acc, tally, counters, segments, primary,
+def transport(header, tables, voxels, rng, stack, n_stack, acc, tally, rows, counters, segments, primary,
               x, y, z, u, v, w, e, mass):
     """Follow one particle until it stops, leaves the grid or is removed; returns the stack count."""
     nuclear = header[H_NUCLEAR] != 0.0 and mass == 1.0
@@ -187,7 +187,7 @@ def transport(header, tables, voxels, rng, stack, n_stack, acc, tally, counters,
         scale = (e_start - e_end) * mass / deposited_mean if deposited_mean > 0.0 else 0.0
         for k in range(n_seg):
             de = segments[k, SEG_DEPOSIT] * scale
-            score(acc, tally, counters, int(segments[k, SEG_VOXEL]), quanta(de),
+            score(acc, tally, rows, counters, int(segments[k, SEG_VOXEL]), quanta(de),
                   int(de * segments[k, SEG_LET] * _LET_QUANTA + 0.5) if score_let else 0)
         r = r_end
         if how == _STOPPED or how == _LEFT or r <= _MIN_RANGE_MM:
@@ -195,11 +195,12 @@ def transport(header, tables, voxels, rng, stack, n_stack, acc, tally, counters,
         if how == _EVENT:
             e = e_end
             if uniform(rng) < pp_share:
-                u, v, w, e, n_stack = pp_elastic(rng, stack, n_stack, acc, tally, counters, voxel, x, y, z, u, v, w, e)
+                u, v, w, e, n_stack = pp_elastic(rng, stack, n_stack, acc, tally, rows, counters, voxel, x, y, z, u, v, w,
+                                                 e)
                 r = range_mm(header, tables, e)
                 mfp = exponential(rng)
             else:
-                n_stack = nonelastic(header, tables, rng, stack, n_stack, acc, tally, counters, voxel, material,
+                n_stack = nonelastic(header, tables, rng, stack, n_stack, acc, tally, rows, counters, voxel, material,
                                      density, primary, x, y, z, u, v, w, e)
                 break
     return n_stack
