@@ -1,0 +1,1 @@
+"""Plan design, dose-influence matrices and optimisation: above engine and analysis, below compute."""
