@@ -65,6 +65,8 @@ def write_rt_ion_plan(plan: Plan, path: str | Path, *, ct: Volume, beam_model: B
     ds.PositionReferenceIndicator = ""
     ds.OperatorsName = ""
     ds.InstanceNumber = 1
+    ds.ManufacturerModelName = "braggdesk"
+    ds.SeriesTime = datetime.datetime.now().strftime("%H%M%S")
 
     now = datetime.datetime.now()
     ds.RTPlanLabel = label[:_SH_MAX]
