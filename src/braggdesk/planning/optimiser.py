@@ -171,12 +171,9 @@ def optimise(
     dropped = raised = 0
     if min_weight > 0:
         weights = x * scale
-        keep = weights >= 0.5 * min_weight
-        if not keep.any():  # everything below half the minimum: keep the strongest spot rather than none
-            keep[int(np.argmax(weights))] = True
+        rounded, keep = round_to_min_weight(weights, min_weight)
         dropped = int(np.count_nonzero(~keep & (weights > 0)))
         raised = int(np.count_nonzero(keep & (weights < min_weight)))
-        rounded = np.where(keep, np.maximum(weights, min_weight), 0.0)
         x = rounded / scale
         if not run.stopped and min_weight_iterations > 0:
             bounds = [(min_weight / scale, None) if k else (0.0, 0.0) for k in keep]
@@ -243,6 +240,18 @@ class _Run:
         self.message = f"{phase}: {found.message}"
         # L-BFGS-B returns its last iterate; a line search may have evaluated a better point on the way
         return self.problem.best_x if self.problem.best_value < found.fun else found.x
+
+
+def round_to_min_weight(weights: np.ndarray, min_weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """Deliverable weights: below half the minimum to zero, the rest at least the minimum; and which were kept.
+
+    Half the minimum is where rounding to zero or up to the minimum changes the spot's dose
+    least.  If every spot is below it, the strongest is kept, so the plan still delivers dose.
+    """
+    keep = weights >= 0.5 * min_weight
+    if min_weight > 0 and not keep.any() and weights.size:
+        keep[int(np.argmax(weights))] = True
+    return np.where(keep, np.maximum(weights, min_weight), 0.0), keep
 
 
 def uniform_initial_weights(dij: scipy.sparse.spmatrix, target_rows: np.ndarray, prescription_gy: float,
