@@ -256,9 +256,10 @@ def round_to_min_weight(weights: np.ndarray, min_weight: float) -> tuple[np.ndar
 
 def uniform_initial_weights(dij: scipy.sparse.spmatrix, target_rows: np.ndarray, prescription_gy: float,
                             fractions: int) -> np.ndarray:
-    """Equal weights on every spot that reaches a voxel of the Dij, scaled so the mean target dose is the prescription."""
+    """Equal weights on the spots that reach a voxel of the Dij, scaled so the mean target dose is the prescription."""
     matrix = scipy.sparse.csr_matrix(dij)
-    reaches = np.asarray(abs(matrix).sum(axis=0)).ravel() > 0
+    reaches = np.zeros(matrix.shape[1], dtype=bool)
+    reaches[matrix.indices[matrix.data != 0]] = True  # without copying the matrix
     weights = reaches.astype(np.float64)
     mean_dose = fractions * float(np.mean(matrix[target_rows] @ weights)) if target_rows.size else 0.0
     if not mean_dose > 0:
@@ -266,7 +267,8 @@ def uniform_initial_weights(dij: scipy.sparse.spmatrix, target_rows: np.ndarray,
     return weights * (prescription_gy / mean_dose)
 
 
-def _prescription(objectives: Sequence[Objective], targets: Sequence[str] | None, prescription_gy: float | None) -> float:
+def _prescription(objectives: Sequence[Objective], targets: Sequence[str] | None,
+                  prescription_gy: float | None) -> float:
     if prescription_gy is not None:
         if not np.isfinite(prescription_gy) or prescription_gy <= 0:
             raise ValueError(f"prescription_gy must be > 0 Gy, got {prescription_gy!r}")
