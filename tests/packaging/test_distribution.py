@@ -31,7 +31,7 @@ PACKAGING = REPO / "packaging"
 RESOURCES = REPO / "src" / "braggdesk" / "resources"
 # What the sdist is built from: everything MANIFEST.in names, nothing generated.
 PROJECT_ITEMS = ("pyproject.toml", "MANIFEST.in", "README.md", "CHANGELOG.md", "LICENSE", "NOTICE",
-                 "src", "tests", "docs", "packaging", "benchmarks", ".ci")
+                 "src", "tests", "docs", "examples", "packaging", "benchmarks", ".ci")
 EXTRAS = {"gpu", "remote", "cluster", "gui", "test", "bundle", "all"}
 
 

@@ -67,24 +67,28 @@ def test_gradient_matches_central_differences(objective, penalised_at_least):
     np.testing.assert_allclose(gradient, numeric, rtol=1e-4, atol=1e-7 * np.abs(numeric).max())
 
 
+def _value(kind: str, ref_gy: float, weight: float, dose: np.ndarray, volume_percent: float | None = None) -> float:
+    return objective_value_and_gradient(Objective("S", kind, ref_gy, weight, volume_percent), dose)[0]
+
+
 def test_values_follow_the_matrad_formulas():
     dose = np.array([10.0, 20.0, 30.0, 40.0])
-    assert objective_value_and_gradient(Objective("S", "min", 25.0, 2.0), dose)[0] == pytest.approx(2 * (15**2 + 5**2) / 4)
-    assert objective_value_and_gradient(Objective("S", "max", 25.0, 2.0), dose)[0] == pytest.approx(2 * (5**2 + 15**2) / 4)
-    assert objective_value_and_gradient(Objective("S", "uniform", 25.0), dose)[0] == pytest.approx((225 + 25 + 25 + 225) / 4)
-    assert objective_value_and_gradient(Objective("S", "mean", 20.0, 3.0), dose)[0] == pytest.approx(3 * 5.0**2)
+    assert _value("min", 25.0, 2.0, dose) == pytest.approx(2 * (15**2 + 5**2) / 4)
+    assert _value("max", 25.0, 2.0, dose) == pytest.approx(2 * (5**2 + 15**2) / 4)
+    assert _value("uniform", 25.0, 1.0, dose) == pytest.approx((225 + 25 + 25 + 225) / 4)
+    assert _value("mean", 20.0, 3.0, dose) == pytest.approx(3 * 5.0**2)
     # the mean objective is an upper bound: nothing below it
     value, gradient = objective_value_and_gradient(Objective("S", "mean", 30.0, 3.0), dose)
     assert value == 0 and not gradient.any()
     # matRad_calcInversDVH: the hottest 50 % of 4 voxels are 40 and 30, so D50 = 30; D1 = the maximum
-    assert dose_at_volume(dose, 0.5) == 30.0 and dose_at_volume(dose, 0.01) == 40.0 and dose_at_volume(dose, 1.0) == 10.0
+    assert (dose_at_volume(dose, 0.5), dose_at_volume(dose, 0.01), dose_at_volume(dose, 1.0)) == (30.0, 40.0, 10.0)
     # D50 >= 35: only 30 (between D50 = 30 and 35) is penalised, 10 and 20 are written off
-    assert objective_value_and_gradient(Objective("S", "dvh_min", 35.0, 1.0, 50.0), dose)[0] == pytest.approx(25 / 4)
+    assert _value("dvh_min", 35.0, 1.0, dose, 50.0) == pytest.approx(25 / 4)
     # D50 = 30 already >= 25: met, zero
-    assert objective_value_and_gradient(Objective("S", "dvh_min", 25.0, 1.0, 50.0), dose)[0] == 0
+    assert _value("dvh_min", 25.0, 1.0, dose, 50.0) == 0
     # V15 <= 50 %: the voxels between 15 Gy and D50 = 30 Gy (20 and 30) are penalised, 40 is written off
-    assert objective_value_and_gradient(Objective("S", "dvh_max", 15.0, 1.0, 50.0), dose)[0] == pytest.approx((25 + 225) / 4)
-    assert objective_value_and_gradient(Objective("S", "dvh_max", 35.0, 1.0, 50.0), dose)[0] == 0
+    assert _value("dvh_max", 15.0, 1.0, dose, 50.0) == pytest.approx((25 + 225) / 4)
+    assert _value("dvh_max", 35.0, 1.0, dose, 50.0) == 0
 
 
 def test_overlapping_structures_count_in_each_objective():

@@ -1,4 +1,4 @@
-"""The objectives file: the issue's example and the shipped example parse; bad entries give one line naming file and entry."""
+"""The objectives file: the issue's and the shipped examples parse; bad entries give one line naming file and entry."""
 
 from __future__ import annotations
 

@@ -34,7 +34,8 @@ from braggdesk.errors import PlanError
 from braggdesk.model import Beam, BeamModel, EnergyLayer, Plan, Volume
 
 from .deidentify import PatientIdentity, finalize_identity
-from .uids import RT_ION_PLAN_STORAGE, RT_STRUCTURE_SET_STORAGE, add_patient_and_study, decimal_string, new_dataset, new_uid
+from .uids import (RT_ION_PLAN_STORAGE, RT_STRUCTURE_SET_STORAGE, add_patient_and_study, decimal_string, new_dataset,
+                   new_uid)
 
 DEFAULT_TUNE_ID = "DEFAULT"
 _SH_MAX = 16  # characters of a DICOM short string (SH): RTPlanLabel, TreatmentMachineName, ScanSpotTuneID
@@ -65,6 +66,8 @@ def write_rt_ion_plan(plan: Plan, path: str | Path, *, ct: Volume, beam_model: B
     ds.PositionReferenceIndicator = ""
     ds.OperatorsName = ""
     ds.InstanceNumber = 1
+    ds.ManufacturerModelName = "braggdesk"
+    ds.SeriesTime = datetime.datetime.now().strftime("%H%M%S")
 
     now = datetime.datetime.now()
     ds.RTPlanLabel = label[:_SH_MAX]
@@ -90,7 +93,8 @@ def write_rt_ion_plan(plan: Plan, path: str | Path, *, ct: Volume, beam_model: B
     setup.PatientPosition = plan.patient_position or ct.patient_position or "HFS"
     setup.SetupTechnique = "ISOCENTRIC"
     ds.PatientSetupSequence = [setup]
-    ds.IonBeamSequence = [_ion_beam(beam, layers, beam_model, treatment_machine) for beam, layers in zip(plan.beams, beams)]
+    ds.IonBeamSequence = [_ion_beam(beam, layers, beam_model, treatment_machine)
+                          for beam, layers in zip(plan.beams, beams)]
     ds.ApprovalStatus = "UNAPPROVED"
 
     finalize_identity(ds, identity, identified=identified)
@@ -103,7 +107,8 @@ def write_rt_ion_plan(plan: Plan, path: str | Path, *, ct: Volume, beam_model: B
 def _check(plan: Plan, ct: Volume, model: BeamModel, label: str) -> None:
     if not plan.beams:
         raise PlanError(f"plan {label!r} has no beams; nothing to write")
-    if plan.frame_of_reference_uid and ct.frame_of_reference_uid and plan.frame_of_reference_uid != ct.frame_of_reference_uid:
+    plan_for, ct_for = plan.frame_of_reference_uid, ct.frame_of_reference_uid
+    if plan_for and ct_for and plan_for != ct_for:
         raise PlanError(f"plan {label!r} is on frame of reference {plan.frame_of_reference_uid}, the CT on "
                         f"{ct.frame_of_reference_uid}; write it with the CT it was planned on")
     for beam in plan.beams:

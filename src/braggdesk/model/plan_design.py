@@ -25,8 +25,10 @@ class DesignSettings:
       at 70 MeV, 4 mm at 150 MeV, 6.4 mm at 230 MeV).
     * ``margin_mm``: geometric margin around the target, laterally (spots) and in depth (layers).
     * ``lattice``: ``"square"`` (rows along BEV x, the clinical default) or ``"hexagonal"`` (rows
-      along BEV x, every other row shifted by half a spacing, rows sqrt(3)/2 spacing apart: the same
-      coverage with about 13 % fewer spots).
+      along BEV x, every other row shifted by half a spacing, rows sqrt(3)/2 spacing apart).  At one
+      spacing s the hexagonal lattice is 15 % denser; its largest gap (s / sqrt(3) against s / sqrt(2))
+      is what counts, so a hexagonal lattice at sqrt(3/2) s covers like a square one at s with about
+      23 % fewer spots.
     """
 
     spot_spacing_mm: float | None = None

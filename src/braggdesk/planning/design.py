@@ -138,7 +138,8 @@ def _beam_rays(beam: Beam, model: BeamModel, grid: GridFrame, patient_position: 
     frame = beam_frame(beam, patient_position)
     sx, sy = beam.virtual_source_axis_distances_mm or model.virtual_source_axis_distance_mm
     return BeamRays(grid.point(frame.isocenter_mm), grid.vector(frame.direction), grid.vector(frame.spot_x_axis),
-                    grid.vector(frame.spot_y_axis), (float(sx), float(sy)), float(model.reference_plane_to_isocenter_mm))
+                    grid.vector(frame.spot_y_axis), (float(sx), float(sy)),
+                    float(model.reference_plane_to_isocenter_mm))
 
 
 def _bev_extent(rays: BeamRays, grid: GridFrame, distance: TargetDistance, margin_mm: float) -> tuple[float, ...]:

@@ -171,12 +171,9 @@ def optimise(
     dropped = raised = 0
     if min_weight > 0:
         weights = x * scale
-        keep = weights >= 0.5 * min_weight
-        if not keep.any():  # everything below half the minimum: keep the strongest spot rather than none
-            keep[int(np.argmax(weights))] = True
+        rounded, keep = round_to_min_weight(weights, min_weight)
         dropped = int(np.count_nonzero(~keep & (weights > 0)))
         raised = int(np.count_nonzero(keep & (weights < min_weight)))
-        rounded = np.where(keep, np.maximum(weights, min_weight), 0.0)
         x = rounded / scale
         if not run.stopped and min_weight_iterations > 0:
             bounds = [(min_weight / scale, None) if k else (0.0, 0.0) for k in keep]
@@ -245,11 +242,24 @@ class _Run:
         return self.problem.best_x if self.problem.best_value < found.fun else found.x
 
 
+def round_to_min_weight(weights: np.ndarray, min_weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """Deliverable weights: below half the minimum to zero, the rest at least the minimum; and which were kept.
+
+    Half the minimum is where rounding to zero or up to the minimum changes the spot's dose
+    least.  If every spot is below it, the strongest is kept, so the plan still delivers dose.
+    """
+    keep = weights >= 0.5 * min_weight
+    if min_weight > 0 and not keep.any() and weights.size:
+        keep[int(np.argmax(weights))] = True
+    return np.where(keep, np.maximum(weights, min_weight), 0.0), keep
+
+
 def uniform_initial_weights(dij: scipy.sparse.spmatrix, target_rows: np.ndarray, prescription_gy: float,
                             fractions: int) -> np.ndarray:
-    """Equal weights on every spot that reaches a voxel of the Dij, scaled so the mean target dose is the prescription."""
+    """Equal weights on the spots that reach a voxel of the Dij, scaled so the mean target dose is the prescription."""
     matrix = scipy.sparse.csr_matrix(dij)
-    reaches = np.asarray(abs(matrix).sum(axis=0)).ravel() > 0
+    reaches = np.zeros(matrix.shape[1], dtype=bool)
+    reaches[matrix.indices[matrix.data != 0]] = True  # without copying the matrix
     weights = reaches.astype(np.float64)
     mean_dose = fractions * float(np.mean(matrix[target_rows] @ weights)) if target_rows.size else 0.0
     if not mean_dose > 0:
@@ -257,7 +267,8 @@ def uniform_initial_weights(dij: scipy.sparse.spmatrix, target_rows: np.ndarray,
     return weights * (prescription_gy / mean_dose)
 
 
-def _prescription(objectives: Sequence[Objective], targets: Sequence[str] | None, prescription_gy: float | None) -> float:
+def _prescription(objectives: Sequence[Objective], targets: Sequence[str] | None,
+                  prescription_gy: float | None) -> float:
     if prescription_gy is not None:
         if not np.isfinite(prescription_gy) or prescription_gy <= 0:
             raise ValueError(f"prescription_gy must be > 0 Gy, got {prescription_gy!r}")
