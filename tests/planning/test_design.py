@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from braggdesk.errors import PlanError
+from braggdesk.errors import BraggdeskWarning, PlanError
 from braggdesk.io.beam_model import read_beam_model
 from braggdesk.io.phantoms import AIR, BONE_CORTICAL, LUNG, make_phantom
 from braggdesk.model import Roi, StructureMask
@@ -190,8 +190,11 @@ def test_a_hexagonal_lattice_covers_as_well_with_fewer_spots(model, water):
 
 def test_a_range_shifter_raises_the_energies_by_its_water_equivalent_thickness(model, water):
     mask = box_mask(water.volume, y=(-70.0, -50.0))  # 30-50 mm deep: too shallow for 70 MeV (41 mm) with margin
-    with pytest.raises(PlanError, match=r"beam 'G0' cannot reach the shallow part.*RS_3CM"):
+    with pytest.warns(BraggdeskWarning, match=r"beam 'G0': the target's shallowest part .*RS_3CM"):
         design_beam(water.volume, water.calibration, model, mask, 0.0, settings=SETTINGS)
+    skin = box_mask(water.volume, y=(-95.0, -85.0))  # 5-15 mm deep: no energy of the model stops there
+    with pytest.raises(PlanError, match=r"beam 'G0' cannot reach the target: all of it lies shallower.*RS_3CM"):
+        design_beam(water.volume, water.calibration, model, skin, 0.0, settings=SETTINGS)
     beam = design_beam(water.volume, water.calibration, model, mask, 0.0, range_shifter_id="RS_3CM", settings=SETTINGS)
     rs = model.range_shifters["RS_3CM"]
     rs_wet = rs.water_equivalent_thickness_mm or rs.thickness_mm * material_physics(rs.composition).relative_stopping_power

@@ -80,6 +80,16 @@ def add_cluster_options(p: argparse.ArgumentParser) -> None:
 
 def cluster_runner(job: Job, args: argparse.Namespace) -> Runner | None:
     """A DaskRunner when a cluster option was given, else None; its link is checked here (one line if bad)."""
+    spec = cluster_spec(args)
+    if spec is None:
+        return None
+    from ..compute.dask_runner import DaskRunner
+
+    return DaskRunner(job, spec, identity=patient_identity(args))
+
+
+def cluster_spec(args: argparse.Namespace):
+    """The ClusterSpec the cluster options name (its link checked now, one line if bad), or None."""
     from ..compute.dask_cluster import ClusterSpec
     from ..compute.tls import TlsFiles
 
@@ -103,9 +113,7 @@ def cluster_runner(job: Job, args: argparse.Namespace) -> Runner | None:
     else:
         return None
     spec.link()  # bad certificate files or an unencrypted link: refused now, before any work is sent
-    from ..compute.dask_runner import DaskRunner
-
-    return DaskRunner(job, spec, identity=patient_identity(args))
+    return spec
 
 
 def patient_identity(args: argparse.Namespace):

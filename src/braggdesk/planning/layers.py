@@ -17,11 +17,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import PlanError
+from ..errors import BraggdeskWarning, PlanError
 from ..model import BeamModel
 from ..physics import water as water_physics
 
@@ -113,6 +115,13 @@ def _check_reachable(model, ranges, wet_min_mm, wet_max_mm, beam_name, spacing_a
     if wet_min_mm < lo - 0.5 * spacing_at(0):
         advice = ("use a thicker range shifter" if shifter_id else
                   f"use a range shifter (the model defines: {', '.join(sorted(model.range_shifters)) or 'none'})")
-        raise PlanError(f"beam {beam_name!r} cannot reach the shallow part of the target: it needs a water-"
-                        f"equivalent depth of {wet_min_mm:.1f} mm (proximal edge less margin), the {what} stops "
-                        f"no shallower than {lo:.1f} mm ({reach}); {advice}")
+        if wet_max_mm < lo - 0.5 * spacing_at(0):
+            raise PlanError(f"beam {beam_name!r} cannot reach the target: all of it lies shallower (water-equivalent "
+                            f"depth {wet_min_mm:.1f}-{wet_max_mm:.1f} mm with the margin) than the {what} stops "
+                            f"({reach}); {advice}")
+        # A superficial part of a deeper target (a head-and-neck PTV that reaches the skin): the deeper layers'
+        # entrance dose covers it, as clinics accept; said, not refused.
+        warnings.warn(BraggdeskWarning(
+            f"beam {beam_name!r}: the target's shallowest part (water-equivalent depth {wet_min_mm:.1f} mm with the "
+            f"margin) lies shallower than the {what} stops ({lo:.1f} mm); it gets only the entrance dose of deeper "
+            f"layers there; to place Bragg peaks in it, {advice}"), stacklevel=4)

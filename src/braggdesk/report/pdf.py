@@ -60,6 +60,7 @@ class ReportData:
     comparison_rows: list[tuple[str, str]] = field(default_factory=list)  # against a reference dose: label, value
     metric_difference_rows: list[list[str]] = field(default_factory=list)  # a header row, then one row per structure
     figures: list[ReportFigure] = field(default_factory=list)  # further pages, one figure each, after the gamma
+    goal_rows: list[list[str]] = field(default_factory=list)  # clinical goals: a header row, then one row per goal
 
 
 @dataclass
@@ -86,6 +87,8 @@ def write_report_pdf(data: ReportData, path: str | Path) -> Path:
     if data.comparison_rows:
         story += [Spacer(1, 4 * mm), Paragraph("Comparison with the reference dose", styles["h2"]),
                   _key_value_table(data.comparison_rows)]
+    if data.goal_rows:
+        story += [Spacer(1, 4 * mm), Paragraph("Clinical goals", styles["h2"]), _grid_table(data.goal_rows)]
     if data.beam_rows:
         story += [Spacer(1, 4 * mm), Paragraph("Beams", styles["h2"]), _grid_table(data.beam_rows)]
     story += [Spacer(1, 4 * mm), Paragraph("Statistical uncertainty", styles["h2"]),

@@ -1,0 +1,219 @@
+"""``braggdesk plan``: an IMPT plan on a patient, from an objectives file to an RT Ion Plan and its MC dose.
+
+The steps of :class:`braggdesk.workflow.planning.PlanningSession`, each with progress on stderr:
+plan design, the Monte Carlo dose-influence matrix (here, or blocks of spots on a Dask cluster),
+the optimiser (objective value as it goes), then the optimised plan recalculated by full Monte Carlo
+on the chosen runner (here, a GPU node over SSH, or the cluster).  What each step makes is written
+as soon as it exists, so a later failure or Ctrl-C loses nothing: the RT Ion Plan right after the
+optimiser, the matrix (``dij.npz``) when ``--save-dij`` asks or a later step fails.
+
+Written to ``--out``: ``RP_plan.dcm`` (RT Ion Plan), ``RD_plan.dcm`` (final MC dose),
+``RD_dij.dcm`` (the optimiser's dose from the matrix), ``report.pdf`` and ``goals.json``
+(clinical goals met or missed, DVH metrics per structure, objectives, timings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from ..errors import BraggdeskError, DeviceError
+
+EXIT_PARTIAL = 3
+#: the final dose's target when neither --primaries nor --uncertainty is given
+DEFAULT_FINAL_UNCERTAINTY = 0.01
+
+
+def register(sub) -> None:
+    p = sub.add_parser("plan", help="optimise an IMPT plan on a patient: Dij, optimiser, final MC dose, RT Ion Plan",
+                       description=__doc__.split("\n\n")[0])
+    p.add_argument("--ct", type=Path, required=True, help="folder with the CT series")
+    p.add_argument("--structures", type=Path, required=True, help="RT Structure Set (RTSTRUCT) on that CT")
+    p.add_argument("--objectives", type=Path, required=True,
+                   help="objectives file (TOML: prescription, beams, objectives; see docs/planning.md)")
+    p.add_argument("--beam-model", help="beam model file (DCPT CSV or MCsquare BDL; default: built-in generic)")
+    p.add_argument("--ct-calibration", help="folder, file or name (schneider, water); default: the CT folder's "
+                                            "own ct_calibration.csv if present, else schneider")
+    p.add_argument("--histories-per-spot", type=int, metavar="N",
+                   help="Monte Carlo histories per spot for the matrix (default: the objectives file's, else 2000)")
+    p.add_argument("--max-iterations", type=int, default=200, metavar="N", help="optimiser iterations (default 200)")
+    p.add_argument("--save-dij", action="store_true", help="also write the matrix as dij.npz (scipy sparse)")
+    p.add_argument("--out", type=Path, required=True, help="folder for the plan, doses, report and goals")
+    from .common import add_run_options
+    from .runners import add_runner_options
+
+    add_run_options(p, default_primaries=None)
+    add_runner_options(p)
+    p.set_defaults(func=run_plan)
+
+
+def run_plan(args) -> int:
+    from ..model import SimulationSettings
+    from ..workflow.planning import PlanningSession, read_planning_inputs
+    from .common import settings_from_args
+
+    if args.primaries is None and args.uncertainty is None:
+        args.uncertainty = DEFAULT_FINAL_UNCERTAINTY
+    out = _output_folder(args.out)
+    t_start = time.perf_counter()
+    inputs = read_planning_inputs(args.ct, args.structures, args.objectives, args.beam_model, args.ct_calibration)
+    if args.histories_per_spot is not None:
+        if args.histories_per_spot < 1:
+            raise BraggdeskError(f"--histories-per-spot must be at least 1, got {args.histories_per_spot}")
+        inputs.request.histories_per_spot = args.histories_per_spot
+    settings = settings_from_args(args)
+    session = PlanningSession(inputs)
+    timings: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    plan = session.design()
+    timings["design_s"] = time.perf_counter() - t0
+    _say(f"design: {len(plan.beams)} beams, {sum(len(b.layers) for b in plan.beams)} energy layers, "
+         f"{plan.n_spots:,} spots; {session.voxel_index.size:,} voxels of interest")
+    for note in session.products.notes:
+        _say(f"note: {note}")
+
+    t0 = time.perf_counter()
+    dij_settings = SimulationSettings(primaries=1, seed=settings.seed, device=settings.device,
+                                      threads=settings.threads, dose_to=settings.dose_to)
+    computation = session.dij_computation(dij_settings, cluster_spec=_cluster_spec(args))
+    _say(f"dose-influence matrix: {session.histories_per_spot:,} histories per spot "
+         f"({session.histories_per_spot * plan.n_spots:,} in all), {computation.kind}")
+    last_line = 0.0
+    try:
+        for progress in session.compute_dij(computation):
+            if time.perf_counter() - last_line > 5 or progress.spots_done == progress.n_spots:
+                _say(progress.line())
+                last_line = time.perf_counter()
+    except KeyboardInterrupt:
+        computation.cancel()
+        _say("cancelled while computing the matrix; nothing optimised, nothing written")
+        return 130
+    timings["dij_s"] = time.perf_counter() - t0
+    dij = session.products.dij
+    _say(f"matrix: {dij.n_rows:,} voxels x {dij.n_spots:,} spots, {dij.matrix.nnz:,} entries, "
+         f"median spot uncertainty {100 * _median(dij.spot_uncertainty):.1f} %")
+    try:
+        return _optimise_and_finish(args, session, settings, out, timings, t_start)
+    except BaseException:
+        path = _save_dij(session, out)
+        if path is not None:
+            _say(f"the dose-influence matrix is kept in {path}")
+        raise
+
+
+def _optimise_and_finish(args, session, settings, out: Path, timings: dict, t_start: float) -> int:
+    from ..io.rtdose import write_rtdose
+    from ..io.rtplan_writer import write_rt_ion_plan
+    from .common import run_with_progress
+    from .runners import make_runner
+
+    inputs = session.inputs
+    t0 = time.perf_counter()
+    stop = {"asked": False}
+
+    def show(info) -> None:
+        if info.iteration == 1 or info.iteration % 20 == 0:
+            _say(f"optimiser: iteration {info.iteration} ({info.phase}), objective {info.objective_value:.5g}")
+
+    try:
+        result = session.optimise(callback=show, should_stop=lambda: stop["asked"],
+                                  max_iterations=args.max_iterations)
+    except KeyboardInterrupt:  # Ctrl-C during the optimiser: keep the best plan so far
+        stop["asked"] = True
+        raise
+    timings["optimise_s"] = time.perf_counter() - t0
+    _say(f"optimiser: {result.iterations} iterations, objective {result.objective_value:.5g} "
+         f"({'stopped' if result.stopped else result.message}); {result.active_spots:,} spots with MU")
+    plan = session.products.plan
+    rp = write_rt_ion_plan(plan, out / "RP_plan.dcm", ct=inputs.ct, beam_model=inputs.beam_model,
+                           structure_set_uid=inputs.structure_set_uid, label="braggdesk IMPT")
+    dij_dose = session.dij_dose_on_grid()
+    rd_dij = write_rtdose(dij_dose, inputs.ct, out / "RD_dij.dcm", plan=plan, ct=inputs.ct,
+                          comment="braggdesk optimiser dose from the dose-influence matrix")
+    if args.save_dij:
+        _save_dij(session, out)
+
+    t0 = time.perf_counter()
+    job = session.final_job(settings)
+    runner = make_runner(job, args)
+    _say(f"final dose: full Monte Carlo of the optimised plan, {runner.device}")
+    partial = None
+    try:
+        run_with_progress(runner, "plan")
+    except DeviceError as exc:
+        if runner.total is None:
+            raise
+        partial = str(exc)
+    final = runner.result()
+    timings["final_dose_s"] = time.perf_counter() - t0
+    total_dose = final.dose_gy * inputs.request.fractions
+    rd = write_rtdose(total_dose, final.grid, out / "RD_plan.dcm", plan=plan, ct=inputs.ct,
+                      comment=f"braggdesk MC dose to {final.dose_to}, {inputs.request.fractions} fractions"
+                              + (" (PARTIAL)" if final.partial else ""))
+    timings["total_s"] = time.perf_counter() - t_start
+    from ..report.plan_report import write_plan_report
+    from ..workflow.plan_outputs import plan_summary
+
+    summary = plan_summary(session, final, total_dose, dij_dose, timings)
+    summary.update({"rtplan": str(rp), "rtdose": str(rd), "rtdose_dij": str(rd_dij)})
+    report = write_plan_report(session, final, total_dose, dij_dose, summary, out / "report.pdf")
+    summary["report"] = str(report)
+    if partial:
+        summary["device_error"] = partial
+    from .common import write_json
+
+    write_json(summary, str(out / "goals.json"))
+    for goal in summary["goals"]:
+        mark = "met" if goal["met"] else "MISSED"
+        _say(f"goal {goal['goal']}: {goal['value']:.2f} ({mark}; from the matrix {goal['value_dij']:.2f})")
+    _say("times: " + ", ".join(f"{k.removesuffix('_s').replace('_', ' ')} {v:.1f} s" for k, v in timings.items()))
+    _say(f"wrote {rp.name}, {rd.name}, {rd_dij.name}, {report.name} and goals.json to {out}")
+    if getattr(args, "json", None):
+        write_json(summary, args.json)
+    return EXIT_PARTIAL if (partial or final.partial) else 0
+
+
+def _cluster_spec(args):
+    """The Dask cluster the matrix's blocks go to (the cluster options of ``run``), or None for here."""
+    from .runners import cluster_spec
+
+    return cluster_spec(args)
+
+
+def _output_folder(out: Path) -> Path:
+    """The output folder, made and checked writable before any work starts."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".braggdesk-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise BraggdeskError(f"{out}: cannot write the plan there ({exc.strerror or exc})") from None
+    return out
+
+
+def _save_dij(session, out: Path) -> Path | None:
+    dij = session.products.dij
+    if dij is None:
+        return None
+    import numpy as np
+    import scipy.sparse as sp
+
+    path = out / "dij.npz"
+    sp.save_npz(path, dij.matrix)
+    np.save(out / "dij_voxels.npy", dij.voxel_index)
+    return path
+
+
+def _median(values) -> float:
+    import numpy as np
+
+    finite = np.asarray(values)[np.isfinite(values)]
+    return float(np.median(finite)) if finite.size else float("nan")
+
+
+def _say(text: str) -> None:
+    print(f"braggdesk plan: {text}", file=sys.stderr, flush=True)

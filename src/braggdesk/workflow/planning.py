@@ -1,0 +1,303 @@
+"""A planning session: from a patient and a planning request to an optimised, recalculated plan.
+
+The loop of the cloud planning system braggdesk descends from (Na et al. 2013): plan design ->
+Monte Carlo dose-influence matrix (on any runner) -> optimiser over non-negative spot weights ->
+full Monte Carlo recalculation of the result.  The session keeps every product as it is made
+(the designed plan, the matrix, the best weights so far, the final dose), so a step that fails or
+is stopped loses nothing done before it: the GUI and the command line drive the same object.
+
+Conventions: the matrix is in Gy per MU of one fraction; spot weights are MU per fraction (the
+designed plan has 1 MU per spot); the objectives and clinical goals see TOTAL dose, fractions x
+the fraction dose (:mod:`braggdesk.planning.optimiser`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+from scipy import ndimage
+
+from ..analysis.clinical_goals import GoalResult, evaluate_goals
+from ..analysis.rasterize import rasterize_structure_set
+from ..compute.dij import DaskDij, DijComputation, DijProgress, LocalDij
+from ..errors import BraggdeskWarning, InputError, PlanError
+from ..model import BeamModel, CtCalibration, Job, Plan, SimulationSettings, StructureMask, StructureSet, Volume
+from ..model.clinical_goals import ClinicalGoal, parse_goal
+from ..model.objectives import PlanningRequest
+from ..model.plan_design import BeamSpec, DesignSettings
+from ..planning.design import design_plan
+from ..planning.dij import DoseInfluence
+from ..planning.optimiser import IterationInfo, OptimisationResult, optimise
+
+#: voxels of interest: the objectives' structures and the targets grown by this much (the dose fall-off
+#: around them, which the DVH comparison of matrix and final dose needs)
+TARGET_RING_MM = 10.0
+#: histories per spot when the request does not say (about 1 % on the spot's own peak region)
+DEFAULT_HISTORIES_PER_SPOT = 2_000
+#: a voxel belongs to a structure for the objectives when at least this much of it is inside
+INSIDE_FRACTION = 0.5
+
+
+class PlanningInputError(InputError):
+    """The planning request does not fit the patient (unknown structure, target off the CT ...)."""
+
+
+@dataclass
+class PlanningInputs:
+    """Everything a planning session reads: the patient, the machine and the request."""
+
+    ct: Volume
+    structures: StructureSet
+    beam_model: BeamModel
+    calibration: CtCalibration
+    request: PlanningRequest
+    request_path: str = ""  # the objectives file, for messages
+    structure_set_uid: str = ""
+
+
+@dataclass
+class PlanningProducts:
+    """What a session has made so far (None: not yet)."""
+
+    designed: Plan | None = None
+    dij: DoseInfluence | None = None
+    optimisation: OptimisationResult | None = None
+    plan: Plan | None = None  # the optimised plan, MU per spot
+    objective_history: list[float] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what design noticed but did not refuse
+
+
+class PlanningSession:
+    """One patient, one request; each step keeps its product on ``self.products``."""
+
+    def __init__(self, inputs: PlanningInputs):
+        self.inputs = inputs
+        self.products = PlanningProducts()
+        request = inputs.request
+        self.targets = list(request.targets) or _default_targets(request)
+        names = list(dict.fromkeys([o.structure for o in request.objectives] + self.targets))
+        self.masks = self._masks(names)
+        self.goals = self._goals()
+        self.voxel_index = self._voxels_of_interest()
+        self.structure_rows = self._structure_rows()
+
+    # -- inputs ----------------------------------------------------------------------------
+    def _where(self, entry: str) -> str:
+        return f"{self.inputs.request_path}: {entry}" if self.inputs.request_path else entry
+
+    def _masks(self, names: list[str]) -> dict[str, StructureMask]:
+        structures = self.inputs.structures
+        known = structures.names()
+        wanted = []
+        for i, objective in enumerate(self.inputs.request.objectives, start=1):
+            if _find(known, objective.structure) is None:
+                raise PlanningInputError(self.inputs.request_path or None,
+                                         f"objective {i} ({objective.structure}): no structure of that name; the "
+                                         f"structure set has {', '.join(known) or 'none'}")
+        for name in self.targets:
+            if _find(known, name) is None:
+                raise PlanningInputError(self.inputs.request_path or None,
+                                         f"target {name!r}: no structure of that name; the structure set has "
+                                         f"{', '.join(known) or 'none'}")
+        for name in names:
+            wanted.append(_find(known, name))
+        masks = rasterize_structure_set(structures, self.inputs.ct, names=list(dict.fromkeys(wanted)))
+        by_name = {m.name: m for m in masks}
+        out = {}
+        for name in names:
+            mask = by_name.get(_find(known, name))
+            if mask is None or mask.fraction.max() < INSIDE_FRACTION:
+                raise PlanningInputError(self.inputs.request_path or None,
+                                         f"structure {name!r} has no voxel on the CT grid (is it outside the CT?)")
+            out[name] = mask
+        return out
+
+    def _goals(self) -> list[ClinicalGoal]:
+        goals = []
+        for i, text in enumerate(self.inputs.request.goals, start=1):
+            try:
+                goals.append(parse_goal(text, prescription_gy=self.inputs.request.prescription_gy))
+            except ValueError as exc:
+                raise PlanningInputError(self.inputs.request_path or None, f"goal {i}: {exc}") from None
+        return goals
+
+    def target_mask(self) -> np.ndarray:
+        """The union of the targets (voxels at least half inside)."""
+        mask = np.zeros(self.inputs.ct.shape, dtype=bool)
+        for name in self.targets:
+            mask |= self.masks[name].fraction >= INSIDE_FRACTION
+        return mask
+
+    def _voxels_of_interest(self) -> np.ndarray:
+        ct = self.inputs.ct
+        wanted = np.zeros(ct.shape, dtype=bool)
+        for mask in self.masks.values():
+            wanted |= mask.fraction > 0
+        target = self.target_mask()
+        spacing_kji = np.array(ct.spacing_mm[::-1], float)
+        distance = ndimage.distance_transform_edt(~target, sampling=spacing_kji)
+        wanted |= distance <= TARGET_RING_MM
+        return np.flatnonzero(wanted.reshape(-1)).astype(np.int64)
+
+    def _structure_rows(self) -> dict[str, np.ndarray]:
+        rows = {}
+        position = np.full(int(np.prod(self.inputs.ct.shape)), -1, dtype=np.int64)
+        position[self.voxel_index] = np.arange(self.voxel_index.size)
+        for name, mask in self.masks.items():
+            inside = np.flatnonzero(mask.fraction.reshape(-1) >= INSIDE_FRACTION)
+            rows[name] = position[inside]
+        return rows
+
+    # -- 1. plan design --------------------------------------------------------------------
+    def design(self) -> Plan:
+        request = self.inputs.request
+        settings = DesignSettings(**{k: v for k, v in (("spot_spacing_mm", request.spot_spacing_mm),
+                                                        ("layer_spacing_mm", request.layer_spacing_mm),
+                                                        ("margin_mm", request.margin_mm)) if v is not None})
+        isocenters = {b.isocenter_mm for b in request.beams if b.isocenter_mm is not None}
+        if len(isocenters) > 1:
+            raise PlanningInputError(self.inputs.request_path or None,
+                                     "the beams give different isocentres; braggdesk plans one isocentre for all beams")
+        specs = [BeamSpec(b.gantry_deg, b.couch_deg, b.range_shifter) for b in request.beams]
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", BraggdeskWarning)
+                plan = design_plan(self.inputs.ct, self.inputs.calibration, self.inputs.beam_model, self.target_mask(),
+                                   specs, settings=settings, isocenter_mm=next(iter(isocenters), None),
+                                   fractions=request.fractions, prescription_dose_gy=request.prescription_gy,
+                                   structure_set_uid=self.inputs.structure_set_uid,
+                                   target_name=" + ".join(self.targets))
+        except PlanError as exc:
+            raise PlanError(self._where(str(exc))) from None
+        self.products = PlanningProducts(designed=plan, notes=[str(w.message) for w in caught])
+        return plan
+
+    # -- 2. dose-influence matrix ----------------------------------------------------------
+    def dij_job(self, settings: SimulationSettings | None = None) -> Job:
+        plan = self.products.designed or self.design()
+        return Job.create(self.inputs.ct, plan, self.inputs.beam_model, self.inputs.calibration,
+                          settings or SimulationSettings(primaries=1, device="auto"))
+
+    @property
+    def histories_per_spot(self) -> int:
+        return int(self.inputs.request.histories_per_spot or DEFAULT_HISTORIES_PER_SPOT)
+
+    def dij_computation(self, settings: SimulationSettings | None = None, *, cluster_spec=None,
+                        client=None) -> DijComputation:
+        """The matrix's computation: here (default), or blocks of spots as Dask tasks."""
+        job = self.dij_job(settings)
+        if cluster_spec is not None or client is not None:
+            return DaskDij(job, self.voxel_index, self.histories_per_spot, cluster_spec, client=client)
+        return LocalDij(job, self.voxel_index, self.histories_per_spot)
+
+    def compute_dij(self, computation: DijComputation) -> Iterator[DijProgress]:
+        """Run the computation, yielding its progress; the matrix is kept when every spot is in."""
+        yield from computation.run()
+        if computation.finished:
+            self.products.dij = computation.result()
+
+    # -- 3. optimisation -------------------------------------------------------------------
+    def optimise(self, *, callback: Callable[[IterationInfo], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None, max_iterations: int = 200) -> OptimisationResult:
+        dij = self.products.dij
+        if dij is None:
+            raise PlanError("optimise needs the dose-influence matrix first")
+        request = self.inputs.request
+
+        def record(info: IterationInfo) -> None:
+            self.products.objective_history.append(info.objective_value)
+            if callback is not None:
+                callback(info)
+
+        self.products.objective_history = []
+        result = optimise(dij.matrix, self.structure_rows, request.objectives, fractions=request.fractions,
+                          prescription_gy=request.prescription_gy, targets=self.targets,
+                          min_weight=float(request.min_mu_per_spot or 0.0), max_iterations=max_iterations,
+                          callback=record, should_stop=should_stop)
+        self.products.optimisation = result
+        self.products.plan = plan_with_mu(self.products.designed, result.weights)
+        return result
+
+    def dij_dose_on_grid(self) -> np.ndarray:
+        """The optimised plan's TOTAL dose from the matrix, on the CT grid (zero outside the voxels of interest)."""
+        result = self.products.optimisation
+        if result is None or self.products.dij is None:
+            raise PlanError("no optimised plan yet")
+        return self.products.dij.dose_on_grid(result.weights) * self.inputs.request.fractions
+
+    # -- 4. final dose ----------------------------------------------------------------------
+    def final_job(self, settings: SimulationSettings) -> Job:
+        """The optimised plan as an ordinary dose job (full Monte Carlo, not the matrix)."""
+        if self.products.plan is None:
+            raise PlanError("no optimised plan yet")
+        return Job.create(self.inputs.ct, self.products.plan, self.inputs.beam_model, self.inputs.calibration,
+                          settings)
+
+    def evaluate(self, total_dose_gy: np.ndarray) -> list[GoalResult]:
+        """The request's clinical goals on a TOTAL dose on the CT grid."""
+        return evaluate_goals(total_dose_gy, self.masks, self.goals)
+
+
+def plan_with_mu(designed: Plan, spot_mu: np.ndarray) -> Plan:
+    """The designed plan with these MU per spot (per fraction), spots and layers of zero MU left out.
+
+    Spot order is the matrix's: beam, layer, spot."""
+    spot_mu = np.asarray(spot_mu, dtype=float)
+    if spot_mu.size != designed.n_spots:
+        raise PlanError(f"{spot_mu.size} spot weights for a plan of {designed.n_spots} spots")
+    beams, start = [], 0
+    for beam in designed.beams:
+        layers = []
+        for layer in beam.layers:
+            mu = spot_mu[start:start + layer.n_spots]
+            start += layer.n_spots
+            keep = mu > 0
+            if keep.any():
+                layers.append(dataclasses.replace(layer, spot_x_mm=layer.spot_x_mm[keep],
+                                                  spot_y_mm=layer.spot_y_mm[keep], spot_weights=mu[keep],
+                                                  mu_per_weight=1.0))
+        total = float(sum(layer.spot_weights.sum() for layer in layers))
+        if layers:
+            beams.append(dataclasses.replace(beam, layers=layers, meterset_mu=total,
+                                             final_cumulative_meterset_weight=total))
+    if not beams:
+        raise PlanError("the optimised plan has no spot with a positive weight")
+    return dataclasses.replace(designed, beams=beams)
+
+
+def _default_targets(request: PlanningRequest) -> list[str]:
+    from ..model.objectives import TARGET_KINDS
+
+    return list(dict.fromkeys(o.structure for o in request.objectives if o.kind in TARGET_KINDS))
+
+
+def _find(known: list[str], name: str) -> str | None:
+    """The structure set's spelling of ``name``: exact, else ignoring case."""
+    if name in known:
+        return name
+    lowered = {k.lower(): k for k in known}
+    return lowered.get(name.lower())
+
+
+def read_planning_inputs(ct_folder: str | Path, structures_path: str | Path, request_path: str | Path,
+                         beam_model_path: str | None = None, calibration: str | None = None) -> PlanningInputs:
+    """The patient (CT series, RTSTRUCT), the machine (beam model, CT calibration) and the objectives file."""
+    from ..io.beam_model import read_beam_model
+    from ..io.ct_calibration import find_calibration_in_folder, read_ct_calibration
+    from ..io.dicom_ct import read_ct_series
+    from ..io.objectives_file import read_planning_request
+    from ..io.rtstruct import read_rtstruct, read_sop_instance_uids
+
+    request = read_planning_request(request_path)
+    structures = read_rtstruct(structures_path)
+    ct = read_ct_series(ct_folder)
+    model = read_beam_model(beam_model_path)
+    cal = read_ct_calibration(calibration) if calibration else (
+        find_calibration_in_folder(ct_folder) or read_ct_calibration("schneider"))
+    return PlanningInputs(ct, structures, model, cal, request, str(request_path),
+                          read_sop_instance_uids([structures_path])[0])
