@@ -17,9 +17,9 @@ from typing import Sequence
 
 from .. import __version__
 from ..errors import BraggdeskError
-from . import bench, convert, demo, gamma, gui, info, phantom, qa, remote, run, worker
+from . import bench, convert, demo, gamma, gui, info, phantom, qa, remote, robust, run, worker
 
-COMMANDS = (demo, phantom, run, qa, info, gamma, convert, gui, bench, remote, worker)
+COMMANDS = (demo, phantom, run, qa, robust, info, gamma, convert, gui, bench, remote, worker)
 
 EXIT_INPUT = 2
 EXIT_INTERRUPTED = 130
