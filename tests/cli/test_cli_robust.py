@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -73,6 +74,9 @@ def test_nine_scenarios_give_goals_per_scenario_bands_and_min_max_doses(case, tm
     tol = 1e-3 * doses["max"].max()  # RT Dose stores scaled integers
     assert np.all(doses["min"] <= doses["nominal"] + tol) and np.all(doses["nominal"] <= doses["max"] + tol)
     assert (doses["max"] - doses["min"]).max() > 0.1 * doses["max"].max()
+    pdf = (tmp_path / "out" / "robust.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page[^s]", pdf)) >= 4  # summary, dose, DVHs, goals / bands / spread
+    assert summary["report"].endswith("robust.pdf")
 
 
 @pytest.mark.parametrize("extra, problem", [
@@ -96,7 +100,7 @@ def test_bad_input_is_one_line_and_exit_2(case, tmp_path, extra, problem):
 def test_a_local_cluster_runs_the_scenarios_at_once_with_the_same_doses(case, tmp_path):
     pytest.importorskip("distributed")
     folder, common = case
-    scenario_args = ["--shift-mm", "0", "--range-percent", "3.5", "--primaries", "1000"]
+    scenario_args = ["--shift-mm", "0", "--range-percent", "3.5", "--primaries", "1000", "--no-report"]
     here = _robust(*common, *scenario_args, "--out", tmp_path / "here")
     there = _robust(*common, *scenario_args, "--local-cluster", "2", "--out", tmp_path / "cluster")
     assert here.returncode == 0 and there.returncode == 0, here.stderr + there.stderr

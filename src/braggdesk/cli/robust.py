@@ -9,7 +9,8 @@ machine, or all at once on a Dask cluster (``--local-cluster N`` or any other cl
 * ``robust.json``: the scenarios, each goal per scenario (value, met, margin), the worst scenario
   per goal, the DVH bands (per structure, min / max cumulative DVH over the scenarios) and the runs;
 * ``dose_nominal.dcm``, ``dose_min.dcm``, ``dose_max.dcm``: the nominal dose and the voxel-wise
-  minimum and maximum over the scenarios, as RT Dose.
+  minimum and maximum over the scenarios, as RT Dose;
+* ``robust.pdf``: the report (:mod:`braggdesk.report.robust_report`), unless ``--no-report``.
 
 Everything is read and checked (goals against the structures, scenario parameters) before the
 first run; bad input ends with one line and exit status 2.
@@ -39,7 +40,8 @@ def register(sub) -> None:
                                                                "x, y and z (default 3 mm; 0: no shift scenarios)")
     r.add_argument("--range-percent", type=float, default=3.5,
                    help="range error: stopping powers scaled by 1 +/- this %% (default 3.5; 0: none)")
-    r.add_argument("--out", type=Path, required=True, help="folder for robust.json and the RT Dose files")
+    r.add_argument("--out", type=Path, required=True, help="folder for robust.json, robust.pdf and the RT Dose files")
+    r.add_argument("--no-report", action="store_true", help="leave out the PDF report")
     add_run_options(r, default_primaries=None)
     add_cluster_options(r)
     r.set_defaults(func=run_robust)
@@ -105,6 +107,13 @@ def run_robust(args: argparse.Namespace) -> int:
         "rtdose": files,
         "notes": list(dict.fromkeys(n for r in results.values() for n in r.notes)),
     }
+    if not args.no_report:
+        from ..report.pdf import write_report_pdf
+        from ..report.robust_report import robust_report_data
+
+        data = robust_report_data(plan, ct, nominal, scenarios, per_goal, bands, low, high, list(masks.values()),
+                                  seed=args.seed, wall_s=wall_s, where=where)
+        summary["report"] = str(write_report_pdf(data, args.out / "robust.pdf"))
     write_json(summary, str(args.out / "robust.json"))
     _print(summary, per_goal, args.out)
     return 0
