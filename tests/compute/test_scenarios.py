@@ -47,6 +47,9 @@ def test_scenario_jobs_move_the_isocentre_and_scale_the_calibration_only():
     np.testing.assert_allclose(scaled.calibration.density(np.array([0.0])), 1.035)
     np.testing.assert_allclose(job.calibration.density(np.array([0.0])), 1.0)
     assert scaled.plan is job.plan and scaled.ct is job.ct
+    # ids stay apart where the names' letters alone would not (workers cache prepared jobs by id)
+    ids = {scenario_job(job, s).job_id for s in default_scenarios()}
+    assert len(ids) == 9 and job.job_id not in ids
 
 
 def test_a_shifted_patient_gets_the_nominal_dose_moved_by_the_shift():

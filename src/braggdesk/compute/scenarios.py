@@ -20,6 +20,7 @@ scenarios spread over a cluster like any batches.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -54,8 +55,15 @@ def scenario_job(job: Job, scenario: Scenario) -> Job:
     """The nominal ``job`` as ``scenario`` sees it: same CT grid, beam model, settings and seed; its own job id."""
     plan = shifted_plan(job.plan, scenario.shift_mm) if any(scenario.shift_mm) else job.plan
     calibration = scaled_calibration(job.calibration, scenario.range_scale)
+    return dataclasses.replace(job, plan=plan, calibration=calibration, job_id=scenario_job_id(job.job_id, scenario))
+
+
+def scenario_job_id(job_id: str, scenario: Scenario) -> str:
+    """A job id per scenario, readable and unique: workers cache prepared jobs by id, so "range+3.5%" and
+    "range-3.5%" must never share one (the name's letters alone would); a digest of the scenario keeps them apart."""
     slug = re.sub(r"[^A-Za-z0-9]+", "_", scenario.name).strip("_") or "scenario"
-    return dataclasses.replace(job, plan=plan, calibration=calibration, job_id=f"{job.job_id}-{slug}")
+    digest = hashlib.sha1(repr((scenario.shift_mm, scenario.range_scale)).encode()).hexdigest()[:8]
+    return f"{job_id}-{slug}-{digest}"
 
 
 def run_scenarios_locally(job: Job, scenarios: Sequence[Scenario], *, progress: ProgressCallback | None = None,
