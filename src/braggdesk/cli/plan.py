@@ -14,7 +14,6 @@ Written to ``--out``: ``RP_plan.dcm`` (RT Ion Plan), ``RD_plan.dcm`` (final MC d
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -40,6 +39,9 @@ def register(sub) -> None:
                    help="Monte Carlo histories per spot for the matrix (default: the objectives file's, else 2000)")
     p.add_argument("--max-iterations", type=int, default=200, metavar="N", help="optimiser iterations (default 200)")
     p.add_argument("--save-dij", action="store_true", help="also write the matrix as dij.npz (scipy sparse)")
+    p.add_argument("--reference-dose", type=Path, metavar="RTDOSE",
+                   help="another plan's total dose on this patient (e.g. the photon plan) to compare with: its goals "
+                        "and DVH metrics go into goals.json and the report")
     p.add_argument("--out", type=Path, required=True, help="folder for the plan, doses, report and goals")
     from .common import add_run_options
     from .runners import add_runner_options
@@ -59,6 +61,11 @@ def run_plan(args) -> int:
     out = _output_folder(args.out)
     t_start = time.perf_counter()
     inputs = read_planning_inputs(args.ct, args.structures, args.objectives, args.beam_model, args.ct_calibration)
+    reference = None
+    if args.reference_dose is not None:
+        from ..io.rtdose import read_rtdose
+
+        reference = read_rtdose(args.reference_dose)
     if args.histories_per_spot is not None:
         if args.histories_per_spot < 1:
             raise BraggdeskError(f"--histories-per-spot must be at least 1, got {args.histories_per_spot}")
@@ -96,7 +103,7 @@ def run_plan(args) -> int:
     _say(f"matrix: {dij.n_rows:,} voxels x {dij.n_spots:,} spots, {dij.matrix.nnz:,} entries, "
          f"median spot uncertainty {100 * _median(dij.spot_uncertainty):.1f} %")
     try:
-        return _optimise_and_finish(args, session, settings, out, timings, t_start)
+        return _optimise_and_finish(args, session, settings, out, timings, t_start, reference)
     except BaseException:
         path = _save_dij(session, out)
         if path is not None:
@@ -104,9 +111,12 @@ def run_plan(args) -> int:
         raise
 
 
-def _optimise_and_finish(args, session, settings, out: Path, timings: dict, t_start: float) -> int:
+def _optimise_and_finish(args, session, settings, out: Path, timings: dict, t_start: float, reference) -> int:
+    import dataclasses
+
     from ..io.rtdose import write_rtdose
     from ..io.rtplan_writer import write_rt_ion_plan
+    from ..io.uids import new_uid
     from .common import run_with_progress
     from .runners import make_runner
 
@@ -127,9 +137,10 @@ def _optimise_and_finish(args, session, settings, out: Path, timings: dict, t_st
     timings["optimise_s"] = time.perf_counter() - t0
     _say(f"optimiser: {result.iterations} iterations, objective {result.objective_value:.5g} "
          f"({'stopped' if result.stopped else result.message}); {result.active_spots:,} spots with MU")
-    plan = session.products.plan
+    uid = new_uid()
+    plan = session.products.plan = dataclasses.replace(session.products.plan, sop_instance_uid=uid)
     rp = write_rt_ion_plan(plan, out / "RP_plan.dcm", ct=inputs.ct, beam_model=inputs.beam_model,
-                           structure_set_uid=inputs.structure_set_uid, label="braggdesk IMPT")
+                           structure_set_uid=inputs.structure_set_uid, label="braggdesk IMPT", sop_instance_uid=uid)
     dij_dose = session.dij_dose_on_grid()
     rd_dij = write_rtdose(dij_dose, inputs.ct, out / "RD_dij.dcm", plan=plan, ct=inputs.ct,
                           comment="braggdesk optimiser dose from the dose-influence matrix")
@@ -157,9 +168,9 @@ def _optimise_and_finish(args, session, settings, out: Path, timings: dict, t_st
     from ..report.plan_report import write_plan_report
     from ..workflow.plan_outputs import plan_summary
 
-    summary = plan_summary(session, final, total_dose, dij_dose, timings)
+    summary = plan_summary(session, final, total_dose, dij_dose, timings, reference)
     summary.update({"rtplan": str(rp), "rtdose": str(rd), "rtdose_dij": str(rd_dij)})
-    report = write_plan_report(session, final, total_dose, dij_dose, summary, out / "report.pdf")
+    report = write_plan_report(session, final, total_dose, dij_dose, summary, out / "report.pdf", reference)
     summary["report"] = str(report)
     if partial:
         summary["device_error"] = partial
@@ -168,7 +179,8 @@ def _optimise_and_finish(args, session, settings, out: Path, timings: dict, t_st
     write_json(summary, str(out / "goals.json"))
     for goal in summary["goals"]:
         mark = "met" if goal["met"] else "MISSED"
-        _say(f"goal {goal['goal']}: {goal['value']:.2f} ({mark}; from the matrix {goal['value_dij']:.2f})")
+        also = f", reference {goal['value_reference']:.2f}" if "value_reference" in goal else ""
+        _say(f"goal {goal['goal']}: {goal['value']:.2f} ({mark}; from the matrix {goal['value_dij']:.2f}{also})")
     _say("times: " + ", ".join(f"{k.removesuffix('_s').replace('_', ' ')} {v:.1f} s" for k, v in timings.items()))
     _say(f"wrote {rp.name}, {rd.name}, {rd_dij.name}, {report.name} and goals.json to {out}")
     if getattr(args, "json", None):

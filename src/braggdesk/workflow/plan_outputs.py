@@ -42,11 +42,16 @@ def plan_summary(session: PlanningSession, final: DoseResult, total_dose_gy: np.
     dij = session.products.dij
     on_final = evaluate_goals(total_dose_gy, session.masks, session.goals)
     on_dij = evaluate_goals(dij_dose_gy, session.masks, session.goals)
+    reference_gy = resample(reference, session.inputs.ct) if reference is not None else None
+    on_reference = evaluate_goals(reference_gy, session.masks, session.goals) if reference is not None else None
     goals = []
-    for a, b in zip(on_final, on_dij):
+    for n, (a, b) in enumerate(zip(on_final, on_dij)):
         entry = a.as_dict()
         entry["value_dij"] = b.value
         entry["met_dij"] = b.met
+        if on_reference is not None:
+            entry["value_reference"] = on_reference[n].value
+            entry["met_reference"] = on_reference[n].met
         goals.append(entry)
     summary = {
         "prescription_gy": request.prescription_gy,
@@ -74,8 +79,8 @@ def plan_summary(session: PlanningSession, final: DoseResult, total_dose_gy: np.
                        "device": final.device, "dose_to": final.dose_to, "partial": final.partial},
         "timings": dict(timings),
     }
-    if reference is not None:
-        summary["structures"]["reference"] = structure_metrics(resample(reference, session.inputs.ct), session)
+    if reference_gy is not None:
+        summary["structures"]["reference"] = structure_metrics(reference_gy, session)
     return summary
 
 
