@@ -84,6 +84,15 @@ def test_blocks_merge_exactly_in_any_order_and_refuse_a_block_twice():
     np.testing.assert_array_equal(run_block(prepared, 1, 1, 500).energy, one[1].energy)
     with pytest.raises(ValueError, match="merged twice"):
         DijBatch.merge([one[0], one[0]])
+    # a second pass over the same spots (more histories) adds entry by entry
+    second = run_block(prepared, 0, 3, 500, pass_index=1)
+    both = DijBatch.merge([all_at_once, second])
+    assert np.all(both.histories == 1000)
+    dense = np.zeros((3, prepared.n_rows), np.int64)
+    for part in (all_at_once, second):
+        np.add.at(dense, (part.spot, part.row), part.energy)
+    np.testing.assert_array_equal(dense[both.spot, both.row], both.energy)
+    assert dense.sum() == both.energy.sum()
 
 
 def test_bad_voxels_of_interest_are_refused():
