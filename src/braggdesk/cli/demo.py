@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import BraggdeskError
 from .common import add_run_options, print_summary, run_summary, run_with_progress, settings_from_args
+from .options import positive_float
 
 DEMO_SPACING_MM = 3.0
 DEMO_UNCERTAINTY = 0.02  # run until the mean uncertainty over voxels above half the maximum dose is 2 %
@@ -15,7 +16,7 @@ DEMO_UNCERTAINTY = 0.02  # run until the mean uncertainty over voxels above half
 def register(sub) -> None:
     d = sub.add_parser("demo", help="built-in case end to end: RTDOSE, PNG of the dose, PDF report, summary")
     d.add_argument("--out", type=Path, default=Path("braggdesk-demo"), help="output folder (default ./braggdesk-demo)")
-    d.add_argument("--spacing", type=float, default=DEMO_SPACING_MM,
+    d.add_argument("--spacing", type=positive_float, default=DEMO_SPACING_MM,
                    help=f"voxel size of the phantom and the dose grid [mm] (default {DEMO_SPACING_MM:g}, a clinical "
                         "proton dose grid)")
     add_run_options(d, default_primaries=None)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .common import write_json
+from .options import non_negative_int
 
 
 def add_remote_options(p: argparse.ArgumentParser) -> None:
@@ -18,7 +19,7 @@ def add_remote_options(p: argparse.ArgumentParser) -> None:
     _add_connection_options(g)
     g.add_argument("--attach", metavar="JOB",
                    help="re-attach to job JOB on the node (same inputs): everything computed so far, then the rest")
-    g.add_argument("--reconnects", type=int, default=3,
+    g.add_argument("--reconnects", type=non_negative_int, default=3,
                    help="how often a dropped connection is re-opened and the job re-attached (default 3)")
 
 
