@@ -67,7 +67,7 @@ def _dose(tmp_path: Path, edit: Callable[[pydicom.Dataset], None] | None = None)
 def ct_truncated_slice(tmp):
     paths = _ct(tmp / "ct")
     paths[2].write_bytes(paths[2].read_bytes()[:-50])
-    return lambda: read_ct_series(tmp / "ct"), paths[2].name, "the header and the pixels disagree"  # checked before decoding now
+    return lambda: read_ct_series(tmp / "ct"), paths[2].name, "Pixel Data (7FE0,0010)"  # found cut short before decoding now
 
 
 def ct_header_cut(tmp):
@@ -143,8 +143,8 @@ def plan_not_dicom(tmp):
 
 def plan_truncated(tmp):
     path = tmp / "RN.dcm"
-    path.write_bytes(QA.read_bytes()[:5000])  # pydicom reads the first beam and stops without a word
-    return lambda: read_rt_ion_plan(path), path.name, "delivers beam number(s) 2, 3, 4, which the IonBeamSequence"
+    path.write_bytes(QA.read_bytes()[:5000])  # pydicom reads the first beam and stops without a word; we see the cut
+    return lambda: read_rt_ion_plan(path), path.name, "IonBeamSequence (300A,03A2) declares 15958 bytes but the file ends"
 
 
 def plan_header_only(tmp):

@@ -128,7 +128,7 @@ def describe(inventory) -> list[str]:
         lines.append(f"  {count} x {what}")
     if inventory.non_dicom_files:
         lines.append(f"  {inventory.non_dicom_files} non-DICOM files")
-    for name in inventory.unreadable_files:
+    for name in inventory.unreadable_files:  # one line each, with the reason: the words run would use
         why = inventory.file_problems.get(name, "")
-        lines.append(f"  unreadable DICOM file: {name}" + (f": PROBLEM: {why}" if why else ""))
+        lines.append(f"  {name}: PROBLEM: {why}" if why else f"  unreadable DICOM file: {name}")
     return lines

@@ -25,6 +25,8 @@ from ..errors import BraggdeskWarning
 
 # deprecation noise from libraries we call (asyncssh, cryptography, paramiko-style ciphers, dask)
 _SILENT_CATEGORIES = (DeprecationWarning, PendingDeprecationWarning, FutureWarning, ResourceWarning)
+# pydicom warnings about quirks it reads correctly anyway: nothing for the user to do
+_HARMLESS = ("expected explicit vr, but found implicit vr", "expected implicit vr, but found explicit vr")
 
 
 def library_warning_line(message: Warning | str, category: type[Warning], module: str) -> str | None:
@@ -36,6 +38,8 @@ def library_warning_line(message: Warning | str, category: type[Warning], module
         return None
     if issubclass(category, RuntimeWarning) and module.startswith("numpy"):
         return None  # "invalid value encountered in ...": the readers name NaN and infinite values themselves
+    if text.lower().startswith(_HARMLESS):
+        return None
     if "pydicom" in module or text.lower().startswith(("invalid value for vr", "the value length")):
         return f"note: a DICOM header does not follow the standard ({text})"
     if issubclass(category, RuntimeWarning):

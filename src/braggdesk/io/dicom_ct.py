@@ -48,7 +48,9 @@ _INDEX_TAGS = [
     "FrameOfReferenceUID", "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing",
     "Rows", "Columns", "PatientPosition", "SliceThickness", "InstanceNumber", "SOPInstanceUID",
     "ReferencedFrameOfReferenceSequence", "ReferencedStructureSetSequence", "ReferencedRTPlanSequence",
+    "RescaleSlope", "RescaleIntercept", "BitsAllocated", "SamplesPerPixel", "NumberOfFrames", "PixelData",
 ]
+_DEFER_BYTES = 1024  # the index reads the Pixel Data's length, never its bytes
 # objects whose references lead from a file to the CT series it was made on
 _RT_OBJECT_CLASSES = {RT_STRUCTURE_SET_STORAGE, RT_PLAN_STORAGE, RT_ION_PLAN_STORAGE, RT_DOSE_STORAGE}
 _ORIENTATION_TOLERANCE = 1e-4  # direction cosines
@@ -173,7 +175,8 @@ def _series_info(folder: Path, uid: str, group: list[_Slice],
     if orientation not in ("axial", "unknown"):
         notes.append(f"{orientation} slices (not axial): the dose grid follows the CT's orientation")
     syntaxes = tuple(sorted({s.transfer_syntax for s in group}))
-    compressed = [name for name in syntaxes if pydicom.uid.UID(name).is_compressed]
+    compressed = [name for name in syntaxes if pydicom.uid.UID(name).is_transfer_syntax
+                  and pydicom.uid.UID(name).is_compressed]
     if compressed:
         notes.append("compressed pixel data (" + ", ".join(pydicom.uid.UID(n).name for n in compressed) + ")")
     common = Path(os.path.commonpath([str(s.path.parent) for s in group]))
@@ -339,7 +342,7 @@ def _index_folder(folder: Path) -> _FolderIndex:
     for path in regular_files(folder):
         index.n_files += 1
         try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_INDEX_TAGS)
+            ds = pydicom.dcmread(path, defer_size=_DEFER_BYTES, specific_tags=_INDEX_TAGS)
         except InvalidDicomError:
             index.n_non_dicom += 1
             continue
@@ -389,6 +392,15 @@ def _slice_from_header(path: Path, ds: pydicom.Dataset) -> _Slice:
                              what="the slice thickness in mm")
     rows = header_int(ds, "Rows", path, low=1, high=65535, what="the number of pixel rows")
     columns = header_int(ds, "Columns", path, low=1, high=65535, what="the number of pixel columns")
+    _check_rescale(path, ds)
+    syntax = str(getattr(ds, "file_meta", {}).get("TransferSyntaxUID", ""))
+    if syntax and not pydicom.uid.UID(syntax).is_transfer_syntax:
+        raise InputError(path, f"TransferSyntaxUID (0002,0010) {syntax!r} is not a transfer syntax pydicom knows; "
+                               f"the pixels cannot be decoded (a corrupt file meta header?)")
+    if "PixelData" in ds:  # the length only: the index defers the bytes
+        element = ds.get_item("PixelData", keep_deferred=True)
+        _check_pixel_bytes(path, ds, element.length)
+        _check_not_cut_short(path, element)
     return _Slice(
         path=path,
         series_uid=str(ds.get("SeriesInstanceUID", "")),
@@ -532,9 +544,8 @@ def _read_pixels(ordered: list[_Slice]) -> np.ndarray:
             raise InputError(s.path, f"cannot be read as DICOM ({type(exc).__name__}: {exc})") from exc
         if not any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
             raise InputError(s.path, "CT slice has no Pixel Data (7FE0,0010)")
-        _check_pixel_bytes(s.path, ds)
-        header_float(ds, "RescaleSlope", s.path, positive=True, high=1e4, what="the slope from stored values to HU")
-        header_float(ds, "RescaleIntercept", s.path, low=-1e5, high=1e5, what="the HU of stored value 0")
+        _check_pixel_bytes(s.path, ds, len(ds.PixelData) if "PixelData" in ds else None)
+        _check_rescale(s.path, ds)
         try:
             pixels = ds.pixel_array
         except Exception as exc:
@@ -546,22 +557,39 @@ def _read_pixels(ordered: list[_Slice]) -> np.ndarray:
     return hu
 
 
-def _check_pixel_bytes(path: Path, ds: Dataset) -> None:
+def _check_not_cut_short(path: Path, element) -> None:
+    """A Pixel Data element that declares more bytes than the file holds: a copy cut short (pydicom reads it
+    without a word when the bytes are deferred)."""
+    tell, length = getattr(element, "value_tell", None), getattr(element, "length", None)
+    if tell is None or length is None or length == 0xFFFFFFFF:
+        return
+    size = path.stat().st_size
+    if tell + length > size:
+        raise InputError(path, f"Pixel Data (7FE0,0010) declares {length} bytes but the file ends "
+                               f"{tell + length - size} bytes early: a truncated copy; copy or export it again")
+
+
+def _check_rescale(path: Path, ds: Dataset) -> None:
+    """RescaleSlope and RescaleIntercept turn stored values into HU: finite, the slope above 0."""
+    header_float(ds, "RescaleSlope", path, positive=True, high=1e4, what="the slope from stored values to HU")
+    header_float(ds, "RescaleIntercept", path, low=-1e5, high=1e5, what="the HU of stored value 0")
+
+
+def _check_pixel_bytes(path: Path, ds: Dataset, found: int | None) -> None:
     """Uncompressed pixels: Rows x Columns x frames x samples x bytes must match the Pixel Data's length.
 
     pydicom would pad a short one or drop the surplus with a warning; a wrong Rows
     or Columns then shears the image, silently.  Compressed data is checked by its decoder.
     """
     syntax = pydicom.uid.UID(str(getattr(ds, "file_meta", {}).get("TransferSyntaxUID", "")))
-    if "PixelData" not in ds or not syntax or syntax.is_compressed or not syntax.is_transfer_syntax:
-        return
+    if found is None or found == 0xFFFFFFFF or not syntax or not syntax.is_transfer_syntax or syntax.is_compressed:
+        return  # no pixels, or encapsulated (compressed) pixels that their decoder checks
     rows = header_int(ds, "Rows", path, required=True, low=1)
     columns = header_int(ds, "Columns", path, required=True, low=1)
     bits = header_int(ds, "BitsAllocated", path, low=1, high=64) or 16
     samples = header_int(ds, "SamplesPerPixel", path, low=1, high=4) or 1
     frames = header_int(ds, "NumberOfFrames", path, low=1) or 1
     expected = rows * columns * frames * samples * bits // 8  # type: ignore[operator]
-    found = len(ds.PixelData)
     if found not in (expected, expected + 1):  # one pad byte makes an odd length even
         raise InputError(path, f"Pixel Data (7FE0,0010) holds {found} bytes, but Rows (0028,0010) {rows} x Columns "
                                f"(0028,0011) {columns} x {bits} bits needs {expected}; the header and the pixels "
