@@ -34,8 +34,8 @@ def library_warning_line(message: Warning | str, category: type[Warning], module
     text = " ".join(str(message).split())
     if issubclass(category, BraggdeskWarning):
         return f"warning: {text}"
-    if issubclass(category, _SILENT_CATEGORIES):
-        return None
+    if issubclass(category, _SILENT_CATEGORIES) or "Deprecation" in category.__name__:
+        return None  # cryptography's CryptographyDeprecationWarning (through asyncssh) is a UserWarning
     if issubclass(category, RuntimeWarning) and module.startswith("numpy"):
         return None  # "invalid value encountered in ...": the readers name NaN and infinite values themselves
     if text.lower().startswith(_HARMLESS):

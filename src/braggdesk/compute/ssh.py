@@ -12,6 +12,7 @@ loop in a thread and hands decoded frames to the runner through a queue.
 from __future__ import annotations
 
 import asyncio
+import errno
 import getpass
 import threading
 import time
@@ -73,8 +74,25 @@ async def _offered_key(profile: HostProfile) -> str:
     try:
         key = await asyncio.wait_for(_asyncssh().get_server_host_key(profile.host, profile.port), CONNECT_TIMEOUT_S)
         return f"{key.get_algorithm()} {key.get_fingerprint()}" if key is not None else "no key"
+    except OSError as exc:
+        if _is_refused(exc):  # nothing listens: say so, not "host key unknown"
+            raise _refused(profile) from None
+        return f"a key whose fingerprint could not be read ({exc})"
     except Exception as exc:  # the refusal below matters, not why the fingerprint could not be read
         return f"a key whose fingerprint could not be read ({exc})"
+
+
+def _is_refused(exc: OSError) -> bool:
+    """ECONNREFUSED, also when asyncio folds the tries of several addresses into one OSError."""
+    return isinstance(exc, ConnectionRefusedError) or exc.errno == errno.ECONNREFUSED or \
+        "connect call failed" in str(exc).lower() or "connection refused" in str(exc).lower()
+
+
+def _refused(profile: HostProfile) -> RemoteError:
+    return RemoteError(profile.address, (
+        f"connection refused: nothing accepts SSH connections on port {profile.port} of {profile.host} (sshd not "
+        f"running, or SSH on another port: give host:PORT, or Port in ~/.ssh/config); this is not a host key "
+        f"problem"))
 
 
 async def _host_key_error(profile: HostProfile, known_hosts: Path) -> HostKeyError:
@@ -108,7 +126,7 @@ async def open_connection(profile: HostProfile, timeout_s: float = CONNECT_TIMEO
         raise UnknownHostKey(profile.address, (
             f"no known_hosts file at {known_hosts}, so the host key (the node offers {offered}) cannot be verified "
             f"and braggdesk did not connect: check the fingerprint with the node's administrator, then write it "
-            f"there, e.g. ssh-keyscan -p {profile.port} {profile.host} > {known_hosts}"))
+            f"there, e.g. ssh-keyscan -p {profile.port} {profile.host} >> {known_hosts}"))
     keys = _client_keys(profile)
     user = profile.user or getpass.getuser()
     extra = {"client_keys": keys, "agent_path": None} if keys is not None else {}
@@ -127,6 +145,8 @@ async def open_connection(profile: HostProfile, timeout_s: float = CONNECT_TIMEO
     except (asyncio.TimeoutError, TimeoutError):
         raise RemoteError(profile.address, f"no SSH answer within {timeout_s:.0f} s") from None
     except OSError as exc:
+        if _is_refused(exc):
+            raise _refused(profile) from None
         raise RemoteError(profile.address, f"cannot connect: {exc.strerror or exc}") from None
 
 
