@@ -25,6 +25,7 @@ from .hosts import HostProfile
 from .remote import Closed, Link, StreamRunner, read_hello
 
 CONNECT_TIMEOUT_S = 15.0
+WORKER_EXIT_WAIT_S = 2.0  # on close: how long the worker may take to finish after its standard input ends
 
 
 class HostKeyError(RemoteError):
@@ -245,7 +246,14 @@ class SshLink(Link):
             async def shut() -> None:
                 try:
                     if self._proc is not None:
+                        # what was sent last (a cancel, 'received') reaches the worker before the channel closes,
+                        # and the worker gets a moment to act on it (remove a finished job's folder)
+                        await asyncio.wait_for(self._proc.stdin.drain(), 1.0)
                         self._proc.stdin.write_eof()
+                        try:
+                            await asyncio.wait_for(self._proc.wait_closed(), WORKER_EXIT_WAIT_S)
+                        except (asyncio.TimeoutError, TimeoutError):
+                            pass
                     self._conn.close()
                     await asyncio.wait_for(self._conn.wait_closed(), 2.0)
                 except Exception:
