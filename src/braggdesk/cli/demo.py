@@ -40,8 +40,9 @@ def run_demo(args) -> int:
         args.uncertainty = None
     if not 0.5 <= args.spacing <= 10.0:
         raise BraggdeskError(f"--spacing {args.spacing:g} mm: choose a voxel size between 0.5 and 10 mm")
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
+    from ..io.safe_write import check_output_folder
+
+    out: Path = check_output_folder(args.out, "demo outputs")  # before the run, not after it
     case = demo_case(args.spacing)
     written = write_phantom(case.phantom, out / "ct", extra_rois=[demo_target_roi(case)])
     rtstruct = next(p for p in written if p.name == "RS_phantom.dcm")

@@ -34,6 +34,7 @@ def parse_xyz(text: str | None) -> tuple[float, float, float]:
 
 def run_phantom(args) -> int:
     from ..io.phantoms import PHANTOM_NAMES, make_phantom, write_phantom
+    from ..io.safe_write import check_output_folder
 
     if args.name not in PHANTOM_NAMES:
         raise BraggdeskError(f"unknown phantom {args.name!r}: choose one of {', '.join(PHANTOM_NAMES)}")
@@ -53,6 +54,8 @@ def run_phantom(args) -> int:
                                lateral_mm=lateral)
     except ValueError as exc:
         raise BraggdeskError(str(exc)) from None
+    if not args.out.is_file():  # a file is refused by write_phantom in its own words
+        check_output_folder(args.out, "phantom's CT series")
     files = write_phantom(phantom, args.out)
     print(f"{phantom.description}")
     print(f"wrote {len(files)} files to {args.out} (CT series {phantom.volume.shape[::-1]} voxels, "

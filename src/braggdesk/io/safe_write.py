@@ -56,6 +56,23 @@ def check_output_path(path: str | Path, what: str) -> Path:
     return path
 
 
+def check_output_folder(folder: str | Path, what: str) -> Path:
+    """InputError now, before any work, if the folder for ``what`` (e.g. 'demo outputs') cannot be made or
+    written in; the folder is created if missing."""
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise InputError(existing, f"is a file, not a folder; cannot write the {what} to {folder}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(folder, f"cannot create the folder for the {what} ({_reason(exc)})") from None
+    _probe(folder, what, folder)
+    return folder
+
+
 def write_atomically(path: str | Path, write: Callable[[Path], object], what: str) -> Path:
     """Call ``write(temporary_path)`` and rename the file to ``path``; on failure, rescue it.
 
