@@ -138,6 +138,7 @@ def test_every_mutated_file_is_named_as_a_problem_by_info(capsys, file_cases, ct
     assert not failures, report(failures)
 
 
+@pytest.mark.filterwarnings("ignore:Invalid value for VR:UserWarning", "ignore:Expected explicit VR:UserWarning")
 def test_info_and_the_readers_agree(file_cases, ct_cases):
     """One validation: each mutated file that ``info`` lists as a problem is refused by the reader ``run`` and the
     GUI use, with an InputError naming the file (never another exception)."""
