@@ -10,18 +10,21 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import BraggdeskError
+from .options import count, fraction, seed
 
 
 def add_run_options(p: argparse.ArgumentParser, default_primaries: int | None) -> None:
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--primaries", type=int, default=default_primaries, help="number of primary protons")
-    g.add_argument("--uncertainty", type=float, help="target mean relative uncertainty, e.g. 0.01")
-    p.add_argument("--batches", type=int, default=10, help="batches (with --primaries)")
-    p.add_argument("--batch-size", type=int, help="primaries per batch (with --uncertainty)")
-    p.add_argument("--max-primaries", type=int, default=1_000_000_000)
-    p.add_argument("--seed", type=int, default=1)
+    g.add_argument("--primaries", type=count, default=default_primaries, help="number of primary protons")
+    g.add_argument("--uncertainty", type=fraction, help="target mean relative uncertainty, e.g. 0.01")
+    p.add_argument("--batches", type=count, default=10, help="batches (with --primaries)")
+    p.add_argument("--batch-size", type=count, help="primaries per batch (with --uncertainty)")
+    p.add_argument("--max-primaries", type=count, default=1_000_000_000,
+                   help="stop a --uncertainty run after this many primaries (default 1e9)")
+    p.add_argument("--seed", type=seed, default=1,
+                   help="root random seed, 0 to 2**63-1 (default 1): the same seed gives the same dose")
     p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
-    p.add_argument("--threads", type=int, help="CPU threads of the kernel (default: every core of the machine "
+    p.add_argument("--threads", type=count, help="CPU threads of the kernel (default: every core of the machine "
                                                "that runs it; the result is the same bit for bit)")
     p.add_argument("--dose-to", choices=("water", "medium"), default="water")
     p.add_argument("--no-nuclear", action="store_true", help="switch off nonelastic nuclear interactions")
@@ -140,4 +143,6 @@ def write_json(data: dict, target: str | None) -> None:
     if target == "-":
         print(text, flush=True)
     else:
-        Path(target).write_text(text + "\n")
+        from ..io.safe_write import write_atomically
+
+        write_atomically(Path(target), lambda path: path.write_text(text + "\n"), "JSON summary")

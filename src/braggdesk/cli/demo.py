@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import BraggdeskError
 from .common import add_run_options, print_summary, run_summary, run_with_progress, settings_from_args
+from .options import positive_float
 
 DEMO_SPACING_MM = 3.0
 DEMO_UNCERTAINTY = 0.02  # run until the mean uncertainty over voxels above half the maximum dose is 2 %
@@ -15,7 +16,7 @@ DEMO_UNCERTAINTY = 0.02  # run until the mean uncertainty over voxels above half
 def register(sub) -> None:
     d = sub.add_parser("demo", help="built-in case end to end: RTDOSE, PNG of the dose, PDF report, summary")
     d.add_argument("--out", type=Path, default=Path("braggdesk-demo"), help="output folder (default ./braggdesk-demo)")
-    d.add_argument("--spacing", type=float, default=DEMO_SPACING_MM,
+    d.add_argument("--spacing", type=positive_float, default=DEMO_SPACING_MM,
                    help=f"voxel size of the phantom and the dose grid [mm] (default {DEMO_SPACING_MM:g}, a clinical "
                         "proton dose grid)")
     add_run_options(d, default_primaries=None)
@@ -39,8 +40,9 @@ def run_demo(args) -> int:
         args.uncertainty = None
     if not 0.5 <= args.spacing <= 10.0:
         raise BraggdeskError(f"--spacing {args.spacing:g} mm: choose a voxel size between 0.5 and 10 mm")
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
+    from ..io.safe_write import check_output_folder
+
+    out: Path = check_output_folder(args.out, "demo outputs")  # before the run, not after it
     case = demo_case(args.spacing)
     written = write_phantom(case.phantom, out / "ct", extra_rois=[demo_target_roi(case)])
     rtstruct = next(p for p in written if p.name == "RS_phantom.dcm")

@@ -8,17 +8,18 @@ import sys
 from pathlib import Path
 
 from .common import add_run_options, settings_from_args, write_json
+from .options import non_negative_float, positive_float
 
 
 def register(sub) -> None:
     g = sub.add_parser("gui", help="the workstation window (Qt)")
     g.add_argument("paths", nargs="*", type=Path, help="folders or files to open (CT, RTSTRUCT, RTPLAN, RTDOSE)")
     g.add_argument("--demo", action="store_true", help="open the built-in demo case")
-    g.add_argument("--demo-spacing", type=float, default=2.0, help="voxel size of the demo phantom in mm")
+    g.add_argument("--demo-spacing", type=positive_float, default=2.0, help="voxel size of the demo phantom in mm")
     g.add_argument("--run", action="store_true", help="start a calculation once loaded")
     g.add_argument("--screenshot", type=Path, help="save the window as PNG (after --run finishes) and exit")
     g.add_argument("--size", default="1400x900", help="window size WxH (default 1400x900)")
-    g.add_argument("--live-3d-interval", type=float, metavar="SECONDS",
+    g.add_argument("--live-3d-interval", type=non_negative_float, metavar="SECONDS",
                    help="redraw the 3D dose surfaces during a run at most this often (0: only at the end); "
                         "default 2 s with a GPU's OpenGL, only at the end with a software renderer")
     add_run_options(g, default_primaries=100_000)

@@ -6,9 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import DeviceError, PlanError
-
-EXIT_DEVICE_FAILED = 3  # the device failed mid-run; the dose of the batches done was written, marked PARTIAL
+from ..errors import DeviceError, OutputError, PlanError
 from .common import add_run_options, print_summary, run_summary, run_with_progress, settings_from_args
 from .runners import add_runner_options, make_runner
 
@@ -93,15 +91,27 @@ def compute_dose(args, label: str, inputs=None, mu_scale: float = 1.0):
     return result, summary, plan, ct
 
 
+EXIT_PARTIAL = 3  # cancelled, or the device failed mid-run: the dose of the batches done was written, PARTIAL
+
+
 def run_run(args) -> int:
     from ..io.deidentify import read_patient_identity
     from ..io.rtdose import write_rtdose
+    from ..io.safe_write import check_output_path, write_atomically
 
+    check_output_path(args.out, "RT Dose")  # a read-only folder or a folder name: refused before the long run
     identity = read_patient_identity(args.ct) if args.identified else None  # fail before the long run
     result, summary, plan, ct = compute_dose(args, "run")
-    path = write_rtdose(result.dose_gy, result.grid, args.out, plan=plan, ct=ct,
-                        identity=identity, identified=args.identified,
-                        comment=f"braggdesk MC dose to {result.dose_to}" + (" (PARTIAL)" if result.partial else ""))
+    comment = f"braggdesk MC dose to {result.dose_to}" + (" (PARTIAL)" if result.partial else "")
+    try:
+        path = write_atomically(args.out, lambda target: write_rtdose(
+            result.dose_gy, result.grid, target, plan=plan, ct=ct, identity=identity, identified=args.identified,
+            comment=comment), "RT Dose")
+    except OutputError as exc:  # the summary still says what was computed, and where the dose went
+        summary["rtdose"] = None if exc.kept_at is None else str(exc.kept_at)
+        summary["write_error"] = str(exc)
+        print_summary(summary, args.json)
+        raise
     summary["rtdose"] = str(path)
     print_summary(summary, args.json)
-    return EXIT_DEVICE_FAILED if summary.get("device_error") else 0
+    return EXIT_PARTIAL if result.partial else 0

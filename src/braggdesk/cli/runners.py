@@ -19,6 +19,7 @@ from pathlib import Path
 from ..compute.runner import Runner
 from ..errors import BraggdeskError, InputError
 from ..model import Job
+from .options import count
 
 
 def add_runner_options(p: argparse.ArgumentParser) -> None:
@@ -61,7 +62,7 @@ def add_cluster_options(p: argparse.ArgumentParser) -> None:
     where.add_argument("--cluster-profile", metavar="NAME",
                        help="a scheduler named in ~/.config/braggdesk/clusters.ini (address and TLS files; the GUI's "
                             "Clusters... edits the same file)")
-    where.add_argument("--local-cluster", metavar="N", type=int,
+    where.add_argument("--local-cluster", metavar="N", type=count,
                        help="start a Dask LocalCluster of N single-thread worker processes on this machine")
     where.add_argument("--ssh-cluster", metavar="HOST,HOST,...",
                        help="start a Dask SSHCluster over [user@]host[:port] names: the scheduler on the first host, "

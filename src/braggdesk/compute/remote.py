@@ -168,6 +168,7 @@ class StreamRunner(Runner):
                     if item.header.get("state") == "cancelled" and not self.cancelled:
                         self.add_note("the job was cancelled at the node")
                         self._cancel.set()
+                    self._acknowledge()
                     return
         finally:
             self._close()
@@ -203,6 +204,15 @@ class StreamRunner(Runner):
             raise RemoteError(self.where, f"link lost ({cause}) and re-attaching failed: {exc.problem}; the job "
                                           f"{self.job_id} goes on at the node: re-attach later with --attach "
                                           f"{self.job_id}", self.job_id) from None
+
+    def _acknowledge(self) -> None:
+        """Tell the node the whole result is here, so it removes the job's folder (best effort)."""
+        link = self.link
+        if link is not None:
+            try:
+                link.send(wire.encode("received", {"job_id": self.job_id}))
+            except (OSError, RemoteError):
+                pass
 
     def _close(self) -> None:
         link, self.link = self.link, None

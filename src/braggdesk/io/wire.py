@@ -55,7 +55,8 @@ PREFIX_BYTES = _PREFIX.size
 MAX_HEADER_BYTES = 64 << 20
 MAX_BODY_BYTES = 64 << 30
 
-KINDS = {"hello": 1, "job": 2, "snapshot": 3, "log": 4, "error": 5, "done": 6, "cancel": 7}
+# "received" (client to node, after "done"): the client holds the whole result, the node may delete the job
+KINDS = {"hello": 1, "job": 2, "snapshot": 3, "log": 4, "error": 5, "done": 6, "cancel": 7, "received": 8}
 _KIND_NAMES = {v: k for k, v in KINDS.items()}
 
 ZLIB_LEVEL = 1
