@@ -18,14 +18,16 @@ import sys
 import time
 from pathlib import Path
 
-from ..errors import BraggdeskError, DeviceError
+from ..errors import DeviceError
 
-EXIT_PARTIAL = 3
+EXIT_PARTIAL = 3  # the final dose was cancelled or its device failed: the dose of the batches done was written
 #: the final dose's target when neither --primaries nor --uncertainty is given
 DEFAULT_FINAL_UNCERTAINTY = 0.01
 
 
 def register(sub) -> None:
+    from .options import count
+
     p = sub.add_parser("plan", help="optimise an IMPT plan on a patient: Dij, optimiser, final MC dose, RT Ion Plan",
                        description=__doc__.split("\n\n")[0])
     p.add_argument("--ct", type=Path, required=True, help="folder with the CT series")
@@ -35,9 +37,9 @@ def register(sub) -> None:
     p.add_argument("--beam-model", help="beam model file (DCPT CSV or MCsquare BDL; default: built-in generic)")
     p.add_argument("--ct-calibration", help="folder, file or name (schneider, water); default: the CT folder's "
                                             "own ct_calibration.csv if present, else schneider")
-    p.add_argument("--histories-per-spot", type=int, metavar="N",
+    p.add_argument("--histories-per-spot", type=count, metavar="N",
                    help="Monte Carlo histories per spot for the matrix (default: the objectives file's, else 2000)")
-    p.add_argument("--max-iterations", type=int, default=200, metavar="N", help="optimiser iterations (default 200)")
+    p.add_argument("--max-iterations", type=count, default=200, metavar="N", help="optimiser iterations (default 200)")
     p.add_argument("--save-dij", action="store_true", help="also write the matrix as dij.npz (scipy sparse)")
     p.add_argument("--reference-dose", type=Path, metavar="RTDOSE",
                    help="another plan's total dose on this patient (e.g. the photon plan) to compare with: its goals "
@@ -67,8 +69,6 @@ def run_plan(args) -> int:
 
         reference = read_rtdose(args.reference_dose)
     if args.histories_per_spot is not None:
-        if args.histories_per_spot < 1:
-            raise BraggdeskError(f"--histories-per-spot must be at least 1, got {args.histories_per_spot}")
         inputs.request.histories_per_spot = args.histories_per_spot
     settings = settings_from_args(args)
     session = PlanningSession(inputs)
@@ -116,6 +116,7 @@ def _optimise_and_finish(args, session, settings, out: Path, timings: dict, t_st
 
     from ..io.rtdose import write_rtdose
     from ..io.rtplan_writer import write_rt_ion_plan
+    from ..io.safe_write import write_atomically
     from ..io.uids import new_uid
     from .common import run_with_progress
     from .runners import make_runner
@@ -139,11 +140,13 @@ def _optimise_and_finish(args, session, settings, out: Path, timings: dict, t_st
          f"({'stopped' if result.stopped else result.message}); {result.active_spots:,} spots with MU")
     uid = new_uid()
     plan = session.products.plan = dataclasses.replace(session.products.plan, sop_instance_uid=uid)
-    rp = write_rt_ion_plan(plan, out / "RP_plan.dcm", ct=inputs.ct, beam_model=inputs.beam_model,
-                           structure_set_uid=inputs.structure_set_uid, label="braggdesk IMPT", sop_instance_uid=uid)
+    rp = write_atomically(out / "RP_plan.dcm", lambda path: write_rt_ion_plan(
+        plan, path, ct=inputs.ct, beam_model=inputs.beam_model, structure_set_uid=inputs.structure_set_uid,
+        label="braggdesk IMPT", sop_instance_uid=uid), "RT Ion Plan")
     dij_dose = session.dij_dose_on_grid()
-    rd_dij = write_rtdose(dij_dose, inputs.ct, out / "RD_dij.dcm", plan=plan, ct=inputs.ct,
-                          comment="braggdesk optimiser dose from the dose-influence matrix")
+    rd_dij = write_atomically(out / "RD_dij.dcm", lambda path: write_rtdose(
+        dij_dose, inputs.ct, path, plan=plan, ct=inputs.ct,
+        comment="braggdesk optimiser dose from the dose-influence matrix"), "RT Dose")
     if args.save_dij:
         _save_dij(session, out)
 
@@ -161,16 +164,18 @@ def _optimise_and_finish(args, session, settings, out: Path, timings: dict, t_st
     final = runner.result()
     timings["final_dose_s"] = time.perf_counter() - t0
     total_dose = final.dose_gy * inputs.request.fractions
-    rd = write_rtdose(total_dose, final.grid, out / "RD_plan.dcm", plan=plan, ct=inputs.ct,
-                      comment=f"braggdesk MC dose to {final.dose_to}, {inputs.request.fractions} fractions"
-                              + (" (PARTIAL)" if final.partial else ""))
+    comment = (f"braggdesk MC dose to {final.dose_to}, {inputs.request.fractions} fractions"
+               + (" (PARTIAL)" if final.partial else ""))
+    rd = write_atomically(out / "RD_plan.dcm", lambda path: write_rtdose(
+        total_dose, final.grid, path, plan=plan, ct=inputs.ct, comment=comment), "RT Dose")
     timings["total_s"] = time.perf_counter() - t_start
     from ..report.plan_report import write_plan_report
     from ..workflow.plan_outputs import plan_summary
 
     summary = plan_summary(session, final, total_dose, dij_dose, timings, reference)
     summary.update({"rtplan": str(rp), "rtdose": str(rd), "rtdose_dij": str(rd_dij)})
-    report = write_plan_report(session, final, total_dose, dij_dose, summary, out / "report.pdf", reference)
+    report = write_atomically(out / "report.pdf", lambda path: write_plan_report(
+        session, final, total_dose, dij_dose, summary, path, reference), "plan report")
     summary["report"] = str(report)
     if partial:
         summary["device_error"] = partial
@@ -197,14 +202,9 @@ def _cluster_spec(args):
 
 def _output_folder(out: Path) -> Path:
     """The output folder, made and checked writable before any work starts."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".braggdesk-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise BraggdeskError(f"{out}: cannot write the plan there ({exc.strerror or exc})") from None
-    return out
+    from ..io.safe_write import check_output_folder
+
+    return check_output_folder(out, "plan")
 
 
 def _save_dij(session, out: Path) -> Path | None:
@@ -214,9 +214,10 @@ def _save_dij(session, out: Path) -> Path | None:
     import numpy as np
     import scipy.sparse as sp
 
-    path = out / "dij.npz"
-    sp.save_npz(path, dij.matrix)
-    np.save(out / "dij_voxels.npy", dij.voxel_index)
+    from ..io.safe_write import write_atomically
+
+    path = write_atomically(out / "dij.npz", lambda target: sp.save_npz(target, dij.matrix), "dose-influence matrix")
+    write_atomically(out / "dij_voxels.npy", lambda target: np.save(target, dij.voxel_index), "matrix voxels")
     return path
 
 
