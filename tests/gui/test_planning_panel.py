@@ -38,6 +38,7 @@ def patient(tmp_path_factory) -> Path:
     _, _, z = phantom.volume.axis_coordinates_mm()
     rois = [box_roi(10, "PTV", (-15, -40, -15), (15, -10, 15), z),
             box_roi(11, "Organ", (25, -40, -15), (40, -10, 15), z, "ORGAN")]
+    rois[1].color_rgb = (30, 110, 220)  # apart from the PTV's red in the views and the DVH
     write_phantom(phantom, folder, extra_rois=rois)
     return folder
 
@@ -129,7 +130,9 @@ def test_dij_optimise_final_dose_live_dvhs_and_export(make_window, qtbot, patien
                                                                          rel=0.05)
     w.bottom_tabs.setCurrentWidget(w.dvh_plot)
     _raise_dock(w, "Planning")
-    qtbot.wait(100)
+    w.resize(1500, 1000)
+    w.set_point((0.0, -25.0, 0.0))  # the slice views through the PTV's centre
+    qtbot.wait(200)
     shot = w.save_png(tmp_path / "planning.png")
     _check_screenshot(shot, w)
     if os.environ.get(SCREENSHOT_ENV):

@@ -328,7 +328,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def show_planned_dose(self, entry: DoseEntry, plan: Plan | None = None) -> None:
         """A dose made elsewhere (the planning panel's final dose) shown like a finished run's, with its plan."""
-        if plan is not None:
+        if plan is not None and all(p is not plan for p in self.session.plans):
             self.session.plans.append(plan)
         self.session.add_dose(entry)
         self._show_session(new_ct=False)

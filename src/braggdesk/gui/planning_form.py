@@ -43,7 +43,7 @@ class PlanningForm(QtWidgets.QWidget):
         self._kept: dict = {}  # request fields the form does not show, from the last file loaded
 
         self.targets = QtWidgets.QListWidget()
-        self.targets.setMaximumHeight(80)
+        self.targets.setMaximumHeight(70)
         self.beams = QtWidgets.QTableWidget(0, len(BEAM_COLUMNS))
         self.beams.setHorizontalHeaderLabels(BEAM_COLUMNS)
         self.objectives = QtWidgets.QTableWidget(0, len(OBJECTIVE_COLUMNS))
@@ -52,7 +52,8 @@ class PlanningForm(QtWidgets.QWidget):
             table.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Stretch)
             table.verticalHeader().setDefaultSectionSize(24)
             table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
-        self.beams.setMaximumHeight(110)
+        self.beams.setMaximumHeight(90)
+        self.objectives.setMinimumHeight(90)
         self.prescription = _spin(0.1, 200.0, 2.0, 2, " Gy")
         self.fractions = QtWidgets.QSpinBox()
         self.fractions.setRange(1, 100)

@@ -104,23 +104,25 @@ class PlanningPanel(QtWidgets.QWidget):
         self.objective_plot.setLabel("bottom", "Iteration")
         self.objective_plot.setLabel("left", "Objective")
         self.objective_plot.setLogMode(y=True)
-        self.objective_plot.setMinimumHeight(140)
+        self.objective_plot.setMinimumHeight(110)
         self.objective_curve = self.objective_plot.plot(pen=pg.mkPen((31, 119, 180), width=2))
 
+        # the request scrolls; the steps, their progress and the objective curve stay in sight
         inner = QtWidgets.QWidget()
         layout = QtWidgets.QVBoxLayout(inner)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(model_row)
         layout.addWidget(self.form)
         layout.addLayout(files_row)
-        layout.addLayout(grid)
-        layout.addWidget(note)
-        layout.addWidget(self.objective_plot)
         scroll = QtWidgets.QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
         scroll.setWidget(inner)
         outer = QtWidgets.QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        outer.addWidget(scroll, 3)
+        outer.addLayout(grid)
+        outer.addWidget(note)
+        outer.addWidget(self.objective_plot, 2)
 
         browse.clicked.connect(self._browse_beam_model)
         self.beam_model_edit.editingFinished.connect(self._beam_model_changed)
@@ -357,9 +359,13 @@ class PlanningPanel(QtWidgets.QWidget):
 
     def _on_finished(self, name: str, ok: bool, result: Any) -> None:
         seconds = time.perf_counter() - self._started
-        if ok:
+        session = getattr(result, "session", result)
+        if ok and isinstance(session, PlanningSession) and session.inputs.ct is not self.host.session.ct:
+            self.host.log_line(f"planning: another patient was opened during {STEP_LABELS[name]}; its result is dropped")
+            ok = False
+        elif ok:
             getattr(self, f"_finished_{name}")(result, seconds)
-        self._update_buttons()
+        self.refresh()
         self.stepFinished.emit(name, ok)
 
     def _finished_dij(self, session: PlanningSession, seconds: float) -> None:
