@@ -143,6 +143,12 @@ def test_dij_optimise_final_dose_live_dvhs_and_export(make_window, qtbot, patien
         assert (tmp_path / "out" / name).is_file(), name
     plan = read_rt_ion_plan(tmp_path / "out" / "RP_plan.dcm")
     assert plan.fractions_planned == 30 and plan.n_spots == p.planning.products.plan.n_spots
+    import pydicom
+
+    rp_uid = pydicom.dcmread(tmp_path / "out" / "RP_plan.dcm").SOPInstanceUID
+    for name in ("RD_plan.dcm", "RD_dij.dcm"):  # the doses reference the plan written beside them
+        rd = pydicom.dcmread(tmp_path / "out" / name)
+        assert rd.ReferencedRTPlanSequence[0].ReferencedSOPInstanceUID == rp_uid
 
 
 def _raise_dock(window, title: str) -> None:

@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..analysis.dvh import Dvh, compute_dvh
+from ..analysis.dvh import Dvh, bin_width_for, compute_dvh
 from ..compute.progress import Progress
 from ..compute.runner import Runner
 from ..errors import BraggdeskError
@@ -43,8 +43,6 @@ ColouredDvh = tuple[Dvh, tuple[int, int, int]]
 DESIGN_FIELDS = ("targets", "beams", "spot_spacing_mm", "layer_spacing_mm", "margin_mm", "histories_per_spot")
 #: optimiser DVHs no more often than this (each costs a sort per structure, and a redraw)
 LIVE_DVH_INTERVAL_S = 0.25
-DVH_BIN_GY = 0.01
-DVH_MAX_BINS = 2000
 
 
 @dataclass
@@ -114,7 +112,7 @@ def rows_dvhs(session: PlanningSession, dose_rows: np.ndarray) -> list[ColouredD
     voxel_cm3 = float(np.prod(session.inputs.ct.spacing_mm)) / 1000.0
     dose_rows = np.asarray(dose_rows, dtype=np.float64)
     top = float(dose_rows.max()) if dose_rows.size else 0.0
-    bin_gy = max(DVH_BIN_GY, top / DVH_MAX_BINS)
+    bin_gy = bin_width_for(top)  # one width for every structure, as the window's DVHs (gui/analysis.py)
     out = []
     for name, mask in session.masks.items():
         rows = session.structure_rows.get(name)
@@ -222,16 +220,20 @@ def export_plan(session: PlanningSession, final: FinalDose | None, folder: Path,
     """RT Ion Plan and the matrix's RTDOSE; with a final dose also its RTDOSE, the PDF report and goals.json."""
     from ..io.rtdose import write_rtdose
     from ..io.rtplan_writer import write_rt_ion_plan
+    from ..io.uids import new_uid
 
     plan, inputs = session.products.plan, session.inputs
     if plan is None:
         raise BraggdeskError("no optimised plan yet: Optimise first")
+    uid = new_uid()  # as braggdesk plan: the RTDOSEs reference the plan file written here
+    plan = dataclasses.replace(plan, sop_instance_uid=uid)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BraggdeskError(f"{folder}: cannot write the plan there ({exc.strerror or exc})") from None
     written = [write_rt_ion_plan(plan, folder / "RP_plan.dcm", ct=inputs.ct, beam_model=inputs.beam_model,
-                                 structure_set_uid=inputs.structure_set_uid or None, label="braggdesk IMPT")]
+                                 structure_set_uid=inputs.structure_set_uid or None, label="braggdesk IMPT",
+                                 sop_instance_uid=uid)]
     dij_dose = session.dij_dose_on_grid()
     written.append(write_rtdose(dij_dose, inputs.ct, folder / "RD_dij.dcm", plan=plan, ct=inputs.ct,
                                 comment="braggdesk optimiser dose from the dose-influence matrix"))
