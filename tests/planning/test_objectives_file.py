@@ -135,3 +135,20 @@ def test_bad_design_and_broken_files(tmp_path):
         read_planning_request(tmp_path / "missing.toml")
     with pytest.raises(ObjectivesFileError, match="is a folder"):
         read_planning_request(tmp_path)
+
+
+def test_a_written_request_reads_back_unchanged(tmp_path):
+    """What the GUI's Save writes is what Load (and braggdesk plan) reads: every field, quotes in names too."""
+    from braggdesk.io.objectives_file import read_planning_request, write_planning_request
+    from braggdesk.model.objectives import BeamRequest, Objective, PlanningRequest
+
+    request = PlanningRequest(
+        prescription_gy=70.0, fractions=35, targets=["PTV70", 'PTV "boost"'],
+        beams=[BeamRequest(60.0), BeamRequest(180.0, 10.0, (1.5, -2.0, 3.0), "RS_5cm")],
+        objectives=[Objective("PTV70", "uniform", 70.0, 100.0), Objective('PTV "boost"', "dvh_min", 66.5, 50, 95.0),
+                    Objective("SpinalCord", "max", 45.0, 0.5)],
+        spot_spacing_mm=5.0, margin_mm=3.0, histories_per_spot=300, goals=["PTV70 D95% >= 66.5 Gy"])
+    path = write_planning_request(request, tmp_path / "plan.toml")
+    assert read_planning_request(path) == request
+    text = path.read_text()
+    assert "layer_spacing_mm" not in text and "volume_percent = 95.0" in text

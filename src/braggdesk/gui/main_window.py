@@ -21,7 +21,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from ..analysis.resample import resample
 from ..errors import BraggdeskError
 from ..io.rtdose import check_dose_grid_on_ct
-from ..model import DoseResult, Job, SimulationSettings, StructureMask
+from ..model import DoseResult, Job, Plan, SimulationSettings, StructureMask
 from ..viewers.display import DisplaySettings
 from ..viewers.dvh_plot import DvhPlot
 from ..viewers.slice_view import SliceView
@@ -32,6 +32,7 @@ from .analysis import StructureAnalysis, analyse
 from .background import Background
 from .engine_warmup import EngineWarmUp
 from .display_panel import DisplayPanel
+from .planning_panel import PlanningPanel
 from .run_panel import RunPanel
 from .runners import runner_choice
 from .screenshot import save_png
@@ -61,6 +62,7 @@ class RunAnalysis:
 
 class MainWindow(QtWidgets.QMainWindow):
     runFinished = QtCore.Signal(object)  # the final DoseEntry, or None
+    sessionChanged = QtCore.Signal()  # what is loaded changed (the planning panel follows)
 
     def __init__(self, settings: QtCore.QSettings | None = None, parent=None):
         super().__init__(parent)
@@ -109,7 +111,11 @@ class MainWindow(QtWidgets.QMainWindow):
         left.addWidget(self.tree)
         left.addWidget(self.display_panel)
         self._dock("Patient", left, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._dock("Run", self.run_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
+        run_dock = self._dock("Run", self.run_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
+        self.planning_panel = PlanningPanel(self)
+        self.tabifyDockWidget(run_dock, self._dock("Planning", self.planning_panel,
+                                                   QtCore.Qt.DockWidgetArea.RightDockWidgetArea))
+        run_dock.raise_()
         bottom = QtWidgets.QTabWidget()
         bottom.addTab(self.dvh_plot, "DVH")
         bottom.addTab(self.stats, "Statistics")
@@ -318,6 +324,14 @@ class MainWindow(QtWidgets.QMainWindow):
             self.log_line(f"beams not drawn: {exc}")
         self.tree.refresh(s)
         self._show_dose(full=True)
+        self.sessionChanged.emit()
+
+    def show_planned_dose(self, entry: DoseEntry, plan: Plan | None = None) -> None:
+        """A dose made elsewhere (the planning panel's final dose) shown like a finished run's, with its plan."""
+        if plan is not None and all(p is not plan for p in self.session.plans):
+            self.session.plans.append(plan)
+        self.session.add_dose(entry)
+        self._show_session(new_ct=False)
 
     # -- recent files and drag and drop -----------------------------------------------
     def recent_paths(self) -> list[str]:
@@ -657,6 +671,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.controller.running:
             self.log_line("closing: stopping the calculation")
             self.controller.stop()
+        self.planning_panel.shutdown()
         self._stages.clear()
         self._stage_timer.stop()
         self.background.shutdown()

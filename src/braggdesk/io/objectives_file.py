@@ -148,3 +148,52 @@ def _refuse_unknown(path: Path, where: str, table: dict[str, Any], known: set[st
 
 def _type(value: object) -> str:
     return f"{type(value).__name__} {value!r}"
+
+
+def write_planning_request(request: PlanningRequest, path: str | Path) -> Path:
+    """Write ``request`` as an objectives file that :func:`read_planning_request` reads back unchanged.
+
+    The GUI's Save writes what its tables hold; keys left at None (design defaults, no
+    volume, no range shifter) are left out, so the file reads like a hand-written one.
+    """
+    path = Path(path)
+    lines = [f"prescription_gy = {_toml(request.prescription_gy)}", f"fractions = {request.fractions}"]
+    if request.targets:
+        lines.append(f"targets = {_toml(list(request.targets))}")
+    if request.goals:
+        lines.append(f"goals = {_toml(list(request.goals))}")
+    for beam in request.beams:
+        lines += ["", "[[beam]]", f"gantry_deg = {_toml(beam.gantry_deg)}"]
+        if beam.couch_deg:
+            lines.append(f"couch_deg = {_toml(beam.couch_deg)}")
+        if beam.isocenter_mm is not None:
+            lines.append(f"isocenter_mm = {_toml([float(v) for v in beam.isocenter_mm])}")
+        if beam.range_shifter:
+            lines.append(f"range_shifter = {_toml(beam.range_shifter)}")
+    for objective in request.objectives:
+        lines += ["", "[[objective]]", f"structure = {_toml(objective.structure)}", f"kind = {_toml(objective.kind)}",
+                  f"dose_gy = {_toml(objective.dose_gy)}"]
+        if objective.volume_percent is not None:
+            lines.append(f"volume_percent = {_toml(objective.volume_percent)}")
+        lines.append(f"weight = {_toml(objective.weight)}")
+    design = {key: getattr(request, key) for key in sorted(DESIGN_KEYS) if getattr(request, key) is not None}
+    if design:
+        lines += ["", "[design]"] + [f"{key} = {_toml(value)}" for key, value in design.items()]
+    try:
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ObjectivesFileError(path, None, f"cannot write the objectives file: {exc.strerror or exc}") from None
+    return path
+
+
+def _toml(value: object) -> str:
+    """A TOML literal for the few types a request holds (JSON's string escapes are valid TOML)."""
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, str)):
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    raise TypeError(f"no TOML literal for {value!r}")
