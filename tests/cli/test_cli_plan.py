@@ -110,3 +110,11 @@ def test_a_failure_after_the_optimiser_keeps_the_plan_and_the_matrix(patient, tm
     assert (out / "dij.npz").is_file() and plan_command.EXIT_PARTIAL == 3
     err = capsys.readouterr().err
     assert "the dose-influence matrix is kept in" in err and "the GPU went away" in err
+
+
+def test_plan_with_a_worker_node_computes_the_matrix_and_the_final_dose_there(patient, tmp_path, capsys):
+    out = tmp_path / "plan"
+    assert _plan(patient, out, "--pipe") == 0  # a `braggdesk worker` process speaking the wire, as over SSH
+    err = capsys.readouterr().err
+    assert "dose-influence matrix: 300 histories per spot" in err and ", remote" in err
+    assert (out / "RD_plan.dcm").is_file() and (out / "RP_plan.dcm").is_file()

@@ -1,7 +1,8 @@
 """``braggdesk plan``: an IMPT plan on a patient, from an objectives file to an RT Ion Plan and its MC dose.
 
 The steps of :class:`braggdesk.workflow.planning.PlanningSession`, each with progress on stderr:
-plan design, the Monte Carlo dose-influence matrix (here, or blocks of spots on a Dask cluster),
+plan design, the Monte Carlo dose-influence matrix (here, on a GPU node over SSH, or blocks of spots
+on a Dask cluster),
 the optimiser (objective value as it goes), then the optimised plan recalculated by full Monte Carlo
 on the chosen runner (here, a GPU node over SSH, or the cluster).  What each step makes is written
 as soon as it exists, so a later failure or Ctrl-C loses nothing: the RT Ion Plan right after the
@@ -85,7 +86,7 @@ def run_plan(args) -> int:
     t0 = time.perf_counter()
     dij_settings = SimulationSettings(primaries=1, seed=settings.seed, device=settings.device,
                                       threads=settings.threads, dose_to=settings.dose_to)
-    computation = session.dij_computation(dij_settings, cluster_spec=_cluster_spec(args))
+    computation = _dij_computation(session, dij_settings, args)
     _say(f"dose-influence matrix: {session.histories_per_spot:,} histories per spot "
          f"({session.histories_per_spot * plan.n_spots:,} in all), {computation.kind}")
     last_line = 0.0
@@ -193,11 +194,18 @@ def _optimise_and_finish(args, session, settings, out: Path, timings: dict, t_st
     return EXIT_PARTIAL if (partial or final.partial) else 0
 
 
-def _cluster_spec(args):
-    """The Dask cluster the matrix's blocks go to (the cluster options of ``run``), or None for here."""
-    from .runners import cluster_spec
+def _dij_computation(session, settings, args):
+    """Where the matrix runs: the node of --remote/--pipe, the Dask cluster of a cluster option, or here."""
+    from .remote import make_remote_runner, wants_remote
+    from .runners import cluster_spec, patient_identity
 
-    return cluster_spec(args)
+    if wants_remote(args):
+        from ..compute.dij import RemoteDij
+
+        identity = patient_identity(args)
+        return RemoteDij(session.dij_job(settings), session.voxel_index, session.histories_per_spot,
+                         lambda job: make_remote_runner(job, args, identity=identity))
+    return session.dij_computation(settings, cluster_spec=cluster_spec(args))
 
 
 def _output_folder(out: Path) -> Path:

@@ -184,3 +184,26 @@ class DaskDij(DijComputation):
                 handle.close()
             else:
                 client.run(forget_job, self.job.job_id, on_error="return")
+
+
+class RemoteDij(DijComputation):
+    """Blocks on a ``braggdesk worker`` at the end of a link (a GPU node over SSH, or a local pipe).
+
+    ``make_runner(job)`` gives the stream runner for the job (SshRunner, PipeRunner), as for a dose;
+    the node runs the blocks in its own engine process and keeps them in its job folder, so a dropped
+    link loses nothing (the runner re-attaches and the node sends only the blocks not yet here)."""
+
+    kind = "remote"
+
+    def __init__(self, job: Job, voxel_index: np.ndarray, per_spot: int, make_runner):
+        super().__init__(job, voxel_index, per_spot)
+        self.runner = make_runner(self.job)
+
+    def cancel(self) -> None:
+        super().cancel()
+        self.runner.cancel()
+
+    def _blocks(self) -> Iterator[DijBatch]:
+        for block in self.runner.dij_blocks(self.voxel_index, self.per_spot):
+            self.device = self.runner.device
+            yield block

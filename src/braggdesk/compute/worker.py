@@ -129,6 +129,7 @@ class Worker:
             raise _Refused("no-such-job", f"no job {folder.job_id} on this node (jobs folder {self.jobs_dir})")
         try:
             wire.decode_job(msg)  # refuse a damaged job now, not in the engine process
+            wire.dij_request(msg)
         except (WireError, ValueError, TypeError) as exc:
             raise _Refused("bad-job", f"job {folder.job_id} cannot be read: {exc}") from None
         folder.create(wire.encode("job", msg.header, msg.arrays), digest)
@@ -163,11 +164,13 @@ class Worker:
 
     def _stream(self, folder: JobFolder, have: set[int]) -> int:
         # What is already on disk and the client lacks goes as one merged frame, then each new batch file.
-        snap, files = folder.merged(have)
-        sent_files = {p.name for p in files}
-        if snap is not None:
-            self.send(wire.encode_snapshot(snap))
-            have.update(snap.batches)
+        sent_files: set[str] = set()
+        if not folder.is_dij():  # a matrix's blocks go one by one below; a dose's stored batches as one sum
+            snap, files = folder.merged(have)
+            sent_files = {p.name for p in files}
+            if snap is not None:
+                self.send(wire.encode_snapshot(snap))
+                have.update(snap.batches)
         while not self.client_gone.is_set():
             status = folder.status()  # read before the files: a final state means all files are there
             for path in folder.batch_files():
