@@ -200,11 +200,9 @@ def _dij_computation(session, settings, args):
     from .runners import cluster_spec, patient_identity
 
     if wants_remote(args):
-        from ..compute.dij import RemoteDij
-
         identity = patient_identity(args)
-        return RemoteDij(session.dij_job(settings), session.voxel_index, session.histories_per_spot,
-                         lambda job: make_remote_runner(job, args, identity=identity))
+        return session.dij_computation(settings, make_remote_runner=lambda job: make_remote_runner(
+            job, args, identity=identity))
     return session.dij_computation(settings, cluster_spec=cluster_spec(args))
 
 

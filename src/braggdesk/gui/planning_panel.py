@@ -247,7 +247,7 @@ class PlanningPanel(QtWidgets.QWidget):
         return False
 
     def compute_dij(self) -> bool:
-        """Plan design and the matrix: here, or on the Dask cluster the run panel names."""
+        """Plan design and the matrix: here, or on the Dask cluster or SSH node the run panel names."""
         if self.controller.running:
             return False
         from ..engine.device import available_cores
@@ -261,19 +261,25 @@ class PlanningPanel(QtWidgets.QWidget):
             model = self.beam_model()
             calibration = s.calibration or read_ct_calibration("schneider")
             settings = steps.dij_settings(run_panel.settings(), max(1, available_cores() - 1))
-            spec = None
+            spec = remote = None
             if run_panel.runner_box.currentData() == "dask":
                 spec = cluster_spec(run_panel.target_box.currentText(), self.host.qsettings)
+            elif run_panel.runner_box.currentData() == "ssh":
+                from ..compute.ssh import SshRunner
+                from .host_profiles import find_profile
+
+                profile = find_profile(self.host.qsettings, run_panel.target_box.currentText().strip())
+                remote = lambda job: SshRunner(job, profile)  # noqa: E731 -- the job is made in the worker
         except (BraggdeskError, ValueError, OSError) as exc:
             return self._refuse("Cannot compute the Dij", exc)
         ct, structure_sets = s.ct, list(s.structure_sets)
 
         def step(report, stop):
             inputs = steps.planning_inputs(ct, structure_sets, model, calibration, request, "planning panel")
-            return steps.compute_dij(inputs, settings, spec, report, stop)
+            return steps.compute_dij(inputs, settings, spec, report, stop, remote)
 
-        self.host.log_line(f"planning: Dij with {request.histories_per_spot:,} histories per spot"
-                           + (" on the Dask cluster" if spec is not None else " on this computer"))
+        where = " on the Dask cluster" if spec is not None else " on the remote node" if remote else " on this computer"
+        self.host.log_line(f"planning: Dij with {request.histories_per_spot:,} histories per spot{where}")
         return self._start("dij", step)
 
     def optimise(self) -> bool:

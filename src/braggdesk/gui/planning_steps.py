@@ -125,11 +125,12 @@ def rows_dvhs(session: PlanningSession, dose_rows: np.ndarray) -> list[ColouredD
 
 # -- the matrix ----------------------------------------------------------------------------
 def compute_dij(inputs: PlanningInputs, settings: SimulationSettings, cluster_spec, report: Report,
-                stop: threading.Event) -> PlanningSession:
-    """A new session: structures, plan design and the matrix (``products.dij`` stays None when stopped)."""
+                stop: threading.Event, make_remote_runner=None) -> PlanningSession:
+    """A new session: structures, plan design and the matrix (``products.dij`` stays None when stopped);
+    on the Dask cluster of ``cluster_spec``, or the node ``make_remote_runner(job)`` reaches, or here."""
     session = PlanningSession(inputs)
     session.design()
-    computation = session.dij_computation(settings, cluster_spec=cluster_spec)
+    computation = session.dij_computation(settings, cluster_spec=cluster_spec, make_remote_runner=make_remote_runner)
     for progress in session.compute_dij(computation):
         report(progress)
         if stop.is_set():

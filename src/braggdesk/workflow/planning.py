@@ -24,7 +24,7 @@ from scipy import ndimage
 
 from ..analysis.clinical_goals import GoalResult, evaluate_goals
 from ..analysis.rasterize import rasterize_structure_set
-from ..compute.dij import DaskDij, DijComputation, DijProgress, LocalDij
+from ..compute.dij import DaskDij, DijComputation, DijProgress, LocalDij, RemoteDij
 from ..errors import BraggdeskWarning, InputError, PlanError
 from ..model import BeamModel, CtCalibration, Job, Plan, SimulationSettings, StructureMask, StructureSet, Volume
 from ..model.clinical_goals import ClinicalGoal, parse_goal
@@ -187,10 +187,13 @@ class PlanningSession:
     def histories_per_spot(self) -> int:
         return int(self.inputs.request.histories_per_spot or DEFAULT_HISTORIES_PER_SPOT)
 
-    def dij_computation(self, settings: SimulationSettings | None = None, *, cluster_spec=None,
-                        client=None) -> DijComputation:
-        """The matrix's computation: here (default), or blocks of spots as Dask tasks."""
+    def dij_computation(self, settings: SimulationSettings | None = None, *, cluster_spec=None, client=None,
+                        make_remote_runner: Callable[[Job], object] | None = None) -> DijComputation:
+        """The matrix's computation: here (default), blocks of spots as Dask tasks (``cluster_spec`` or
+        ``client``), or on a worker node (``make_remote_runner(job)``: the SSH or pipe runner of a dose)."""
         job = self.dij_job(settings)
+        if make_remote_runner is not None:
+            return RemoteDij(job, self.voxel_index, self.histories_per_spot, make_remote_runner)
         if cluster_spec is not None or client is not None:
             return DaskDij(job, self.voxel_index, self.histories_per_spot, cluster_spec, client=client)
         return LocalDij(job, self.voxel_index, self.histories_per_spot)
