@@ -98,6 +98,10 @@ def test_the_head_and_neck_example_names_the_openkbp_structures():
     ("gantry_deg = 300", "gantry_deg = 360", "beam 3", "gantry_deg must be in [0, 360)"),
     ("\nfractions = 35", "\nfractions = 35.5", "top level", "fractions must be a whole number"),
     ("\nfractions = 35", "\nfractions = 35\nprescripton_gy = 70", "top level", "unknown key 'prescripton_gy'"),
+    ("\nfractions = 35", '\nfractions = 35\n[[ring]]\nname = "Ring"\naround = ["PTV70"]\nouter_mm = 20\nwidth = 3',
+     "ring 1 (Ring)", "unknown key 'width'"),
+    ("\nfractions = 35", '\nfractions = 35\n[[ring]]\nname = "Ring"\naround = ["PTV70"]\nouter_mm = 80',
+     "ring 1 (Ring)", "outer_mm <= 50 mm"),
 ])
 def test_bad_entries_give_one_line_with_file_entry_and_problem(tmp_path, old, new, entry, problem):
     assert old in ISSUE_EXAMPLE
@@ -140,14 +144,15 @@ def test_bad_design_and_broken_files(tmp_path):
 def test_a_written_request_reads_back_unchanged(tmp_path):
     """What the GUI's Save writes is what Load (and braggdesk plan) reads: every field, quotes in names too."""
     from braggdesk.io.objectives_file import read_planning_request, write_planning_request
-    from braggdesk.model.objectives import BeamRequest, Objective, PlanningRequest
+    from braggdesk.model.objectives import BeamRequest, Objective, PlanningRequest, Ring
 
     request = PlanningRequest(
         prescription_gy=70.0, fractions=35, targets=["PTV70", 'PTV "boost"'],
         beams=[BeamRequest(60.0), BeamRequest(180.0, 10.0, (1.5, -2.0, 3.0), "RS_5cm")],
         objectives=[Objective("PTV70", "uniform", 70.0, 100.0), Objective('PTV "boost"', "dvh_min", 66.5, 50, 95.0),
                     Objective("SpinalCord", "max", 45.0, 0.5)],
-        spot_spacing_mm=5.0, margin_mm=3.0, histories_per_spot=300, goals=["PTV70 D95% >= 66.5 Gy"])
+        spot_spacing_mm=5.0, margin_mm=3.0, histories_per_spot=300, goals=["PTV70 D95% >= 66.5 Gy"],
+        rings=[Ring("Ring", ["PTV70", 'PTV "boost"'], outer_mm=20.0, inner_mm=2.0)])
     path = write_planning_request(request, tmp_path / "plan.toml")
     assert read_planning_request(path) == request
     text = path.read_text()

@@ -40,7 +40,8 @@ Report = Callable[[Any], None]
 #: what a DVH curve needs: the curve and its structure's colour
 ColouredDvh = tuple[Dvh, tuple[int, int, int]]
 #: the request's fields that decide the spots and the matrix's rows: changing one needs a new matrix
-DESIGN_FIELDS = ("targets", "beams", "spot_spacing_mm", "layer_spacing_mm", "margin_mm", "histories_per_spot")
+DESIGN_FIELDS = ("targets", "beams", "spot_spacing_mm", "layer_spacing_mm", "margin_mm", "histories_per_spot",
+                 "rings")  # rings: their voxels are rows of the matrix
 #: optimiser DVHs no more often than this (each costs a sort per structure, and a redraw)
 LIVE_DVH_INTERVAL_S = 0.25
 

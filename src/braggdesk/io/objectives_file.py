@@ -27,14 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..model.objectives import BeamRequest, Objective, PlanningRequest
+from ..model.objectives import BeamRequest, Objective, PlanningRequest, Ring
 
 try:  # Python >= 3.11
     import tomllib
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10 with the tomli backport
     import tomli as tomllib  # type: ignore[no-redef]
 
-TOP_KEYS = {"prescription_gy", "fractions", "targets", "goals", "beam", "objective", "design"}
+TOP_KEYS = {"prescription_gy", "fractions", "targets", "goals", "beam", "objective", "design", "ring"}
+RING_KEYS = {f.name for f in dataclasses.fields(Ring)}
 BEAM_KEYS = {f.name for f in dataclasses.fields(BeamRequest)}
 OBJECTIVE_KEYS = {f.name for f in dataclasses.fields(Objective)}
 DESIGN_KEYS = {"spot_spacing_mm", "layer_spacing_mm", "margin_mm", "min_mu_per_spot", "histories_per_spot"}
@@ -56,6 +57,7 @@ def read_planning_request(path: str | Path) -> PlanningRequest:
     _refuse_unknown(path, "top level", data, TOP_KEYS)
     beams = [_beam(path, i, entry) for i, entry in enumerate(_tables(path, data, "beam"), start=1)]
     objectives = [_objective(path, i, entry) for i, entry in enumerate(_tables(path, data, "objective"), start=1)]
+    rings = [_ring(path, i, entry) for i, entry in enumerate(_tables(path, data, "ring"), start=1)]
     if not beams:
         raise ObjectivesFileError(path, None, "no [[beam]] entry; a plan needs at least one beam (gantry_deg = ...)")
     if not objectives:
@@ -72,7 +74,7 @@ def read_planning_request(path: str | Path) -> PlanningRequest:
     try:
         return PlanningRequest(
             prescription_gy=data["prescription_gy"], fractions=data["fractions"], beams=beams,
-            objectives=objectives, targets=targets, goals=goals, **design,
+            objectives=objectives, targets=targets, goals=goals, rings=rings, **design,
         )
     except ValueError as exc:
         where = "[design]" if any(key in str(exc) for key in DESIGN_KEYS) else "top level"
@@ -132,6 +134,19 @@ def _objective(path: Path, number: int, entry: dict[str, Any]) -> Objective:
         raise ObjectivesFileError(path, where, str(exc)) from None
 
 
+def _ring(path: Path, number: int, entry: dict[str, Any]) -> Ring:
+    name = entry.get("name")
+    where = f"ring {number} ({name})" if isinstance(name, str) and name else f"ring {number}"
+    _refuse_unknown(path, where, entry, RING_KEYS)
+    for key in ("name", "around", "outer_mm"):
+        if key not in entry:
+            raise ObjectivesFileError(path, where, f"missing '{key}'")
+    try:
+        return Ring(**entry)
+    except ValueError as exc:
+        raise ObjectivesFileError(path, where, str(exc)) from None
+
+
 def _string_list(path: Path, data: dict[str, Any], key: str) -> list[str]:
     value = data.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -176,6 +191,11 @@ def write_planning_request(request: PlanningRequest, path: str | Path) -> Path:
         if objective.volume_percent is not None:
             lines.append(f"volume_percent = {_toml(objective.volume_percent)}")
         lines.append(f"weight = {_toml(objective.weight)}")
+    for ring in request.rings:
+        lines += ["", "[[ring]]", f"name = {_toml(ring.name)}", f"around = {_toml(list(ring.around))}",
+                  f"outer_mm = {_toml(ring.outer_mm)}"]
+        if ring.inner_mm:
+            lines.append(f"inner_mm = {_toml(ring.inner_mm)}")
     design = {key: getattr(request, key) for key in sorted(DESIGN_KEYS) if getattr(request, key) is not None}
     if design:
         lines += ["", "[design]"] + [f"{key} = {_toml(value)}" for key, value in design.items()]
