@@ -30,7 +30,11 @@ def register(sub) -> None:
     from .options import count
 
     p = sub.add_parser("plan", help="optimise an IMPT plan on a patient: Dij, optimiser, final MC dose, RT Ion Plan",
-                       description=__doc__.split("\n\n")[0])
+                       description="Optimise an IMPT plan on a patient: plan design, a Monte Carlo dose-influence "
+                                   "matrix (here, on a --remote node or a Dask cluster), the optimiser, and the "
+                                   "optimised plan recalculated by full Monte Carlo (to --uncertainty, default 1 %, "
+                                   "or --primaries). Writes RP_plan.dcm, RD_plan.dcm, RD_dij.dcm, report.pdf and "
+                                   "goals.json to --out; see docs/planning.md.")
     p.add_argument("--ct", type=Path, required=True, help="folder with the CT series")
     p.add_argument("--structures", type=Path, required=True, help="RT Structure Set (RTSTRUCT) on that CT")
     p.add_argument("--objectives", type=Path, required=True,
