@@ -196,15 +196,14 @@ def _optimise_and_finish(args, session, settings, out: Path, timings: dict, t_st
 
 def _dij_computation(session, settings, args):
     """Where the matrix runs: the node of --remote/--pipe, the Dask cluster of a cluster option, or here."""
-    from .remote import make_remote_runner, wants_remote
-    from .runners import cluster_spec, patient_identity
+    from ..workflow.targets import RunnerTarget
+    from .runners import cluster_spec, make_runner, runner_target
 
-    if wants_remote(args):
+    if RunnerTarget.parse(runner_target(args)).kind in ("ssh", "process"):
         from ..compute.dij import RemoteDij
 
-        identity = patient_identity(args)
         return RemoteDij(session.dij_job(settings), session.voxel_index, session.histories_per_spot,
-                         lambda job: make_remote_runner(job, args, identity=identity))
+                         lambda job: make_runner(job, args))
     return session.dij_computation(settings, cluster_spec=cluster_spec(args))
 
 

@@ -1,7 +1,7 @@
 """The braggdesk workstation window: patient tree, three slice views, 3D view, DVH, statistics, run panel.
 
 The window holds a :class:`Session` (what is loaded) and wires widgets to it:
-loading goes through gui/loaders.py, running through gui/runners.py and the
+loading, job building and runner choice go through workflow/ (Qt-free), running through the
 worker thread of gui/worker.py, drawing through viewers/.  Every error from the
 layers below lands in :meth:`show_error` (a dialog) and leaves the session as it
 was.
@@ -18,17 +18,18 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..analysis.resample import resample
 from ..errors import BraggdeskError
-from ..io.rtdose import check_dose_grid_on_ct
 from ..model import DoseResult, Job, Plan, SimulationSettings, StructureMask
 from ..viewers.display import DisplaySettings
 from ..viewers.dvh_plot import DvhPlot
 from ..viewers.slice_view import SliceView
 from ..viewers.stats_table import StatsTable
 from ..viewers.view3d import Surface, View3D, body_surface, dose_surfaces, shows_in_3d, structure_surface
-from . import loaders
-from .analysis import StructureAnalysis, analyse
+from ..workflow.demo import demo_session
+from ..workflow import jobs
+from ..workflow.session import DoseEntry, Session, merge_loaded, prepare_loaded
+from ..workflow.structure_stats import StructureAnalysis, analyse
+from ..workflow.workspace import Loaded, load_path
 from .background import Background
 from .engine_warmup import EngineWarmUp
 from .display_panel import DisplayPanel
@@ -36,7 +37,6 @@ from .planning_panel import PlanningPanel
 from .run_panel import RunPanel
 from .runners import runner_choice
 from .screenshot import save_png
-from .session import DoseEntry, Session
 from .tree import PatientTree
 from .worker import RunController, RunUpdate
 
@@ -48,7 +48,6 @@ UPDATE_SECONDS_PER_VOXEL = 2.5e-7  # 1.9 M voxels (the 2 mm demo): one update ev
 #: of the 2 mm demo costs 30-50 ms while the engine runs, which alone reaches the 50 ms stall goal: there
 #: the 3D dose is drawn at the end of a run only (benchmarks/README.md, GUI responsiveness)
 LIVE_3D_INTERVAL_S = 2.0
-NO_CT_HU = -1000.0  # the stand-in "CT" of a folder without one (its RTDOSE grid): air, black in any window
 
 
 @dataclass
@@ -189,7 +188,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def load_path(self, path) -> bool:
         path = Path(path)
         try:
-            loaded = loaders.load_path(path)
+            loaded = load_path(path)
             self._merge(loaded)
         except BraggdeskError as exc:
             self.show_error("Cannot load", str(exc))
@@ -203,61 +202,26 @@ class MainWindow(QtWidgets.QMainWindow):
         self.log_line(f"loaded {path}: {self.session.summary()}")
         return True
 
-    def _merge(self, loaded: loaders.Loaded) -> None:
-        """Checks first, then changes the session, so a failure changes nothing.
+    def _merge(self, loaded: Loaded) -> None:
+        """Join what was loaded (workflow/session.py: checks first, so a failure changes nothing); the slow part,
+        resampling imported doses and rasterizing structures, runs in the background and lands when done."""
+        merge = merge_loaded(self.session, loaded)
+        for line in merge.log:
+            self.log_line(line)
+        self.session = merge.session
+        self._show_session(new_ct=merge.new_ct)
+        if merge.doses or merge.structure_sets:
+            self._prepare_in_background(merge.doses, merge.structure_sets, "Cannot show the structures or doses")
 
-        What is cheap (CT, plans) lands at once; resampling imported doses onto the CT
-        and rasterizing structures run in the background and land when done.  A folder
-        with doses but no CT (a planning system's RS + RP + RD export) is shown on the
-        first dose's grid, with an empty stand-in CT that cannot be run on; the CT, once
-        opened (same frame of reference), takes over its plans, structures and doses.
-        """
-        ct = loaded.ct if loaded.ct is not None else self.session.ct
-        placeholder = False
-        if ct is None and loaded.doses:
-            path, grid = loaded.doses[0]
-            ct = grid.with_hu(np.full(grid.shape, NO_CT_HU, np.float32),
-                              description=f"no CT: the grid of {path.name}")
-            placeholder = True
-            loaded.notes.append(f"{loaded.path}: no CT series; showing the doses and structures on the grid of "
-                                f"{path.name} (open the CT to run a calculation)")
-        if ct is None and loaded.structure_sets:
-            raise BraggdeskError(f"{loaded.path}: structures are shown on a CT or a dose grid; this folder has "
-                                 f"neither: open the CT series first (or the folder that holds both)")
-        old = self.session
-        take_over = loaded.ct is not None and old.ct_placeholder and (
-            not old.ct.frame_of_reference_uid or not loaded.ct.frame_of_reference_uid
-            or old.ct.frame_of_reference_uid == loaded.ct.frame_of_reference_uid)
-        doses = (old.placeholder_doses if take_over else []) + list(loaded.doses)
-        for path, grid in doses:  # another frame of reference, or beside the CT: refused, nothing changes
-            check_dose_grid_on_ct(grid, ct, path)
-        structure_sets = (old.structure_sets if take_over else []) + list(loaded.structure_sets)
-        if loaded.ct is not None or placeholder:
-            if take_over:
-                self.log_line(f"the CT takes over the plans, structures and doses shown on {old.ct.description}")
-            elif old.ct is not None:
-                self.log_line("a new CT replaces the open patient")
-            self.session = Session(ct=ct, ct_source=str(loaded.ct_folder or ""), calibration=loaded.calibration,
-                                   plans=list(old.plans) if take_over else [], ct_placeholder=placeholder)
-        self.session.plans += loaded.plans
-        self.session.structure_sets += structure_sets  # taken over only into a new session
-        if self.session.ct_placeholder:
-            self.session.placeholder_doses += loaded.doses
-        self._show_session(new_ct=loaded.ct is not None or placeholder)
-        session = self.session
-        if doses or structure_sets:
-            self.background.submit(lambda: self._prepare_loaded(ct, doses, structure_sets),
-                                   lambda out: self._land_loaded(session, *out),
-                                   lambda msg: self.show_error("Cannot show the structures or doses", msg))
+    def _prepare_in_background(self, doses, structure_sets, error_title: str) -> None:
+        session, ct = self.session, self.session.ct
 
-    @staticmethod
-    def _prepare_loaded(ct, doses, structure_sets) -> tuple[list, list, list]:
-        """Background: imported doses onto the CT grid, structures rasterized on it and their 3D surfaces."""
-        entries = [DoseEntry(f"RTDOSE {p.name}", resample(vol, ct)) for p, vol in doses]
-        for entry in entries:
-            entry.max_dose_gy  # noqa: B018 -- scanned here, not on the GUI thread
-        masks = [m for ss in structure_sets for m in loaders.rasterize(ss, ct)]
-        return entries, masks, [(m, structure_surface(m)) for m in masks if shows_in_3d(m)]
+        def prepare():  # background: doses onto the CT grid, structures rasterized with their 3D surfaces
+            entries, masks = prepare_loaded(ct, doses, structure_sets)
+            return entries, masks, [(m, structure_surface(m)) for m in masks if shows_in_3d(m)]
+
+        self.background.submit(prepare, lambda out: self._land_loaded(session, *out),
+                               lambda msg: self.show_error(error_title, msg))
 
     def _land_loaded(self, session: Session, entries: list[DoseEntry], masks: list[StructureMask],
                      surfaces: list = ()) -> None:
@@ -273,22 +237,10 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def open_demo(self, spacing_mm: float = 2.0) -> None:
         """The built-in case with the structures its phantom writes (outline, slabs) and the SOBP's target."""
-        from ..compute.demo_structures import demo_target_roi
-        from ..io.demo_case import demo_case
-        from ..io.phantoms import phantom_structures
-
-        case = demo_case(spacing_mm=spacing_mm)
-        structures = phantom_structures(case.phantom)
-        structures.rois.append(demo_target_roi(case))
-        self.session = Session(ct=case.phantom.volume, ct_source="built-in demo phantom",
-                               calibration=case.phantom.calibration, beam_model=case.beam_model, plans=[case.plan],
-                               structure_sets=[structures])
+        self.session, case = demo_session(spacing_mm)
         self._live_masks = []
         self._show_session(new_ct=True)
-        session, ct = self.session, case.phantom.volume
-        self.background.submit(lambda: self._prepare_loaded(ct, [], [structures]),
-                               lambda out: self._land_loaded(session, *out),
-                               lambda msg: self.show_error("Cannot show the structures", msg))
+        self._prepare_in_background([], list(self.session.structure_sets), "Cannot show the structures")
         self.log_line(f"demo: {case.plan.label} on the '{case.phantom.name}' phantom; {case.phantom.description}")
 
     def wait_for_background(self, timeout_ms: int = 120_000) -> bool:
@@ -507,23 +459,16 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # -- running -----------------------------------------------------------------------
     def make_job(self, settings: SimulationSettings) -> Job:
+        """The job of the last plan on the open CT, built as ``braggdesk run`` builds it (workflow/jobs.py)."""
         s = self.session
-        if s.ct is None:
-            raise BraggdeskError("no CT is loaded: open a patient folder (File > Open folder) or the demo case")
-        if s.ct_placeholder:
+        if s.ct is not None and s.ct_placeholder:
             raise BraggdeskError(f"no CT is loaded ({s.ct.description}); the views use the dose grid, which "
                                  f"cannot be simulated: open the CT series the plan was made on")
-        if not s.plans:
-            raise BraggdeskError("no RT Ion Plan is loaded: open the plan's file or a folder that holds it")
-        from ..io.beam_model import read_beam_model
-        from ..io.ct_calibration import read_ct_calibration
-
-        model = s.beam_model or read_beam_model(None)
-        calibration = s.calibration
-        if calibration is None:
-            calibration = read_ct_calibration("schneider")
-            self.log_line("no calibration next to the CT: using the built-in Schneider HU calibration")
-        return Job.create(s.ct, s.plans[-1], model, calibration, settings)
+        built = jobs.build_job(s.ct, s.plans[-1] if s.plans else None, beam_model=s.beam_model,
+                          calibration=s.calibration, settings=settings)
+        for note in built.notes:
+            self.log_line(note)
+        return built.job
 
     def start_run(self, settings: SimulationSettings, runner_key: str = "local", target: str = "") -> bool:
         """Start a run; False (and a dialog) when it cannot start.
