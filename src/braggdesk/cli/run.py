@@ -17,6 +17,11 @@ def register(sub) -> None:
     r.add_argument("--out", type=Path, required=True, help="RTDOSE file to write")
     r.add_argument("--identified", action="store_true",
                    help="write the CT's patient name, ID and study into the RTDOSE (default: de-identified)")
+    r.add_argument("--export", metavar="DIR", type=Path,
+                   help="also write the dose, uncertainty and LETd maps there (and, with --structures, the DVH "
+                        "curves and metrics as CSV): the files File > Export and bd.export_result write")
+    r.add_argument("--export-format", choices=("nrrd", "mhd"), default="nrrd", help="map format (default nrrd)")
+    r.add_argument("--structures", type=Path, help="RTSTRUCT whose structures the exported DVHs and metrics cover")
     add_run_options(r, default_primaries=None)
     add_runner_options(r)
     r.set_defaults(func=run_run)
@@ -92,6 +97,19 @@ def compute_dose(args, label: str, inputs=None, mu_scale: float = 1.0):
     return result, summary, plan, ct
 
 
+def export_result(args, result, plan, ct) -> list[Path]:
+    """``--export DIR``: the maps, and with ``--structures`` the DVH and metrics CSVs (workflow/api.py)."""
+    from ..workflow import api
+
+    stats = None
+    if args.structures is not None:
+        from ..io.rtstruct import read_rtstruct
+
+        stats = api.dose_statistics(result, [read_rtstruct(args.structures)], ct,
+                                    reference_gy=plan.prescription_dose_gy or None)
+    return api.export_result(args.export, result, stats, suffix=f".{args.export_format}")
+
+
 EXIT_PARTIAL = 3  # cancelled, or the device failed mid-run: the dose of the batches done was written, PARTIAL
 
 
@@ -101,6 +119,10 @@ def run_run(args) -> int:
     from ..io.safe_write import check_output_path, write_atomically
 
     check_output_path(args.out, "RT Dose")  # a read-only folder or a folder name: refused before the long run
+    if args.export is not None:
+        from ..io.safe_write import check_output_folder
+
+        check_output_folder(args.export, "exports")
     identity = read_patient_identity(args.ct) if args.identified else None  # fail before the long run
     result, summary, plan, ct = compute_dose(args, "run")
     comment = f"braggdesk MC dose to {result.dose_to}" + (" (PARTIAL)" if result.partial else "")
@@ -114,5 +136,7 @@ def run_run(args) -> int:
         print_summary(summary, args.json)
         raise
     summary["rtdose"] = str(path)
+    if args.export is not None:
+        summary["exported"] = [str(p) for p in export_result(args, result, plan, ct)]
     print_summary(summary, args.json)
     return EXIT_PARTIAL if result.partial else 0

@@ -32,6 +32,7 @@ from ..workflow.structure_stats import StructureAnalysis, analyse
 from ..workflow.workspace import Loaded, load_path
 from .background import Background
 from .engine_warmup import EngineWarmUp
+from .exporting import Exporter
 from .display_panel import DisplayPanel
 from .planning_panel import PlanningPanel
 from .run_panel import RunPanel
@@ -123,7 +124,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._dock("Review", bottom, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)
         self.cursor_label = QtWidgets.QLabel("")
         self.statusBar().addPermanentWidget(self.cursor_label, 1)
+        self.exporter = Exporter(self)
         self._build_menus()
+        self.exporter.add_context_menus()
 
         for view in self.views.values():
             view.pointPicked.connect(self.set_point)
@@ -157,13 +160,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.recent_menu = file.addMenu("Open &recent")
         self._fill_recent()
         file.addSeparator()
-        file.addAction("Export dose as &RTDOSE...", self._export_rtdose_dialog)
-        file.addAction("Save &window as PNG...", lambda: self._save_png_dialog(self))
-        views = file.addMenu("Save &view as PNG")
-        for name, view in self.views.items():
-            views.addAction(name.capitalize(), lambda v=view: self._save_png_dialog(v))
-        views.addAction("3D", lambda: self._save_png_dialog(self.view3d))
-        views.addAction("DVH", lambda: self._save_png_dialog(self.dvh_plot))
+        self.exporter.build_menu(file)
         file.addSeparator()
         file.addAction("&Quit", self.close, QtGui.QKeySequence.StandardKey.Quit)
 
@@ -579,36 +576,14 @@ class MainWindow(QtWidgets.QMainWindow):
             self.log_line(f"note: {note}")
         self.runFinished.emit(entry)
 
-    # -- export ------------------------------------------------------------------------
+    # -- export (gui/exporting.py: File > Export, the views' context menus) -------------
     def save_png(self, path, widget: QtWidgets.QWidget | None = None) -> Path:
         return save_png(widget or self, path)
 
-    def _save_png_dialog(self, widget) -> None:
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save PNG", "braggdesk.png", "PNG (*.png)")
-        if path:
-            try:
-                self.save_png(path, widget)
-            except OSError as exc:
-                self.show_error("Cannot save", str(exc))
-
-    def export_rtdose(self, path) -> Path:
-        from ..io.rtdose import write_rtdose
-
-        entry = self.session.dose
-        if entry is None or self.session.ct is None:
-            raise BraggdeskError("no dose to export: run a calculation or open an RTDOSE first")
-        grid = self.session.ct.with_hu(entry.dose_gy, description=entry.title)
-        plan = self.session.plans[-1] if self.session.plans else None
-        comment = f"braggdesk {entry.title}" + (" - PARTIAL, cancelled run" if entry.partial else "")
-        return write_rtdose(entry.dose_gy, grid, path, plan=plan, ct=self.session.ct, comment=comment)
-
-    def _export_rtdose_dialog(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export RTDOSE", "RD_braggdesk.dcm", "DICOM (*.dcm)")
-        if path:
-            try:
-                self.log_line(f"wrote {self.export_rtdose(path)}")
-            except (BraggdeskError, OSError) as exc:
-                self.show_error("Cannot export", str(exc))
+    @property
+    def shown_analysis(self) -> list[StructureAnalysis]:
+        """The DVHs and metrics the DVH plot and the statistics table show now."""
+        return list(self._analysis)
 
     # -- closing -------------------------------------------------------------------------
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802
