@@ -40,5 +40,5 @@ def test_local_targets_build_local_runners_and_unknown_names_are_refused(tmp_pat
     job = make_job(case.ct, case.plan, primaries=100, batches=1, device="cpu", calibration=case.calibration)
     runner = make_runner(job, "local:1")
     assert isinstance(runner, LocalRunner) and "(1 of " in runner.device
-    with pytest.raises(BraggdeskError, match="neither a saved cluster nor a saved host profile"):
+    with pytest.raises(BraggdeskError, match="neither a saved host profile nor a saved cluster: .*clusters.ini: no cluster"):
         make_runner(job, "nowhere", RunnerOptions(hosts=[], clusters_path=tmp_path / "clusters.ini"))

@@ -157,7 +157,7 @@ def _local(job: Job, target: RunnerTarget, options: RunnerOptions) -> Runner:
 
 def _resolve_profile(name: str, options: RunnerOptions) -> RunnerTarget:
     """A bare name: a saved cluster profile, else a saved SSH host profile; BraggdeskError listing the syntax."""
-    from ..compute.cluster_profiles import load_cluster_profiles
+    from ..compute.cluster_profiles import find_cluster_profile, load_cluster_profiles
     from ..compute.host_resolution import saved_host_profiles
 
     if any(p.name == name for p in load_cluster_profiles(options.clusters_path)):
@@ -165,8 +165,12 @@ def _resolve_profile(name: str, options: RunnerOptions) -> RunnerTarget:
     hosts = options.hosts if options.hosts is not None else saved_host_profiles()
     if any(p.name == name for p in hosts):
         return RunnerTarget("ssh", name)
-    raise BraggdeskError(f"runner target {name!r} is neither a saved cluster nor a saved host profile; "
-                         f"expected {SYNTAX}")
+    try:
+        find_cluster_profile(name, options.clusters_path)
+    except BraggdeskError as exc:  # names the profiles file and what it holds
+        raise BraggdeskError(f"runner target {name!r} is neither a saved host profile nor a saved cluster: {exc}; "
+                             f"expected {SYNTAX}") from None
+    raise AssertionError("unreachable: the profile was listed a moment ago")
 
 
 def _positive(text: str, whole: str, what: str) -> int:

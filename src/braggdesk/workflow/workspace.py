@@ -60,8 +60,7 @@ class Workspace:
         """Index ``path`` (headers only); InputError when it does not exist or is not a file or folder."""
         path = Path(path)
         if not path.exists():
-            raise InputError(path, "does not exist; expected a folder with a DICOM CT series, RT Ion Plan, RT Dose "
-                                   "or RT Structure Set files")
+            raise InputError(path, "no such file or folder")
         if not (path.is_dir() or path.is_file()):
             raise InputError(path, f"is {special_file_kind(path)}, not a regular file or folder")
         root = path.parent if path.is_file() else path
