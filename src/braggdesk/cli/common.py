@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .. import __version__
-from ..errors import BraggdeskError
+from ..io.json_values import json_clean
 from .options import count, fraction, seed
 
 
@@ -31,20 +31,14 @@ def add_run_options(p: argparse.ArgumentParser, default_primaries: int | None) -
     p.add_argument("--json", help="write a summary as JSON to FILE (- for standard output)")
 
 
-def settings_from_args(args):
-    from ..model import SimulationSettings
+def settings_from_args(args, first_look: bool = False):
+    """The run options as SimulationSettings, with the defaults the GUI and the Python API use (workflow/jobs.py)."""
+    from ..workflow.jobs import simulation_settings
 
-    primaries = args.primaries
-    if args.uncertainty is None and primaries is None:
-        primaries = 1_000_000
-    try:
-        return SimulationSettings(
-            primaries=None if args.uncertainty is not None else primaries,
-            target_uncertainty=args.uncertainty, batches=args.batches, primaries_per_batch=args.batch_size,
-            max_primaries=args.max_primaries, seed=args.seed, device=args.device, dose_to=args.dose_to,
-            nuclear=not args.no_nuclear, threads=args.threads)
-    except ValueError as exc:
-        raise BraggdeskError(str(exc)) from None
+    return simulation_settings(args.primaries, args.uncertainty, batches=args.batches, batch_size=args.batch_size,
+                               max_primaries=args.max_primaries, seed=args.seed, device=args.device,
+                               threads=args.threads, dose_to=args.dose_to, nuclear=not args.no_nuclear,
+                               first_look=first_look)
 
 
 def run_with_progress(runner, label: str):
@@ -118,21 +112,6 @@ def print_summary(summary: dict, json_target: str | None) -> None:
         lines.append("note                 PARTIAL result: the run was cancelled")
     print("\n".join(lines), file=out)
     write_json(summary, json_target)
-
-
-def json_clean(value):
-    """Plain JSON types: non-finite floats become null, numpy scalars and paths become numbers and text."""
-    if isinstance(value, dict):
-        return {str(k): json_clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_clean(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 1) == 0:
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def write_json(data: dict, target: str | None) -> None:

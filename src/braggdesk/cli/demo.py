@@ -25,7 +25,7 @@ def register(sub) -> None:
 
 def run_demo(args) -> int:
     from ..analysis.rasterize import rasterize_structure_set
-    from ..compute.demo_structures import demo_target_roi
+    from ..workflow.demo import demo_target_roi
     from ..compute.local import LocalRunner
     from ..io.demo_case import demo_case
     from ..io.phantoms import write_phantom

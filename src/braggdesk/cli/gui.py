@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import sys
 from pathlib import Path
@@ -31,11 +30,7 @@ def run_gui(args) -> int:
 
     from ..gui.main_window import MainWindow
 
-    settings = settings_from_args(args)
-    if settings.target_uncertainty is None and settings.batches > 1:  # as the run panel does: an early first look
-        from ..gui.run_panel import FIRST_LOOK_PRIMARIES
-
-        settings = dataclasses.replace(settings, first_batch_primaries=FIRST_LOOK_PRIMARIES)
+    settings = settings_from_args(args, first_look=True)  # as the run panel does: an early first look
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     window = MainWindow()
     if args.live_3d_interval is not None:

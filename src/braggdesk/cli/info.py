@@ -29,14 +29,14 @@ def register(sub) -> None:
 
 
 def run_info(args) -> int:
-    from ..io.inventory import scan
+    from ..workflow.workspace import Workspace
     from .info_calibration import is_calibration
 
     out = sys.stderr if args.json == "-" else sys.stdout
     _check_openable(Path(args.path))
     if is_calibration(args.path):
         return _run_calibration_info(args.path, args.json, out)
-    inventory = scan(Path(args.path))
+    inventory = Workspace.open(Path(args.path)).inventory  # the folder index the loaders use
     add_roi_volumes(inventory)
     print("\n".join(describe(inventory)), file=out)
     write_json(inventory.as_dict(), args.json)

@@ -200,14 +200,13 @@ def _optimise_and_finish(args, session, settings, out: Path, timings: dict, t_st
 
 def _dij_computation(session, settings, args):
     """Where the matrix runs: the node of --remote/--pipe, the Dask cluster of a cluster option, or here."""
-    from .remote import make_remote_runner, wants_remote
-    from .runners import cluster_spec, patient_identity
+    from ..workflow.targets import where_it_runs
+    from .runners import cluster_spec, make_runner, runner_options, runner_target
 
-    if wants_remote(args):
-        identity = patient_identity(args)
-        return session.dij_computation(settings, make_remote_runner=lambda job: make_remote_runner(
-            job, args, identity=identity))
-    return session.dij_computation(settings, cluster_spec=cluster_spec(args))
+    where = where_it_runs(runner_target(args), runner_options(args))
+    if where == "node":
+        return session.dij_computation(settings, make_remote_runner=lambda job: make_runner(job, args))
+    return session.dij_computation(settings, cluster_spec=cluster_spec(args) if where == "cluster" else None)
 
 
 def _output_folder(out: Path) -> Path:

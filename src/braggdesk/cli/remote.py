@@ -46,22 +46,6 @@ def profile_from_args(target: str, args: argparse.Namespace):
                         remote_command=args.remote_command)
 
 
-def make_remote_runner(job, args: argparse.Namespace, identity=None):
-    """The SSH (or pipe) runner ``args`` ask for; ``identity`` (never sent) is what the outbound check looks for."""
-    from ..errors import BraggdeskError
-
-    common = {"attach": args.attach, "reconnects": args.reconnects, "identity": identity}
-    if args.pipe:
-        if args.remote:
-            raise BraggdeskError("give --remote or --pipe, not both")
-        from ..compute.remote import PipeRunner
-
-        return PipeRunner(job, command=args.remote_command, **common)
-    from ..compute.ssh import SshRunner
-
-    return SshRunner(job, profile_from_args(args.remote, args), **common)
-
-
 def register(sub) -> None:
     r = sub.add_parser("remote", help="remote worker nodes")
     rsub = r.add_subparsers(dest="remote_command_name", metavar="ACTION", required=True)

@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 
 from .. import __version__
-from ..errors import BraggdeskError, InputError
+from ..errors import InputError
 from .common import add_run_options, settings_from_args, write_json
 from .run import add_input_options, load_run_inputs
-from .runners import add_cluster_options, cluster_runner, patient_identity
+from .runners import add_cluster_options, cluster_spec, patient_identity
 
 
 def register(sub) -> None:
@@ -126,18 +126,16 @@ def _run(job, scenarios, args):
     def show(name: str, progress) -> None:
         print(f"robust {name}: {progress.line()}", file=sys.stderr, flush=True)
 
-    runner = cluster_runner(job, args)  # checks the cluster options and link; None: run here
-    if runner is None:
+    spec = cluster_spec(args)  # checks the cluster options and link; None: run here
+    if spec is None:
         return run_scenarios_locally(job, scenarios, progress=show), "this machine, one scenario after another"
     from ..compute.dask_cluster import open_cluster
 
-    if runner.spec is None:
-        raise BraggdeskError("a cluster option gave no cluster to start or connect to")
-    with open_cluster(runner.spec) as handle:
+    with open_cluster(spec) as handle:
         workers = len(handle.client.scheduler_info().get("workers", {}))
         results = run_scenarios_on_cluster(job, scenarios, handle.client, progress=show,
                                            identity=patient_identity(args))
-    return results, f"{runner.spec.describe()}: {workers} workers, all scenarios at once"
+    return results, f"{spec.describe()}: {workers} workers, all scenarios at once"
 
 
 def _print(summary: dict, per_goal, out: Path) -> None:

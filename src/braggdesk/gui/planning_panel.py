@@ -33,7 +33,7 @@ from . import planning_steps as steps
 from .planning_form import PlanningForm
 from .planning_worker import StepController
 from .runners import cluster_spec, runner_choice
-from .session import DoseEntry, Session
+from ..workflow.session import DoseEntry, Session
 
 STEPS = ("dij", "optimise", "final", "export")
 STEP_LABELS = {"dij": "Compute Dij", "optimise": "Optimise", "final": "Final dose", "export": "Export..."}

@@ -31,6 +31,7 @@ from ..analysis.dvh import Dvh, bin_width_for, compute_dvh
 from ..compute.progress import Progress
 from ..compute.runner import Runner
 from ..errors import BraggdeskError
+from ..io.json_values import json_clean
 from ..model import BeamModel, CtCalibration, DoseResult, SimulationSettings, StructureSet, Volume
 from ..model.objectives import PlanningRequest
 from ..planning.optimiser import IterationInfo
@@ -113,7 +114,7 @@ def rows_dvhs(session: PlanningSession, dose_rows: np.ndarray) -> list[ColouredD
     voxel_cm3 = float(np.prod(session.inputs.ct.spacing_mm)) / 1000.0
     dose_rows = np.asarray(dose_rows, dtype=np.float64)
     top = float(dose_rows.max()) if dose_rows.size else 0.0
-    bin_gy = bin_width_for(top)  # one width for every structure, as the window's DVHs (gui/analysis.py)
+    bin_gy = bin_width_for(top)  # one width for every structure, as the window's DVHs (workflow/structure_stats.py)
     out = []
     for name, mask in session.masks.items():
         rows = session.structure_rows.get(name)
@@ -253,19 +254,8 @@ def export_plan(session: PlanningSession, final: FinalDose | None, folder: Path,
     written.append(write_plan_report(session, final.result, final.total_dose_gy, dij_dose, summary,
                                      folder / "report.pdf"))
     summary["report"] = str(written[-1])
-    (folder / "goals.json").write_text(json.dumps(_json_ready(summary), indent=2) + "\n")
+    (folder / "goals.json").write_text(json.dumps(json_clean(summary), indent=2) + "\n")
     written.append(folder / "goals.json")
     return written
 
 
-def _json_ready(value: Any) -> Any:
-    """As cli/common.json_clean (a layer above this one): non-finite floats as null, numpy scalars as numbers."""
-    if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, np.generic):
-        value = value.item()
-    return None if isinstance(value, float) and not math.isfinite(value) else value

@@ -80,9 +80,19 @@ class _Slice:
 
 
 @dataclass
-class _FolderIndex:
-    """What one pass over the headers of a folder's files found."""
+class FolderIndex:
+    """What one pass over the headers of a folder's files found: the one folder index.
 
+    ``info`` (io/inventory.py), the CT reader, the reference resolver and the workflow's
+    Workspace all take it, so a folder's headers are read once however many of them ask,
+    and every file that cannot be used has one reason (``reasons``) that all of them show.
+    """
+
+    root: Path = Path(".")
+    complete: bool = True  # every regular file under ``root`` was read (False: a chosen list of files)
+    #: SOP Class UID of every DICOM file that has one, in file order (CT slices included)
+    sop_classes: dict[Path, str] = field(default_factory=dict)
+    rt_headers: dict[Path, Dataset] = field(default_factory=dict)  # RTSTRUCT, plan, dose headers by file
     slices: list[_Slice] = field(default_factory=list)
     rt_objects: dict[str, Dataset] = field(default_factory=dict)  # RTSTRUCT, plan, dose headers by SOPInstanceUID
     others: collections.Counter = field(default_factory=collections.Counter)  # other objects, by modality
@@ -129,13 +139,16 @@ def list_ct_series(folder: str | Path) -> list[CtSeriesInfo]:
     return list_ct_series_and_problems(folder)[0]
 
 
-def list_ct_series_and_problems(folder: str | Path) -> tuple[list[CtSeriesInfo], dict[Path, str]]:
+def list_ct_series_and_problems(folder: str | Path, index: FolderIndex | None = None
+                                ) -> tuple[list[CtSeriesInfo], dict[Path, str]]:
     """:func:`list_ct_series`, and the files that could not be indexed with the reason for each (unreadable
-    DICOM files, CT slices whose header values fail the checks), for ``info`` to list one line each."""
+    DICOM files, CT slices whose header values fail the checks), for ``info`` to list one line each.
+    ``index``: the folder's :func:`index_folder`, when the caller has it already."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(folder, "no such folder; expected a folder holding DICOM files")
-    index = _index_folder(folder)
+    if index is None or not index.complete or index.root != folder:
+        index = index_folder(folder)
     out = [_series_info(folder, uid, group, index.other_images)
            for uid, group in _group_by_series(index.slices).items()]
     return sorted(out, key=lambda info: (-info.n_slices, info.series_instance_uid)), dict(index.reasons)
@@ -196,7 +209,7 @@ def orientation_name(direction: np.ndarray) -> str:
     return "oblique"
 
 
-def referenced_ct_series_uid(folder: str | Path, referencing: str | Path) -> str:
+def referenced_ct_series_uid(folder: str | Path, referencing: str | Path, index: FolderIndex | None = None) -> str:
     """SeriesInstanceUID of the CT series in ``folder`` that an RTSTRUCT, RT (Ion) Plan or RTDOSE refers to.
 
     An RTSTRUCT names its series; a plan names its structure set, which names
@@ -205,7 +218,8 @@ def referenced_ct_series_uid(folder: str | Path, referencing: str | Path) -> str
     taken; none, or several, is an InputError.
     """
     folder = Path(folder)
-    index = _index_folder(folder)
+    if index is None or not index.complete or index.root != folder:
+        index = index_folder(folder)
     return _referenced_series_uid(folder, Path(referencing), _group_by_series(index.slices), index.rt_objects)
 
 
@@ -256,7 +270,7 @@ def _group_by_series(slices: list[_Slice]) -> dict[str, list[_Slice]]:
 
 
 def read_ct_series(folder: str | Path, series_instance_uid: str | None = None, *,
-                   referenced_by: str | Path | None = None) -> Volume:
+                   referenced_by: str | Path | None = None, index: FolderIndex | None = None) -> Volume:
     """Read one CT series from ``folder`` (searched recursively) into a float32 HU Volume.
 
     With several CT series in the folder, ``series_instance_uid`` chooses one,
@@ -265,7 +279,8 @@ def read_ct_series(folder: str | Path, series_instance_uid: str | None = None, *
     series); without either the InputError lists them.  A path to a single
     slice reads the series that slice belongs to from the slice's folder.
     Compressed transfer syntaxes are decoded by pydicom's plugins (pylibjpeg
-    for JPEG, JPEG-LS and JPEG 2000; RLE built in).
+    for JPEG, JPEG-LS and JPEG 2000; RLE built in).  ``index``: the folder's
+    :func:`index_folder` when the caller has it (its headers are not read again).
     """
     folder = Path(folder)
     slice_series = None
@@ -282,7 +297,8 @@ def read_ct_series(folder: str | Path, series_instance_uid: str | None = None, *
     if not folder.is_dir():
         raise InputError(folder, "no such folder; expected a folder holding a DICOM CT series")
 
-    index = _index_folder(folder)
+    if index is None or not index.complete or index.root != folder:
+        index = index_folder(folder)
     unreadable = index.unreadable
     if not index.slices:
         raise InputError(folder, _nothing_found_message(index))
@@ -330,7 +346,7 @@ def read_ct_series(folder: str | Path, series_instance_uid: str | None = None, *
     )
 
 
-def _index_folder(folder: Path) -> _FolderIndex:
+def index_folder(folder: str | Path, files: list[Path] | None = None) -> FolderIndex:
     """Headers of every file under ``folder``: CT slices, RT objects, a count of other objects, non-DICOM files.
 
     Only regular files are opened (a named pipe would block the scan).  A file
@@ -338,8 +354,9 @@ def _index_folder(folder: Path) -> _FolderIndex:
     kept with its reason (``reasons``, ``bad_slices``), so ``info`` can list it
     and ``read_ct_series`` refuse the folder with the same words.
     """
-    index = _FolderIndex()
-    for path in regular_files(folder):
+    folder = Path(folder)
+    index = FolderIndex(root=folder, complete=files is None)
+    for path in regular_files(folder) if files is None else files:
         index.n_files += 1
         try:
             ds = pydicom.dcmread(path, defer_size=_DEFER_BYTES, specific_tags=_INDEX_TAGS)
@@ -351,17 +368,20 @@ def _index_folder(folder: Path) -> _FolderIndex:
             index.reasons[path] = f"cannot be read as DICOM ({type(exc).__name__}: {exc})"
             continue
         sop_class = sop_class_of(ds)
-        if not sop_class or (sop_class == CT_IMAGE_STORAGE and not (ds.get("SeriesInstanceUID") and ds.get("Rows"))):
+        if not sop_class or len(ds) == 0 or (sop_class == CT_IMAGE_STORAGE and not (ds.get("SeriesInstanceUID") and ds.get("Rows"))):
             index.unreadable.append(path)  # a header cut short: pydicom returns what it could read
-            index.reasons[path] = ("holds no SOP Class UID (0008,0016) (a truncated header?)" if not sop_class else
+            index.reasons[path] = ("holds no SOP Class UID (0008,0016) (a truncated header?)"
+                                   if not sop_class or len(ds) == 0 else
                                    "CT slice without SeriesInstanceUID (0020,000E) or Rows (0028,0010) (a truncated "
                                    "header?)")
             continue
+        index.sop_classes[path] = sop_class
         if sop_class != CT_IMAGE_STORAGE:
             modality = str(ds.get("Modality") or sop_class_description(sop_class))
             index.others[modality] += 1
             if sop_class in _RT_OBJECT_CLASSES:
                 index.rt_objects[str(ds.get("SOPInstanceUID", ""))] = ds
+                index.rt_headers[path] = ds
             elif ds.get("SeriesInstanceUID"):
                 index.other_images.setdefault(str(ds.SeriesInstanceUID), []).append((path, modality))
             continue
@@ -419,7 +439,7 @@ def _slice_from_header(path: Path, ds: pydicom.Dataset) -> _Slice:
     )
 
 
-def _nothing_found_message(index: _FolderIndex) -> str:
+def _nothing_found_message(index: FolderIndex) -> str:
     n_files, n_non_dicom, unreadable = index.n_files, index.n_non_dicom, index.unreadable
     if n_files == 0:
         return "the folder is empty; expected a DICOM CT series"

@@ -20,16 +20,15 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
-from pydicom.errors import InvalidDicomError
 
 from braggdesk.errors import BraggdeskError, InputError
 
-from .dicom_ct import CtSeriesInfo, list_ct_series_and_problems, regular_files
+from .dicom_ct import CtSeriesInfo, FolderIndex, index_folder, list_ct_series_and_problems
 from .header_values import whole_number
 from .rtdose import read_rtdose, read_rtdose_info
 from .rtplan import read_rt_ion_plan
 from .uids import (CT_IMAGE_STORAGE, RT_DOSE_STORAGE, RT_ION_PLAN_STORAGE, RT_STRUCTURE_SET_STORAGE,
-                   referenced_series_uids, sop_class_description, sop_class_of)
+                   referenced_series_uids, sop_class_description)
 
 
 @dataclass
@@ -113,7 +112,7 @@ class Inventory:
         return out
 
 
-def scan(path: str | Path) -> Inventory:
+def scan(path: str | Path, index: FolderIndex | None = None) -> Inventory:
     """Inventory of a folder (recursively) or of a single DICOM file.
 
     Every file that cannot be used is named with its reason (``file_problems``):
@@ -121,6 +120,10 @@ def scan(path: str | Path) -> Inventory:
     values fail the checks.  Asked about one file, the inventory is about that
     file only; a file that is not DICOM at all is an InputError.  Only regular
     files are opened: a named pipe would block the scan for ever.
+
+    The headers come from the folder's one index (:func:`~.dicom_ct.index_folder`,
+    passed in by a caller that has it, e.g. the workflow's Workspace); only the
+    structure sets, plans and doses are read again, by their own readers.
     """
     path = Path(path)
     if not path.exists():
@@ -130,29 +133,25 @@ def scan(path: str | Path) -> Inventory:
                                f"are read")
     single = path.is_file()
     root = path.parent if single else path
-    files = [path] if single else regular_files(path)
-    inventory = Inventory(root=str(root), path=str(path))
+    if index is None:
+        index = index_folder(root, [path] if single else None)
+    if single and path not in index.sop_classes and path not in index.reasons:
+        raise InputError(path, "is not a DICOM file (no 'DICM' marker after the 128-byte preamble)")
+    inventory = Inventory(root=str(root), path=str(path), non_dicom_files=index.n_non_dicom)
     others: collections.Counter = collections.Counter()
-    ct_series_uids: set[str] = set()
-    for file in files:
+    for file in index.unreadable:
+        _unreadable(inventory, str(file.relative_to(root)), index.reasons[file])
+    ct_series_uids = {s.series_uid for s in index.slices}
+    for file, sop_class in index.sop_classes.items():
         name = str(file.relative_to(root))
-        try:
-            ds = pydicom.dcmread(file, stop_before_pixels=True)
-        except InvalidDicomError:
-            if single:
-                raise InputError(file, "is not a DICOM file (no 'DICM' marker after the 128-byte preamble)") from None
-            inventory.non_dicom_files += 1
-            continue
-        except Exception as exc:  # truncated or corrupt: listed with the reason, the scan goes on
-            _unreadable(inventory, name, f"cannot be read as DICOM ({type(exc).__name__}: {exc})")
-            continue
-        sop_class = sop_class_of(ds)
-        if not sop_class or len(ds) == 0:  # a header cut short
-            _unreadable(inventory, name, "holds no SOP Class UID (0008,0016) (a truncated header?)")
-            continue
         if sop_class == CT_IMAGE_STORAGE:
-            ct_series_uids.add(str(ds.get("SeriesInstanceUID", "")))
-        elif sop_class == RT_STRUCTURE_SET_STORAGE:
+            continue
+        if sop_class == RT_STRUCTURE_SET_STORAGE:
+            try:
+                ds = pydicom.dcmread(file, stop_before_pixels=True)
+            except Exception as exc:  # changed or cut since the index read it
+                _unreadable(inventory, name, f"cannot be read as DICOM ({type(exc).__name__}: {exc})")
+                continue
             inventory.structure_sets.append(_structure_set(file, name, ds))
         elif sop_class == RT_ION_PLAN_STORAGE:
             inventory.plans.append(_plan(file, name))
@@ -160,8 +159,8 @@ def scan(path: str | Path) -> Inventory:
             inventory.doses.append(_dose(file, name))
         else:
             others[sop_class_description(sop_class)] += 1
-    if ct_series_uids:
-        series, problems = list_ct_series_and_problems(root)
+    if ct_series_uids or index.bad_slices or any(c == CT_IMAGE_STORAGE for c in index.sop_classes.values()):
+        series, problems = list_ct_series_and_problems(root, index if index.complete else None)
         if single:  # the one series the file belongs to, and the file's own problem
             series = [s for s in series if s.series_instance_uid in ct_series_uids]
             problems = {p: why for p, why in problems.items() if p == path}
