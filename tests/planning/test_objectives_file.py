@@ -78,7 +78,10 @@ def test_the_head_and_neck_example_names_the_openkbp_structures():
     assert request.fractions == 35 and request.prescription_gy == 70.0 and len(request.beams) == 3
     assert request.targets == ["PTV70", "PTV63", "PTV56"]
     d95 = {o.structure: o.dose_gy for o in request.objectives if o.kind == "dvh_min" and o.volume_percent == 95}
-    assert d95 == pytest.approx({"PTV70": 66.5, "PTV63": 0.95 * 63, "PTV56": 0.95 * 56})
+    # aimed at or above the goals' 95 % of each prescription (the final MC dose's noise spreads the DVH)
+    assert set(d95) == {"PTV70", "PTV63", "PTV56"}
+    assert all(0.95 * rx <= d95[name] <= rx for name, rx in (("PTV70", 70), ("PTV63", 63), ("PTV56", 56)))
+    assert [r.name for r in request.rings] == ["Ring"] and request.rings[0].around == request.targets
     if OPENKBP_README.exists():  # the names as the dataset spells them
         readme = OPENKBP_README.read_text(encoding="utf-8")
         for name in request.structures():
