@@ -27,7 +27,7 @@ DEFAULT_FINAL_UNCERTAINTY = 0.01
 
 
 def register(sub) -> None:
-    from .options import count
+    from .options import count, fraction
 
     p = sub.add_parser("plan", help="optimise an IMPT plan on a patient: Dij, optimiser, final MC dose, RT Ion Plan",
                        description="Optimise an IMPT plan on a patient: plan design, a Monte Carlo dose-influence "
@@ -44,6 +44,9 @@ def register(sub) -> None:
                                             "own ct_calibration.csv if present, else schneider")
     p.add_argument("--histories-per-spot", type=count, metavar="N",
                    help="Monte Carlo histories per spot for the matrix (default: the objectives file's, else 2000)")
+    p.add_argument("--dij-uncertainty", type=fraction, metavar="U",
+                   help="then more histories per spot until the matrix's mean spot uncertainty is U, e.g. 0.05 "
+                        "(here or on a cluster)")
     p.add_argument("--max-iterations", type=count, default=200, metavar="N", help="optimiser iterations (default 200)")
     p.add_argument("--save-dij", action="store_true", help="also write the matrix as dij.npz (scipy sparse)")
     p.add_argument("--reference-dose", type=Path, metavar="RTDOSE",
@@ -75,6 +78,8 @@ def run_plan(args) -> int:
         reference = read_rtdose(args.reference_dose)
     if args.histories_per_spot is not None:
         inputs.request.histories_per_spot = args.histories_per_spot
+    if args.dij_uncertainty is not None:
+        inputs.request.dij_uncertainty = args.dij_uncertainty
     settings = settings_from_args(args)
     session = PlanningSession(inputs)
     timings: dict[str, float] = {}

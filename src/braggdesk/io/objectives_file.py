@@ -38,7 +38,8 @@ TOP_KEYS = {"prescription_gy", "fractions", "targets", "goals", "beam", "objecti
 RING_KEYS = {f.name for f in dataclasses.fields(Ring)}
 BEAM_KEYS = {f.name for f in dataclasses.fields(BeamRequest)}
 OBJECTIVE_KEYS = {f.name for f in dataclasses.fields(Objective)}
-DESIGN_KEYS = {"spot_spacing_mm", "layer_spacing_mm", "margin_mm", "min_mu_per_spot", "histories_per_spot"}
+DESIGN_KEYS = {"spot_spacing_mm", "layer_spacing_mm", "margin_mm", "min_mu_per_spot", "histories_per_spot",
+               "dij_uncertainty"}
 EXPECTED = "a TOML objectives file (prescription_gy, fractions, [[beam]], [[objective]]; see docs/planning.md)"
 
 

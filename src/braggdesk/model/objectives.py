@@ -166,6 +166,7 @@ class PlanningRequest:
     margin_mm: float | None = None
     min_mu_per_spot: float | None = None
     histories_per_spot: int | None = None
+    dij_uncertainty: float | None = None  # more histories per spot until the matrix's mean spot uncertainty is this
     goals: list[str] = field(default_factory=list)
     rings: list[Ring] = field(default_factory=list)
 
@@ -198,6 +199,11 @@ class PlanningRequest:
             or self.histories_per_spot < 1
         ):
             raise ValueError(f"histories_per_spot must be a whole number >= 1, got {self.histories_per_spot!r}")
+        if self.dij_uncertainty is not None:
+            self.dij_uncertainty = _finite("dij_uncertainty", self.dij_uncertainty)
+            if not 0 < self.dij_uncertainty < 1:
+                raise ValueError(f"dij_uncertainty is a fraction between 0 and 1 (0.05 for 5 %), got "
+                                 f"{self.dij_uncertainty:g}")
 
     @property
     def dose_per_fraction_gy(self) -> float:

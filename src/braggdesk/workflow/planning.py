@@ -204,11 +204,12 @@ class PlanningSession:
         """The matrix's computation: here (default), blocks of spots as Dask tasks (``cluster_spec`` or
         ``client``), or on a worker node (``make_remote_runner(job)``: the SSH or pipe runner of a dose)."""
         job = self.dij_job(settings)
+        target = {"target_uncertainty": self.inputs.request.dij_uncertainty}
         if make_remote_runner is not None:
-            return RemoteDij(job, self.voxel_index, self.histories_per_spot, make_remote_runner)
+            return RemoteDij(job, self.voxel_index, self.histories_per_spot, make_remote_runner, **target)
         if cluster_spec is not None or client is not None:
-            return DaskDij(job, self.voxel_index, self.histories_per_spot, cluster_spec, client=client)
-        return LocalDij(job, self.voxel_index, self.histories_per_spot)
+            return DaskDij(job, self.voxel_index, self.histories_per_spot, cluster_spec, client=client, **target)
+        return LocalDij(job, self.voxel_index, self.histories_per_spot, **target)
 
     def compute_dij(self, computation: DijComputation) -> Iterator[DijProgress]:
         """Run the computation, yielding its progress; the matrix is kept when every spot is in."""
