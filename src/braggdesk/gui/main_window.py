@@ -31,6 +31,7 @@ from .engine_warmup import EngineWarmUp
 from .exporting import Exporter
 from .planning_panel import PlanningPanel
 from .rbe_panel import RbePanel
+from .robustness_panel import RobustnessPanel
 from .run_panel import RunPanel
 from .screenshot import save_png
 from .shown_dose import ShownDose
@@ -99,6 +100,10 @@ class MainWindow(LoadingMixin, DisplayMixin, RunningMixin, QtWidgets.QMainWindow
         self.planning_panel = PlanningPanel(self)
         self.tabifyDockWidget(run_dock, self._dock("Planning", self.planning_panel,
                                                    QtCore.Qt.DockWidgetArea.RightDockWidgetArea))
+        self.robustness_panel = RobustnessPanel(self)
+        self.robustness_dock = self._dock("Robustness", self.robustness_panel,
+                                          QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(run_dock, self.robustness_dock)
         run_dock.raise_()
         bottom = QtWidgets.QTabWidget()
         bottom.addTab(self.dvh_plot, "DVH")
@@ -179,6 +184,7 @@ class MainWindow(LoadingMixin, DisplayMixin, RunningMixin, QtWidgets.QMainWindow
             self.log_line("closing: stopping the calculation")
             self.controller.stop()
         self.planning_panel.shutdown()
+        self.robustness_panel.shutdown()
         self._stages.clear()
         self._stage_timer.stop()
         self.background.shutdown()
