@@ -68,3 +68,14 @@ def test_bad_rbe_options_end_before_the_run_with_one_line(files, capsys):
     err = capsys.readouterr().err
     assert "'Cord', but there is no such structure" in err and len(err.strip().splitlines()) == 1
     assert not (tmp / "bad.dcm").exists()
+
+
+def test_demo_rbe_writes_the_effective_dose_and_reports_it(tmp_path, capsys):
+    from braggdesk.cli import main
+
+    code = main(["demo", "--out", str(tmp_path / "demo"), "--spacing", "8", "--primaries", "2000", "--batches", "2",
+                 "--device", "cpu", "--rbe", "wedenberg", "--alpha-beta", "3", "--json", "-"])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert pydicom.dcmread(summary["rtdose_rbe"]).DoseType == "EFFECTIVE"
+    assert (tmp_path / "demo" / "report.pdf").read_bytes().startswith(b"%PDF")
