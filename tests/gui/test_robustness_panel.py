@@ -125,3 +125,32 @@ def test_bad_goals_and_settings_are_refused_before_any_run(make_window, qtbot, p
     w.run_panel.target_box.setEditText("")
     assert not p.run()
     assert "Dask cluster" in w.error_dialogs[-1].text()
+
+
+def test_stop_ends_the_scenarios_without_an_error_dialog(make_window, qtbot, patient):
+    w, p = _window(make_window, patient, 400_000)
+    p.range_error.setValue(0.0)
+    w.run_panel.batches.setValue(40)
+    dialogs = len(w.error_dialogs)
+    with qtbot.waitSignal(p.finished, timeout=TIMEOUT_MS) as done:
+        assert p.run()
+        qtbot.waitUntil(lambda: p.bar.value() > 0, timeout=60_000)
+        p.stop()
+    assert done.args == [False] and p.outcome is None
+    assert len(w.error_dialogs) == dialogs and p.status.text().startswith("stopped")
+    assert p.run_button.isEnabled() and not p.stop_button.isEnabled()
+
+
+def test_on_a_dask_cluster_the_scenarios_run_at_once(make_window, qtbot, patient):
+    pytest.importorskip("distributed")
+    w, p = _window(make_window, patient, 2_000)
+    p.shift.setValue(0.0)  # nominal and the two range errors
+    w.run_panel.choose_runner("dask")
+    w.run_panel.target_box.setEditText("local:2")
+    with qtbot.waitSignal(p.finished, timeout=TIMEOUT_MS) as done:
+        assert p.run()
+    assert done.args == [True], [b.text() for b in w.error_dialogs]
+    out = p.outcome
+    assert [s.name for s in out.scenarios] == ["nominal", "range+3.5%", "range-3.5%"]
+    assert "all scenarios at once" in out.where and "all scenarios at once" in p.status.text()
+    assert all(r.primaries == 2_000 for r in out.results.values())

@@ -56,6 +56,7 @@ class RobustnessPanel(QtWidgets.QWidget):
         self.outcome: RobustnessOutcome | None = None
         self._entries: dict[str, DoseEntry] = {}  # scenario -> its dose in the session, once shown
         self._started = 0.0
+        self._stopping = False  # Stop was pressed: the end of the run is no error
         self.controller = StepController(self)
 
         self.shift = QtWidgets.QDoubleSpinBox()
@@ -180,6 +181,7 @@ class RobustnessPanel(QtWidgets.QWidget):
                                       where=f"{spec.describe()}, all scenarios at once")
 
         self._started = time.perf_counter()
+        self._stopping = False
         self.bar.setValue(0)
         self.status.setText(f"{len(scenarios)} scenarios running ...")
         self.host.log_line(f"robustness: {len(scenarios)} scenarios of plan {plan.label!r}, {len(goals)} goals")
@@ -189,6 +191,7 @@ class RobustnessPanel(QtWidgets.QWidget):
 
     def stop(self) -> None:
         if self.controller.running:
+            self._stopping = True
             self.controller.stop()
             self.status.setText("stopping after the batches running now ...")
 
@@ -201,8 +204,13 @@ class RobustnessPanel(QtWidgets.QWidget):
         self.status.setText(f"{item.done} of {item.total} scenarios done; {item.scenario}: {item.progress.line()}")
 
     def _on_failed(self, _name: str, message: str) -> None:
+        kept = "the previous results are kept" if self.outcome else "no results"
+        if self._stopping:
+            self.status.setText(f"stopped; {kept}")
+            self.host.log_line(f"robustness: stopped; {kept}")
+            return
         self.host.show_error("The robustness evaluation failed", message)
-        self.status.setText("failed; " + ("the previous results are kept" if self.outcome else "no results"))
+        self.status.setText(f"failed; {kept}")
 
     def _on_finished(self, _name: str, ok: bool, outcome: RobustnessOutcome | None) -> None:
         if ok and outcome is not None:
