@@ -32,7 +32,7 @@ def _dmax(w, name: str = "External") -> float:
     return float(w.stats.cell_text(name, "Dmax [Gy]"))
 
 
-def test_toggle_shows_rbe_weighted_dose_in_every_view(make_window, qtbot, monkeypatch):
+def test_toggle_shows_rbe_weighted_dose_in_every_view(make_window, qtbot, monkeypatch, tmp_path):
     w = make_window()
     w.open_demo(6.0)
     entry = _run(w, qtbot, SimulationSettings(primaries=6_000, batches=2, seed=2))
@@ -50,6 +50,15 @@ def test_toggle_shows_rbe_weighted_dose_in_every_view(make_window, qtbot, monkey
     assert _dmax(w) == pytest.approx(float(expected.max()), rel=1e-2)
     assert "RBE-weighted" in w.dvh_plot.getAxis("bottom").labelText
     assert "RBE-weighted" in w.value_text(w.session.ct.origin_mm)
+
+    # File > Export: the RBE-weighted dose shown, as an RT Dose of DoseType EFFECTIVE
+    import pydicom
+
+    from braggdesk.io.rtdose import read_rtdose
+
+    path = w.exporter.rbe_rtdose(tmp_path / "RD_rbe.dcm")
+    assert pydicom.dcmread(path).DoseType == "EFFECTIVE"
+    assert np.allclose(read_rtdose(path).hu, expected, rtol=1e-3, atol=1e-4 * float(expected.max()))
 
     # other settings in the RBE panel: the views follow at once
     w.rbe_panel.model.setCurrentIndex(w.rbe_panel.model.findData("wedenberg"))
