@@ -16,13 +16,13 @@ __version__ = "0.1.0"
 
 _API = ("BraggdeskError", "InputError", "Case", "Computation", "DoseResult", "Job", "Workspace", "calculate", "demo_case", "dose_statistics", "dvh",
         "export_dvh_csv", "export_map", "export_metrics_csv", "export_result", "export_rtdose", "gamma", "make_job",
-        "metrics", "open_folder", "structure_masks")
+        "metrics", "open_folder", "rbe_weighted", "structure_masks")
 __all__ = ["__version__", *_API]
 
 if TYPE_CHECKING:  # for type checkers and editors: the names as they are
     from .workflow.api import (BraggdeskError, InputError, Case, Computation, DoseResult, Job, Workspace, calculate, demo_case,  # noqa: F401
                                dose_statistics, dvh, export_dvh_csv, export_map, export_metrics_csv, export_result,
-                               export_rtdose, gamma, make_job, metrics, open_folder, structure_masks)
+                               export_rtdose, gamma, make_job, metrics, open_folder, rbe_weighted, structure_masks)
 
 
 def __getattr__(name: str) -> Any:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import DeviceError, OutputError, PlanError
 from .common import add_run_options, print_summary, run_summary, run_with_progress, settings_from_args
+from .rbe_options import add_rbe_options, rbe_settings_from_args
 from .runners import add_runner_options, make_runner
 
 
@@ -21,7 +22,11 @@ def register(sub) -> None:
                    help="also write the dose, uncertainty and LETd maps there (and, with --structures, the DVH "
                         "curves and metrics as CSV): the files File > Export and bd.export_result write")
     r.add_argument("--export-format", choices=("nrrd", "mhd"), default="nrrd", help="map format (default nrrd)")
-    r.add_argument("--structures", type=Path, help="RTSTRUCT whose structures the exported DVHs and metrics cover")
+    r.add_argument("--structures", type=Path, help="RTSTRUCT whose structures the exported DVHs and metrics cover "
+                                                   "(and --alpha-beta-structure names)")
+    r.add_argument("--rbe-out", type=Path, help="where --rbe writes the RBE-weighted RT Dose (default: --out with "
+                                                "_rbe before the suffix)")
+    add_rbe_options(r)
     add_run_options(r, default_primaries=None)
     add_runner_options(r)
     r.set_defaults(func=run_run)
@@ -110,6 +115,32 @@ def export_result(args, result, plan, ct) -> list[Path]:
     return api.export_result(args.export, result, stats, suffix=f".{args.export_format}")
 
 
+def rbe_structure_masks(args, rbe, ct) -> list:
+    """The structures ``--alpha-beta-structure`` names, rasterized on the CT; RbeError for a name not there."""
+    from ..analysis.rasterize import rasterize_structure_set
+    from ..analysis.rbe import alpha_beta_map
+    from ..io.rtstruct import read_rtstruct
+
+    masks = rasterize_structure_set(read_rtstruct(args.structures), ct,
+                                    check_frame_of_reference=not args.ignore_frame_of_reference)
+    alpha_beta_map(ct.shape, {m.name: m for m in masks}, dict(rbe.alpha_beta_by_structure), rbe.alpha_beta_gy)
+    return masks
+
+
+def write_rbe_dose(path: Path, result, rbe, masks, plan, ct, args, identity) -> Path:
+    """The RBE-weighted dose (workflow/rbe_dose.py, what the GUI shows and bd.rbe_weighted gives) as an RT Dose
+    of DoseType EFFECTIVE."""
+    from ..io.rtdose import write_rtdose
+    from ..io.safe_write import write_atomically
+    from ..workflow.rbe_dose import rbe_weighted_result
+
+    rbe_gy = rbe_weighted_result(result, rbe, masks)
+    comment = rbe.describe()[:64]
+    return write_atomically(path, lambda target: write_rtdose(
+        rbe_gy, result.grid, target, plan=plan, ct=ct, identity=identity, identified=args.identified,
+        dose_type="EFFECTIVE", comment=comment), "RT Dose (RBE-weighted)")
+
+
 EXIT_PARTIAL = 3  # cancelled, or the device failed mid-run: the dose of the batches done was written, PARTIAL
 
 
@@ -124,7 +155,15 @@ def run_run(args) -> int:
 
         check_output_folder(args.export, "exports")
     identity = read_patient_identity(args.ct) if args.identified else None  # fail before the long run
-    result, summary, plan, ct = compute_dose(args, "run")
+    rbe = rbe_settings_from_args(args, args.structures is not None)  # a bad model, alpha/beta or fractions: refused before the run
+    rbe_out = (args.rbe_out or args.out.with_name(f"{args.out.stem}_rbe{args.out.suffix or '.dcm'}")) if rbe else None
+    inputs, rbe_masks = None, []
+    if rbe_out is not None:
+        check_output_path(rbe_out, "RT Dose (RBE-weighted)")
+        if rbe.alpha_beta_by_structure:  # an unknown structure name: refused before the run
+            inputs = load_run_inputs(args)
+            rbe_masks = rbe_structure_masks(args, rbe, inputs[0])
+    result, summary, plan, ct = compute_dose(args, "run", inputs)
     comment = f"braggdesk MC dose to {result.dose_to}" + (" (PARTIAL)" if result.partial else "")
     try:
         path = write_atomically(args.out, lambda target: write_rtdose(
@@ -136,6 +175,10 @@ def run_run(args) -> int:
         print_summary(summary, args.json)
         raise
     summary["rtdose"] = str(path)
+    if rbe is not None:
+        summary["rtdose_rbe"] = str(write_rbe_dose(rbe_out, result, rbe, rbe_masks, plan, ct, args,
+                                                        identity))
+        summary["rbe"] = rbe.describe()
     if args.export is not None:
         summary["exported"] = [str(p) for p in export_result(args, result, plan, ct)]
     print_summary(summary, args.json)

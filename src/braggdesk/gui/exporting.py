@@ -66,11 +66,25 @@ class Exporter:
         comment = f"braggdesk {entry.title}" + (" - PARTIAL, cancelled run" if entry.partial else "")
         return write_rtdose(entry.dose_gy, grid, path, plan=plan, ct=session.ct, comment=comment)
 
+    def rbe_rtdose(self, path) -> Path:
+        """The RBE-weighted dose with the RBE panel's settings (what the views show with the toggle on RBE),
+        as an RT Dose of DoseType EFFECTIVE."""
+        from ..io.rtdose import write_rtdose
+
+        entry = self._entry()
+        w = self.window
+        rbe_gy = w.shown.rbe_gy(entry.dose_gy, entry.let_kev_um, w.session.masks)
+        plan = w.session.plans[-1] if w.session.plans else None
+        return write_rtdose(rbe_gy, w.session.ct, path, plan=plan, ct=w.session.ct, dose_type="EFFECTIVE",
+                            comment=w.shown.settings.describe()[:64])
+
     # -- menus ---------------------------------------------------------------------------
     def build_menu(self, menu: QtWidgets.QMenu) -> QtWidgets.QMenu:
         """File > Export: every file the window can write, in one place."""
         export = menu.addMenu("&Export")
         export.addAction("Dose as &RTDOSE...", lambda: self._ask(self.rtdose, "RD_braggdesk.dcm", "DICOM (*.dcm)"))
+        export.addAction("RBE-weighted dose as RTDOSE (EFFECTIVE)...",
+                         lambda: self._ask(self.rbe_rtdose, "RD_braggdesk_rbe.dcm", "DICOM (*.dcm)"))
         for quantity, label in (("dose", "&Dose map"), ("uncertainty", "&Uncertainty map"), ("let", "&LETd map")):
             export.addAction(f"{label} (NRRD, MHD)...", lambda q=quantity: self._ask(
                 lambda p: self.map(p, q), f"{q}.nrrd", MAP_FILTER))

@@ -30,8 +30,11 @@ from .display_panel import DisplayPanel
 from .engine_warmup import EngineWarmUp
 from .exporting import Exporter
 from .planning_panel import PlanningPanel
+from .rbe_panel import RbePanel
+from .robustness_panel import RobustnessPanel
 from .run_panel import RunPanel
 from .screenshot import save_png
+from .shown_dose import ShownDose
 from .tree import PatientTree
 from .window_display import DisplayMixin
 from .window_loading import LoadingMixin
@@ -51,6 +54,7 @@ class MainWindow(LoadingMixin, DisplayMixin, RunningMixin, QtWidgets.QMainWindow
         self.qsettings = settings or QtCore.QSettings("braggdesk", "braggdesk")
         self.session = Session()
         self.display = DisplaySettings()
+        self.shown = ShownDose()  # physical or RBE-weighted: the dose every view shows
         self.controller = RunController(self)
         self.background = Background(self)
         self._stages: deque = deque()
@@ -81,6 +85,7 @@ class MainWindow(LoadingMixin, DisplayMixin, RunningMixin, QtWidgets.QMainWindow
 
         self.tree = PatientTree()
         self.display_panel = DisplayPanel(self.display)
+        self.rbe_panel = RbePanel(self.shown.settings)
         self.run_panel = RunPanel(settings=self.qsettings)
         self.dvh_plot = DvhPlot()
         self.stats = StatsTable()
@@ -89,11 +94,16 @@ class MainWindow(LoadingMixin, DisplayMixin, RunningMixin, QtWidgets.QMainWindow
         left = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
         left.addWidget(self.tree)
         left.addWidget(self.display_panel)
+        left.addWidget(self.rbe_panel)
         self._dock("Patient", left, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea)
         run_dock = self._dock("Run", self.run_panel, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
         self.planning_panel = PlanningPanel(self)
         self.tabifyDockWidget(run_dock, self._dock("Planning", self.planning_panel,
                                                    QtCore.Qt.DockWidgetArea.RightDockWidgetArea))
+        self.robustness_panel = RobustnessPanel(self)
+        self.robustness_dock = self._dock("Robustness", self.robustness_panel,
+                                          QtCore.Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(run_dock, self.robustness_dock)
         run_dock.raise_()
         bottom = QtWidgets.QTabWidget()
         bottom.addTab(self.dvh_plot, "DVH")
@@ -113,6 +123,7 @@ class MainWindow(LoadingMixin, DisplayMixin, RunningMixin, QtWidgets.QMainWindow
         self.tree.structureToggled.connect(self.set_structure_visible)
         self.tree.doseSelected.connect(self.select_dose)
         self.display_panel.changed.connect(self.apply_display)
+        self.rbe_panel.changed.connect(self.apply_rbe)
         self.run_panel.startRequested.connect(self.start_run)
         self.run_panel.cancelRequested.connect(self.cancel_run)
         self.controller.started.connect(self._on_started)
@@ -173,6 +184,7 @@ class MainWindow(LoadingMixin, DisplayMixin, RunningMixin, QtWidgets.QMainWindow
             self.log_line("closing: stopping the calculation")
             self.controller.stop()
         self.planning_panel.shutdown()
+        self.robustness_panel.shutdown()
         self._stages.clear()
         self._stage_timer.stop()
         self.background.shutdown()

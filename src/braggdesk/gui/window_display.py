@@ -60,9 +60,31 @@ class DisplayMixin:
         self._show_session(new_ct=False)
     # -- display -------------------------------------------------------------------------
     def apply_display(self, settings: DisplaySettings) -> None:
+        dose_changed = (settings.quantity == "rbe") != (self.display.quantity == "rbe")
         self.display = settings
         self._apply_display_to_views()
-        self._show_dose(full=False)
+        self._show_dose(full=dose_changed)  # physical <-> RBE-weighted: the 3D view, DVHs and table follow
+
+    def apply_rbe(self, settings) -> None:
+        """New RBE settings (gui/rbe_panel.py): redrawn everywhere if the RBE-weighted dose is shown."""
+        self.shown.settings = settings
+        if self.display.quantity == "rbe":
+            self._show_dose(full=True)
+
+    def shown_dose_gy(self, entry: DoseEntry) -> np.ndarray:
+        """The dose every view shows for ``entry``: physical, or RBE-weighted (gui/shown_dose.py).  If the
+        RBE-weighted dose cannot be had (an imported dose has no LETd) a dialog says why and the views go
+        back to the physical dose."""
+        try:
+            return self.shown.dose_gy(entry, self.display, self.session.masks)
+        except BraggdeskError as exc:
+            self.show_error("Cannot show the RBE-weighted dose", str(exc))
+            settings = self.display_panel.settings()
+            settings.quantity = "dose"
+            self.display_panel.set_settings(settings)
+            self.display = settings
+            self._apply_display_to_views()
+            return entry.dose_gy
 
     def set_structure_visible(self, name: str, visible: bool) -> None:
         (self.session.visible_structures.add if visible else self.session.visible_structures.discard)(name)
@@ -85,6 +107,9 @@ class DisplayMixin:
             return self.display.reference_dose_gy
         if plan is not None and plan.prescription_dose_gy:
             return float(plan.prescription_dose_gy)
+        if entry is not None and self.display.quantity == "rbe":
+            shown = self.shown_dose_gy(entry)
+            return float(shown.max()) if shown.size else 0.0
         return entry.max_dose_gy if entry is not None else 0.0
 
     def overlay_values(self, entry: DoseEntry) -> tuple[np.ndarray, float]:
@@ -94,6 +119,9 @@ class DisplayMixin:
             return entry.uncertainty * 100.0, self.display.uncertainty_max_percent
         if q == "let" and entry.let_kev_um is not None:
             return entry.let_kev_um, self._let_top(entry)
+        if q == "rbe":
+            shown = self.shown_dose_gy(entry)
+            return shown, (float(shown.max()) if shown.size else 0.0)
         return entry.dose_gy, entry.max_dose_gy
 
     def _let_top(self, entry: DoseEntry) -> float:
@@ -122,10 +150,11 @@ class DisplayMixin:
             return
         ref = self.reference_dose_gy(entry)
         values, vmax = self.overlay_values(entry)
-        steps = [lambda v=view: v.set_overlay(values, entry.dose_gy, vmax, ref) for view in self.views.values()]
+        dose = self.shown_dose_gy(entry)
+        steps = [lambda v=view: v.set_overlay(values, dose, vmax, ref) for view in self.views.values()]
         if full:
             self._request_analysis(entry, ref)
-            steps.append(lambda: self.view3d.set_dose(entry.dose_gy, ref))
+            steps.append(lambda: self.view3d.set_dose(dose, ref))
         self._do(steps, staged=not full if staged is None else staged)
 
     def _do(self, steps: list, staged: bool) -> None:
@@ -152,7 +181,11 @@ class DisplayMixin:
         self._analysis = analysis
         self.dvh_plot.setUpdatesEnabled(True)
         self.dvh_plot.set_dvhs([(a.dvh, a.color_rgb) for a in analysis], self.session.visible_structures)
+        label = self.shown.label(self.display)
+        self.dvh_plot.setLabel("bottom", label)
         title = f"V95 relative to {reference_gy:.3g} Gy" if reference_gy else ""
+        if self.display.quantity == "rbe":
+            title = f"{label}; {title}" if title else label
         self.stats.set_metrics([(a.name, a.color_rgb, a.metrics) for a in analysis], title)
 
     def _add_dvh_curve(self, analysis: StructureAnalysis) -> None:
@@ -177,7 +210,8 @@ class DisplayMixin:
         if not masks:
             self._set_analysis([])
             return
-        self.background.submit(lambda: analyse(entry.dose_gy, masks, reference_gy),
+        dose = self.shown_dose_gy(entry)
+        self.background.submit(lambda: analyse(dose, masks, reference_gy),
                                lambda out: self._set_analysis(out, reference_gy) if self.session.dose is entry else None,
                                lambda msg: self.show_error("Cannot compute the DVHs", msg), tag="analysis")
 
@@ -195,6 +229,8 @@ class DisplayMixin:
                 parts.append(f"uncertainty {100 * entry.uncertainty[idx]:.2f} %")
             if entry.let_kev_um is not None:
                 parts.append(f"LETd {entry.let_kev_um[idx]:.2f} keV/um")
+            if self.display.quantity == "rbe":
+                parts.append(f"RBE-weighted {self.shown_dose_gy(entry)[idx]:.4g} Gy(RBE)")
         return "   ".join(parts)
 
     def _on_hover(self, point_mm) -> None:

@@ -84,11 +84,14 @@ class RunningMixin:
 
         def post(result: DoseResult, final: bool) -> RunAnalysis:  # worker thread: off the GUI thread
             # the masks as they are now: structures that finish rasterizing during the run join in
-            ref = ref_fixed or result.max_dose_gy
-            analysis = RunAnalysis(analyse(result.dose_gy, self._live_masks, ref), ref)
+            dose = result.dose_gy
+            if self.shown.is_rbe(self.display):  # the RBE-weighted dose when the views show it (gui/shown_dose.py)
+                dose = self.shown.rbe_gy(result.dose_gy, result.let_kev_um, self._live_masks)
+            ref = ref_fixed or float(dose.max())
+            analysis = RunAnalysis(analyse(dose, self._live_masks, ref), ref)
             now = time.perf_counter()
             if final or (math.isfinite(interval_3d) and now - last_3d[0] >= interval_3d):
-                analysis.surfaces = dose_surfaces(result.dose_gy, ct, self.display.reference_dose_gy or ref)
+                analysis.surfaces = dose_surfaces(dose, ct, self.display.reference_dose_gy or ref)
                 last_3d[0] = now
             return analysis
 
@@ -147,7 +150,8 @@ class RunningMixin:
             self._do(self._analysis_steps(final.extra), staged=True)
         else:  # the worker could not analyse (it failed after the last batch): in the background
             self._request_analysis(entry, self.reference_dose_gy(entry))
-            self._do([lambda: self.view3d.set_dose(entry.dose_gy, self.reference_dose_gy(entry))], staged=True)
+            self._do([lambda: self.view3d.set_dose(self.shown_dose_gy(entry), self.reference_dose_gy(entry))],
+                     staged=True)
         self._do([lambda: self.tree.refresh(self.session)], staged=True)
         self.timings.setdefault("first_dose", time.perf_counter())
         self.timings["done"] = time.perf_counter()

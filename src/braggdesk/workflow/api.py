@@ -42,7 +42,7 @@ from .workspace import Workspace
 __all__ = [
     "BraggdeskError", "InputError", "Case", "Computation", "DoseResult", "Job", "Workspace", "calculate", "demo_case", "dose_statistics", "dvh",
     "export_dvh_csv", "export_map", "export_metrics_csv", "export_result", "export_rtdose", "gamma", "make_job",
-    "metrics", "open_folder", "structure_masks",
+    "metrics", "open_folder", "rbe_weighted", "structure_masks",
 ]
 
 
@@ -178,11 +178,29 @@ def export_metrics_csv(path: str | Path, statistics: list[StructureAnalysis]) ->
     return exports.write_metrics_csv(path, statistics)
 
 
-def export_rtdose(path: str | Path, dose: DoseResult, ct: Volume, plan: Plan | None = None) -> Path:
-    """The dose as a DICOM RT Dose on the CT's study and frame of reference (de-identified)."""
+def rbe_weighted(dose: DoseResult, *, model: str = "mcnamara", alpha_beta: float = 10.0,
+                 alpha_beta_by_structure: dict[str, float] | None = None, structures: list[StructureMask] = (),
+                 fractions: int = 1) -> np.ndarray:
+    """The RBE-weighted dose in Gy(RBE) per voxel (model ``constant`` (1.1), ``mcnamara`` or ``wedenberg``), as the
+    workstation shows it and ``braggdesk run --rbe`` writes it.  ``alpha_beta``: Gy, for voxels in no structure of
+    ``alpha_beta_by_structure`` (those are looked up in ``structures``, from :func:`structure_masks`);
+    ``fractions``: how many fractions ``dose`` stands for (1: one fraction, what a DICOM plan's run gives)."""
+    from .rbe_dose import RbeSettings, rbe_weighted_result
+
+    settings = RbeSettings(model, alpha_beta, tuple((alpha_beta_by_structure or {}).items()), fractions)
+    return rbe_weighted_result(dose, settings, list(structures))
+
+
+def export_rtdose(path: str | Path, dose: DoseResult, ct: Volume, plan: Plan | None = None,
+                  rbe_weighted_gy: np.ndarray | None = None) -> Path:
+    """The dose as a DICOM RT Dose on the CT's study and frame of reference (de-identified); given
+    ``rbe_weighted_gy`` (from :func:`rbe_weighted`), that dose instead, as DoseType EFFECTIVE."""
     from ..io.rtdose import write_rtdose
 
     comment = f"braggdesk MC dose to {dose.dose_to}" + (" (PARTIAL)" if dose.partial else "")
+    if rbe_weighted_gy is not None:
+        return write_rtdose(rbe_weighted_gy, dose.grid, path, plan=plan, ct=ct, dose_type="EFFECTIVE",
+                            comment="braggdesk RBE-weighted dose" + (" (PARTIAL)" if dose.partial else ""))
     return write_rtdose(dose.dose_gy, dose.grid, path, plan=plan, ct=ct, comment=comment)
 
 
