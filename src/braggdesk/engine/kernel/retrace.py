@@ -1,0 +1,259 @@
+"""Re-tracing a stored water track through the CT: the fast half of track repeating (Li et al. 2005,
+Med. Phys. 32, 1018; Yepes et al. 2010, Med. Phys. 37, 4417).
+
+A history samples its primary exactly as the full engine does (:func:`.source.sample_primary`), picks
+a stored track of its spot's database energy (uniformly, from its own counter-based stream) and walks
+the track's records (:mod:`.tracklayout`) from the sampled position and direction:
+
+* **Lengths.** A leg of water-equivalent length s_w crosses the voxels in geometric pieces l with
+  sum(l * RSP) = s_w: the proton loses in a medium over l what it loses in water over l * RSP, which is
+  how the full engine (:mod:`.track`) charges a step too.  The leg's stored deposit is shared among the
+  pieces in proportion to l * RSP; the last piece takes the remainder, so a leg deposits exactly its
+  stored energy.  (The full engine shares by the range-energy table; over one leg, at most half a
+  step of 20 % of the residual range, the stopping power changes by a few per cent, and a table
+  look-up per voxel is what this mode saves.)  The LET weight of a piece is its deposit times the
+  water LET at the middle of the leg.
+* **Angles.** Highland integrated along the path gives theta0^2 = (13.6 MeV / p beta)^2 [F(T + dt) -
+  F(T)], F(t) = t (1 + 0.038 ln t)^2, with t in radiation lengths.  At a given water-equivalent depth
+  the proton's p beta is the same in any medium, and a water length s_w is s_w / RSP of medium, i.e.
+  dt_m = s_w / (RSP X0_m) radiation lengths instead of dt_w = s_w / X0_w.  So a hinge angle recorded
+  in water scales by k = sqrt([F(T_m + dt_m) - F(T_m)] / [F(T_w + dt_w) - F(T_w)]), T the radiation
+  lengths the particle has crossed so far in the medium and in water; to first order k = sqrt(X0_w /
+  (RSP X0_m)), with X0 in mm (density included).  The recorder divides the water increment out
+  already (it stores (13.6 / p beta) x the normal deviates, :mod:`.record`), so here only the medium's
+  F(T_m + dt_m) - F(T_m) is evaluated, one log per step (F(T_m) is carried from the last hinge).  The
+  step's dt_m is extrapolated from its first leg, as the full engine extrapolates its hinge.
+* **Energy spread and air.** The database holds the spot's nominal energy E_db; a primary that enters
+  the CT with energy E has a water range R(E) - R(E_db) more: it first goes that far straight
+  (depositing E - E(R(E_db)) by the table), or, when less, skips that much of the stored track.
+* **Secondaries** follow from the same stack as recorded; a particle that leaves the grid takes its
+  later secondaries with it.  Nuclear local deposits are scored where they happen (dose, no LET).
+  What the track cannot know: nuclear cross sections per unit water-equivalent length differ a few per
+  cent between bone and water (the known approximation of track repeating).
+
+Deposits go to the same integer tallies through :mod:`.scoring`, so the Snapshot, uncertainty and
+LETd are made exactly as for the full engine.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .adapt import kernel_function, kernel_leaf
+from .directions import deflect
+from .frames import from_frame
+from .grid import face_distance, inverse, voxel_index
+from .layout import (C_MISSING_CT, C_SECONDARY_DEUTERONS, C_SECONDARY_PROTONS, C_STACK_FULL, C_STEPS, H_DI, H_DJ,
+                     H_DK, H_NI, H_NJ, H_NK, H_SCORE_LET, H_WATER, P_MASS, P_U, P_V, P_W, P_X, P_Y, P_Z,
+                     V_INV_X0, V_RSP, W_LET, WATER_ROWS)
+from .lookup import lerp, table_offset
+from .rng import rng_start, uniform
+from .scoring import flush, quanta, score, score_local, set_row_offset
+from .source import pick_spot, sample_primary
+from .tracklayout import (ALIVE_FIELD, D_COUNT, D_FIRST, D_RANGE, E_DEPOSIT, F_KIND, L_DEPOSIT, L_RANGE, L_STEP,
+                          L_TX, L_TY, P_A, P_B, P_D, P_MASS_NUMBER, R_END, R_LOCAL, R_PUSH, R_TURN)
+from .water import energy_mev, highland_f, range_mm, range_node
+
+_MIN_RANGE_MM = 1e-6
+_LET_QUANTA = 1e6
+
+
+@kernel_leaf
+def voxel_at(header, x, y, z):
+    """The flat index of the voxel holding (x, y, z), or -1 outside the grid."""
+    ni = int(header[H_NI])
+    nj = int(header[H_NJ])
+    ix = voxel_index(x, header[H_DI], ni)
+    iy = voxel_index(y, header[H_DJ], nj)
+    iz = voxel_index(z, header[H_DK], int(header[H_NK]))
+    if ix < 0 or iy < 0 or iz < 0:
+        return -1
+    return (iz * nj + iy) * ni + ix
+
+
+@kernel_function
+def walk_leg(header, tables, voxels, acc, tally, rows, counters, x, y, z, u, v, w, r_a, mass, s_w, s_from, deposit):
+    """Walk a leg of water-equivalent length ``s_w`` [mm] (its first ``s_from`` skipped) straight along
+    (u, v, w), scoring its share of ``deposit`` [MeV] in each voxel crossed, in proportion to the water
+    length in it (the last piece takes the remainder, so the leg leaves exactly its deposit).  ``r_a``:
+    residual proton range at the leg's start; the LET weight uses the LET at the walked part's middle.
+    Returns (x, y, z, radiation lengths crossed, still in the grid)."""
+    ni = int(header[H_NI])
+    nj = int(header[H_NJ])
+    nk = int(header[H_NK])
+    di = header[H_DI]
+    dj = header[H_DJ]
+    dk = header[H_DK]
+    inv_u = inverse(u)
+    inv_v = inverse(v)
+    inv_w = inverse(w)
+    let = 0.0
+    if header[H_SCORE_LET] != 0.0:
+        i_m, w_m = range_node(header, max(r_a - 0.5 * (s_w + s_from) / mass, _MIN_RANGE_MM))
+        let = lerp(tables, table_offset(header, H_WATER), i_m, w_m, WATER_ROWS, W_LET)
+    per_mm = deposit / s_w
+    walked = deposit - s_from * per_mm
+    s = s_from
+    t = 0.0
+    done = 0.0
+    while True:
+        ix = voxel_index(x, di, ni)
+        iy = voxel_index(y, dj, nj)
+        iz = voxel_index(z, dk, nk)
+        if ix < 0 or iy < 0 or iz < 0:
+            return x, y, z, t, False
+        if s >= s_w:
+            return x, y, z, t, True
+        voxel = (iz * nj + iy) * ni + ix
+        rsp = max(voxels[voxel, V_RSP], 1e-9)
+        length = min(face_distance(x, inv_u, ix, di), face_distance(y, inv_v, iy, dj), face_distance(z, inv_w, iz, dk))
+        last = (s_w - s) / rsp <= length
+        if last:
+            length = (s_w - s) / rsp
+            de = walked - done
+            s = s_w
+        else:
+            de = length * rsp * per_mm
+            s += length * rsp
+        done += de
+        t += length * voxels[voxel, V_INV_X0]
+        x += length * u
+        y += length * v
+        z += length * w
+        if de > 0.0:
+            score(acc, tally, rows, counters, voxel, quanta(de), int(de * let * _LET_QUANTA + 0.5))
+        if last:
+            return x, y, z, t, True
+
+
+@kernel_function
+def step_radiation_lengths(header, voxels, x, y, z, t_leg, s_leg, s_step):
+    """Radiation lengths of a step of water length ``s_step`` in the medium, extrapolated from its first
+    leg (``s_leg`` of water, ``t_leg`` radiation lengths) as the full engine extrapolates its hinge; a leg
+    too short to tell takes the voxel it ends in."""
+    if s_leg > 1e-9:
+        return t_leg * s_step / s_leg
+    voxel = voxel_at(header, x, y, z)
+    if voxel < 0:
+        return 0.0
+    return s_step * voxels[voxel, V_INV_X0] / max(voxels[voxel, V_RSP], 1e-9)
+
+
+@kernel_function
+def retrace_track(header, tables, voxels, db_records, first, last, stack, acc, tally, rows, counters,
+                  x, y, z, u, v, w, shift_w):
+    """Re-trace the records first .. last - 1 (one history) from a primary at (x, y, z) going (u, v, w)
+    with ``shift_w`` [mm] more water range than the stored track's (less: skip that much of it)."""
+    alive = True
+    mass = 1.0
+    t_m = 0.0  # radiation lengths crossed by the particle so far
+    t_f = 0.0  # where f_m = F(t_f) was last evaluated
+    f_m = 0.0
+    skip = 0.0
+    n_stack = 0
+    if shift_w > 0.0:  # more energy than the stored track: that much water range straight ahead first
+        r_db = db_records[first, L_RANGE]
+        x, y, z, _, alive = walk_leg(header, tables, voxels, acc, tally, rows, counters, x, y, z, u, v, w,
+                                     r_db + shift_w, 1.0, shift_w, 0.0,
+                                     energy_mev(header, tables, r_db + shift_w) - energy_mev(header, tables, r_db))
+    else:
+        skip = -shift_w
+    for k in range(first, last):
+        kind = db_records[k, F_KIND]
+        if kind >= 0.0:  # a leg
+            if not alive:
+                continue
+            counters[C_STEPS] += 1
+            s_leg = float(kind)
+            s_from = 0.0
+            if skip > 0.0:
+                s_from = min(skip, s_leg)
+                skip -= s_from
+            t_leg = 0.0
+            if s_from < s_leg:
+                x, y, z, t_leg, alive = walk_leg(header, tables, voxels, acc, tally, rows, counters, x, y, z, u, v,
+                                                 w, float(db_records[k, L_RANGE]), mass, s_leg, s_from,
+                                                 float(db_records[k, L_DEPOSIT]))
+            s_walked = s_leg - s_from
+            s_step = float(db_records[k, L_STEP])
+            if alive and s_step > 0.0:  # the hinge: Highland's F increment over the step, in the medium
+                dt = step_radiation_lengths(header, voxels, x, y, z, t_leg, s_walked,
+                                            s_step * (s_walked / s_leg if s_leg > 0.0 else 1.0))
+                if abs(t_f - t_m) > 1e-9 * (t_m + 1e-9):  # F(t_m) not carried from the last hinge
+                    f_m = highland_f(t_m)
+                f_next = highland_f(t_m + dt)
+                theta = math.sqrt(max(f_next - f_m, 0.0))
+                u, v, w = deflect(u, v, w, theta * db_records[k, L_TX], theta * db_records[k, L_TY])
+                f_m = f_next
+                t_f = t_m + dt
+            t_m += t_leg
+        elif kind == R_LOCAL:
+            if alive:
+                voxel = voxel_at(header, x, y, z)
+                if voxel >= 0:
+                    score_local(acc, tally, rows, counters, voxel, float(db_records[k, E_DEPOSIT]))
+        elif kind == R_PUSH:
+            if n_stack >= stack.shape[0]:
+                counters[C_STACK_FULL] += 1
+                continue
+            nu, nv, nw = from_frame(u, v, w, db_records[k, P_A], db_records[k, P_B], db_records[k, P_D])
+            stack[n_stack, P_X] = x
+            stack[n_stack, P_Y] = y
+            stack[n_stack, P_Z] = z
+            stack[n_stack, P_U] = nu
+            stack[n_stack, P_V] = nv
+            stack[n_stack, P_W] = nw
+            stack[n_stack, ALIVE_FIELD] = 1.0 if alive else 0.0
+            stack[n_stack, P_MASS] = db_records[k, P_MASS_NUMBER]
+            n_stack += 1
+            if alive:
+                if db_records[k, P_MASS_NUMBER] > 1.5:
+                    counters[C_SECONDARY_DEUTERONS] += 1
+                else:
+                    counters[C_SECONDARY_PROTONS] += 1
+        elif kind == R_TURN:
+            if alive:
+                u, v, w = from_frame(u, v, w, db_records[k, P_A], db_records[k, P_B], db_records[k, P_D])
+        elif kind == R_END:
+            if n_stack > 0:
+                n_stack -= 1
+                x = stack[n_stack, P_X]
+                y = stack[n_stack, P_Y]
+                z = stack[n_stack, P_Z]
+                u = stack[n_stack, P_U]
+                v = stack[n_stack, P_V]
+                w = stack[n_stack, P_W]
+                alive = stack[n_stack, ALIVE_FIELD] != 0.0
+                mass = stack[n_stack, P_MASS]
+                t_m = 0.0
+                t_f = 0.0
+                f_m = 0.0
+                skip = 0.0
+
+
+@kernel_function
+def run_retrace_history(history, key_lo, key_hi, header, tables, voxels, spots, spot_cdf, beams, db_records,
+                        db_offsets, db_energies, spot_db, rng, stack, acc, tally, rows, counters,
+                        first_spot, per_spot, rows_per_spot):
+    """One history of the track-repeating mode: the primary from the source, a stored track of its spot's
+    energy re-traced from there, its scores to the tallies (the arguments as :func:`.history.run_history`,
+    plus the packed database)."""
+    rng_start(rng, key_lo, key_hi, history)
+    spot = -1
+    if per_spot > 0:
+        slot = history // per_spot
+        spot = first_spot + slot
+        set_row_offset(acc, slot * rows_per_spot)
+    else:
+        spot = pick_spot(spot_cdf, uniform(rng))
+    alive, x, y, z, u, v, w, e = sample_primary(header, tables, spots, spot_cdf, beams, rng, spot)
+    if not alive:
+        counters[C_MISSING_CT] += 1
+        return
+    entry = spot_db[spot]
+    n_tracks = int(db_energies[entry, D_COUNT])
+    track = int(db_energies[entry, D_FIRST]) + min(int(uniform(rng) * n_tracks), n_tracks - 1)
+    shift_w = range_mm(header, tables, e) - db_energies[entry, D_RANGE]
+    retrace_track(header, tables, voxels, db_records, db_offsets[track], db_offsets[track + 1], stack, acc, tally,
+                  rows, counters, x, y, z, u, v, w, shift_w)
+    flush(acc, tally, rows)
