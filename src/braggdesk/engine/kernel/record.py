@@ -6,7 +6,7 @@ by step instead of scored (the generation half of track repeating; Li et al. 200
 same :func:`.track.trace`, Bohr straggling, Highland random-hinge scattering, nonelastic and p-p
 elastic events of :mod:`.interactions`) run in one unbounded water voxel, with each leg of each step
 written as a record (:mod:`.tracklayout`): its water-equivalent length, the energy the step deposits
-on it after straggling, the residual range at its start and the hinge deflection after it (as
+on it after straggling, the residual range at its start, the LET at its middle and the hinge deflection after it (as
 (13.6 MeV / p beta) x the two normal deviates: the angle divided by the square root of Highland's F
 increment over the step in water, which the re-tracer replaces by the medium's, :mod:`.retrace`).  Energy
 that a nuclear event leaves on the spot is read back from the voxel's nuclear-local tally; secondaries
@@ -33,7 +33,7 @@ from .water import energy_mev, highland_f, mid_step, range_mm
 
 
 @kernel_leaf
-def put(out, n, a0, a1, a2, a3, a4, a5):
+def put(out, n, a0, a1, a2, a3, a4, a5, a6):
     """Write one record at row n; returns n + 1, or -1 when the buffer is full (or already was)."""
     if n < 0 or n >= out.shape[0]:
         return -1
@@ -43,7 +43,15 @@ def put(out, n, a0, a1, a2, a3, a4, a5):
     out[n, 3] = a3
     out[n, 4] = a4
     out[n, 5] = a5
+    out[n, 6] = a6
     return n + 1
+
+
+@kernel_function
+def leg_let(header, tables, r, r_used):
+    """Water LET [keV/um] at the middle of a leg that starts at residual range r and uses r_used of it."""
+    _, let, _, _, _ = mid_step(header, tables, max(r - 0.5 * r_used, _MIN_RANGE_MM))
+    return let
 
 
 @kernel_function
@@ -51,7 +59,7 @@ def put_pushes(out, n, stack, first, last, u, v, w):
     """R_PUSH records for stack entries first .. last - 1, directions in the frame of (u, v, w)."""
     for j in range(first, last):
         ca, cb, cd = to_frame(u, v, w, stack[j, P_U], stack[j, P_V], stack[j, P_W])
-        n = put(out, n, R_PUSH, ca, cb, cd, stack[j, P_E], stack[j, P_MASS])
+        n = put(out, n, R_PUSH, ca, cb, cd, stack[j, P_E], stack[j, P_MASS], 0.0)
     return n
 
 
@@ -111,9 +119,10 @@ def record_particle(header, tables, voxels, rng, stack, n_stack, acc, tally, row
                 leg1 += segments[k, SEG_DEPOSIT] * scale
             else:
                 leg2 += segments[k, SEG_DEPOSIT] * scale
-        n_out = put(out, n_out, we_leg1, leg1, r, tx, ty, step_w)
+        n_out = put(out, n_out, we_leg1, leg1, r, leg_let(header, tables, r, we_leg1 / mass), tx, ty, step_w)
         if n_seg > seg_leg1 or we > we_leg1:
-            n_out = put(out, n_out, we - we_leg1, leg2, r - we_leg1 / mass, 0.0, 0.0, 0.0)
+            n_out = put(out, n_out, we - we_leg1, leg2, r - we_leg1 / mass,
+                        leg_let(header, tables, r - we_leg1 / mass, (we - we_leg1) / mass), 0.0, 0.0, 0.0)
         r = r_end
         if how == _STOPPED or how == _LEFT or r <= _MIN_RANGE_MM:
             break
@@ -127,9 +136,9 @@ def record_particle(header, tables, voxels, rng, stack, n_stack, acc, tally, row
                 n_out = put_pushes(out, n_out, stack, before_stack, n_stack, u, v, w)
                 if tally[T_NUCLEAR_LOCAL] != before_local:
                     n_out = put(out, n_out, R_LOCAL, (tally[T_NUCLEAR_LOCAL] - before_local) * 1e-6, 0.0, 0.0, 0.0,
-                                0.0)
+                                0.0, 0.0)
                 ca, cb, cd = to_frame(u, v, w, nu, nv, nw)
-                n_out = put(out, n_out, R_TURN, ca, cb, cd, 0.0, 0.0)
+                n_out = put(out, n_out, R_TURN, ca, cb, cd, 0.0, 0.0, 0.0)
                 u, v, w = nu, nv, nw
                 r = range_mm(header, tables, e)
                 mfp = exponential(rng)
@@ -139,9 +148,9 @@ def record_particle(header, tables, voxels, rng, stack, n_stack, acc, tally, row
                 n_out = put_pushes(out, n_out, stack, before_stack, n_stack, u, v, w)
                 if tally[T_NUCLEAR_LOCAL] != before_local:
                     n_out = put(out, n_out, R_LOCAL, (tally[T_NUCLEAR_LOCAL] - before_local) * 1e-6, 0.0, 0.0, 0.0,
-                                0.0)
+                                0.0, 0.0)
                 break
-    n_out = put(out, n_out, R_END, 0.0, 0.0, 0.0, 0.0, 0.0)
+    n_out = put(out, n_out, R_END, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     return n_stack, n_out
 
 

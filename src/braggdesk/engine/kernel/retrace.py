@@ -2,17 +2,18 @@
 Med. Phys. 32, 1018; Yepes et al. 2010, Med. Phys. 37, 4417).
 
 A history samples its primary exactly as the full engine does (:func:`.source.sample_primary`), picks
-a stored track of its spot's database energy (uniformly, from its own counter-based stream) and walks
+a stored track of the database energy nearest to its own (uniformly, from its own counter-based stream) and walks
 the track's records (:mod:`.tracklayout`) from the sampled position and direction:
 
 * **Lengths.** A leg of water-equivalent length s_w crosses the voxels in geometric pieces l with
   sum(l * RSP) = s_w: the proton loses in a medium over l what it loses in water over l * RSP, which is
   how the full engine (:mod:`.track`) charges a step too.  The leg's stored deposit is shared among the
-  pieces in proportion to l * RSP; the last piece takes the remainder, so a leg deposits exactly its
-  stored energy.  (The full engine shares by the range-energy table; over one leg, at most half a
-  step of 20 % of the residual range, the stopping power changes by a few per cent, and a table
-  look-up per voxel is what this mode saves.)  The LET weight of a piece is its deposit times the
-  water LET at the middle of the leg.
+  pieces in proportion to l * RSP, or, in the last 20 mm of a particle's range where the stopping power
+  climbs to the Bragg peak, by the water range-energy table, E(r - s_before) - E(r - s_after), as the
+  full engine shares all its steps; the last piece takes the remainder, so a leg deposits exactly its
+  stored energy.  (Higher up, over one leg of at most half a step of 20 % of the residual range, the
+  stopping power changes by a few per cent, and a table look-up per voxel is what this mode saves.)  The LET weight of a piece is its deposit times the
+  water LET at the middle of the leg, stored with it.
 * **Angles.** Highland integrated along the path gives theta0^2 = (13.6 MeV / p beta)^2 [F(T + dt) -
   F(T)], F(t) = t (1 + 0.038 ln t)^2, with t in radiation lengths.  At a given water-equivalent depth
   the proton's p beta is the same in any medium, and a water length s_w is s_w / RSP of medium, i.e.
@@ -23,9 +24,13 @@ the track's records (:mod:`.tracklayout`) from the sampled position and directio
   already (it stores (13.6 / p beta) x the normal deviates, :mod:`.record`), so here only the medium's
   F(T_m + dt_m) - F(T_m) is evaluated, one log per step (F(T_m) is carried from the last hinge).  The
   step's dt_m is extrapolated from its first leg, as the full engine extrapolates its hinge.
-* **Energy spread and air.** The database holds the spot's nominal energy E_db; a primary that enters
-  the CT with energy E has a water range R(E) - R(E_db) more: it first goes that far straight
-  (depositing E - E(R(E_db)) by the table), or, when less, skips that much of the stored track.
+* **Energy.** The database holds tracks on a grid of energies (by default those the plan's spots
+  reach the patient with: each layer's mean energy, less what its range shifters take).  A primary that
+  enters the CT with energy E takes a track of the grid energy E_db whose water range is nearest to
+  R(E), and makes up the difference R(E) - R(E_db) (energy spread, air, a layer between two grid
+  energies): it first goes that much water range straight on (depositing E - E(R(E_db)) by the table),
+  or, when it has less, skips that much of the stored track.  Between grid energies this is linear
+  interpolation in range, exact for the continuous slowing down.
 * **Secondaries** follow from the same stack as recorded; a particle that leaves the grid takes its
   later secondaries with it.  Nuclear local deposits are scored where they happen (dose, no LET).
   What the track cannot know: nuclear cross sections per unit water-equivalent length differ a few per
@@ -44,18 +49,18 @@ from .directions import deflect
 from .frames import from_frame
 from .grid import face_distance, inverse, voxel_index
 from .layout import (C_MISSING_CT, C_SECONDARY_DEUTERONS, C_SECONDARY_PROTONS, C_STACK_FULL, C_STEPS, H_DI, H_DJ,
-                     H_DK, H_NI, H_NJ, H_NK, H_SCORE_LET, H_WATER, P_MASS, P_U, P_V, P_W, P_X, P_Y, P_Z,
-                     V_INV_X0, V_RSP, W_LET, WATER_ROWS)
-from .lookup import lerp, table_offset
+                     H_DK, H_NI, H_NJ, H_NK, H_SCORE_LET, P_MASS, P_U, P_V, P_W, P_X, P_Y, P_Z,
+                     V_INV_X0, V_RSP)
 from .rng import rng_start, uniform
 from .scoring import flush, quanta, score, score_local, set_row_offset
-from .source import pick_spot, sample_primary
-from .tracklayout import (ALIVE_FIELD, D_COUNT, D_FIRST, D_RANGE, E_DEPOSIT, F_KIND, L_DEPOSIT, L_RANGE, L_STEP,
+from .source import sample_primary
+from .tracklayout import (ALIVE_FIELD, D_COUNT, D_FIRST, D_RANGE, E_DEPOSIT, F_KIND, L_DEPOSIT, L_LET, L_RANGE, L_STEP,
                           L_TX, L_TY, P_A, P_B, P_D, P_MASS_NUMBER, R_END, R_LOCAL, R_PUSH, R_TURN)
-from .water import energy_mev, highland_f, range_mm, range_node
+from .water import energy_mev, highland_f, mid_step, range_mm
 
 _MIN_RANGE_MM = 1e-6
 _LET_QUANTA = 1e6
+TABLE_SHARE_RANGE_MM = 20.0  # legs ending closer than this to the end of their range share their deposit by the table
 
 
 @kernel_leaf
@@ -72,11 +77,14 @@ def voxel_at(header, x, y, z):
 
 
 @kernel_function
-def walk_leg(header, tables, voxels, acc, tally, rows, counters, x, y, z, u, v, w, r_a, mass, s_w, s_from, deposit):
+def walk_leg(header, tables, voxels, acc, tally, rows, counters, x, y, z, u, v, w, r_a, mass, let, s_w, s_from,
+             deposit):
     """Walk a leg of water-equivalent length ``s_w`` [mm] (its first ``s_from`` skipped) straight along
-    (u, v, w), scoring its share of ``deposit`` [MeV] in each voxel crossed, in proportion to the water
-    length in it (the last piece takes the remainder, so the leg leaves exactly its deposit).  ``r_a``:
-    residual proton range at the leg's start; the LET weight uses the LET at the walked part's middle.
+    (u, v, w), scoring its share of ``deposit`` [MeV] in each voxel crossed (the last piece takes the
+    remainder, so the leg leaves exactly its deposit), with LET weight deposit x ``let`` [keV/um].
+    ``r_a``: residual proton range at the leg's start, ``mass``: mass number.  The share of a piece is
+    its water length's, or, for a leg that ends within TABLE_SHARE_RANGE_MM of the end of its range
+    (where the stopping power climbs to the Bragg peak), the water range-energy table's.
     Returns (x, y, z, radiation lengths crossed, still in the grid)."""
     ni = int(header[H_NI])
     nj = int(header[H_NJ])
@@ -87,12 +95,22 @@ def walk_leg(header, tables, voxels, acc, tally, rows, counters, x, y, z, u, v, 
     inv_u = inverse(u)
     inv_v = inverse(v)
     inv_w = inverse(w)
-    let = 0.0
-    if header[H_SCORE_LET] != 0.0:
-        i_m, w_m = range_node(header, max(r_a - 0.5 * (s_w + s_from) / mass, _MIN_RANGE_MM))
-        let = lerp(tables, table_offset(header, H_WATER), i_m, w_m, WATER_ROWS, W_LET)
+    if header[H_SCORE_LET] == 0.0:
+        let = 0.0
     per_mm = deposit / s_w
     walked = deposit - s_from * per_mm
+    r_b = r_a - s_w / mass
+    span = 0.0
+    e_b = 0.0
+    e_prev = 0.0
+    if r_b < TABLE_SHARE_RANGE_MM:
+        if r_b > _MIN_RANGE_MM:
+            e_b = energy_mev(header, tables, r_b)
+        span = energy_mev(header, tables, r_a) - e_b
+        e_prev = energy_mev(header, tables, max(r_a - s_from / mass, _MIN_RANGE_MM))
+        if span > 1e-9:
+            walked = deposit * (e_prev - e_b) / span
+    table = span > 1e-9
     s = s_from
     t = 0.0
     done = 0.0
@@ -113,8 +131,13 @@ def walk_leg(header, tables, voxels, acc, tally, rows, counters, x, y, z, u, v, 
             de = walked - done
             s = s_w
         else:
-            de = length * rsp * per_mm
             s += length * rsp
+            if table:
+                e_next = energy_mev(header, tables, max(r_a - s / mass, _MIN_RANGE_MM))
+                de = deposit * (e_prev - e_next) / span
+                e_prev = e_next
+            else:
+                de = length * rsp * per_mm
         done += de
         t += length * voxels[voxel, V_INV_X0]
         x += length * u
@@ -141,9 +164,10 @@ def step_radiation_lengths(header, voxels, x, y, z, t_leg, s_leg, s_step):
 
 @kernel_function
 def retrace_track(header, tables, voxels, db_records, first, last, stack, acc, tally, rows, counters,
-                  x, y, z, u, v, w, shift_w):
+                  x, y, z, u, v, w, shift_w, r_db):
     """Re-trace the records first .. last - 1 (one history) from a primary at (x, y, z) going (u, v, w)
-    with ``shift_w`` [mm] more water range than the stored track's (less: skip that much of it)."""
+    with ``shift_w`` [mm] more water range than the stored track's (less: skip that much of it); ``r_db``:
+    the stored track's water range [mm]."""
     alive = True
     mass = 1.0
     t_m = 0.0  # radiation lengths crossed by the particle so far
@@ -152,10 +176,11 @@ def retrace_track(header, tables, voxels, db_records, first, last, stack, acc, t
     skip = 0.0
     n_stack = 0
     if shift_w > 0.0:  # more energy than the stored track: that much water range straight ahead first
-        r_db = db_records[first, L_RANGE]
-        x, y, z, _, alive = walk_leg(header, tables, voxels, acc, tally, rows, counters, x, y, z, u, v, w,
-                                     r_db + shift_w, 1.0, shift_w, 0.0,
-                                     energy_mev(header, tables, r_db + shift_w) - energy_mev(header, tables, r_db))
+        r_in = r_db + shift_w
+        _, let, _, _, _ = mid_step(header, tables, r_db + 0.5 * shift_w)
+        x, y, z, _, alive = walk_leg(header, tables, voxels, acc, tally, rows, counters, x, y, z, u, v, w, r_in, 1.0,
+                                     let, shift_w, 0.0,
+                                     energy_mev(header, tables, r_in) - energy_mev(header, tables, r_db))
     else:
         skip = -shift_w
     for k in range(first, last):
@@ -172,8 +197,8 @@ def retrace_track(header, tables, voxels, db_records, first, last, stack, acc, t
             t_leg = 0.0
             if s_from < s_leg:
                 x, y, z, t_leg, alive = walk_leg(header, tables, voxels, acc, tally, rows, counters, x, y, z, u, v,
-                                                 w, float(db_records[k, L_RANGE]), mass, s_leg, s_from,
-                                                 float(db_records[k, L_DEPOSIT]))
+                                                 w, float(db_records[k, L_RANGE]), mass, float(db_records[k, L_LET]),
+                                                 s_leg, s_from, float(db_records[k, L_DEPOSIT]))
             s_walked = s_leg - s_from
             s_step = float(db_records[k, L_STEP])
             if alive and s_step > 0.0:  # the hinge: Highland's F increment over the step, in the medium
@@ -232,10 +257,26 @@ def retrace_track(header, tables, voxels, db_records, first, last, stack, acc, t
 
 
 @kernel_function
+def nearest_entry(db_energies, r):
+    """The database energy whose water range is nearest to r (rows sorted by energy: binary search)."""
+    lo = 0
+    hi = db_energies.shape[0] - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if db_energies[mid, D_RANGE] < r:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo > 0 and r - db_energies[lo - 1, D_RANGE] < db_energies[lo, D_RANGE] - r:
+        return lo - 1
+    return lo
+
+
+@kernel_function
 def run_retrace_history(history, key_lo, key_hi, header, tables, voxels, spots, spot_cdf, beams, db_records,
-                        db_offsets, db_energies, spot_db, rng, stack, acc, tally, rows, counters,
+                        db_offsets, db_energies, rng, stack, acc, tally, rows, counters,
                         first_spot, per_spot, rows_per_spot):
-    """One history of the track-repeating mode: the primary from the source, a stored track of its spot's
+    """One history of the track-repeating mode: the primary from the source, a stored track of its
     energy re-traced from there, its scores to the tallies (the arguments as :func:`.history.run_history`,
     plus the packed database)."""
     rng_start(rng, key_lo, key_hi, history)
@@ -244,16 +285,15 @@ def run_retrace_history(history, key_lo, key_hi, header, tables, voxels, spots, 
         slot = history // per_spot
         spot = first_spot + slot
         set_row_offset(acc, slot * rows_per_spot)
-    else:
-        spot = pick_spot(spot_cdf, uniform(rng))
     alive, x, y, z, u, v, w, e = sample_primary(header, tables, spots, spot_cdf, beams, rng, spot)
     if not alive:
         counters[C_MISSING_CT] += 1
         return
-    entry = spot_db[spot]
+    r = range_mm(header, tables, e)
+    entry = nearest_entry(db_energies, r)
     n_tracks = int(db_energies[entry, D_COUNT])
     track = int(db_energies[entry, D_FIRST]) + min(int(uniform(rng) * n_tracks), n_tracks - 1)
-    shift_w = range_mm(header, tables, e) - db_energies[entry, D_RANGE]
+    shift_w = r - db_energies[entry, D_RANGE]
     retrace_track(header, tables, voxels, db_records, db_offsets[track], db_offsets[track + 1], stack, acc, tally,
-                  rows, counters, x, y, z, u, v, w, shift_w)
+                  rows, counters, x, y, z, u, v, w, shift_w, db_energies[entry, D_RANGE])
     flush(acc, tally, rows)

@@ -16,7 +16,7 @@ from .scoring import reset_accumulator
 
 @cached_jit(parallel=True, nogil=True)
 def retrace_histories(first_history, n_histories, n_chunks, key_lo, key_hi, header, tables, voxels, spots, spot_cdf,
-                      beams, db_records, db_offsets, db_energies, spot_db, tally, rows, counters,
+                      beams, db_records, db_offsets, db_energies, tally, rows, counters,
                       first_spot, per_spot, rows_per_spot):
     """Histories first_history .. first_history + n_histories - 1, split into n_chunks tasks (the arguments
     of :func:`.cpu.run_histories` plus the packed track database)."""
@@ -31,7 +31,7 @@ def retrace_histories(first_history, n_histories, n_chunks, key_lo, key_hi, head
         stop = min(n_histories, start + per_chunk)
         for h in range(start, stop):
             run_retrace_history(first_history + h, key_lo, key_hi, header, tables, voxels, spots, spot_cdf, beams,
-                                db_records, db_offsets, db_energies, spot_db, rng, stack, acc, tally,
+                                db_records, db_offsets, db_energies, rng, stack, acc, tally,
                                 rows, chunk_counters, first_spot, per_spot, rows_per_spot)
         for k in range(N_COUNTERS):
             atomic_add(counters, k, chunk_counters[k])

@@ -21,7 +21,7 @@ _ACC_SHAPE = (ACC_ROWS, ACC_SLOTS_GPU + 1)
 
 
 def _retrace_histories(first_history, n_histories, key_lo, key_hi, header, tables, voxels, spots, spot_cdf, beams,
-                       db_records, db_offsets, db_energies, spot_db, tally, rows, counters, first_spot,
+                       db_records, db_offsets, db_energies, tally, rows, counters, first_spot,
                        per_spot, rows_per_spot):
     rng = cuda.local.array(RNG_STATE_SIZE, float64)
     stack = cuda.local.array(_STACK_SHAPE, float64)
@@ -34,7 +34,7 @@ def _retrace_histories(first_history, n_histories, key_lo, key_hi, header, table
     stride = cuda.gridsize(1)
     while h < n_histories:
         run_retrace_history(first_history + h, key_lo, key_hi, header, tables, voxels, spots, spot_cdf, beams,
-                            db_records, db_offsets, db_energies, spot_db, rng, stack, acc, tally, rows,
+                            db_records, db_offsets, db_energies, rng, stack, acc, tally, rows,
                             thread_counters, first_spot, per_spot, rows_per_spot)
         h += stride
     for k in range(N_COUNTERS):

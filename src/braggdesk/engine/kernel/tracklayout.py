@@ -10,8 +10,9 @@ belongs to.
 
 Record kinds (field ``F_KIND``; a leg is any record whose first field is >= 0, its water length):
 
-* leg: (water-equivalent length s_w [mm], energy deposited [MeV], residual proton range at its start
-  r [mm], the hinge deflection after it as projected angles per square root of Highland's F increment
+* leg: (water-equivalent length s_w [mm], energy deposited [MeV], the residual proton range at its
+  start [mm], the water LET at its middle [keV/um] (the weight of its deposits in the dose-averaged
+  LET), the hinge deflection after it as projected angles per square root of Highland's F increment
   tx, ty [rad] (:mod:`.record`), the water length of the whole step whose hinge this is [mm]; 0 for a
   leg without a deflection);
 * ``R_LOCAL``: energy left on the spot by a nuclear event (heavy fragments, sub-MeV secondaries);
@@ -24,10 +25,10 @@ Record kinds (field ``F_KIND``; a leg is any record whose first field is >= 0, i
 from __future__ import annotations
 
 F_KIND = 0  # >= 0: a leg's water-equivalent length [mm]; < 0: one of the R_* kinds
-L_LENGTH, L_DEPOSIT, L_RANGE, L_TX, L_TY, L_STEP = 0, 1, 2, 3, 4, 5
+L_LENGTH, L_DEPOSIT, L_RANGE, L_LET, L_TX, L_TY, L_STEP = 0, 1, 2, 3, 4, 5, 6
 E_DEPOSIT = 1  # R_LOCAL
-P_A, P_B, P_D, P_ENERGY, P_MASS_NUMBER = 1, 2, 3, 4, 5  # R_PUSH (energy proton-equivalent [MeV])
-RECORD_FIELDS = 6
+P_A, P_B, P_D, P_ENERGY, P_MASS_NUMBER = 1, 2, 3, 4, 5  # (fields 6: unused)  # R_PUSH (energy proton-equivalent [MeV])
+RECORD_FIELDS = 7
 
 R_LOCAL = -1.0
 R_PUSH = -2.0

@@ -14,6 +14,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from ..kernel.tracklayout import RECORD_FIELDS
+from ..kernel.water import range_mm
 from .database import TrackDatabaseError, TrackSet, load, physics_digest, recording_medium, save, track_file
 
 DEFAULT_TRACKS_PER_ENERGY = 10_000
@@ -76,8 +77,9 @@ def record_tracks(energy_mev: float, n_tracks: int, *, threads: int | None = Non
             progress(energy_mev, first + n, n_tracks)
     offsets = np.zeros(n_tracks + 1, np.int64)
     np.cumsum(lengths, out=offsets[1:])
+    header, tables, _ = recording_medium()
     return TrackSet(float(energy_mev), np.concatenate(pieces).astype(np.float32), offsets, physics_digest(),
-                    time.perf_counter() - t0)
+                    float(range_mm(header, tables, float(energy_mev))), time.perf_counter() - t0)
 
 
 def ensure_tracks(energies_mev: Iterable[float], n_tracks: int = DEFAULT_TRACKS_PER_ENERGY, *,
@@ -86,7 +88,7 @@ def ensure_tracks(energies_mev: Iterable[float], n_tracks: int = DEFAULT_TRACKS_
     """The track sets of these energies, loaded from the cache or recorded now (and saved); a stale or
     damaged file is recorded again.  Returns (sets, notes saying what was recorded and why)."""
     sets, notes = [], []
-    for energy in sorted({round(float(e), 3) for e in energies_mev}):
+    for energy in sorted({round(float(e), 2) for e in energies_mev}):
         path = track_file(energy, n_tracks)
         reason = "rebuild asked for" if rebuild else None
         if not rebuild:
@@ -99,8 +101,8 @@ def ensure_tracks(energies_mev: Iterable[float], n_tracks: int = DEFAULT_TRACKS_
         try:
             save(tracks, path)
         except OSError as exc:
-            notes.append(f"track database {energy:.3f} MeV could not be saved ({exc}); it is used from memory")
-        notes.append(f"track database {energy:.3f} MeV: {n_tracks} tracks recorded in {tracks.seconds:.1f} s "
+            notes.append(f"track database {energy:.2f} MeV could not be saved ({exc}); it is used from memory")
+        notes.append(f"track database {energy:.2f} MeV: {n_tracks} tracks recorded in {tracks.seconds:.1f} s "
                      f"({tracks.nbytes / 1e6:.1f} MB; {reason})")
         sets.append(tracks)
     return sets, notes

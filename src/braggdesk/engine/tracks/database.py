@@ -3,7 +3,8 @@ recorded with.
 
 Layout (numpy ``.npz``, uncompressed so that loading is a copy, not a decompression): ``records``
 (float32 [n, RECORD_FIELDS], :mod:`braggdesk.engine.kernel.tracklayout`), ``offsets`` (int64 [tracks + 1],
-history h is records[offsets[h]:offsets[h + 1]]), ``energy_mev``, ``digest``, ``format_version``,
+history h is records[offsets[h]:offsets[h + 1]]), ``energy_mev``, ``range_mm`` (its water range by the
+kernel's table), ``digest``, ``format_version``,
 ``seconds`` (the recording time) and ``checksum`` (SHA-256 of records and offsets).  float32 keeps
 lengths to 0.1 um and angles to 1e-7 relative, far below a voxel, at 24 bytes per leg.
 
@@ -49,6 +50,7 @@ class TrackSet:
     records: np.ndarray  # float32 [n, RECORD_FIELDS]
     offsets: np.ndarray  # int64 [n_tracks + 1]
     digest: str
+    range_mm: float  # water CSDA range of energy_mev by the kernel's table (the re-tracer's reference)
     seconds: float = 0.0  # how long the recording took
 
     @property
@@ -101,7 +103,7 @@ def database_folder() -> Path:
 
 
 def track_file(energy_mev: float, n_tracks: int, folder: Path | None = None) -> Path:
-    return (folder or database_folder()) / f"p{energy_mev:08.3f}MeV-{n_tracks}.npz"
+    return (folder or database_folder()) / f"p{energy_mev:07.2f}MeV-{n_tracks}.npz"
 
 
 def _checksum(records: np.ndarray, offsets: np.ndarray) -> str:
@@ -116,7 +118,7 @@ def save(tracks: TrackSet, path: Path) -> Path:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as fh:
         np.savez(fh, records=tracks.records, offsets=tracks.offsets, energy_mev=np.float64(tracks.energy_mev),
-                 digest=np.str_(tracks.digest), format_version=np.int64(FORMAT_VERSION),
+                 range_mm=np.float64(tracks.range_mm), digest=np.str_(tracks.digest), format_version=np.int64(FORMAT_VERSION),
                  seconds=np.float64(tracks.seconds), checksum=np.str_(_checksum(tracks.records, tracks.offsets)))
     os.replace(tmp, path)
     return path
@@ -127,7 +129,7 @@ def load(path: Path, digest: str | None = None) -> TrackSet:
     digest = digest or physics_digest()
     try:
         with np.load(path, allow_pickle=False) as data:
-            fields = {k: data[k] for k in ("records", "offsets", "energy_mev", "digest", "format_version", "seconds",
+            fields = {k: data[k] for k in ("records", "offsets", "energy_mev", "range_mm", "digest", "format_version", "seconds",
                                            "checksum")}
     except FileNotFoundError:
         raise TrackDatabaseError(f"{path}: no such track database file") from None
@@ -147,4 +149,5 @@ def load(path: Path, digest: str | None = None) -> TrackSet:
     if _checksum(records, offsets) != str(fields["checksum"]):
         raise TrackDatabaseError(f"{path}: damaged track database file (checksum mismatch); it must be recorded "
                                  "again")
-    return TrackSet(float(fields["energy_mev"]), records, offsets, digest, float(fields["seconds"]))
+    return TrackSet(float(fields["energy_mev"]), records, offsets, digest, float(fields["range_mm"]),
+                    float(fields["seconds"]))

@@ -1,43 +1,73 @@
 """The track database as the re-tracing kernel reads it: every energy's records end to end, the
-history offsets, one row per energy (first track, tracks, energy, water range) and, per spot of the
-job, the row of the energy its histories take tracks from (the database energy nearest to the spot's
-mean energy; the kernel makes up the difference in water range, see :mod:`..kernel.retrace`)."""
+history offsets and one row per energy (first track, tracks, energy, water range), sorted by energy so
+that the kernel finds the nearest one by binary search (:mod:`..kernel.retrace`).
+
+Which energies a job needs: the energies its spots' protons have when they reach the patient, each
+layer's mean energy less what its beam's range shifters take (their water-equivalent thickness off the
+water range), to 0.01 MeV.  The kernel makes up any remaining difference (energy spread, air) in range.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from ...errors import PlanError
-from ..kernel.tracklayout import D_COUNT, D_ENERGY, D_FIRST, D_RANGE, DB_FIELDS, L_RANGE
-from .database import TrackSet
+from ..kernel.tracklayout import D_COUNT, D_ENERGY, D_FIRST, D_RANGE, DB_FIELDS
+from ..source import SpotTable
+from .database import TrackSet, recording_medium
 
-MAX_ENERGY_MISMATCH_MEV = 0.5  # a spot farther than this from every database energy is refused
+MAX_RANGE_MISMATCH_MM = 2.0  # a job whose spots are farther than this in range from every database energy is refused
 
 
 @dataclass
 class TrackInputs:
     records: np.ndarray  # float32 [n, RECORD_FIELDS]
     offsets: np.ndarray  # int64 [total tracks + 1]
-    energies: np.ndarray  # float64 [n_energies, DB_FIELDS]
-    spot_db: np.ndarray  # int64 [n_spots]
-    notes: list[str] = field(default_factory=list)
+    energies: np.ndarray  # float64 [n_energies, DB_FIELDS], sorted by energy
 
     @property
     def nbytes(self) -> int:
-        return int(self.records.nbytes + self.offsets.nbytes + self.energies.nbytes + self.spot_db.nbytes)
+        return int(self.records.nbytes + self.offsets.nbytes + self.energies.nbytes)
 
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        return self.records, self.offsets, self.energies, self.spot_db
-
-
-def spot_energies_mev(mean_energy_mev: np.ndarray) -> list[float]:
-    """The database energies a job needs: its spots' mean energies, to 1 keV."""
-    return sorted({round(float(e), 3) for e in np.asarray(mean_energy_mev)})
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.records, self.offsets, self.energies
 
 
-def pack_tracks(sets: list[TrackSet], mean_energy_mev: np.ndarray, notes: list[str] | None = None) -> TrackInputs:
+def _range_mm(energy_mev: float) -> float:
+    from ..kernel.water import range_mm  # noqa: PLC0415
+
+    header, tables, _ = recording_medium()
+    return float(range_mm(header, tables, float(energy_mev)))
+
+
+def _energy_mev(range_mm_: float) -> float:
+    from ..kernel.water import energy_mev  # noqa: PLC0415
+
+    header, tables, _ = recording_medium()
+    return float(energy_mev(header, tables, float(range_mm_)))
+
+
+def entry_energies_mev(table: SpotTable) -> np.ndarray:
+    """Per spot: the mean energy its protons have behind the beam's range shifters [MeV]."""
+    shifter_mm = np.zeros(table.iso.shape[0])
+    for slab in table.range_shifters:
+        shifter_mm[slab.beam_index] += slab.water_equivalent_mm
+    out = np.asarray(table.mean_energy_mev, float).copy()
+    for k, (e, beam) in enumerate(zip(table.mean_energy_mev, table.beam_index)):
+        if shifter_mm[int(beam)] > 0.0:
+            out[k] = _energy_mev(max(_range_mm(e) - shifter_mm[int(beam)], 1e-3))
+    return out
+
+
+def needed_energies_mev(table: SpotTable) -> list[float]:
+    """The database energies a job needs (see the module docstring)."""
+    return sorted({round(float(e), 2) for e in entry_energies_mev(table) if e >= 1.0})
+
+
+def pack_tracks(sets: list[TrackSet], table: SpotTable | None = None) -> TrackInputs:
+    """The sets end to end; with ``table``, checks that every spot has a database energy near it."""
     if not sets:
         raise PlanError("the track-repeating engine needs a track database with at least one energy")
     sets = sorted(sets, key=lambda s: s.energy_mev)
@@ -47,19 +77,16 @@ def pack_tracks(sets: list[TrackSet], mean_energy_mev: np.ndarray, notes: list[s
         energies[k, D_FIRST] = start_track
         energies[k, D_COUNT] = s.n_tracks
         energies[k, D_ENERGY] = s.energy_mev
-        energies[k, D_RANGE] = float(s.records[0, L_RANGE])  # the primary's first leg starts at R(E) of the kernel
+        energies[k, D_RANGE] = s.range_mm
         offsets.append(s.offsets[:-1] + start_record)
         records.append(s.records)
         start_record += s.records.shape[0]
         start_track += s.n_tracks
     offsets.append(np.array([start_record], np.int64))
-    db_e = energies[:, D_ENERGY]
-    spot_e = np.asarray(mean_energy_mev, float)
-    spot_db = np.abs(spot_e[:, None] - db_e[None, :]).argmin(axis=1).astype(np.int64)
-    worst = np.abs(db_e[spot_db] - spot_e)
-    if worst.size and worst.max() > MAX_ENERGY_MISMATCH_MEV:
-        e = spot_e[int(worst.argmax())]
-        raise PlanError(f"the track database has no energy within {MAX_ENERGY_MISMATCH_MEV} MeV of a spot's "
-                        f"{e:.3f} MeV (it has {', '.join(f'{x:.3f}' for x in db_e)} MeV)")
-    return TrackInputs(np.concatenate(records).astype(np.float32), np.concatenate(offsets).astype(np.int64),
-                       energies, spot_db, list(notes or []))
+    if table is not None:
+        for e in entry_energies_mev(table):
+            gap = np.abs(energies[:, D_RANGE] - _range_mm(e)).min()
+            if gap > MAX_RANGE_MISMATCH_MM:
+                raise PlanError(f"the track database has no energy within {MAX_RANGE_MISMATCH_MM} mm of range of a "
+                                f"spot's {e:.2f} MeV (it has {', '.join(f'{x:.2f}' for x in energies[:, D_ENERGY])} MeV)")
+    return TrackInputs(np.concatenate(records).astype(np.float32), np.concatenate(offsets).astype(np.int64), energies)

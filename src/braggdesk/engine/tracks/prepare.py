@@ -11,14 +11,14 @@ from ..source import SpotTable
 from .build import DEFAULT_TRACKS_PER_ENERGY, ensure_tracks
 from .database import physics_digest
 from .executor import make_track_executor
-from .inputs import pack_tracks, spot_energies_mev
+from .inputs import needed_energies_mev, pack_tracks
 
 
 def track_executor(job: Job, inputs: KernelInputs, table: SpotTable, device: Device, notes: list[str]):
     n_tracks = getattr(job.settings, "tracks_per_energy", None) or DEFAULT_TRACKS_PER_ENERGY
-    energies = spot_energies_mev(table.mean_energy_mev)
+    energies = needed_energies_mev(table)
     sets, built = ensure_tracks(energies, n_tracks, threads=getattr(job.settings, "threads", None))
     notes.extend(built)
     notes.append(f"track-repeating engine: database water-{physics_digest()}, {len(sets)} energies x {n_tracks} "
                  f"tracks ({sum(s.nbytes for s in sets) / 1e6:.1f} MB)")
-    return make_track_executor(inputs, pack_tracks(sets, table.mean_energy_mev), device)
+    return make_track_executor(inputs, pack_tracks(sets, table), device)
