@@ -44,6 +44,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .adapt import kernel_function, kernel_leaf
 from .directions import deflect
 from .frames import from_frame
@@ -61,6 +63,12 @@ from .water import energy_mev, highland_f, mid_step, range_mm
 _MIN_RANGE_MM = 1e-6
 _LET_QUANTA = 1e6
 TABLE_SHARE_RANGE_MM = 20.0  # legs ending closer than this to the end of their range share their deposit by the table
+
+
+# Values read from the float32 arrays (voxels, records) are made float64 with np.float64() before any
+# arithmetic, so that every target rounds alike: compiled, Numba keeps float32 / float32 in float32 (and
+# types float() of a float32 as float32); run as Python (the CUDA simulator), NumPy 2 keeps float32 *
+# Python float in float32.
 
 
 @kernel_leaf
@@ -95,8 +103,9 @@ def walk_leg(header, tables, voxels, acc, tally, rows, counters, x, y, z, u, v, 
     inv_u = inverse(u)
     inv_v = inverse(v)
     inv_w = inverse(w)
-    if header[H_SCORE_LET] == 0.0:
-        let = 0.0
+    # products that stay the same along the leg are formed once, here, so that every target rounds
+    # the same expression (the compiled loop would otherwise be free to form them where it likes)
+    let_quanta = let * _LET_QUANTA if header[H_SCORE_LET] != 0.0 else 0.0
     per_mm = deposit / s_w
     walked = deposit - s_from * per_mm
     r_b = r_a - s_w / mass
@@ -123,7 +132,7 @@ def walk_leg(header, tables, voxels, acc, tally, rows, counters, x, y, z, u, v, 
         if s >= s_w:
             return x, y, z, t, True
         voxel = (iz * nj + iy) * ni + ix
-        rsp = max(voxels[voxel, V_RSP], 1e-9)
+        rsp = max(np.float64(voxels[voxel, V_RSP]), 1e-9)
         length = min(face_distance(x, inv_u, ix, di), face_distance(y, inv_v, iy, dj), face_distance(z, inv_w, iz, dk))
         last = (s_w - s) / rsp <= length
         if last:
@@ -131,20 +140,21 @@ def walk_leg(header, tables, voxels, acc, tally, rows, counters, x, y, z, u, v, 
             de = walked - done
             s = s_w
         else:
-            s += length * rsp
+            water_mm = length * rsp
+            s += water_mm
             if table:
                 e_next = energy_mev(header, tables, max(r_a - s / mass, _MIN_RANGE_MM))
                 de = deposit * (e_prev - e_next) / span
                 e_prev = e_next
             else:
-                de = length * rsp * per_mm
+                de = water_mm * per_mm
         done += de
-        t += length * voxels[voxel, V_INV_X0]
+        t += length * np.float64(voxels[voxel, V_INV_X0])
         x += length * u
         y += length * v
         z += length * w
         if de > 0.0:
-            score(acc, tally, rows, counters, voxel, quanta(de), int(de * let * _LET_QUANTA + 0.5))
+            score(acc, tally, rows, counters, voxel, quanta(de), int(de * let_quanta + 0.5))
         if last:
             return x, y, z, t, True
 
@@ -159,7 +169,7 @@ def step_radiation_lengths(header, voxels, x, y, z, t_leg, s_leg, s_step):
     voxel = voxel_at(header, x, y, z)
     if voxel < 0:
         return 0.0
-    return s_step * voxels[voxel, V_INV_X0] / max(voxels[voxel, V_RSP], 1e-9)
+    return s_step * np.float64(voxels[voxel, V_INV_X0]) / max(np.float64(voxels[voxel, V_RSP]), 1e-9)
 
 
 @kernel_function
@@ -184,12 +194,12 @@ def retrace_track(header, tables, voxels, db_records, first, last, stack, acc, t
     else:
         skip = -shift_w
     for k in range(first, last):
-        kind = db_records[k, F_KIND]
+        kind = np.float64(db_records[k, F_KIND])
         if kind >= 0.0:  # a leg
             if not alive:
                 continue
             counters[C_STEPS] += 1
-            s_leg = float(kind)
+            s_leg = kind
             s_from = 0.0
             if skip > 0.0:
                 s_from = min(skip, s_leg)
@@ -197,10 +207,10 @@ def retrace_track(header, tables, voxels, db_records, first, last, stack, acc, t
             t_leg = 0.0
             if s_from < s_leg:
                 x, y, z, t_leg, alive = walk_leg(header, tables, voxels, acc, tally, rows, counters, x, y, z, u, v,
-                                                 w, float(db_records[k, L_RANGE]), mass, float(db_records[k, L_LET]),
-                                                 s_leg, s_from, float(db_records[k, L_DEPOSIT]))
+                                                 w, np.float64(db_records[k, L_RANGE]), mass, np.float64(db_records[k, L_LET]),
+                                                 s_leg, s_from, np.float64(db_records[k, L_DEPOSIT]))
             s_walked = s_leg - s_from
-            s_step = float(db_records[k, L_STEP])
+            s_step = np.float64(db_records[k, L_STEP])
             if alive and s_step > 0.0:  # the hinge: Highland's F increment over the step, in the medium
                 dt = step_radiation_lengths(header, voxels, x, y, z, t_leg, s_walked,
                                             s_step * (s_walked / s_leg if s_leg > 0.0 else 1.0))
@@ -208,7 +218,8 @@ def retrace_track(header, tables, voxels, db_records, first, last, stack, acc, t
                     f_m = highland_f(t_m)
                 f_next = highland_f(t_m + dt)
                 theta = math.sqrt(max(f_next - f_m, 0.0))
-                u, v, w = deflect(u, v, w, theta * db_records[k, L_TX], theta * db_records[k, L_TY])
+                u, v, w = deflect(u, v, w, theta * np.float64(db_records[k, L_TX]),
+                                  theta * np.float64(db_records[k, L_TY]))
                 f_m = f_next
                 t_f = t_m + dt
             t_m += t_leg
@@ -216,12 +227,13 @@ def retrace_track(header, tables, voxels, db_records, first, last, stack, acc, t
             if alive:
                 voxel = voxel_at(header, x, y, z)
                 if voxel >= 0:
-                    score_local(acc, tally, rows, counters, voxel, float(db_records[k, E_DEPOSIT]))
+                    score_local(acc, tally, rows, counters, voxel, np.float64(db_records[k, E_DEPOSIT]))
         elif kind == R_PUSH:
             if n_stack >= stack.shape[0]:
                 counters[C_STACK_FULL] += 1
                 continue
-            nu, nv, nw = from_frame(u, v, w, db_records[k, P_A], db_records[k, P_B], db_records[k, P_D])
+            nu, nv, nw = from_frame(u, v, w, np.float64(db_records[k, P_A]), np.float64(db_records[k, P_B]),
+                                    np.float64(db_records[k, P_D]))
             stack[n_stack, P_X] = x
             stack[n_stack, P_Y] = y
             stack[n_stack, P_Z] = z
@@ -229,7 +241,7 @@ def retrace_track(header, tables, voxels, db_records, first, last, stack, acc, t
             stack[n_stack, P_V] = nv
             stack[n_stack, P_W] = nw
             stack[n_stack, ALIVE_FIELD] = 1.0 if alive else 0.0
-            stack[n_stack, P_MASS] = db_records[k, P_MASS_NUMBER]
+            stack[n_stack, P_MASS] = np.float64(db_records[k, P_MASS_NUMBER])
             n_stack += 1
             if alive:
                 if db_records[k, P_MASS_NUMBER] > 1.5:
@@ -238,7 +250,8 @@ def retrace_track(header, tables, voxels, db_records, first, last, stack, acc, t
                     counters[C_SECONDARY_PROTONS] += 1
         elif kind == R_TURN:
             if alive:
-                u, v, w = from_frame(u, v, w, db_records[k, P_A], db_records[k, P_B], db_records[k, P_D])
+                u, v, w = from_frame(u, v, w, np.float64(db_records[k, P_A]), np.float64(db_records[k, P_B]),
+                                    np.float64(db_records[k, P_D]))
         elif kind == R_END:
             if n_stack > 0:
                 n_stack -= 1
