@@ -48,7 +48,7 @@ def parse_energies(text: str) -> list[float]:
 
 def run_build(args) -> int:
     from ..engine.tracks.build import DEFAULT_TRACKS_PER_ENERGY, ensure_tracks
-    from ..engine.tracks.database import TrackDatabaseError, database_folder
+    from ..engine.tracks.database import database_folder
     from .common import write_json
 
     if args.energies:
@@ -88,8 +88,6 @@ def run_build(args) -> int:
     t0 = time.perf_counter()
     try:
         sets, notes = ensure_tracks(energies, n_tracks, threads=args.threads, progress=progress, rebuild=args.rebuild)
-    except TrackDatabaseError:
-        raise
     finally:
         if bar is not None:
             bar.close()
@@ -97,11 +95,13 @@ def run_build(args) -> int:
     recorded = [s for s in sets if s.seconds > 0 and any(f"{s.energy_mev:.2f} MeV" in n for n in notes)]
     size = sum(s.nbytes for s in sets)
     record_seconds = sum(s.seconds for s in recorded)
-    print(f"energies             {len(sets)} ({len(recorded)} recorded now, {len(sets) - len(recorded)} found)")
-    print(f"histories per energy {n_tracks:,}")
-    print(f"size                 {size / 1e6:.1f} MB ({size / max(1, len(sets) * n_tracks):.0f} bytes per history)")
-    print(f"recording time       {record_seconds:.1f} s ({seconds:.1f} s in all)")
-    print(f"folder               {database_folder()}")
+    out = sys.stderr if args.json == "-" else sys.stdout
+    print(f"energies             {len(sets)} ({len(recorded)} recorded now, {len(sets) - len(recorded)} found)", file=out)
+    print(f"histories per energy {n_tracks:,}", file=out)
+    print(f"size                 {size / 1e6:.1f} MB ({size / max(1, len(sets) * n_tracks):.0f} bytes per history)",
+          file=out)
+    print(f"recording time       {record_seconds:.1f} s ({seconds:.1f} s in all)", file=out)
+    print(f"folder               {database_folder()}", file=out)
     write_json({"energies_mev": [s.energy_mev for s in sets], "tracks_per_energy": n_tracks,
                 "recorded": [s.energy_mev for s in recorded], "bytes": size, "recording_seconds": record_seconds,
                 "seconds": seconds, "folder": str(database_folder()), "notes": notes}, args.json)
@@ -121,12 +121,13 @@ def run_list(args) -> int:
                          "recording_seconds": s.seconds, "problem": None})
         except TrackDatabaseError as exc:
             rows.append({"file": path.name, "problem": str(exc)})
-    print(f"{folder}: {len(rows)} files")
+    out = sys.stderr if args.json == "-" else sys.stdout
+    print(f"{folder}: {len(rows)} files", file=out)
     for r in rows:
         if r["problem"]:
-            print(f"  {r['file']}: {r['problem']}")
+            print(f"  {r['file']}: {r['problem']}", file=out)
         else:
             print(f"  {r['energy_mev']:7.2f} MeV  {r['tracks']:7d} tracks  {r['bytes'] / 1e6:7.1f} MB  "
-                  f"recorded in {r['recording_seconds']:.1f} s")
+                  f"recorded in {r['recording_seconds']:.1f} s", file=out)
     write_json({"folder": str(folder), "files": rows}, args.json)
     return 0
