@@ -29,10 +29,13 @@ the track's records (:mod:`.tracklayout`) from the sampled position and directio
   enters the CT with energy E takes a track of the grid energy E_db whose water range is nearest to
   R(E), and makes up the difference R(E) - R(E_db) (energy spread, air, a layer between two grid
   energies): it first goes that much water range straight on (depositing E - E(R(E_db)) by the table),
-  or, when it has less, skips that much of the stored track.  Between grid energies this is linear
+  or, when it has less, skips that much of the stored track (a nuclear event in the skipped part
+  happened before the CT: its secondaries and local energy are not followed).  Between grid energies this is linear
   interpolation in range, exact for the continuous slowing down.
 * **Secondaries** follow from the same stack as recorded; a particle that leaves the grid takes its
-  later secondaries with it.  Nuclear local deposits are scored where they happen (dose, no LET).
+  later secondaries with it.  Nuclear local deposits are scored where they happen (dose, no LET), as
+  in the full engine not in air (density below LOCAL_DEPOSIT_MIN_DENSITY: the fragments would fly far),
+  which also keeps the events of a skipped track start (air before the CT) out of the CT's air.
   What the track cannot know: nuclear cross sections per unit water-equivalent length differ a few per
   cent between bone and water (the known approximation of track repeating).
 
@@ -49,10 +52,11 @@ import numpy as np
 from .adapt import kernel_function, kernel_leaf
 from .directions import deflect
 from .frames import from_frame
+from .interactions import LOCAL_DEPOSIT_MIN_DENSITY
 from .grid import face_distance, inverse, voxel_index
 from .layout import (C_MISSING_CT, C_SECONDARY_DEUTERONS, C_SECONDARY_PROTONS, C_STACK_FULL, C_STEPS, H_DI, H_DJ,
                      H_DK, H_NI, H_NJ, H_NK, H_SCORE_LET, P_MASS, P_U, P_V, P_W, P_X, P_Y, P_Z,
-                     V_INV_X0, V_RSP)
+                     V_DENSITY, V_INV_X0, V_RSP)
 from .rng import rng_start, uniform
 from .scoring import flush, quanta, score, score_local, set_row_offset
 from .source import sample_primary
@@ -224,9 +228,9 @@ def retrace_track(header, tables, voxels, db_records, first, last, stack, acc, t
                 t_f = t_m + dt
             t_m += t_leg
         elif kind == R_LOCAL:
-            if alive:
+            if alive and skip <= 0.0:
                 voxel = voxel_at(header, x, y, z)
-                if voxel >= 0:
+                if voxel >= 0 and np.float64(voxels[voxel, V_DENSITY]) >= LOCAL_DEPOSIT_MIN_DENSITY:
                     score_local(acc, tally, rows, counters, voxel, np.float64(db_records[k, E_DEPOSIT]))
         elif kind == R_PUSH:
             if n_stack >= stack.shape[0]:
@@ -240,10 +244,10 @@ def retrace_track(header, tables, voxels, db_records, first, last, stack, acc, t
             stack[n_stack, P_U] = nu
             stack[n_stack, P_V] = nv
             stack[n_stack, P_W] = nw
-            stack[n_stack, ALIVE_FIELD] = 1.0 if alive else 0.0
+            stack[n_stack, ALIVE_FIELD] = 1.0 if alive and skip <= 0.0 else 0.0
             stack[n_stack, P_MASS] = np.float64(db_records[k, P_MASS_NUMBER])
             n_stack += 1
-            if alive:
+            if alive and skip <= 0.0:
                 if db_records[k, P_MASS_NUMBER] > 1.5:
                     counters[C_SECONDARY_DEUTERONS] += 1
                 else:
