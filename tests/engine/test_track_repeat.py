@@ -11,7 +11,7 @@ import pytest
 from numba import njit
 
 from braggdesk.engine.kernel.layout import (ACC_ROWS, ACC_SLOTS_CPU, H_DI, N_COUNTERS, PARTICLE_FIELDS, STACK_SIZE,
-                                            T_ENERGY, TALLY_ROWS)
+                                            T_ENERGY, TALLY_ROWS, V_DENSITY)
 from braggdesk.engine.kernel.retrace import retrace_track
 from braggdesk.engine.kernel.scoring import flush, reset_accumulator
 from braggdesk.engine.kernel.tracklayout import E_DEPOSIT, F_KIND, L_DEPOSIT, R_END, R_LOCAL, R_PUSH
@@ -80,6 +80,13 @@ def test_a_track_retraced_through_water_leaves_exactly_its_stored_deposits():
     quanta = np.where(deposit > 0, (deposit * 1e6 + 0.5).astype(np.int64), 0)
     expected = np.add.reduceat(quanta, tracks.offsets[:-1])
     np.testing.assert_array_equal(got, expected)
+    # as in the full engine, nuclear fragments leave nothing on the spot in a gas (they fly far)
+    thin = voxels.copy()
+    thin[:, V_DENSITY] = 0.01
+    _retrace_each(header, tables, thin, tracks.records, tracks.offsets, tracks.range_mm, got)
+    legs_only = np.add.reduceat(np.where(kind >= 0, quanta, 0), tracks.offsets[:-1])
+    np.testing.assert_array_equal(got, legs_only)
+    assert (expected > legs_only).sum() > 10  # the case has nuclear events
 
 
 def _r80_mm(depth_mm, dose):
@@ -156,3 +163,15 @@ def test_the_engine_setting_is_checked():
         SimulationSettings(engine="fast")
     with pytest.raises(ValueError, match="tracks_per_energy"):
         SimulationSettings(engine="track-repeat", tracks_per_energy=0)
+
+
+def test_the_engine_choice_travels_with_the_job_to_remote_runners():
+    """SSH workers and Dask tasks get the Job through the wire format: the engine goes with it."""
+    import io
+
+    from braggdesk.io.wire import decode_job, encode_job, read_message, stream_reader
+
+    job = pencil_job(100.0, primaries=10)
+    job.settings = dataclasses.replace(job.settings, engine="track-repeat", tracks_per_energy=123)
+    back = decode_job(read_message(stream_reader(io.BytesIO(encode_job(job)))))
+    assert back.settings.engine == "track-repeat" and back.settings.tracks_per_energy == 123

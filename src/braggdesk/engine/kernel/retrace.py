@@ -89,6 +89,20 @@ def voxel_at(header, x, y, z):
 
 
 @kernel_function
+def energy_at_range(header, tables, r):
+    """E(r) [MeV], 0 at the end of the range."""
+    return energy_mev(header, tables, r) if r > _MIN_RANGE_MM else 0.0
+
+
+@kernel_function
+def table_share(header, tables, r_a, r_b, mass, s_from):
+    """(share by the table, E(r_a) - E(r_b), E at the walk's start) of a leg from residual range r_a to r_b."""
+    span = energy_mev(header, tables, r_a) - energy_at_range(header, tables, r_b)
+    e_from = energy_mev(header, tables, max(r_a - s_from / mass, _MIN_RANGE_MM))
+    return span > 1e-9, span, e_from
+
+
+@kernel_function
 def walk_leg(header, tables, voxels, acc, tally, rows, counters, x, y, z, u, v, w, r_a, mass, let, s_w, s_from,
              deposit):
     """Walk a leg of water-equivalent length ``s_w`` [mm] (its first ``s_from`` skipped) straight along
@@ -107,23 +121,21 @@ def walk_leg(header, tables, voxels, acc, tally, rows, counters, x, y, z, u, v, 
     inv_u = inverse(u)
     inv_v = inverse(v)
     inv_w = inverse(w)
-    # products that stay the same along the leg are formed once, here, so that every target rounds
-    # the same expression (the compiled loop would otherwise be free to form them where it likes)
     let_quanta = let * _LET_QUANTA if header[H_SCORE_LET] != 0.0 else 0.0
     per_mm = deposit / s_w
     walked = deposit - s_from * per_mm
     r_b = r_a - s_w / mass
+    # the table share near the end of range, looked up only when the leg turns out to cross a face (most
+    # legs there are shorter than a voxel) or starts part-way (a skipped track start)
+    table_wanted = r_b < TABLE_SHARE_RANGE_MM
+    table = False
     span = 0.0
-    e_b = 0.0
     e_prev = 0.0
-    if r_b < TABLE_SHARE_RANGE_MM:
-        if r_b > _MIN_RANGE_MM:
-            e_b = energy_mev(header, tables, r_b)
-        span = energy_mev(header, tables, r_a) - e_b
-        e_prev = energy_mev(header, tables, max(r_a - s_from / mass, _MIN_RANGE_MM))
-        if span > 1e-9:
-            walked = deposit * (e_prev - e_b) / span
-    table = span > 1e-9
+    if table_wanted and s_from > 0.0:
+        table, span, e_prev = table_share(header, tables, r_a, r_b, mass, s_from)
+        table_wanted = False
+        if table:
+            walked = deposit * (e_prev - energy_at_range(header, tables, r_b)) / span
     s = s_from
     t = 0.0
     done = 0.0
@@ -146,6 +158,9 @@ def walk_leg(header, tables, voxels, acc, tally, rows, counters, x, y, z, u, v, 
         else:
             water_mm = length * rsp
             s += water_mm
+            if table_wanted:
+                table, span, e_prev = table_share(header, tables, r_a, r_b, mass, s_from)
+                table_wanted = False
             if table:
                 e_next = energy_mev(header, tables, max(r_a - s / mass, _MIN_RANGE_MM))
                 de = deposit * (e_prev - e_next) / span
