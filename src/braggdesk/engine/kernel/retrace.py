@@ -102,10 +102,11 @@ def table_share(header, tables, r_a, r_b, mass, s_from):
     return span > 1e-9, span, e_from
 
 
-@kernel_function
+@kernel_leaf
 def walk_leg(header, tables, voxels, acc, tally, rows, counters, x, y, z, u, v, w, r_a, mass, let, s_w, s_from,
              deposit):
-    """Walk a leg of water-equivalent length ``s_w`` [mm] (its first ``s_from`` skipped) straight along
+    """(Inlined into its two callers: the call of a function with seven array arguments costs more than a
+    short leg's walk.)  Walk a leg of water-equivalent length ``s_w`` [mm] (its first ``s_from`` skipped) straight along
     (u, v, w), scoring its share of ``deposit`` [MeV] in each voxel crossed (the last piece takes the
     remainder, so the leg leaves exactly its deposit), with LET weight deposit x ``let`` [keV/um].
     ``r_a``: residual proton range at the leg's start, ``mass``: mass number.  The share of a piece is
