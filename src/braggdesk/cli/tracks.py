@@ -96,7 +96,8 @@ def run_build(args) -> int:
     size = sum(s.nbytes for s in sets)
     record_seconds = sum(s.seconds for s in recorded)
     out = sys.stderr if args.json == "-" else sys.stdout
-    print(f"energies             {len(sets)} ({len(recorded)} recorded now, {len(sets) - len(recorded)} found)", file=out)
+    print(f"energies             {len(sets)} ({len(recorded)} recorded now, {len(sets) - len(recorded)} found)",
+          file=out)
     print(f"histories per energy {n_tracks:,}", file=out)
     print(f"size                 {size / 1e6:.1f} MB ({size / max(1, len(sets) * n_tracks):.0f} bytes per history)",
           file=out)

@@ -23,7 +23,8 @@ from .adapt import kernel_function, kernel_leaf
 from .directions import deflect
 from .frames import to_frame
 from .interactions import nonelastic, pp_elastic
-from .layout import C_STEPS, H_DI, H_NUCLEAR, P_E, P_MASS, P_U, P_V, P_W, P_X, P_Y, P_Z, SEG_DEPOSIT, T_NUCLEAR_LOCAL, V_INV_X0, V_RSP
+from .layout import (C_STEPS, H_DI, H_NUCLEAR, P_E, P_MASS, P_U, P_V, P_W, P_X, P_Y, P_Z, SEG_DEPOSIT, T_NUCLEAR_LOCAL,
+                     V_INV_X0, V_RSP)
 from .rng import exponential, normal, rng_start, uniform
 from .scoring import flush
 from .track import (MAX_STEP_RANGE_MM, MIN_STEP_RANGE_MM, STEP_RANGE_FRACTION, _EVENT, _LEFT, _MIN_RANGE_MM,

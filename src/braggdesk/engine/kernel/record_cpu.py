@@ -8,7 +8,8 @@ import numpy as np
 from numba import prange
 
 from .adapt import cached_jit
-from .layout import ACC_ROWS, ACC_SLOTS_CPU, MAX_SEGMENTS, N_COUNTERS, PARTICLE_FIELDS, SEGMENT_FIELDS, STACK_SIZE, TALLY_ROWS
+from .layout import (ACC_ROWS, ACC_SLOTS_CPU, MAX_SEGMENTS, N_COUNTERS, PARTICLE_FIELDS, SEGMENT_FIELDS, STACK_SIZE,
+                     TALLY_ROWS)
 from .record import record_history
 from .rng import RNG_STATE_SIZE
 from .scoring import reset_accumulator

@@ -2,8 +2,8 @@
 Med. Phys. 32, 1018; Yepes et al. 2010, Med. Phys. 37, 4417).
 
 A history samples its primary exactly as the full engine does (:func:`.source.sample_primary`), picks
-a stored track of the database energy nearest to its own (uniformly, from its own counter-based stream) and walks
-the track's records (:mod:`.tracklayout`) from the sampled position and direction:
+a stored track of the database energy nearest to its own (uniformly, from its own counter-based
+stream) and walks the track's records (:mod:`.tracklayout`) from the sampled position and direction:
 
 * **Lengths.** A leg of water-equivalent length s_w crosses the voxels in geometric pieces l with
   sum(l * RSP) = s_w: the proton loses in a medium over l what it loses in water over l * RSP, which is
@@ -12,8 +12,8 @@ the track's records (:mod:`.tracklayout`) from the sampled position and directio
   climbs to the Bragg peak, by the water range-energy table, E(r - s_before) - E(r - s_after), as the
   full engine shares all its steps; the last piece takes the remainder, so a leg deposits exactly its
   stored energy.  (Higher up, over one leg of at most half a step of 20 % of the residual range, the
-  stopping power changes by a few per cent, and a table look-up per voxel is what this mode saves.)  The LET weight of a piece is its deposit times the
-  water LET at the middle of the leg, stored with it.
+  stopping power changes by a few per cent, and a table look-up per voxel is what this mode saves.)
+  The LET weight of a piece is its deposit times the water LET at the middle of the leg, stored with it.
 * **Angles.** Highland integrated along the path gives theta0^2 = (13.6 MeV / p beta)^2 [F(T + dt) -
   F(T)], F(t) = t (1 + 0.038 ln t)^2, with t in radiation lengths.  At a given water-equivalent depth
   the proton's p beta is the same in any medium, and a water length s_w is s_w / RSP of medium, i.e.
@@ -30,8 +30,8 @@ the track's records (:mod:`.tracklayout`) from the sampled position and directio
   R(E), and makes up the difference R(E) - R(E_db) (energy spread, air, a layer between two grid
   energies): it first goes that much water range straight on (depositing E - E(R(E_db)) by the table),
   or, when it has less, skips that much of the stored track (a nuclear event in the skipped part
-  happened before the CT: its secondaries and local energy are not followed).  Between grid energies this is linear
-  interpolation in range, exact for the continuous slowing down.
+  happened before the CT: its secondaries and local energy are not followed).  Between grid energies
+  this is linear interpolation in range, exact for the continuous slowing down.
 * **Secondaries** follow from the same stack as recorded; a particle that leaves the grid takes its
   later secondaries with it.  Nuclear local deposits are scored where they happen (dose, no LET), as
   in the full engine not in air (density below LOCAL_DEPOSIT_MIN_DENSITY: the fragments would fly far),
@@ -59,12 +59,18 @@ from .layout import (C_MISSING_CT, C_SECONDARY_DEUTERONS, C_SECONDARY_PROTONS, C
                      V_DENSITY, V_INV_X0, V_RSP)
 from .rng import rng_start, uniform
 from .scoring import flush, quanta, score, score_local, set_row_offset
+
 from .source import sample_primary
 from .tracklayout import (ALIVE_FIELD, D_COUNT, D_FIRST, D_RANGE, E_DEPOSIT, F_KIND, L_DEPOSIT, L_LET, L_RANGE, L_STEP,
                           L_TX, L_TY, P_A, P_B, P_D, P_MASS_NUMBER, R_END, R_LOCAL, R_PUSH, R_TURN)
 from .water import energy_mev, highland_f, mid_step, range_mm
 
 _MIN_RANGE_MM = 1e-6
+# :func:`.scoring.score`, the same source, inlined into the walk (called once per voxel piece, its call with
+# four array arguments is a good part of a piece's cost); the full engine's scoring is left as it is
+score_inline = kernel_leaf(getattr(score, "py_func", score))  # (a plain function with the JIT off)
+# :func:`.water.energy_mev` likewise (per piece near the end of range)
+energy_inline = kernel_leaf(getattr(energy_mev, "py_func", energy_mev))
 _LET_QUANTA = 1e6
 TABLE_SHARE_RANGE_MM = 20.0  # legs ending closer than this to the end of their range share their deposit by the table
 
@@ -163,7 +169,7 @@ def walk_leg(header, tables, voxels, acc, tally, rows, counters, x, y, z, u, v, 
                 table, span, e_prev = table_share(header, tables, r_a, r_b, mass, s_from)
                 table_wanted = False
             if table:
-                e_next = energy_mev(header, tables, max(r_a - s / mass, _MIN_RANGE_MM))
+                e_next = energy_inline(header, tables, max(r_a - s / mass, _MIN_RANGE_MM))
                 de = deposit * (e_prev - e_next) / span
                 e_prev = e_next
             else:
@@ -174,12 +180,12 @@ def walk_leg(header, tables, voxels, acc, tally, rows, counters, x, y, z, u, v, 
         y += length * v
         z += length * w
         if de > 0.0:
-            score(acc, tally, rows, counters, voxel, quanta(de), int(de * let_quanta + 0.5))
+            score_inline(acc, tally, rows, counters, voxel, quanta(de), int(de * let_quanta + 0.5))
         if last:
             return x, y, z, t, True
 
 
-@kernel_function
+@kernel_leaf
 def step_radiation_lengths(header, voxels, x, y, z, t_leg, s_leg, s_step):
     """Radiation lengths of a step of water length ``s_step`` in the medium, extrapolated from its first
     leg (``s_leg`` of water, ``t_leg`` radiation lengths) as the full engine extrapolates its hinge; a leg
@@ -227,8 +233,9 @@ def retrace_track(header, tables, voxels, db_records, first, last, stack, acc, t
             t_leg = 0.0
             if s_from < s_leg:
                 x, y, z, t_leg, alive = walk_leg(header, tables, voxels, acc, tally, rows, counters, x, y, z, u, v,
-                                                 w, np.float64(db_records[k, L_RANGE]), mass, np.float64(db_records[k, L_LET]),
-                                                 s_leg, s_from, np.float64(db_records[k, L_DEPOSIT]))
+                                                 w, np.float64(db_records[k, L_RANGE]), mass,
+                                                 np.float64(db_records[k, L_LET]), s_leg, s_from,
+                                                 np.float64(db_records[k, L_DEPOSIT]))
             s_walked = s_leg - s_from
             s_step = np.float64(db_records[k, L_STEP])
             if alive and s_step > 0.0:  # the hinge: Highland's F increment over the step, in the medium

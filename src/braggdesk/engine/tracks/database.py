@@ -8,12 +8,13 @@ kernel's table), ``digest``, ``format_version``,
 ``seconds`` (the recording time) and ``checksum`` (SHA-256 of records and offsets).  float32 keeps
 lengths to 0.1 um and angles to 1e-7 relative, far below a voxel, at 24 bytes per leg.
 
-Versioning: the folder is ``<cache>/tracks/water-<digest>`` (``BRAGGDESK_TRACKS_DIR`` overrides ``<cache>/tracks``), the digest a SHA-256 of the kernel sources
-the recording runs (every transport file and the recorder), the packed water tables (energy, range,
-LET, straggling, scattering, nuclear cross sections and emission data) and the file format.  Any change
-of the physics gives a new folder, so a stale database is never found, let alone used; a file whose own
-digest or checksum does not match is refused with a message that says so (:class:`TrackDatabaseError`)
-and :func:`braggdesk.engine.tracks.build.ensure_tracks` records it again.
+Versioning: the folder is ``<cache>/tracks/water-<digest>`` (``BRAGGDESK_TRACKS_DIR`` overrides
+``<cache>/tracks``), the digest a SHA-256 of the kernel sources the recording runs (every transport file
+and the recorder), the packed water tables (energy, range, LET, straggling, scattering, nuclear cross
+sections and emission data) and the file format.  Any change of the physics gives a new folder, so a
+stale database is never found, let alone used; a file whose own digest or checksum does not match is
+refused with a message that says so (:class:`TrackDatabaseError`) and
+:func:`braggdesk.engine.tracks.build.ensure_tracks` records it again.
 """
 
 from __future__ import annotations
@@ -118,7 +119,8 @@ def save(tracks: TrackSet, path: Path) -> Path:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as fh:
         np.savez(fh, records=tracks.records, offsets=tracks.offsets, energy_mev=np.float64(tracks.energy_mev),
-                 range_mm=np.float64(tracks.range_mm), digest=np.str_(tracks.digest), format_version=np.int64(FORMAT_VERSION),
+                 range_mm=np.float64(tracks.range_mm), digest=np.str_(tracks.digest),
+                 format_version=np.int64(FORMAT_VERSION),
                  seconds=np.float64(tracks.seconds), checksum=np.str_(_checksum(tracks.records, tracks.offsets)))
     os.replace(tmp, path)
     return path
@@ -129,8 +131,8 @@ def load(path: Path, digest: str | None = None) -> TrackSet:
     digest = digest or physics_digest()
     try:
         with np.load(path, allow_pickle=False) as data:
-            fields = {k: data[k] for k in ("records", "offsets", "energy_mev", "range_mm", "digest", "format_version", "seconds",
-                                           "checksum")}
+            fields = {k: data[k] for k in ("records", "offsets", "energy_mev", "range_mm", "digest", "format_version",
+                                           "seconds", "checksum")}
     except FileNotFoundError:
         raise TrackDatabaseError(f"{path}: no such track database file") from None
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:

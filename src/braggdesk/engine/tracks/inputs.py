@@ -87,6 +87,7 @@ def pack_tracks(sets: list[TrackSet], table: SpotTable | None = None) -> TrackIn
         for e in entry_energies_mev(table):
             gap = np.abs(energies[:, D_RANGE] - _range_mm(e)).min()
             if gap > MAX_RANGE_MISMATCH_MM:
+                have = ", ".join(f"{x:.2f}" for x in energies[:, D_ENERGY])
                 raise PlanError(f"the track database has no energy within {MAX_RANGE_MISMATCH_MM} mm of range of a "
-                                f"spot's {e:.2f} MeV (it has {', '.join(f'{x:.2f}' for x in energies[:, D_ENERGY])} MeV)")
+                                f"spot's {e:.2f} MeV (it has {have} MeV)")
     return TrackInputs(np.concatenate(records).astype(np.float32), np.concatenate(offsets).astype(np.int64), energies)
