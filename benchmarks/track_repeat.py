@@ -56,7 +56,7 @@ def run(python: str, case_dir: Path, ct: str, plan: str, scanner: str, primaries
 
 def r80_mm(path: Path) -> float:
     """R80 of the depth dose integrated over the two lateral axes; depth is the axis along which the
-    dose extends farthest."""
+    dose extends farthest, the beam going the way the dose falls off to nothing after its peak."""
     from braggdesk.io.rtdose import read_rtdose
 
     dose = read_rtdose(path)
@@ -66,9 +66,10 @@ def r80_mm(path: Path) -> float:
               for ax in range(3)}
     ax = max(extent, key=extent.get)
     dd = d.sum(axis=tuple(a for a in range(3) if a != ax))
-    if dd[: dd.size // 4].sum() < dd[-dd.size // 4:].sum():  # the beam goes towards lower indices
-        dd = dd[::-1]
     imax = int(np.argmax(dd))
+    if dd[imax:].min() > 0.1 * dd[imax]:  # no distal fall-off after the peak this way: the beam goes the other way
+        dd = dd[::-1]
+        imax = int(np.argmax(dd))
     d80 = 0.8 * dd[imax]
     j = imax + int(np.argmax(dd[imax:] < d80))
     x = (np.arange(dd.size) + 0.5) * spacing[ax]
