@@ -175,3 +175,20 @@ def test_the_engine_choice_travels_with_the_job_to_remote_runners():
     job.settings = dataclasses.replace(job.settings, engine="track-repeat", tracks_per_energy=123)
     back = decode_job(read_message(stream_reader(io.BytesIO(encode_job(job)))))
     assert back.settings.engine == "track-repeat" and back.settings.tracks_per_energy == 123
+
+
+def test_databases_of_old_physics_are_removed_when_unused_for_two_weeks(tmp_path):
+    import os
+    import time
+
+    from braggdesk.engine.tracks.database import database_folder, database_root
+
+    old = database_root() / "water-0000000000000000"
+    recent = database_root() / "water-1111111111111111"
+    for folder in (old, recent):
+        folder.mkdir(parents=True)
+        (folder / "p0100.00MeV-10.npz").write_bytes(b"x")
+    os.utime(old, (time.time() - 15 * 86400,) * 2)
+    os.utime(recent, (time.time() - 3 * 86400,) * 2)
+    ensure_tracks([60.0], 10, threads=2)
+    assert not old.exists() and recent.exists() and database_folder().exists()

@@ -15,7 +15,8 @@ import numpy as np
 
 from ..kernel.tracklayout import RECORD_FIELDS
 from ..kernel.water import range_mm
-from .database import TrackDatabaseError, TrackSet, load, physics_digest, recording_medium, save, track_file
+from .database import (TrackDatabaseError, TrackSet, load, physics_digest, recording_medium, remove_stale_folders,
+                       save, track_file)
 
 DEFAULT_TRACKS_PER_ENERGY = 10_000
 DATABASE_SEED = 2010  # the year of Yepes et al.; fixed, so a database is reproducible
@@ -105,4 +106,8 @@ def ensure_tracks(energies_mev: Iterable[float], n_tracks: int = DEFAULT_TRACKS_
         notes.append(f"track database {energy:.2f} MeV: {n_tracks} tracks recorded in {tracks.seconds:.1f} s "
                      f"({tracks.nbytes / 1e6:.1f} MB; {reason})")
         sets.append(tracks)
+    try:
+        remove_stale_folders()
+    except OSError:  # a read-only cache: nothing to tidy
+        pass
     return sets, notes

@@ -14,7 +14,8 @@ and the recorder), the packed water tables (energy, range, LET, straggling, scat
 sections and emission data) and the file format.  Any change of the physics gives a new folder, so a
 stale database is never found, let alone used; a file whose own digest or checksum does not match is
 refused with a message that says so (:class:`TrackDatabaseError`) and
-:func:`braggdesk.engine.tracks.build.ensure_tracks` records it again.
+:func:`braggdesk.engine.tracks.build.ensure_tracks` records it again.  Folders of other physics unused for
+two weeks are removed (:func:`remove_stale_folders`), as old kernels are.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import shutil
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import BraggdeskError
-from ..kernel.cache import cache_root
+from ..kernel.cache import STALE_DAYS, cache_root
 from ..kernel.tracklayout import RECORD_FIELDS
 
 FORMAT_VERSION = 1
@@ -101,6 +104,26 @@ def database_root() -> Path:
 
 def database_folder() -> Path:
     return database_root() / f"water-{physics_digest()}"
+
+
+def remove_stale_folders(now: float | None = None) -> list[Path]:
+    """Mark the current database folder as in use and remove other physics' folders unused for
+    STALE_DAYS, as the kernel cache does (not at once: two installed versions of braggdesk may share
+    the cache and must not keep deleting each other's database).  Returns what was removed."""
+    now = time.time() if now is None else now
+    current = database_folder()
+    removed = []
+    if current.is_dir():
+        os.utime(current, (now, now))
+    for old in database_root().glob("water-*"):
+        try:
+            stale = old != current and old.is_dir() and now - old.stat().st_mtime > STALE_DAYS * 86400
+        except OSError:
+            continue
+        if stale:
+            shutil.rmtree(old, ignore_errors=True)
+            removed.append(old)
+    return removed
 
 
 def track_file(energy_mev: float, n_tracks: int, folder: Path | None = None) -> Path:
