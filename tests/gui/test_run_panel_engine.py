@@ -22,3 +22,21 @@ def test_the_engine_chosen_in_the_run_panel_is_the_jobs(qtbot):
     assert panel.engine_box.currentData() == "full"
     panel.set_running(True)
     assert not panel.engine_box.isEnabled()
+
+
+def test_a_first_track_repeating_run_records_its_database_with_progress(make_window, qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("BRAGGDESK_TRACKS_DIR", str(tmp_path / "tracks"))
+    w = make_window()
+    w.open_demo(4.0)
+    assert w.wait_for_background()
+    seen = []
+    w.tracksProgress.connect(lambda e, done, total: seen.append((e, done, total, w.run_panel.status.text())))
+    settings = SimulationSettings(primaries=4_000, batches=2, seed=3, engine="track-repeat", tracks_per_energy=100)
+    with qtbot.waitSignal(w.runFinished, timeout=120_000) as done:
+        assert w.start_run(settings)
+    w.wait_for_background()
+    entry = done.args[0]
+    assert entry is not None and entry.result.primaries == 4_000 and entry.dose_gy.max() > 0
+    assert seen and all(total == 100 for _, _, total, _ in seen)
+    assert "recording proton tracks" in seen[-1][3]
+    assert any((tmp_path / "tracks").glob("water-*/*.npz"))

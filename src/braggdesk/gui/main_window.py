@@ -61,6 +61,7 @@ class RunAnalysis:
 
 class MainWindow(QtWidgets.QMainWindow):
     runFinished = QtCore.Signal(object)  # the final DoseEntry, or None
+    tracksProgress = QtCore.Signal(float, int, int)  # track database recording before a run: energy, done, total
 
     def __init__(self, settings: QtCore.QSettings | None = None, parent=None):
         super().__init__(parent)
@@ -127,6 +128,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tree.doseSelected.connect(self.select_dose)
         self.display_panel.changed.connect(self.apply_display)
         self.run_panel.startRequested.connect(self.start_run)
+        self.tracksProgress.connect(self.run_panel.show_tracks_progress)
         self.run_panel.cancelRequested.connect(self.cancel_run)
         self.controller.started.connect(self._on_started)
         self.engine_warm_up = EngineWarmUp(self)
@@ -524,6 +526,8 @@ class MainWindow(QtWidgets.QMainWindow):
             choice = runner_choice(runner_key)
             if choice.build_in_worker:
                 source = lambda: choice.make(job, target, None)  # noqa: E731 -- called in the worker thread
+                if getattr(job.settings, "engine", "full") == "track-repeat":
+                    source = self._with_track_database(job, source)
             else:
                 source = choice.make(job, target, self.qsettings)
         except (BraggdeskError, ValueError) as exc:
@@ -553,6 +557,18 @@ class MainWindow(QtWidgets.QMainWindow):
         self.controller.min_interval_s = max(MIN_UPDATE_INTERVAL_S, UPDATE_SECONDS_PER_VOXEL * job.ct.hu.size)
         self.controller.start(source, post)
         return True
+
+    def _with_track_database(self, job, make_runner):
+        """The runner source, preceded in the worker thread by recording the track database's energies the
+        job needs for the first time, its progress in the run panel (a remote node records its own)."""
+
+        def source():
+            from ..engine.tracks.prepare import ensure_job_tracks
+
+            ensure_job_tracks(job, progress=self.tracksProgress.emit)
+            return make_runner()
+
+        return source
 
     def live_3d_interval(self) -> float:
         """Seconds between live 3D dose surfaces in the next run (math.inf: at its end only)."""

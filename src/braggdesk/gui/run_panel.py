@@ -181,6 +181,12 @@ class RunPanel(QtWidgets.QWidget):
             self.bar.setValue(0)
             self.status.setText("starting ...")
 
+    def show_tracks_progress(self, energy_mev: float, done: int, total: int) -> None:
+        """The track-repeating engine's database being recorded before the run (first use of an energy)."""
+        self.bar.setValue(int(1000 * done / max(total, 1)))
+        self.status.setText(f"recording proton tracks in water for the track-repeating engine (first use of "
+                            f"{energy_mev:.2f} MeV): {done:,} of {total:,}")
+
     def show_progress(self, progress: Progress) -> None:
         self.bar.setValue(int(1000 * progress.fraction_done))
         eta = "?" if not math.isfinite(progress.eta_s) else f"{progress.eta_s:.0f} s"

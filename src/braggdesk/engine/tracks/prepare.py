@@ -8,10 +8,22 @@ from ...model import Job
 from ..device import Device
 from ..packing import KernelInputs
 from ..source import SpotTable
-from .build import DEFAULT_TRACKS_PER_ENERGY, ensure_tracks
+from ..geometry import GridFrame
+from ..source import build_spot_table
+from .build import DEFAULT_TRACKS_PER_ENERGY, Progress, ensure_tracks
 from .database import physics_digest
 from .executor import make_track_executor
 from .inputs import needed_energies_mev, pack_tracks
+
+
+def ensure_job_tracks(job: Job, progress: Progress | None = None) -> list[str]:
+    """Record (or find) the database energies a job needs, with progress, before its run starts: what the
+    workstation does on a first use, so that the run panel can show the recording."""
+    table = build_spot_table(job.plan, job.beam_model, GridFrame.of(job.ct), job.ct.patient_position or "HFS")
+    n_tracks = getattr(job.settings, "tracks_per_energy", None) or DEFAULT_TRACKS_PER_ENERGY
+    _, notes = ensure_tracks(needed_energies_mev(table), n_tracks, threads=getattr(job.settings, "threads", None),
+                             progress=progress)
+    return notes
 
 
 def track_executor(job: Job, inputs: KernelInputs, table: SpotTable, device: Device, notes: list[str]):
