@@ -6,7 +6,7 @@ by step instead of scored (the generation half of track repeating; Li et al. 200
 same :func:`.track.trace`, Bohr straggling, Highland random-hinge scattering, nonelastic and p-p
 elastic events of :mod:`.interactions`) run in one unbounded water voxel, with each leg of each step
 written as a record (:mod:`.tracklayout`): its water-equivalent length, the energy the step deposits
-on it after straggling, the residual range at its start, the LET at its middle and the hinge deflection after it (as
+on it after straggling, the residual range at its start, its LET weight and the hinge deflection after it (as
 (13.6 MeV / p beta) x the two normal deviates: the angle divided by the square root of Highland's F
 increment over the step in water, which the re-tracer replaces by the medium's, :mod:`.retrace`).  Energy
 that a nuclear event leaves on the spot is read back from the voxel's nuclear-local tally; secondaries
@@ -50,9 +50,14 @@ def put(out, n, a0, a1, a2, a3, a4, a5, a6):
 
 @kernel_function
 def leg_let(header, tables, r, r_used):
-    """Water LET [keV/um] at the middle of a leg that starts at residual range r and uses r_used of it."""
-    _, let, _, _, _ = mid_step(header, tables, max(r - 0.5 * r_used, _MIN_RANGE_MM))
-    return let
+    """The LET weight [keV/um] of a leg that starts at residual range r and uses r_used of it, as the full
+    engine weighs a segment (:func:`.track.trace`): the mean of the water LET at its two ends, the end's
+    taken as the start's when the leg stops."""
+    _, let_a, _, _, _ = mid_step(header, tables, max(r, _MIN_RANGE_MM))
+    if r - r_used <= _MIN_RANGE_MM:
+        return let_a
+    _, let_b, _, _, _ = mid_step(header, tables, r - r_used)
+    return 0.5 * (let_a + let_b)
 
 
 @kernel_function

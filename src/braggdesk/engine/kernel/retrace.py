@@ -13,7 +13,8 @@ stream) and walks the track's records (:mod:`.tracklayout`) from the sampled pos
   full engine shares all its steps; the last piece takes the remainder, so a leg deposits exactly its
   stored energy.  (Higher up, over one leg of at most half a step of 20 % of the residual range, the
   stopping power changes by a few per cent, and a table look-up per voxel is what this mode saves.)
-  The LET weight of a piece is its deposit times the water LET at the middle of the leg, stored with it.
+  The LET weight of a piece is its deposit times the full engine's segment LET: the mean of the water
+  LET at its two ends (the leg's, stored with it, or the piece's where the table shares the deposit).
 * **Angles.** Highland integrated along the path gives theta0^2 = (13.6 MeV / p beta)^2 [F(T + dt) -
   F(T)], F(t) = t (1 + 0.038 ln t)^2, with t in radiation lengths.  At a given water-equivalent depth
   the proton's p beta is the same in any medium, and a water length s_w is s_w / RSP of medium, i.e.
@@ -56,21 +57,20 @@ from .interactions import LOCAL_DEPOSIT_MIN_DENSITY
 from .grid import face_distance, inverse, voxel_index
 from .layout import (C_MISSING_CT, C_SECONDARY_DEUTERONS, C_SECONDARY_PROTONS, C_STACK_FULL, C_STEPS, H_DI, H_DJ,
                      H_DK, H_NI, H_NJ, H_NK, H_SCORE_LET, P_MASS, P_U, P_V, P_W, P_X, P_Y, P_Z,
-                     V_DENSITY, V_INV_X0, V_RSP)
+                     H_WATER, V_DENSITY, V_INV_X0, V_RSP, W_LET, WATER_ROWS)
 from .rng import rng_start, uniform
 from .scoring import flush, quanta, score, score_local, set_row_offset
 
 from .source import sample_primary
 from .tracklayout import (ALIVE_FIELD, D_COUNT, D_FIRST, D_RANGE, E_DEPOSIT, F_KIND, L_DEPOSIT, L_LET, L_RANGE, L_STEP,
                           L_TX, L_TY, P_A, P_B, P_D, P_MASS_NUMBER, R_END, R_LOCAL, R_PUSH, R_TURN)
-from .water import energy_mev, highland_f, mid_step, range_mm
+from .lookup import lerp, table_offset
+from .water import energy_at, energy_mev, highland_f, mid_step, range_mm, range_node
 
 _MIN_RANGE_MM = 1e-6
 # :func:`.scoring.score`, the same source, inlined into the walk (called once per voxel piece, its call with
 # four array arguments is a good part of a piece's cost); the full engine's scoring is left as it is
 score_inline = kernel_leaf(getattr(score, "py_func", score))  # (a plain function with the JIT off)
-# :func:`.water.energy_mev` likewise (per piece near the end of range)
-energy_inline = kernel_leaf(getattr(energy_mev, "py_func", energy_mev))
 _LET_QUANTA = 1e6
 TABLE_SHARE_RANGE_MM = 20.0  # legs ending closer than this to the end of their range share their deposit by the table
 
@@ -102,10 +102,12 @@ def energy_at_range(header, tables, r):
 
 @kernel_function
 def table_share(header, tables, r_a, r_b, mass, s_from):
-    """(share by the table, E(r_a) - E(r_b), E at the walk's start) of a leg from residual range r_a to r_b."""
+    """(share by the table, E(r_a) - E(r_b), E and LET at the walk's start) of a leg from residual range r_a
+    to r_b."""
     span = energy_mev(header, tables, r_a) - energy_at_range(header, tables, r_b)
-    e_from = energy_mev(header, tables, max(r_a - s_from / mass, _MIN_RANGE_MM))
-    return span > 1e-9, span, e_from
+    i, w = range_node(header, max(r_a - s_from / mass, _MIN_RANGE_MM))
+    return (span > 1e-9, span, energy_at(header, tables, i, w),
+            lerp(tables, table_offset(header, H_WATER), i, w, WATER_ROWS, W_LET))
 
 
 @kernel_leaf
@@ -128,7 +130,10 @@ def walk_leg(header, tables, voxels, acc, tally, rows, counters, x, y, z, u, v, 
     inv_u = inverse(u)
     inv_v = inverse(v)
     inv_w = inverse(w)
-    let_quanta = let * _LET_QUANTA if header[H_SCORE_LET] != 0.0 else 0.0
+    let_scale = _LET_QUANTA if header[H_SCORE_LET] != 0.0 else 0.0
+    let_quanta = let * let_scale
+    piece_let_quanta = let_quanta  # the leg's stored LET weight; pieces shared by the table take the table's
+    let_prev = 0.0
     per_mm = deposit / s_w
     walked = deposit - s_from * per_mm
     r_b = r_a - s_w / mass
@@ -139,7 +144,7 @@ def walk_leg(header, tables, voxels, acc, tally, rows, counters, x, y, z, u, v, 
     span = 0.0
     e_prev = 0.0
     if table_wanted and s_from > 0.0:
-        table, span, e_prev = table_share(header, tables, r_a, r_b, mass, s_from)
+        table, span, e_prev, let_prev = table_share(header, tables, r_a, r_b, mass, s_from)
         table_wanted = False
         if table:
             walked = deposit * (e_prev - energy_at_range(header, tables, r_b)) / span
@@ -162,16 +167,26 @@ def walk_leg(header, tables, voxels, acc, tally, rows, counters, x, y, z, u, v, 
             length = (s_w - s) / rsp
             de = walked - done
             s = s_w
+            if table:  # the mean LET of the piece's ends; at a stop, its start's (as the full engine weighs)
+                let_end = let_prev
+                if r_b > _MIN_RANGE_MM:
+                    i_n, w_n = range_node(header, r_b)
+                    let_end = lerp(tables, table_offset(header, H_WATER), i_n, w_n, WATER_ROWS, W_LET)
+                piece_let_quanta = 0.5 * (let_prev + let_end) * let_scale
         else:
             water_mm = length * rsp
             s += water_mm
             if table_wanted:
-                table, span, e_prev = table_share(header, tables, r_a, r_b, mass, s_from)
+                table, span, e_prev, let_prev = table_share(header, tables, r_a, r_b, mass, s_from)
                 table_wanted = False
             if table:
-                e_next = energy_inline(header, tables, max(r_a - s / mass, _MIN_RANGE_MM))
+                i_n, w_n = range_node(header, max(r_a - s / mass, _MIN_RANGE_MM))
+                e_next = energy_at(header, tables, i_n, w_n)
+                let_next = lerp(tables, table_offset(header, H_WATER), i_n, w_n, WATER_ROWS, W_LET)
                 de = deposit * (e_prev - e_next) / span
                 e_prev = e_next
+                piece_let_quanta = 0.5 * (let_prev + let_next) * let_scale
+                let_prev = let_next
             else:
                 de = water_mm * per_mm
         done += de
@@ -180,7 +195,7 @@ def walk_leg(header, tables, voxels, acc, tally, rows, counters, x, y, z, u, v, 
         y += length * v
         z += length * w
         if de > 0.0:
-            score_inline(acc, tally, rows, counters, voxel, quanta(de), int(de * let_quanta + 0.5))
+            score_inline(acc, tally, rows, counters, voxel, quanta(de), int(de * piece_let_quanta + 0.5))
         if last:
             return x, y, z, t, True
 

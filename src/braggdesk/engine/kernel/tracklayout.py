@@ -11,8 +11,8 @@ belongs to.
 Record kinds (field ``F_KIND``; a leg is any record whose first field is >= 0, its water length):
 
 * leg: (water-equivalent length s_w [mm], energy deposited [MeV], the residual proton range at its
-  start [mm], the water LET at its middle [keV/um] (the weight of its deposits in the dose-averaged
-  LET), the hinge deflection after it as projected angles per square root of Highland's F increment
+  start [mm], the weight of its deposits in the dose-averaged LET [keV/um] (the mean water LET of its
+  two ends, :func:`.record.leg_let`), the hinge deflection after it as projected angles per square root of Highland's F increment
   tx, ty [rad] (:mod:`.record`), the water length of the whole step whose hinge this is [mm]; 0 for a
   leg without a deflection);
 * ``R_LOCAL``: energy left on the spot by a nuclear event (heavy fragments, sub-MeV secondaries);
