@@ -53,27 +53,27 @@ import numpy as np
 from .adapt import kernel_function, kernel_leaf
 from .directions import deflect
 from .frames import from_frame
-from .interactions import LOCAL_DEPOSIT_MIN_DENSITY
 from .grid import face_distance, inverse, voxel_index
+from .interactions import LOCAL_DEPOSIT_MIN_DENSITY
 from .layout import (C_MISSING_CT, C_SECONDARY_DEUTERONS, C_SECONDARY_PROTONS, C_STACK_FULL, C_STEPS, H_DI, H_DJ,
-                     H_DK, H_NI, H_NJ, H_NK, H_SCORE_LET, P_MASS, P_U, P_V, P_W, P_X, P_Y, P_Z,
-                     H_WATER, V_DENSITY, V_INV_X0, V_RSP, W_LET, WATER_ROWS)
+                     H_DK, H_NI, H_NJ, H_NK, H_SCORE_LET, H_WATER, P_MASS, P_U, P_V, P_W, P_X, P_Y, P_Z, V_DENSITY,
+                     V_INV_X0, V_RSP, W_LET, WATER_ROWS)
+from .lookup import lerp, table_offset
 from .rng import rng_start, uniform
 from .scoring import flush, quanta, score, score_local, set_row_offset
-
 from .source import sample_primary
 from .tracklayout import (ALIVE_FIELD, D_COUNT, D_FIRST, D_RANGE, E_DEPOSIT, F_KIND, L_DEPOSIT, L_LET, L_RANGE, L_STEP,
                           L_TX, L_TY, P_A, P_B, P_D, P_MASS_NUMBER, R_END, R_LOCAL, R_PUSH, R_TURN)
-from .lookup import lerp, table_offset
 from .water import energy_at, energy_mev, highland_f, mid_step, range_mm, range_node
 
 _MIN_RANGE_MM = 1e-6
-# :func:`.scoring.score`, the same source, inlined into the walk (called once per voxel piece, its call with
-# four array arguments is a good part of a piece's cost); the full engine's scoring is left as it is
-score_inline = kernel_leaf(getattr(score, "py_func", score))  # (a plain function with the JIT off)
-_LET_QUANTA = 1e6
+_LET_QUANTA = 1e6  # model.snapshot.LET_QUANTUM = 1e-6 MeV keV/um
 TABLE_SHARE_RANGE_MM = 20.0  # legs ending closer than this to the end of their range share their deposit by the table
 
+# :func:`.scoring.score`, the same source, inlined into the walk (called once per voxel piece, its call with
+# four array arguments is a good part of a piece's cost); the full engine's scoring is left as it is.  (With
+# the JIT off, as in the CUDA simulator test, ``score`` is a plain function.)
+score_inline = kernel_leaf(getattr(score, "py_func", score))
 
 # Values read from the float32 arrays (voxels, records) are made float64 with np.float64() before any
 # arithmetic, so that every target rounds alike: compiled, Numba keeps float32 / float32 in float32 (and
@@ -113,14 +113,14 @@ def table_share(header, tables, r_a, r_b, mass, s_from):
 @kernel_leaf
 def walk_leg(header, tables, voxels, acc, tally, rows, counters, x, y, z, u, v, w, r_a, mass, let, s_w, s_from,
              deposit):
-    """(Inlined into its two callers: the call of a function with seven array arguments costs more than a
-    short leg's walk.)  Walk a leg of water-equivalent length ``s_w`` [mm] (its first ``s_from`` skipped) straight along
+    """Walk a leg of water-equivalent length ``s_w`` [mm] (its first ``s_from`` skipped) straight along
     (u, v, w), scoring its share of ``deposit`` [MeV] in each voxel crossed (the last piece takes the
     remainder, so the leg leaves exactly its deposit), with LET weight deposit x ``let`` [keV/um].
     ``r_a``: residual proton range at the leg's start, ``mass``: mass number.  The share of a piece is
     its water length's, or, for a leg that ends within TABLE_SHARE_RANGE_MM of the end of its range
     (where the stopping power climbs to the Bragg peak), the water range-energy table's.
-    Returns (x, y, z, radiation lengths crossed, still in the grid)."""
+    Returns (x, y, z, radiation lengths crossed, still in the grid).  (Inlined into its two callers: the
+    call of a function with seven array arguments costs more than a short leg's walk.)"""
     ni = int(header[H_NI])
     nj = int(header[H_NJ])
     nk = int(header[H_NK])
