@@ -10,7 +10,14 @@ from pathlib import Path
 
 
 class BraggdeskError(Exception):
-    """Root of every error braggdesk raises on purpose."""
+    """Root of every error braggdesk raises on purpose.
+
+    ``exit_code`` is what the command exits with (see ``braggdesk --help``): 2 for
+    bad usage or input (the default: most errors are about what was given), 1 for
+    a failure of the machine, the network or the disk.
+    """
+
+    exit_code = 2
 
 
 class InputError(BraggdeskError):
@@ -27,7 +34,9 @@ class PlanError(BraggdeskError):
 
 
 class DeviceError(BraggdeskError):
-    """The requested compute device is not available."""
+    """The requested compute device is not available, or it failed."""
+
+    exit_code = 1
 
 
 class BraggdeskWarning(UserWarning):
@@ -41,8 +50,22 @@ class WireError(BraggdeskError):
 class RemoteError(BraggdeskError):
     """A remote node cannot be used, or it failed: the message names the host and the cause."""
 
+    exit_code = 1
+
     def __init__(self, host: str, problem: str, job_id: str = ""):
         self.host = host
         self.problem = problem
         self.job_id = job_id
         super().__init__(f"{host}: {problem}")
+
+
+class OutputError(BraggdeskError):
+    """A result could not be written where asked; the message says where it was kept instead, if anywhere."""
+
+    exit_code = 1
+
+    def __init__(self, path: str | Path, problem: str, kept_at: str | Path | None = None):
+        self.path = Path(path)
+        self.problem = problem
+        self.kept_at = None if kept_at is None else Path(kept_at)
+        super().__init__(f"{self.path}: {problem}")

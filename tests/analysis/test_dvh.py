@@ -199,3 +199,20 @@ def test_metrics_agree_with_dicompyler_core(tmp_path, monkeypatch):
             assert mine == pytest.approx(theirs.statistic(f"D{percent}").value, rel=0.01), (name, percent)
         assert v_dose(compute_dvh(grid.hu, _mask_from_contours(grid, contours), grid.voxel_volume_cm3), 40.0) == \
             pytest.approx(theirs.statistic("V40Gy").value / theirs.volume * 100, abs=1.0)
+
+
+def test_the_bin_width_follows_the_dose():
+    """A 0.08 Gy maximum used to get 0.01 Gy bins: an 8-step curve.  Now the curve has fine steps at any dose,
+    the bins are round numbers, and the metrics (from the voxels) do not change."""
+    from braggdesk.analysis.dvh import bin_width_for
+
+    rng = np.random.default_rng(3)
+    dose = rng.uniform(0.0, 0.08, size=(20, 20, 20))
+    frac = np.ones_like(dose)
+    dvh = compute_dvh(dose, frac, 0.001)
+    assert len(dvh.bin_edges_gy) - 1 >= 1000
+    assert np.count_nonzero(np.diff(dvh.cumulative_cm3)) > 500  # a smooth curve, not 8 steps
+    coarse = compute_dvh(dose, frac, 0.001, bin_gy=0.01)
+    assert dvh.dose_at_percent(50.0) == coarse.dose_at_percent(50.0)
+    assert bin_width_for(70.0) == 0.05 and bin_width_for(2.0) == 0.002 and bin_width_for(0.08) == 5e-5
+    assert bin_width_for(0.0) == 0.01 and bin_width_for(float("nan")) == 0.01

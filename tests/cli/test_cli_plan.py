@@ -105,8 +105,28 @@ def test_a_failure_after_the_optimiser_keeps_the_plan_and_the_matrix(patient, tm
 
     monkeypatch.setattr("braggdesk.cli.runners.make_runner", broken_runner)
     out = tmp_path / "plan"
-    assert _plan(patient, out) == 2
+    assert _plan(patient, out) == 1  # a device failure before any batch of the final dose: exit 1
     assert (out / "RP_plan.dcm").is_file() and (out / "RD_dij.dcm").is_file()
     assert (out / "dij.npz").is_file() and plan_command.EXIT_PARTIAL == 3
     err = capsys.readouterr().err
     assert "the dose-influence matrix is kept in" in err and "the GPU went away" in err
+
+
+def test_plan_with_a_worker_node_computes_the_matrix_and_the_final_dose_there(patient, tmp_path, capsys):
+    out = tmp_path / "plan"
+    assert _plan(patient, out, "--pipe") == 0  # a `braggdesk worker` process speaking the wire, as over SSH
+    err = capsys.readouterr().err
+    assert "dose-influence matrix: 300 histories per spot" in err and ", remote" in err
+    assert (out / "RD_plan.dcm").is_file() and (out / "RP_plan.dcm").is_file()
+
+
+def test_a_matrix_target_uncertainty_adds_passes_and_is_refused_for_a_node(patient, tmp_path, capsys):
+    out = tmp_path / "plan"
+    assert _plan(patient, out, "--dij-uncertainty", "0.08", "--max-iterations", "20") == 0
+    summary = json.loads((out / "goals.json").read_text())
+    dij = summary["dij"]
+    assert dij["histories_per_spot_first_pass"] == 300 and dij["histories_per_spot"] > 300  # passes add to every spot
+    assert dij["mean_spot_uncertainty"] <= 0.08
+    assert "pass 2" in capsys.readouterr().err
+    assert _plan(patient, tmp_path / "node", "--dij-uncertainty", "0.08", "--pipe") == 2
+    assert "not supported yet" in capsys.readouterr().err

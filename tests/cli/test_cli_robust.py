@@ -111,3 +111,34 @@ def test_a_local_cluster_runs_the_scenarios_at_once_with_the_same_doses(case, tm
     for k in ("min", "nominal", "max"):
         np.testing.assert_array_equal(read_rtdose(tmp_path / "here" / f"dose_{k}.dcm").hu,
                                       read_rtdose(tmp_path / "cluster" / f"dose_{k}.dcm").hu)
+
+
+def test_sampled_shifts_combined_with_range_errors(case, tmp_path):
+    from braggdesk.model.scenario import sampled_scenarios
+
+    folder, common = case
+    done = _robust(*common, "--sample", "2", "--shift-mm", "2", "--combined", "--primaries", "500", "--no-report",
+                   "--out", tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "out" / "robust.json").read_text())
+    expected = sampled_scenarios(2, 2.0, seed=5, range_percent=3.5, combined=True)  # --seed 5 draws the shifts
+    assert [s["name"] for s in summary["scenarios"]] == [s.name for s in expected]
+    assert [s["name"] for s in summary["scenarios"]] == [
+        "nominal", "sample1", "sample2", "range+3.5%", "range-3.5%", "sample1 range+3.5%", "sample1 range-3.5%",
+        "sample2 range+3.5%", "sample2 range-3.5%"]
+    by_name = {s["name"]: s for s in summary["scenarios"]}
+    assert by_name["sample2 range-3.5%"]["shift_mm"] == by_name["sample2"]["shift_mm"] != [0.0, 0.0, 0.0]
+    assert by_name["sample2 range-3.5%"]["range_scale"] == pytest.approx(0.965)
+    assert len({tuple(s["shift_mm"]) for s in summary["scenarios"]}) == 3  # nominal and two draws
+
+
+@pytest.mark.parametrize("extra, problem", [
+    (["--sample", "0"], "number of sampled shifts must be a whole number of 1 or more, got 0"),
+    (["--sample", "3", "--shift-mm", "0"], "sampled shifts need a standard deviation above 0 mm"),
+])
+def test_bad_sampling_is_one_line_and_exit_2(case, tmp_path, extra, problem):
+    folder, common = case
+    done = _robust(*common, *extra, "--primaries", "100", "--out", tmp_path / "out")
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and problem in lines[0]

@@ -68,8 +68,35 @@ def test_remote_run_gives_the_same_dose_bit_for_bit_as_local(sshd):
     assert np.array_equal(remote.total.energy_sq, local.total.energy_sq)
     assert np.array_equal(remote.total.let_numerator, local.total.let_numerator)
     assert remote.hello["protocol"] == PROTOCOL and "CPU" in remote.device and sshd.target.split("@")[1] in remote.device
-    status = json.loads((job_folder(sshd, job.job_id) / "status.json").read_text())
-    assert status["state"] == "done"
+    wait_for(lambda: not job_folder(sshd, job.job_id).exists())  # the client has it all: the node lets it go
+
+
+@pytest.fixture
+def old_client(monkeypatch):
+    """A client that never says 'received' (an older braggdesk): the node keeps its job folders."""
+    from braggdesk.compute.remote import StreamRunner
+
+    monkeypatch.setattr(StreamRunner, "_acknowledge", lambda self: None)
+
+
+def test_a_finished_job_stays_on_the_node_for_an_old_client_until_pruned(sshd, old_client, capsys):
+    from braggdesk.cli import main
+
+    job = small_job(batches=1, primaries=200)
+    drive(SshRunner(job, sshd.profile()))
+    folder = job_folder(sshd, job.job_id)
+    assert json.loads((folder / "status.json").read_text())["state"] == "done"
+    assert main(["worker", "--jobs-dir", str(sshd.jobs_dir), "--prune", "1"]) == 0
+    assert folder.exists()  # touched just now
+    old = time.time() - 3 * 86400
+    for path in [folder, *folder.rglob("*")]:
+        os.utime(path, (old, old))
+    from braggdesk.compute.jobfolder import JobFolder
+
+    wait_for(lambda: not JobFolder(sshd.jobs_dir, job.job_id).engine_alive())  # a running engine is never pruned
+    assert main(["worker", "--jobs-dir", str(sshd.jobs_dir), "--prune", "2"]) == 0
+    out = capsys.readouterr().out
+    assert not folder.exists() and "removed 1 job folder " in out, out
 
 
 def test_unknown_host_key_is_refused_naming_host_and_what_to_do(sshd):
@@ -127,8 +154,7 @@ def test_cancel_stops_the_node_within_a_batch(sshd):
     assert result.partial and 0 < result.primaries < 400_000
     # at most the batches already running on the node's threads finish after the cancel
     assert result.batches <= 1 + 2 * (os.cpu_count() or 1)
-    status = json.loads((job_folder(sshd, job.job_id) / "status.json").read_text())
-    assert status["state"] == "cancelled"
+    wait_for(lambda: not job_folder(sshd, job.job_id).exists())  # the partial result is the client's now
 
 
 def test_dropped_connection_is_re_attached_with_nothing_lost_or_counted_twice(sshd):
@@ -152,7 +178,7 @@ def test_without_reconnects_a_drop_names_the_job_and_attach_gets_all(sshd):
     assert np.array_equal(result.dose_gy, local_dose(**LONG))
 
 
-def test_attach_with_other_inputs_is_refused(sshd):
+def test_attach_with_other_inputs_is_refused(sshd, old_client):
     job = small_job(batches=1, primaries=200)
     drive(SshRunner(job, sshd.profile()))
     other = small_job(batches=1, primaries=200, seed=8)
@@ -181,7 +207,7 @@ def test_a_crashed_node_engine_is_reported_then_resumed(sshd):
     assert np.array_equal(result.dose_gy, local_dose(**LONG))
 
 
-def test_node_job_folders_are_owner_only(sshd):
+def test_node_job_folders_are_owner_only(sshd, old_client):
     job = small_job(batches=2, primaries=400)
     drive(SshRunner(job, sshd.profile()))
     folder = job_folder(sshd, job.job_id)
@@ -193,7 +219,7 @@ def test_node_job_folders_are_owner_only(sshd):
         == {}
 
 
-def test_a_node_job_folder_others_can_read_is_refused_not_used(sshd):
+def test_a_node_job_folder_others_can_read_is_refused_not_used(sshd, old_client):
     job = small_job(batches=1, primaries=200)
     drive(SshRunner(job, sshd.profile()))
     folder = job_folder(sshd, job.job_id)

@@ -1,6 +1,6 @@
 """Run in a subprocess by test_cuda_kernel.py and test_track_repeat_cuda.py: the CUDA kernels in Numba's
 CUDA simulator, or compiled to PTX without a GPU.  ``python cuda_checks.py simulate OUT.npz``,
-``python cuda_checks.py retrace OUT.npz``, ``python cuda_checks.py ptx OUT.txt`` or ``retrace_ptx``."""
+``executor OUT.npz``, ``retrace OUT.npz``, ``python cuda_checks.py ptx OUT.txt`` or ``retrace_ptx``."""
 
 from __future__ import annotations
 
@@ -91,8 +91,36 @@ def ptx(out: str, mode: str = "ptx") -> None:
         fh.write(text)
 
 
+def executor(out: str) -> None:
+    """The CUDA executor (device arrays, launches, spot-resolved blocks) in the simulator: a dose batch and a
+    dose-influence block, saved for comparison with the CPU executor's.  Needs the simulator's environment."""
+    from braggdesk.engine.device import select_device
+    from braggdesk.engine.executor import CudaExecutor
+    from braggdesk.engine.simulate import prepare
+
+    prepared = prepare(check_job(), select_device("cpu", 1))
+    cuda = CudaExecutor(prepared.inputs, prepared.device)
+    block = spot_block(prepared.inputs.n_voxels, prepared.inputs.spots.shape[0])
+    with warnings.catch_warnings(), np.errstate(over="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        dose = cuda.run(KEY, 32)
+        dij = cuda.run_spots(KEY, block)
+    np.savez(out, dose_voxels=dose.voxels, dose_rows=dose.rows, dij_slots=dij.slots, dij_rows=dij.rows,
+             dij_sums=dij.sums)
+
+
+def spot_block(n_voxels: int, n_spots: int):
+    """Every other voxel of interest, 8 histories of each of the first two spots."""
+    from braggdesk.engine.executor import SpotBlock
+
+    rows = np.full(n_voxels, -1, np.int64)
+    wanted = np.arange(0, n_voxels, 2)
+    rows[wanted] = np.arange(wanted.size)
+    return SpotBlock(0, min(n_spots, 2), 8, rows, wanted.size)
+
+
 if __name__ == "__main__":
     if sys.argv[1] in ("ptx", "retrace_ptx"):
         ptx(sys.argv[2], sys.argv[1])
     else:
-        {"simulate": simulate, "retrace": retrace}[sys.argv[1]](sys.argv[2])
+        {"simulate": simulate, "retrace": retrace, "executor": executor}[sys.argv[1]](sys.argv[2])

@@ -7,6 +7,7 @@ import numpy as np
 from numba import njit
 
 from braggdesk.engine.device import select_device
+from braggdesk.engine.executor import NO_ROWS
 from braggdesk.engine.kernel.interactions import nonelastic
 from braggdesk.engine.kernel.layout import (ACC_ROWS, ACC_SLOTS_CPU, MAX_SEGMENTS, N_COUNTERS, PARTICLE_FIELDS,
                                             SEGMENT_FIELDS, TALLY_ROWS)
@@ -33,9 +34,9 @@ def _events(header, tables, n, e0, key, rng, stack, acc, tally, counters, childr
     for k in range(n):
         rng_start(rng, key, 0, k)
         before = tally[3]  # voxel 0's nuclear-local sum
-        n_stack = nonelastic(header, tables, rng, stack, 0, acc, tally, counters, 0, 0, 1.0, True,
+        n_stack = nonelastic(header, tables, rng, stack, 0, acc, tally, NO_ROWS, counters, 0, 0, 1.0, True,
                              0.0, 0.0, 0.0, 0.0, 1.0, 0.0, e0)
-        flush(acc, tally)
+        flush(acc, tally, NO_ROWS)
         local[k] = (tally[3] - before) * 1e-6
         for j in range(n_stack):
             for f in range(stack.shape[1]):
@@ -59,10 +60,10 @@ def _tracks(header, tables, voxels, particles, key, rng, stack, acc, tally, coun
     for k in range(particles.shape[0]):
         rng_start(rng, key, 0, k)
         p = particles[k]
-        n_stack = transport(header, tables, voxels, rng, stack, 0, acc, tally, counters,
+        n_stack = transport(header, tables, voxels, rng, stack, 0, acc, tally, NO_ROWS, counters,
                             np.zeros((MAX_SEGMENTS, SEGMENT_FIELDS)), True,
                             p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7])
-        flush(acc, tally)
+        flush(acc, tally, NO_ROWS)
         if n_stack != 0:
             return -1
     return 0

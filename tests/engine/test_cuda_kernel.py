@@ -62,3 +62,22 @@ def test_the_cuda_kernel_compiles_to_ptx_for_an_h100(tmp_path):
     ptx = out.read_text()
     assert ".target sm_90" in ptx and ".entry" in ptx
     assert "atom.global.add.u64" in ptx or "red.global.add.u64" in ptx  # the integer tallies
+
+
+def test_the_cuda_executor_in_the_simulator_gives_the_cpu_executors_dose_and_dij_blocks(tmp_path):
+    from cuda_checks import spot_block
+
+    out = tmp_path / "executor.npz"
+    done = _run_check("executor", out, NUMBA_ENABLE_CUDASIM="1", NUMBA_DISABLE_JIT="1")
+    assert done.returncode == 0, done.stderr[-3000:]
+    sim = np.load(out)
+    prepared = prepare(check_job(), select_device("cpu", 1))
+    cpu = CpuExecutor(prepared.inputs, prepared.device)
+    dose = cpu.run(KEY, 32)
+    dij = cpu.run_spots(KEY, spot_block(prepared.inputs.n_voxels, prepared.inputs.spots.shape[0]))
+    assert dij.sums.shape[0] > 0
+    np.testing.assert_array_equal(sim["dose_voxels"], dose.voxels)
+    np.testing.assert_array_equal(sim["dose_rows"], dose.rows)
+    np.testing.assert_array_equal(sim["dij_slots"], dij.slots)
+    np.testing.assert_array_equal(sim["dij_rows"], dij.rows)
+    np.testing.assert_array_equal(sim["dij_sums"], dij.sums)

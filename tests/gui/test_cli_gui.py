@@ -34,4 +34,4 @@ def test_demo_run_and_screenshot(tmp_path):
 def test_a_bad_path_exits_2_with_the_message(tmp_path):
     done = _gui(str(tmp_path / "missing"), "--screenshot", str(tmp_path / "x.png"), tmp_path=tmp_path)
     assert done.returncode == 2
-    assert "missing: does not exist" in done.stderr
+    assert "missing: no such file or folder" in done.stderr  # the Workspace's words, as `info` says it

@@ -73,7 +73,7 @@ def test_cancel_keeps_the_partial_dose_and_it_exports(make_window, qtbot, tmp_pa
     assert 0 < entry.result.primaries < 2_000_000
     assert w.session.dose is entry and float(entry.dose_gy.max()) > 0
     assert "PARTIAL" in w.run_panel.status.text()
-    path = w.export_rtdose(tmp_path / "RD_partial.dcm")
+    path = w.exporter.rtdose(tmp_path / "RD_partial.dcm")  # File > Export > Dose as RTDOSE (gui/exporting.py)
     back = read_rtdose(path)
     assert back.shape == w.session.ct.shape
     assert np.allclose(back.hu, entry.dose_gy, rtol=1e-3, atol=1e-4 * float(entry.dose_gy.max()))

@@ -67,7 +67,7 @@ def _dose(tmp_path: Path, edit: Callable[[pydicom.Dataset], None] | None = None)
 def ct_truncated_slice(tmp):
     paths = _ct(tmp / "ct")
     paths[2].write_bytes(paths[2].read_bytes()[:-50])
-    return lambda: read_ct_series(tmp / "ct"), paths[2].name, "cannot decode the CT pixel data"
+    return lambda: read_ct_series(tmp / "ct"), paths[2].name, "Pixel Data (7FE0,0010)"  # found cut short before decoding now
 
 
 def ct_header_cut(tmp):
@@ -143,8 +143,8 @@ def plan_not_dicom(tmp):
 
 def plan_truncated(tmp):
     path = tmp / "RN.dcm"
-    path.write_bytes(QA.read_bytes()[:5000])  # pydicom reads the first beam and stops without a word
-    return lambda: read_rt_ion_plan(path), path.name, "delivers beam number(s) 2, 3, 4, which the IonBeamSequence"
+    path.write_bytes(QA.read_bytes()[:5000])  # pydicom reads the first beam and stops without a word; we see the cut
+    return lambda: read_rt_ion_plan(path), path.name, "IonBeamSequence (300A,03A2) declares 15958 bytes but the file ends"
 
 
 def plan_header_only(tmp):
@@ -174,7 +174,8 @@ def plan_nan_weight(tmp):
         weights[7] = float("nan")
         cp.ScanSpotMetersetWeights = weights
     path = _plan(tmp, edit)
-    return lambda: read_rt_ion_plan(path), path.name, "beam 'Field_3', control point 0: negative or non-finite"
+    # the tag and the value are named where they are read
+    return lambda: read_rt_ion_plan(path), path.name, "beam 'Field_3', control point 0: ScanSpotMetersetWeights (300A,0396)"
 
 
 def plan_negative_weight(tmp):
@@ -232,7 +233,7 @@ def dose_offsets_do_not_match_frames(tmp):
 
 def dose_pixels_cut(tmp):
     path = _dose(tmp, lambda ds: setattr(ds, "PixelData", ds.PixelData[:100]))
-    return lambda: read_rtdose(path), path.name, "cannot decode the RT Dose pixel data"
+    return lambda: read_rtdose(path), path.name, "the header and the pixels disagree"  # checked before decoding now
 
 
 def dose_is_a_ct(tmp):
@@ -281,7 +282,7 @@ def test_inventory_lists_broken_files_instead_of_stopping(tmp_path):
     assert len(inventory.ct_series) == 1 and inventory.ct_series[0].problems == ()
     assert inventory.unreadable_files == ["RN.dcm"] and inventory.non_dicom_files == 1
     (plan,) = inventory.plans
-    assert "negative or non-finite" in plan.problem
+    assert "nan is not a finite number" in plan.problem
 
 
 # --- through the command line ----------------------------------------------------------------

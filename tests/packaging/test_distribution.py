@@ -32,7 +32,7 @@ RESOURCES = REPO / "src" / "braggdesk" / "resources"
 # What the sdist is built from: everything MANIFEST.in names, nothing generated.
 PROJECT_ITEMS = ("pyproject.toml", "MANIFEST.in", "README.md", "CHANGELOG.md", "LICENSE", "NOTICE",
                  "src", "tests", "docs", "examples", "packaging", "benchmarks", ".ci")
-EXTRAS = {"gpu", "remote", "cluster", "gui", "test", "bundle", "all"}
+EXTRAS = {"gpu", "remote", "cluster", "gui", "export", "docs", "test", "bundle", "all"}
 
 
 def source_version() -> str:

@@ -84,6 +84,15 @@ def test_blocks_merge_exactly_in_any_order_and_refuse_a_block_twice():
     np.testing.assert_array_equal(run_block(prepared, 1, 1, 500).energy, one[1].energy)
     with pytest.raises(ValueError, match="merged twice"):
         DijBatch.merge([one[0], one[0]])
+    # a second pass over the same spots (more histories) adds entry by entry
+    second = run_block(prepared, 0, 3, 500, pass_index=1)
+    both = DijBatch.merge([all_at_once, second])
+    assert np.all(both.histories == 1000)
+    dense = np.zeros((3, prepared.n_rows), np.int64)
+    for part in (all_at_once, second):
+        np.add.at(dense, (part.spot, part.row), part.energy)
+    np.testing.assert_array_equal(dense[both.spot, both.row], both.energy)
+    assert dense.sum() == both.energy.sum()
 
 
 def test_bad_voxels_of_interest_are_refused():
@@ -110,6 +119,29 @@ def test_a_matrix_from_a_local_cluster_equals_the_local_one():
     a, b = local.result().matrix, remote.result().matrix
     assert a.nnz > 0
     assert (a != b).nnz == 0
+
+
+def test_a_target_uncertainty_adds_passes_until_the_mean_spot_uncertainty_meets_it():
+    from braggdesk.compute.dij import LocalDij
+    from braggdesk.planning.dij import mean_spot_uncertainty
+
+    job = _job()
+    voxel_index = np.arange(int(np.prod(job.ct.shape)))
+    first = LocalDij(job, voxel_index, per_spot=300)
+    list(first.run())
+    after_one_pass = mean_spot_uncertainty(first.sums())
+    target = after_one_pass / 2  # needs about 4x the histories
+    dij = LocalDij(job, voxel_index, per_spot=300, target_uncertainty=target)
+    progress = list(dij.run())
+    assert progress[-1].pass_index >= 1 and dij.finished
+    assert dij.uncertainty <= target
+    histories = dij.result().histories_per_spot
+    assert np.all(histories == histories[0]) and 3.5 * 300 < histories[0] < 6 * 300
+    first_pass = [p for p in dij._parts if p.batches[0] < dij.n_spots]  # block ids of pass 0: the first spot
+    np.testing.assert_array_equal(DijBatch.merge(first_pass).energy, first.sums().energy)  # the same first pass
+    capped = LocalDij(job, voxel_index, per_spot=300, target_uncertainty=target / 100, max_per_spot=900)
+    list(capped.run())
+    assert np.all(capped.result().histories_per_spot == 900)
 
 
 def test_the_track_repeating_engine_gives_the_matrix_too(tmp_path, monkeypatch):

@@ -78,7 +78,10 @@ def test_the_head_and_neck_example_names_the_openkbp_structures():
     assert request.fractions == 35 and request.prescription_gy == 70.0 and len(request.beams) == 3
     assert request.targets == ["PTV70", "PTV63", "PTV56"]
     d95 = {o.structure: o.dose_gy for o in request.objectives if o.kind == "dvh_min" and o.volume_percent == 95}
-    assert d95 == pytest.approx({"PTV70": 66.5, "PTV63": 0.95 * 63, "PTV56": 0.95 * 56})
+    # aimed at or above the goals' 95 % of each prescription (the final MC dose's noise spreads the DVH)
+    assert set(d95) == {"PTV70", "PTV63", "PTV56"}
+    assert all(0.95 * rx <= d95[name] <= rx for name, rx in (("PTV70", 70), ("PTV63", 63), ("PTV56", 56)))
+    assert [r.name for r in request.rings] == ["Ring"] and request.rings[0].around == request.targets
     if OPENKBP_README.exists():  # the names as the dataset spells them
         readme = OPENKBP_README.read_text(encoding="utf-8")
         for name in request.structures():
@@ -98,6 +101,10 @@ def test_the_head_and_neck_example_names_the_openkbp_structures():
     ("gantry_deg = 300", "gantry_deg = 360", "beam 3", "gantry_deg must be in [0, 360)"),
     ("\nfractions = 35", "\nfractions = 35.5", "top level", "fractions must be a whole number"),
     ("\nfractions = 35", "\nfractions = 35\nprescripton_gy = 70", "top level", "unknown key 'prescripton_gy'"),
+    ("\nfractions = 35", '\nfractions = 35\n[[ring]]\nname = "Ring"\naround = ["PTV70"]\nouter_mm = 20\nwidth = 3',
+     "ring 1 (Ring)", "unknown key 'width'"),
+    ("\nfractions = 35", '\nfractions = 35\n[[ring]]\nname = "Ring"\naround = ["PTV70"]\nouter_mm = 80',
+     "ring 1 (Ring)", "outer_mm <= 50 mm"),
 ])
 def test_bad_entries_give_one_line_with_file_entry_and_problem(tmp_path, old, new, entry, problem):
     assert old in ISSUE_EXAMPLE
@@ -135,3 +142,21 @@ def test_bad_design_and_broken_files(tmp_path):
         read_planning_request(tmp_path / "missing.toml")
     with pytest.raises(ObjectivesFileError, match="is a folder"):
         read_planning_request(tmp_path)
+
+
+def test_a_written_request_reads_back_unchanged(tmp_path):
+    """What the GUI's Save writes is what Load (and braggdesk plan) reads: every field, quotes in names too."""
+    from braggdesk.io.objectives_file import read_planning_request, write_planning_request
+    from braggdesk.model.objectives import BeamRequest, Objective, PlanningRequest, Ring
+
+    request = PlanningRequest(
+        prescription_gy=70.0, fractions=35, targets=["PTV70", 'PTV "boost"'],
+        beams=[BeamRequest(60.0), BeamRequest(180.0, 10.0, (1.5, -2.0, 3.0), "RS_5cm")],
+        objectives=[Objective("PTV70", "uniform", 70.0, 100.0), Objective('PTV "boost"', "dvh_min", 66.5, 50, 95.0),
+                    Objective("SpinalCord", "max", 45.0, 0.5)],
+        spot_spacing_mm=5.0, margin_mm=3.0, histories_per_spot=300, goals=["PTV70 D95% >= 66.5 Gy"],
+        rings=[Ring("Ring", ["PTV70", 'PTV "boost"'], outer_mm=20.0, inner_mm=2.0)])
+    path = write_planning_request(request, tmp_path / "plan.toml")
+    assert read_planning_request(path) == request
+    text = path.read_text()
+    assert "layer_spacing_mm" not in text and "volume_percent = 95.0" in text

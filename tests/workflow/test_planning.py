@@ -119,3 +119,33 @@ def test_plan_with_mu_leaves_out_spots_and_layers_without_mu():
     assert len(plan.beams[0].layers) == 1 and plan.beams[0].total_mu == pytest.approx(2.0 * first)
     with pytest.raises(PlanError, match="no spot with a positive weight"):
         plan_with_mu(designed, np.zeros(designed.n_spots))
+
+
+def test_a_ring_around_the_target_is_a_structure_objectives_can_name():
+    from braggdesk.model.objectives import Ring
+
+    inputs = cube_case([Objective("PTV", "uniform", 2.0, 100.0), Objective("Ring", "max", 1.8, 10.0)])
+    inputs.request.rings = [Ring("Ring", ["PTV"], outer_mm=9.0, inner_mm=3.0)]
+    session = PlanningSession(inputs)
+    ring = session.masks["Ring"].fraction > 0
+    target = session.masks["PTV"].fraction >= 0.5
+    assert ring.any() and not (ring & target).any()
+    # 3 mm voxels: the shell holds the voxels 6 and 9 mm from the target (3 mm is not "more than 3 mm")
+    k, j, i = np.nonzero(target)
+    lo, hi = np.array([k.min(), j.min(), i.min()]), np.array([k.max(), j.max(), i.max()])
+    along_i = ring[(lo[0] + hi[0]) // 2, (lo[1] + hi[1]) // 2]
+    assert list(np.flatnonzero(along_i)) == [lo[2] - 3, lo[2] - 2, hi[2] + 2, hi[2] + 3]
+    assert set(np.flatnonzero(ring.reshape(-1))) <= set(session.voxel_index)
+    assert session.structure_rows["Ring"].size == int(ring.sum())
+
+
+def test_a_ring_around_an_unknown_structure_or_named_like_one_is_refused():
+    from braggdesk.model.objectives import Ring
+
+    inputs = cube_case()
+    inputs.request.rings = [Ring("Ring", ["CTV"], outer_mm=5.0)]
+    with pytest.raises(PlanningInputError, match=r"ring 'Ring': no structure 'CTV' to grow it around"):
+        PlanningSession(inputs)
+    inputs.request.rings = [Ring("Organ", ["PTV"], outer_mm=5.0)]
+    with pytest.raises(PlanningInputError, match=r"ring 'Organ': the structure set already has a structure"):
+        PlanningSession(inputs)

@@ -28,7 +28,8 @@ import numpy as np
 
 from braggdesk.model import StructureMask
 
-DEFAULT_BIN_GY = 0.01
+DEFAULT_BIN_GY = 0.01  # the width of old; kept for callers that name it
+MIN_BINS = 1000  # an automatic bin width gives at least this many bins up to the maximum dose
 STANDARD_D_PERCENTS = (98.0, 95.0, 50.0, 2.0)
 
 
@@ -109,13 +110,18 @@ class DvhMetrics:
 
 
 def compute_dvh(dose_gy: np.ndarray, fraction: np.ndarray, voxel_volume_cm3: float, *, name: str = "",
-                bin_gy: float = DEFAULT_BIN_GY, max_dose_gy: float | None = None) -> Dvh:
-    """DVH of ``dose_gy`` inside the fractional mask ``fraction`` (same shape, values in [0, 1])."""
+                bin_gy: float | None = None, max_dose_gy: float | None = None) -> Dvh:
+    """DVH of ``dose_gy`` inside the fractional mask ``fraction`` (same shape, values in [0, 1]).
+
+    ``bin_gy`` None (the default) follows the dose: :func:`bin_width_for` the
+    larger of the maximum dose in the mask and ``max_dose_gy``, so a 0.08 Gy
+    field gets as smooth a curve as a 70 Gy plan (a fixed 0.01 Gy gave it 8 steps).
+    """
     dose = np.asarray(dose_gy)
     frac = np.asarray(fraction)
     if dose.shape != frac.shape:
         raise ValueError(f"dose has shape {dose.shape}, the mask {frac.shape}; put them on one grid first")
-    if bin_gy <= 0 or voxel_volume_cm3 <= 0:
+    if (bin_gy is not None and not bin_gy > 0) or not voxel_volume_cm3 > 0:
         raise ValueError("bin_gy and voxel_volume_cm3 must be positive")
     inside = np.flatnonzero(frac.ravel() > 0)
     d = dose.ravel()[inside].astype(np.float64)
@@ -123,12 +129,31 @@ def compute_dvh(dose_gy: np.ndarray, fraction: np.ndarray, voxel_volume_cm3: flo
     if np.isnan(d).any():
         raise ValueError(f"{name or 'structure'}: the dose is NaN in {int(np.isnan(d).sum())} voxels of the mask")
     top = max(float(d.max()) if d.size else 0.0, max_dose_gy or 0.0)
+    if bin_gy is None:
+        bin_gy = bin_width_for(top)
     n_bins = int(np.floor(top / bin_gy)) + 1
     edges = np.arange(n_bins + 1) * bin_gy
     hist = _uniform_histogram(d, v, edges)
     dose_sorted, cum = _sorted_cumulative(d, v)
     return Dvh(name=name, bin_edges_gy=edges, differential_cm3=hist, total_volume_cm3=float(v.sum()),
                _dose_sorted_gy=dose_sorted, _volume_cumulative_cm3=cum)
+
+
+def bin_width_for(max_dose_gy: float, min_bins: int = MIN_BINS) -> float:
+    """A round bin width (1, 2 or 5 x 10^k Gy) giving at least ``min_bins`` bins up to ``max_dose_gy``.
+
+    70 Gy gets 0.05 Gy bins, 2 Gy 0.002 Gy, 0.08 Gy 5e-5 Gy; a zero or non-finite
+    maximum the old fixed width, so an empty dose still has a (flat) curve.
+    """
+    if not (max_dose_gy > 0 and np.isfinite(max_dose_gy)):
+        return DEFAULT_BIN_GY
+    target = max_dose_gy / min_bins
+    exponent = np.floor(np.log10(target))
+    for mantissa in (5.0, 2.0, 1.0):
+        width = mantissa * 10.0 ** exponent
+        if width <= target * (1 + 1e-12):
+            return float(width)
+    return float(10.0 ** exponent)
 
 
 def _uniform_histogram(d: np.ndarray, v: np.ndarray, edges: np.ndarray) -> np.ndarray:

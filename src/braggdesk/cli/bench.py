@@ -7,17 +7,18 @@ from pathlib import Path
 
 from ..errors import BraggdeskError
 from .common import write_json
+from .options import count
 
 
 def register(sub) -> None:
     b = sub.add_parser("bench", help="measure primaries per second and time to 1 %% uncertainty")
     b.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
-    b.add_argument("--primaries", type=int, help="primaries for the pencil-beam case (default: 200 000 on the CPU, "
+    b.add_argument("--primaries", type=count, help="primaries for the pencil-beam case (default: 200 000 on the CPU, "
                                                  "20 000 000 on a GPU)")
-    b.add_argument("--threads", type=int, help="CPU threads of the kernel (default: every core)")
+    b.add_argument("--threads", type=count, help="CPU threads of the kernel (default: every core)")
     b.add_argument("--sobp-plan", type=Path, help="DCPT SOBP plan (plan01_sobp_eclipse RN file); default: "
                                                   "../shared/data/... when it exists")
-    b.add_argument("--sobp-primaries", type=int, default=200_000)
+    b.add_argument("--sobp-primaries", type=count, default=200_000)
     b.add_argument("--cases", default="engine,io,gamma",
                    help="comma-separated: engine (primaries/s, time to 1 %%), io (load + rasterize a 512x512x200 "
                         "CT with 20 ROIs), gamma (128^3 at 2 %%/2 mm); default all")

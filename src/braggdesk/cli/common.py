@@ -9,19 +9,22 @@ import sys
 from pathlib import Path
 
 from .. import __version__
-from ..errors import BraggdeskError
+from ..io.json_values import json_clean
+from .options import count, fraction, seed
 
 
 def add_run_options(p: argparse.ArgumentParser, default_primaries: int | None) -> None:
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--primaries", type=int, default=default_primaries, help="number of primary protons")
-    g.add_argument("--uncertainty", type=float, help="target mean relative uncertainty, e.g. 0.01")
-    p.add_argument("--batches", type=int, default=10, help="batches (with --primaries)")
-    p.add_argument("--batch-size", type=int, help="primaries per batch (with --uncertainty)")
-    p.add_argument("--max-primaries", type=int, default=1_000_000_000)
-    p.add_argument("--seed", type=int, default=1)
+    g.add_argument("--primaries", type=count, default=default_primaries, help="number of primary protons")
+    g.add_argument("--uncertainty", type=fraction, help="target mean relative uncertainty, e.g. 0.01")
+    p.add_argument("--batches", type=count, default=10, help="batches (with --primaries)")
+    p.add_argument("--batch-size", type=count, help="primaries per batch (with --uncertainty)")
+    p.add_argument("--max-primaries", type=count, default=1_000_000_000,
+                   help="stop a --uncertainty run after this many primaries (default 1e9)")
+    p.add_argument("--seed", type=seed, default=1,
+                   help="root random seed, 0 to 2**63-1 (default 1): the same seed gives the same dose")
     p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
-    p.add_argument("--threads", type=int, help="CPU threads of the kernel (default: every core of the machine "
+    p.add_argument("--threads", type=count, help="CPU threads of the kernel (default: every core of the machine "
                                                "that runs it; the result is the same bit for bit)")
     p.add_argument("--dose-to", choices=("water", "medium"), default="water")
     p.add_argument("--no-nuclear", action="store_true", help="switch off nonelastic nuclear interactions")
@@ -33,21 +36,15 @@ def add_run_options(p: argparse.ArgumentParser, default_primaries: int | None) -
     p.add_argument("--json", help="write a summary as JSON to FILE (- for standard output)")
 
 
-def settings_from_args(args):
-    from ..model import SimulationSettings
+def settings_from_args(args, first_look: bool = False):
+    """The run options as SimulationSettings, with the defaults the GUI and the Python API use (workflow/jobs.py)."""
+    from ..workflow.jobs import simulation_settings
 
-    primaries = args.primaries
-    if args.uncertainty is None and primaries is None:
-        primaries = 1_000_000
-    try:
-        return SimulationSettings(
-            primaries=None if args.uncertainty is not None else primaries,
-            target_uncertainty=args.uncertainty, batches=args.batches, primaries_per_batch=args.batch_size,
-            max_primaries=args.max_primaries, seed=args.seed, device=args.device, dose_to=args.dose_to,
-            nuclear=not args.no_nuclear, threads=args.threads, engine=getattr(args, "engine", "full"),
-            tracks_per_energy=getattr(args, "tracks_per_energy", None))
-    except ValueError as exc:
-        raise BraggdeskError(str(exc)) from None
+    return simulation_settings(args.primaries, args.uncertainty, batches=args.batches, batch_size=args.batch_size,
+                               max_primaries=args.max_primaries, seed=args.seed, device=args.device,
+                               threads=args.threads, dose_to=args.dose_to, nuclear=not args.no_nuclear,
+                               first_look=first_look, engine=getattr(args, "engine", "full"),
+                               tracks_per_energy=getattr(args, "tracks_per_energy", None))
 
 
 def run_with_progress(runner, label: str):
@@ -123,21 +120,6 @@ def print_summary(summary: dict, json_target: str | None) -> None:
     write_json(summary, json_target)
 
 
-def json_clean(value):
-    """Plain JSON types: non-finite floats become null, numpy scalars and paths become numbers and text."""
-    if isinstance(value, dict):
-        return {str(k): json_clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_clean(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 1) == 0:
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def write_json(data: dict, target: str | None) -> None:
     """``target`` is a file path, ``-`` for standard output, or None for nothing."""
     if not target:
@@ -146,4 +128,6 @@ def write_json(data: dict, target: str | None) -> None:
     if target == "-":
         print(text, flush=True)
     else:
-        Path(target).write_text(text + "\n")
+        from ..io.safe_write import write_atomically
+
+        write_atomically(Path(target), lambda path: path.write_text(text + "\n"), "JSON summary")

@@ -32,7 +32,11 @@ def run_convert(args) -> int:
     from ..io.openkbp import DERIVED_NOTE, read_openkbp, write_openkbp_dicom
     from ..io.rtstruct import read_rtstruct
 
+    from ..io.safe_write import check_output_folder
+
     case = read_openkbp(args.source)
+    if not args.out.is_file():  # a file is refused by the writer in its own words
+        check_output_folder(args.out, "DICOM CT series and RTSTRUCT")
     ct_paths, rs_path = write_openkbp_dicom(case, args.out)
     ct = read_ct_series(args.out)
     structures = read_rtstruct(rs_path)

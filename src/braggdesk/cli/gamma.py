@@ -12,18 +12,19 @@ import time
 from pathlib import Path
 
 from .common import write_json
+from .options import non_negative_float, positive_float
 
 
 def register(sub) -> None:
     g = sub.add_parser("gamma", help="3D gamma index between two RT Dose files (reference, evaluated)")
     g.add_argument("reference", type=Path, help="reference RT Dose (e.g. the planning system's)")
     g.add_argument("evaluated", type=Path, help="evaluated RT Dose (e.g. the Monte Carlo recalculation)")
-    g.add_argument("--dose-percent", type=float, default=2.0, help="dose difference criterion in %% (default 2)")
-    g.add_argument("--dta-mm", type=float, default=2.0, help="distance to agreement in mm (default 2)")
-    g.add_argument("--cutoff-percent", type=float, default=10.0,
+    g.add_argument("--dose-percent", type=positive_float, default=2.0, help="dose difference criterion in %% (default 2)")
+    g.add_argument("--dta-mm", type=positive_float, default=2.0, help="distance to agreement in mm (default 2)")
+    g.add_argument("--cutoff-percent", type=non_negative_float, default=10.0,
                    help="reference voxels below this %% of the maximum are not evaluated (default 10)")
     g.add_argument("--local", action="store_true", help="local gamma (dose criterion relative to each voxel)")
-    g.add_argument("--max-gamma", type=float, default=2.0, help="gammas above this are reported as this value")
+    g.add_argument("--max-gamma", type=positive_float, default=2.0, help="gammas above this are reported as this value")
     g.add_argument("--device", choices=("auto", "cpu", "gpu"), default="cpu")
     g.add_argument("--json", help="write the result as JSON to FILE (- for standard output)")
     g.set_defaults(func=run_gamma)

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import sys
 from pathlib import Path
 
 from .common import add_run_options, settings_from_args, write_json
+from .options import non_negative_float, positive_float
 
 
 def register(sub) -> None:
     g = sub.add_parser("gui", help="the workstation window (Qt)")
     g.add_argument("paths", nargs="*", type=Path, help="folders or files to open (CT, RTSTRUCT, RTPLAN, RTDOSE)")
     g.add_argument("--demo", action="store_true", help="open the built-in demo case")
-    g.add_argument("--demo-spacing", type=float, default=2.0, help="voxel size of the demo phantom in mm")
+    g.add_argument("--demo-spacing", type=positive_float, default=2.0, help="voxel size of the demo phantom in mm")
     g.add_argument("--run", action="store_true", help="start a calculation once loaded")
     g.add_argument("--screenshot", type=Path, help="save the window as PNG (after --run finishes) and exit")
     g.add_argument("--size", default="1400x900", help="window size WxH (default 1400x900)")
-    g.add_argument("--live-3d-interval", type=float, metavar="SECONDS",
+    g.add_argument("--live-3d-interval", type=non_negative_float, metavar="SECONDS",
                    help="redraw the 3D dose surfaces during a run at most this often (0: only at the end); "
                         "default 2 s with a GPU's OpenGL, only at the end with a software renderer")
     add_run_options(g, default_primaries=100_000)
@@ -30,11 +30,7 @@ def run_gui(args) -> int:
 
     from ..gui.main_window import MainWindow
 
-    settings = settings_from_args(args)
-    if settings.target_uncertainty is None and settings.batches > 1:  # as the run panel does: an early first look
-        from ..gui.run_panel import FIRST_LOOK_PRIMARIES
-
-        settings = dataclasses.replace(settings, first_batch_primaries=FIRST_LOOK_PRIMARIES)
+    settings = settings_from_args(args, first_look=True)  # as the run panel does: an early first look
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     window = MainWindow()
     if args.live_3d_interval is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..errors import BraggdeskError
+from ..errors import BraggdeskError, InputError
 from .common import write_json
 
 
@@ -29,17 +29,27 @@ def register(sub) -> None:
 
 
 def run_info(args) -> int:
-    from ..io.inventory import scan
+    from ..workflow.workspace import Workspace
     from .info_calibration import is_calibration
 
     out = sys.stderr if args.json == "-" else sys.stdout
+    _check_openable(Path(args.path))
     if is_calibration(args.path):
         return _run_calibration_info(args.path, args.json, out)
-    inventory = scan(Path(args.path))
+    inventory = Workspace.open(Path(args.path)).inventory  # the folder index the loaders use
     add_roi_volumes(inventory)
     print("\n".join(describe(inventory)), file=out)
     write_json(inventory.as_dict(), args.json)
     return 0
+
+
+def _check_openable(path: Path) -> None:
+    """A named pipe, socket or device is refused before anything opens it (reading a pipe waits for ever)."""
+    from ..io.inventory import special_file_kind
+
+    if path.exists() and not (path.is_dir() or path.is_file()):
+        raise InputError(path, f"is {special_file_kind(path)}, not a regular file or folder; only regular files are "
+                               f"read")
 
 
 def _run_calibration_info(arg: str, json_target: str | None, out) -> int:
@@ -82,7 +92,7 @@ def _volume_or_none(roi) -> float | None:
 
 def describe(inventory) -> list[str]:
     """The inventory as short lines for a terminal."""
-    lines = [f"{inventory.root}:"]
+    lines = [f"{inventory.path or inventory.root}:"]
     for s in inventory.ct_series:
         spacing = "x".join(f"{v:g}" for v in s.spacing_mm) + " mm" if s.spacing_mm else "irregular spacing"
         lines.append(f"  CT series {s.series_instance_uid} {s.description!r}: {s.size[0]}x{s.size[1]}x{s.size[2]} "
@@ -118,6 +128,7 @@ def describe(inventory) -> list[str]:
         lines.append(f"  {count} x {what}")
     if inventory.non_dicom_files:
         lines.append(f"  {inventory.non_dicom_files} non-DICOM files")
-    for name in inventory.unreadable_files:
-        lines.append(f"  unreadable DICOM file: {name}")
+    for name in inventory.unreadable_files:  # one line each, with the reason: the words run would use
+        why = inventory.file_problems.get(name, "")
+        lines.append(f"  {name}: PROBLEM: {why}" if why else f"  unreadable DICOM file: {name}")
     return lines

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import BraggdeskError
+from .options import positive_float
 
 
 def register(sub) -> None:
@@ -12,7 +13,7 @@ def register(sub) -> None:
     ph.add_argument("name", help="water, slab or dcpt")
     ph.add_argument("--out", type=Path, required=True, help="output folder")
     ph.add_argument("--geometry", help="dcpt only: geometry A-G of dcpt-let-2022/docs/geometry.md (default A)")
-    ph.add_argument("--spacing", type=float, default=2.0, help="voxel size in mm (default 2)")
+    ph.add_argument("--spacing", type=positive_float, default=2.0, help="voxel size in mm (default 2)")
     ph.add_argument("--isocenter", help="isocentre x,y,z in mm (default 0,0,0)")
     ph.add_argument("--lateral-mm", metavar="X,Z",
                     help="lateral size in mm (x, z) instead of the phantom's nominal one, e.g. to match the "
@@ -33,6 +34,7 @@ def parse_xyz(text: str | None) -> tuple[float, float, float]:
 
 def run_phantom(args) -> int:
     from ..io.phantoms import PHANTOM_NAMES, make_phantom, write_phantom
+    from ..io.safe_write import check_output_folder
 
     if args.name not in PHANTOM_NAMES:
         raise BraggdeskError(f"unknown phantom {args.name!r}: choose one of {', '.join(PHANTOM_NAMES)}")
@@ -52,6 +54,8 @@ def run_phantom(args) -> int:
                                lateral_mm=lateral)
     except ValueError as exc:
         raise BraggdeskError(str(exc)) from None
+    if not args.out.is_file():  # a file is refused by write_phantom in its own words
+        check_output_folder(args.out, "phantom's CT series")
     files = write_phantom(phantom, args.out)
     print(f"{phantom.description}")
     print(f"wrote {len(files)} files to {args.out} (CT series {phantom.volume.shape[::-1]} voxels, "

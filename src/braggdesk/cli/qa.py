@@ -25,6 +25,7 @@ from .. import __version__
 from ..errors import BraggdeskError, InputError
 from .common import add_run_options, write_json
 from .run import add_input_options, compute_dose, load_run_inputs
+from .options import positive_float
 from .runners import add_runner_options
 
 
@@ -39,13 +40,13 @@ def register(sub) -> None:
     q.add_argument("--out", type=Path, help="also write the Monte Carlo dose (absolute, unnormalised) as RT Dose")
     q.add_argument("--target", help="ROI for the dose ratio and the target uncertainty (default: the first "
                                     "PTV/CTV/GTV of the structure set)")
-    q.add_argument("--mu-scale", type=float, default=1.0, metavar="FACTOR",
+    q.add_argument("--mu-scale", type=positive_float, default=1.0, metavar="FACTOR",
                    help="multiply the plan's monitor units by FACTOR before the calculation: for a plan whose MU are "
                         "on another scale than the beam model's protons per MU (stated in the report and JSON)")
     q.add_argument("--normalise-to-reference", action="store_true",
                    help="scale the evaluated dose so its median over the high-dose region of the target equals the "
                         "reference's; gamma and DVHs then check the dose shape only (stated in the report and JSON)")
-    q.add_argument("--rbe", type=float, default=None, metavar="FACTOR",
+    q.add_argument("--rbe", type=positive_float, default=None, metavar="FACTOR",
                    help="RBE for an RBE-weighted (EFFECTIVE) reference, e.g. 1.1: the physical evaluated dose is "
                         "multiplied by it (required for such a reference)")
     add_run_options(q, default_primaries=None)
@@ -67,7 +68,12 @@ def run_qa(args: argparse.Namespace) -> int:
     if args.dose is not None and args.mu_scale != 1.0:
         raise BraggdeskError("--mu-scale changes the Monte Carlo calculation; it has no meaning with --dose")
 
-    # everything read and checked before the long run
+    from ..io.safe_write import check_output_path, write_atomically
+
+    # everything read and checked before the long run, the places to write included
+    check_output_path(args.report, "PDF report")
+    if args.out:
+        check_output_path(args.out, "RT Dose")
     inputs = load_run_inputs(args)
     ct, plan = inputs[0], inputs[1]
     reference = read_rtdose(args.reference)
@@ -93,9 +99,9 @@ def run_qa(args: argparse.Namespace) -> int:
         result, run, plan_used, _ = compute_dose(args, "qa", inputs=inputs, mu_scale=args.mu_scale)
         evaluated, evaluated_native = result.grid, result
         if args.out:
-            run["rtdose"] = str(write_rtdose(
-                result.dose_gy, result.grid, args.out, plan=plan_used, ct=ct,
-                comment=f"braggdesk MC dose to {result.dose_to}" + (" (PARTIAL)" if result.partial else "")))
+            comment = f"braggdesk MC dose to {result.dose_to}" + (" (PARTIAL)" if result.partial else "")
+            run["rtdose"] = str(write_atomically(args.out, lambda target: write_rtdose(
+                result.dose_gy, result.grid, target, plan=plan_used, ct=ct, comment=comment), "RT Dose"))
     else:
         evaluated, evaluated_native = given, None
 
@@ -112,7 +118,7 @@ def run_qa(args: argparse.Namespace) -> int:
     profiles = _profiles(qa, plan)
     info = _run_info(args, run, ref_info, qa, evaluated_native, given is not None)
     data = qa_report_data(plan, ct, qa, info, profiles=profiles, evaluated_native=evaluated_native)
-    write_report_pdf(data, args.report)
+    write_atomically(args.report, lambda target: write_report_pdf(data, target), "PDF report")
 
     summary = _summary(args, run, ref_info, qa, info, profiles, compare_s)
     _print(summary, qa, info, args.json)

@@ -7,18 +7,21 @@ import sys
 from pathlib import Path
 
 from .common import write_json
+from .options import non_negative_int
 
 
 def add_remote_options(p: argparse.ArgumentParser) -> None:
     """The options of ``run`` that send the job to a ``braggdesk worker`` (over SSH, or a local pipe)."""
     g = p.add_argument_group("remote node (braggdesk worker over SSH)")
-    g.add_argument("--remote", metavar="[USER@]HOST[:PORT]", help="run the job on this SSH node")
+    g.add_argument("--remote", metavar="[USER@]HOST[:PORT]",
+                   help="run the job on this SSH node: a host saved in the GUI (Hosts...) by name, a Host alias of "
+                        "~/.ssh/config (its HostName, User, Port and IdentityFile are used), or an address")
     g.add_argument("--pipe", action="store_true",
                    help="run the job through a worker on this machine over a pipe (the SSH path without SSH)")
     _add_connection_options(g)
     g.add_argument("--attach", metavar="JOB",
                    help="re-attach to job JOB on the node (same inputs): everything computed so far, then the rest")
-    g.add_argument("--reconnects", type=int, default=3,
+    g.add_argument("--reconnects", type=non_negative_int, default=3,
                    help="how often a dropped connection is re-opened and the job re-attached (default 3)")
 
 
@@ -35,26 +38,12 @@ def wants_remote(args: argparse.Namespace) -> bool:
 
 
 def profile_from_args(target: str, args: argparse.Namespace):
-    from ..compute.hosts import HostProfile
+    """The node: a host saved in the GUI by that name, an alias of ~/.ssh/config, or [user@]host[:port]; the
+    command line's --identity, --known-hosts and --remote-command win over what those say."""
+    from ..compute.host_resolution import resolve_host
 
-    return HostProfile.parse(target, key_path=args.identity, known_hosts=args.known_hosts,
-                             remote_command=args.remote_command)
-
-
-def make_remote_runner(job, args: argparse.Namespace, identity=None):
-    """The SSH (or pipe) runner ``args`` ask for; ``identity`` (never sent) is what the outbound check looks for."""
-    from ..errors import BraggdeskError
-
-    common = {"attach": args.attach, "reconnects": args.reconnects, "identity": identity}
-    if args.pipe:
-        if args.remote:
-            raise BraggdeskError("give --remote or --pipe, not both")
-        from ..compute.remote import PipeRunner
-
-        return PipeRunner(job, command=args.remote_command, **common)
-    from ..compute.ssh import SshRunner
-
-    return SshRunner(job, profile_from_args(args.remote, args), **common)
+    return resolve_host(target, key_path=args.identity, known_hosts=args.known_hosts,
+                        remote_command=args.remote_command)
 
 
 def register(sub) -> None:

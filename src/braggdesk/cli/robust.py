@@ -2,7 +2,9 @@
 
 The scenarios are :func:`braggdesk.model.scenario.default_scenarios` (nominal, the patient shifted
 by +/- ``--shift-mm`` along x, y and z, the stopping power scaled by 1 +/- ``--range-percent`` %),
-each an ordinary Job (:mod:`braggdesk.compute.scenarios`).  They run one after another on this
+each an ordinary Job (:mod:`braggdesk.compute.scenarios`); ``--combined`` adds each shift with each
+range error, ``--sample N`` replaces the 6 axis shifts by N shifts drawn from a Gaussian of standard
+deviation ``--shift-mm`` (with ``--seed``).  They run one after another on this
 machine, or all at once on a Dask cluster (``--local-cluster N`` or any other cluster option of
 ``run``).  The outputs in ``--out``:
 
@@ -24,10 +26,10 @@ import time
 from pathlib import Path
 
 from .. import __version__
-from ..errors import BraggdeskError, InputError
+from ..errors import InputError
 from .common import add_run_options, settings_from_args, write_json
 from .run import add_input_options, load_run_inputs
-from .runners import add_cluster_options, cluster_runner, patient_identity
+from .runners import add_cluster_options, cluster_spec, patient_identity
 
 
 def register(sub) -> None:
@@ -40,6 +42,12 @@ def register(sub) -> None:
                                                                "x, y and z (default 3 mm; 0: no shift scenarios)")
     r.add_argument("--range-percent", type=float, default=3.5,
                    help="range error: stopping powers scaled by 1 +/- this %% (default 3.5; 0: none)")
+    r.add_argument("--combined", action="store_true",
+                   help="also each shift together with each range error (12 more scenarios; with --sample, each "
+                        "sampled shift with each range error)")
+    r.add_argument("--sample", type=int, metavar="N",
+                   help="instead of the 6 shifts along the axes, N shifts drawn from a Gaussian of standard "
+                        "deviation --shift-mm per axis (reproducible: drawn with --seed)")
     r.add_argument("--out", type=Path, required=True, help="folder for robust.json, robust.pdf and the RT Dose files")
     r.add_argument("--no-report", action="store_true", help="leave out the PDF report")
     add_run_options(r, default_primaries=None)
@@ -56,9 +64,7 @@ def run_robust(args: argparse.Namespace) -> int:
     from ..io.rtstruct import read_rtstruct
     from ..model import Job
     from ..model.clinical_goals import GoalError
-    from ..model.scenario import default_scenarios
-
-    scenarios = default_scenarios(args.shift_mm, args.range_percent)  # ScenarioError: one line, exit 2
+    scenarios = scenarios_from_args(args)  # ScenarioError: one line, exit 2
     if args.out.exists() and not args.out.is_dir():
         raise InputError(args.out, "exists and is not a folder; --out names the folder for the results")
     goals = read_goals(args.goals) if args.goals else []
@@ -119,6 +125,20 @@ def run_robust(args: argparse.Namespace) -> int:
     return 0
 
 
+def scenarios_from_args(args: argparse.Namespace) -> list:
+    """The scenarios the options ask for: the standard set, or nominal + sampled shifts, each optionally with
+    the shift and range errors combined."""
+    from ..model.scenario import combined_scenarios, default_scenarios, sampled_scenarios
+
+    if args.sample is not None:
+        default_scenarios(args.shift_mm, args.range_percent)  # a negative shift or range: the same one line
+        return sampled_scenarios(args.sample, args.shift_mm, args.seed, args.range_percent, args.combined)
+    scenarios = default_scenarios(args.shift_mm, args.range_percent)
+    if args.combined:
+        scenarios += combined_scenarios(args.shift_mm, args.range_percent)
+    return scenarios
+
+
 def _run(job, scenarios, args):
     """The scenario doses and where they ran, in words."""
     from ..compute.scenarios import run_scenarios_locally, run_scenarios_on_cluster
@@ -126,18 +146,16 @@ def _run(job, scenarios, args):
     def show(name: str, progress) -> None:
         print(f"robust {name}: {progress.line()}", file=sys.stderr, flush=True)
 
-    runner = cluster_runner(job, args)  # checks the cluster options and link; None: run here
-    if runner is None:
+    spec = cluster_spec(args)  # checks the cluster options and link; None: run here
+    if spec is None:
         return run_scenarios_locally(job, scenarios, progress=show), "this machine, one scenario after another"
     from ..compute.dask_cluster import open_cluster
 
-    if runner.spec is None:
-        raise BraggdeskError("a cluster option gave no cluster to start or connect to")
-    with open_cluster(runner.spec) as handle:
+    with open_cluster(spec) as handle:
         workers = len(handle.client.scheduler_info().get("workers", {}))
         results = run_scenarios_on_cluster(job, scenarios, handle.client, progress=show,
                                            identity=patient_identity(args))
-    return results, f"{runner.spec.describe()}: {workers} workers, all scenarios at once"
+    return results, f"{spec.describe()}: {workers} workers, all scenarios at once"
 
 
 def _print(summary: dict, per_goal, out: Path) -> None:

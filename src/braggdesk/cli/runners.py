@@ -1,8 +1,9 @@
 """Where ``run`` (and ``qa``) compute: the choice of runner from the command line.
 
 Every runner has the interface of :class:`braggdesk.compute.runner.Runner`, so
-the commands drive any of them the same way.  A new runner adds its options in
-``add_runner_options`` and its branch in ``make_runner``.
+the commands drive any of them the same way.  The options (``--on TARGET``, and the
+older ``--remote``, ``--pipe``, ``--cluster``... that stand for a target) become one
+target of the syntax the GUI and the Python API share, built by workflow/targets.py.
 
 A runner that sends the job off this machine (SSH node, Dask cluster) also gets the
 patient's identity as the CT folder states it, never to send it but to make sure the
@@ -19,12 +20,17 @@ from pathlib import Path
 from ..compute.runner import Runner
 from ..errors import BraggdeskError, InputError
 from ..model import Job
+from .options import count
 
 
 def add_runner_options(p: argparse.ArgumentParser) -> None:
     """Options that choose where the job runs (default: this machine)."""
     from .remote import add_remote_options
 
+    p.add_argument("--on", metavar="TARGET",
+                   help="where to run, in the syntax the GUI and the Python API share: local, local:N (N threads), "
+                        "process, ssh://[user@]host[:port], dask://host:8786, dask://tls://host:8786, "
+                        "dask://local:N, dask-ssh://host,host or a saved host or cluster profile's name")
     add_remote_options(p)
     add_cluster_options(p)
 
@@ -33,21 +39,59 @@ _CLUSTER_OPTIONS = ("cluster", "cluster_profile", "local_cluster", "ssh_cluster"
 _TLS_OPTIONS = ("tls_ca", "tls_cert", "tls_key")
 
 
+def runner_target(args: argparse.Namespace) -> str:
+    """The one target (workflow/targets.py) that ``--on``, ``--remote``/``--pipe`` or a cluster option names."""
+    from .remote import wants_remote
+
+    named = [bool(getattr(args, "on", None)), wants_remote(args),
+             any(getattr(args, name, None) not in (None, False) for name in _CLUSTER_OPTIONS)]
+    if sum(named) > 1:
+        raise BraggdeskError("choose one place to run: --on, --remote/--pipe or a cluster option, not several")
+    if getattr(args, "on", None):
+        return args.on
+    if getattr(args, "pipe", False):
+        if getattr(args, "remote", None):
+            raise BraggdeskError("give --remote or --pipe, not both")
+        return "process"
+    if getattr(args, "remote", None):
+        return f"ssh://{args.remote}"
+    if getattr(args, "cluster", None):
+        return f"dask://{args.cluster}"
+    if getattr(args, "cluster_profile", None):
+        return args.cluster_profile
+    if getattr(args, "local_cluster", None) is not None:
+        return f"dask://local:{args.local_cluster}"
+    if getattr(args, "ssh_cluster", None):
+        return f"dask-ssh://{args.ssh_cluster}"
+    return "local"
+
+
+def runner_options(args: argparse.Namespace):
+    """What the target's text does not say, from the remote and cluster options."""
+    from ..workflow.targets import RunnerOptions
+
+    tls_given = any(getattr(args, name, None) for name in _TLS_OPTIONS)
+    if tls_given and not (getattr(args, "cluster", None) or str(getattr(args, "on", "") or "").startswith("dask://")):
+        raise BraggdeskError("--tls-ca, --tls-cert and --tls-key are for --cluster tls://host:port"
+                             + ("; a cluster profile names its own files" if getattr(args, "cluster_profile", None)
+                                else ""))
+    return RunnerOptions(key_path=getattr(args, "identity", None), known_hosts=getattr(args, "known_hosts", None),
+                         remote_command=getattr(args, "remote_command", None), attach=getattr(args, "attach", None),
+                         reconnects=getattr(args, "reconnects", 3), tls_ca=getattr(args, "tls_ca", None),
+                         tls_cert=getattr(args, "tls_cert", None), tls_key=getattr(args, "tls_key", None),
+                         insecure=bool(getattr(args, "insecure", False)),
+                         cluster_python=getattr(args, "cluster_python", None))
+
+
 def make_runner(job: Job, args: argparse.Namespace) -> Runner:
-    from .remote import make_remote_runner, wants_remote
+    """The runner the options name, built by the code the GUI and the Python API use (workflow/targets.py)."""
+    from ..workflow.targets import RunnerTarget, make_runner as make
 
-    remote = wants_remote(args)
-    cluster = any(getattr(args, name, None) not in (None, False) for name in _CLUSTER_OPTIONS)
-    if remote and cluster:
-        raise BraggdeskError("choose one place to run: --remote/--pipe or a cluster option, not both")
-    if remote:
-        return make_remote_runner(job, args, identity=patient_identity(args))
-    runner = cluster_runner(job, args)
-    if runner is not None:
-        return runner
-    from ..compute.local import LocalRunner
-
-    return LocalRunner(job)
+    target = RunnerTarget.parse(runner_target(args))
+    options = runner_options(args)
+    if target.kind != "local":  # checked against what would leave this machine (never sent)
+        options.identity = patient_identity(args)
+    return make(job, target, options)
 
 
 def add_cluster_options(p: argparse.ArgumentParser) -> None:
@@ -61,7 +105,7 @@ def add_cluster_options(p: argparse.ArgumentParser) -> None:
     where.add_argument("--cluster-profile", metavar="NAME",
                        help="a scheduler named in ~/.config/braggdesk/clusters.ini (address and TLS files; the GUI's "
                             "Clusters... edits the same file)")
-    where.add_argument("--local-cluster", metavar="N", type=int,
+    where.add_argument("--local-cluster", metavar="N", type=count,
                        help="start a Dask LocalCluster of N single-thread worker processes on this machine")
     where.add_argument("--ssh-cluster", metavar="HOST,HOST,...",
                        help="start a Dask SSHCluster over [user@]host[:port] names: the scheduler on the first host, "
@@ -78,40 +122,14 @@ def add_cluster_options(p: argparse.ArgumentParser) -> None:
                         "unencrypted (the summary and report say so)")
 
 
-def cluster_runner(job: Job, args: argparse.Namespace) -> Runner | None:
-    """A DaskRunner when a cluster option was given, else None; its link is checked here (one line if bad)."""
-    spec = cluster_spec(args)
-    if spec is None:
-        return None
-    from ..compute.dask_runner import DaskRunner
-
-    return DaskRunner(job, spec, identity=patient_identity(args))
-
-
 def cluster_spec(args: argparse.Namespace):
     """The ClusterSpec the cluster options name (its link checked now, one line if bad), or None."""
-    from ..compute.dask_cluster import ClusterSpec
-    from ..compute.tls import TlsFiles
+    from ..workflow import targets
 
-    tls_given = any(getattr(args, name, None) for name in _TLS_OPTIONS)
-    if tls_given and not getattr(args, "cluster", None):
-        raise BraggdeskError("--tls-ca, --tls-cert and --tls-key are for --cluster tls://host:port"
-                             + ("; a cluster profile names its own files" if getattr(args, "cluster_profile", None)
-                                else ""))
-    if getattr(args, "cluster", None):
-        tls = TlsFiles.of(args.tls_ca, args.tls_cert, args.tls_key) if tls_given else None
-        spec = ClusterSpec(address=args.cluster, tls=tls, insecure=args.insecure)
-    elif getattr(args, "cluster_profile", None):
-        from ..compute.cluster_profiles import find_cluster_profile
-
-        profile = find_cluster_profile(args.cluster_profile)
-        spec = profile.spec(insecure=args.insecure)
-    elif getattr(args, "local_cluster", None) is not None:
-        spec = ClusterSpec(local_workers=args.local_cluster)
-    elif getattr(args, "ssh_cluster", None):
-        spec = ClusterSpec.ssh(args.ssh_cluster, remote_python=args.cluster_python)
-    else:
+    target = targets.RunnerTarget.parse(runner_target(args))
+    if target.kind not in ("dask", "dask-ssh", "profile"):
         return None
+    spec = targets.cluster_spec(target, runner_options(args))
     spec.link()  # bad certificate files or an unencrypted link: refused now, before any work is sent
     return spec
 

@@ -68,7 +68,8 @@ def batch_task(job: Job, batch_index: int, n_primaries: int) -> Snapshot:
     return run_batch(prepared, batch_index, n_primaries)
 
 
-def dij_block_task(inputs: tuple[Job, object], first_spot: int, n_spots: int, per_spot: int) -> DijBatch:
+def dij_block_task(inputs: tuple[Job, object], first_spot: int, n_spots: int, per_spot: int,
+                   pass_index: int = 0) -> DijBatch:
     """One block of spots of a dose-influence matrix (``inputs``: the job and its voxels of interest)."""
     job, voxel_index = inputs
     with _prepare_lock:
@@ -81,8 +82,8 @@ def dij_block_task(inputs: tuple[Job, object], first_spot: int, n_spots: int, pe
                 _prepared_dij.popitem(last=False)
     if prepared.prepared.device.is_gpu:
         with _gpu_lock:
-            return run_block(prepared, first_spot, n_spots, per_spot)
-    return run_block(prepared, first_spot, n_spots, per_spot)
+            return run_block(prepared, first_spot, n_spots, per_spot, pass_index)
+    return run_block(prepared, first_spot, n_spots, per_spot, pass_index)
 
 
 def forget_job(job_id: str) -> bool:

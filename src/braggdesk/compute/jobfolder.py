@@ -4,8 +4,9 @@
 
 - ``job.bdw``: the job frame as it arrived (so the job can be resumed after a crash);
 - ``status.json``: state (running, done, cancelled, failed), the engine process id, device, error;
-- ``batches/NNNNNN.snap``: one snapshot frame per finished batch, numbered in the order
-  they finished, each written to a temporary name and renamed (a reader never sees half a file);
+- ``batches/NNNNNN.snap``: one snapshot frame per finished batch (for a dose-influence matrix, one
+  "dij" frame per block of spots), numbered in the order they finished, each written to a temporary
+  name and renamed (a reader never sees half a file);
 - ``cancel``: present once a client asked to cancel;
 - ``engine.log``: what the engine process printed.
 
@@ -99,6 +100,21 @@ class JobFolder:
     def write_batch(self, seq: int, snap: Snapshot) -> None:
         _write_atomic(self.batches_dir / f"{seq:06d}.snap", wire.encode_snapshot(snap))
 
+    def write_frame(self, seq: int, frame: bytes) -> None:
+        """A finished batch already encoded (a dose-influence block's "dij" frame)."""
+        _write_atomic(self.batches_dir / f"{seq:06d}.snap", frame)
+
+    def is_dij(self) -> bool:
+        """True if the job asks for a dose-influence matrix (its batch files are "dij" frames)."""
+        return wire.dij_request(self.read_job_message()) is not None
+
+    def stored_batches(self) -> set[int]:
+        """The batch numbers of every stored frame (read from the headers only)."""
+        done: set[int] = set()
+        for path in self.batch_files():
+            done.update(self.read_batch_frame(path)[1])
+        return done
+
     @staticmethod
     def read_batch_frame(path: Path) -> tuple[bytes, tuple[int, ...]]:
         """A batch file as the frame it is, and its batch numbers: forwarded without decoding the sums."""
@@ -145,7 +161,11 @@ def run_engine(folder: JobFolder) -> int:
 
     folder.update_status(state="running", pid=os.getpid())
     try:
-        job = wire.decode_job(folder.read_job_message())
+        message = folder.read_job_message()
+        job = wire.decode_job(message)
+        dij = wire.dij_request(message)
+        if dij is not None:
+            return _run_dij(folder, job, *dij)
         done, files = folder.merged()
         seq = len(files)
         if done is not None:
@@ -161,6 +181,28 @@ def run_engine(folder: JobFolder) -> int:
     except Exception as exc:  # every failure must reach the client as a message, not a silent death
         folder.update_status(state="failed", error=f"{type(exc).__name__}: {exc}", ended=time.time())
         raise
+
+
+def _run_dij(folder: JobFolder, job, voxels, per_spot: int) -> int:
+    """The engine process of a dose-influence matrix: the blocks of spots not yet stored, one file each."""
+    from ..engine.dij import block_id, block_size, blocks, prepare_dij, run_block
+
+    prepared = prepare_dij(job, voxels)
+    done = folder.stored_batches()
+    seq = len(folder.batch_files())
+    if done:
+        print(f"resuming: {len(done)} blocks kept", flush=True)
+    size = block_size(prepared.n_rows, per_spot, prepared.prepared.device.kind)
+    for first, n in blocks(prepared.n_spots, size):
+        if folder.cancel_requested():
+            break
+        if block_id(0, first, prepared.n_spots) in done:
+            continue
+        folder.write_frame(seq, wire.encode_dij_batch(run_block(prepared, first, n, per_spot)))
+        seq += 1
+    state = "cancelled" if folder.cancel_requested() else "done"
+    folder.update_status(state=state, device=prepared.prepared.device.name, ended=time.time())
+    return 0
 
 
 def _read_frame_file(path: Path, read):

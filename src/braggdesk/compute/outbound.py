@@ -141,9 +141,9 @@ def _neutral(obj, confidential: Confidential):
     return dataclasses.replace(obj, **changes) if changes else obj
 
 
-def wire_payload(job: Job, confidential: Confidential, attach: bool = False, have_batches=()) -> bytes:
-    """The job frame an SSH node (or a local worker process) gets, checked."""
-    frame = wire.encode_job(outbound_job(job, confidential), attach=attach, have_batches=have_batches)
+def wire_payload(job: Job, confidential: Confidential, attach: bool = False, have_batches=(), dij=None) -> bytes:
+    """The job frame an SSH node (or a local worker process) gets, checked (``dij``: see wire.encode_job)."""
+    frame = wire.encode_job(outbound_job(job, confidential), attach=attach, have_batches=have_batches, dij=dij)
     check_outbound(wire_values(frame), confidential, "the job frame for the worker")
     return frame
 

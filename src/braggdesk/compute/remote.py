@@ -100,6 +100,10 @@ class StreamRunner(Runner):
         self.log: list[str] = []
         self.link: Link | None = None
         self.snapshot_frames: list[int] = []  # size on the wire of each snapshot received
+        #: (voxels of interest, histories per spot): the node computes the job's dose-influence matrix and
+        #: ``_snapshots`` yields its blocks (DijBatch) instead of dose Snapshots (see compute.dij.RemoteDij)
+        self.dij: tuple | None = None
+        self._received: set[int] = set()  # batch (or block) numbers held here, for a re-attach
 
     @abc.abstractmethod
     def _make_link(self) -> Link:
@@ -154,11 +158,15 @@ class StreamRunner(Runner):
                     self.log.append(f"link lost ({cause}); re-attaching")
                     self._reattach(cause)
                     continue
-                if item.kind == "snapshot":
+                if item.kind in ("snapshot", "dij"):
                     self.snapshot_frames.append(item.frame_bytes)
-                    snap = wire.decode_snapshot(item)
+                    snap = wire.decode_snapshot(item) if item.kind == "snapshot" else wire.decode_dij_batch(item)
                     if snap.job_id != self.job_id:
                         raise RemoteError(self.where, f"sent sums of job {snap.job_id}, expected {self.job_id}")
+                    if (item.kind == "dij") != (self.dij is not None):
+                        raise RemoteError(self.where, f"sent a {item.kind} frame for a job that asked for "
+                                                      f"{'a dose-influence matrix' if self.dij else 'a dose'}")
+                    self._received.update(snap.batches)
                     yield snap
                 elif item.kind == "log":
                     self.log.append(str(item.header.get("text", "")))
@@ -168,14 +176,22 @@ class StreamRunner(Runner):
                     if item.header.get("state") == "cancelled" and not self.cancelled:
                         self.add_note("the job was cancelled at the node")
                         self._cancel.set()
+                    self._acknowledge()
                     return
         finally:
             self._close()
 
+    def dij_blocks(self, voxels, per_spot: int) -> Iterator:
+        """The blocks (DijBatch) of the job's dose-influence matrix as the node computes them, instead of a
+        dose: the same connection, job folder, cancel and re-attach (see compute.dij.RemoteDij)."""
+        self.dij = (voxels, int(per_spot))
+        self._start()
+        yield from self._snapshots()
+
     # -- the protocol -------------------------------------------------------------------
     def _connect(self, attach: bool, have: tuple[int, ...]) -> None:
         # built and checked before the link opens: a job that would carry patient identity never leaves
-        frame = wire_payload(self.job, self.confidential, attach=attach, have_batches=have)
+        frame = wire_payload(self.job, self.confidential, attach=attach, have_batches=have, dij=self.dij)
         link = self._make_link()
         link.open()
         self.link = link
@@ -189,6 +205,10 @@ class StreamRunner(Runner):
             self._close()
             raise
         self.hello = dict(first.header)
+        if self.dij is not None and int(self.hello.get("protocol", 0)) < wire.DIJ_PROTOCOL:
+            self._close()
+            raise RemoteError(link.where, f"the node runs braggdesk {self.hello.get('braggdesk', '?')}, which cannot "
+                                          "compute dose-influence matrices; install the same braggdesk version there")
         link.send(frame)
         if self.cancelled:
             link.send(wire.encode("cancel", {"job_id": self.job_id}))
@@ -196,13 +216,22 @@ class StreamRunner(Runner):
     def _reattach(self, cause: str) -> None:
         self._close()
         time.sleep(self.reconnect_delay_s)
-        have = tuple(self.total.batches) if self.total is not None else ()
+        have = tuple(sorted(self._received))
         try:
             self._connect(attach=True, have=have)
         except RemoteError as exc:
             raise RemoteError(self.where, f"link lost ({cause}) and re-attaching failed: {exc.problem}; the job "
                                           f"{self.job_id} goes on at the node: re-attach later with --attach "
                                           f"{self.job_id}", self.job_id) from None
+
+    def _acknowledge(self) -> None:
+        """Tell the node the whole result is here, so it removes the job's folder (best effort)."""
+        link = self.link
+        if link is not None:
+            try:
+                link.send(wire.encode("received", {"job_id": self.job_id}))
+            except (OSError, RemoteError):
+                pass
 
     def _close(self) -> None:
         link, self.link = self.link, None

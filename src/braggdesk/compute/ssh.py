@@ -12,6 +12,7 @@ loop in a thread and hands decoded frames to the runner through a queue.
 from __future__ import annotations
 
 import asyncio
+import errno
 import getpass
 import threading
 import time
@@ -24,6 +25,7 @@ from .hosts import HostProfile
 from .remote import Closed, Link, StreamRunner, read_hello
 
 CONNECT_TIMEOUT_S = 15.0
+WORKER_EXIT_WAIT_S = 2.0  # on close: how long the worker may take to finish after its standard input ends
 
 
 class HostKeyError(RemoteError):
@@ -73,8 +75,25 @@ async def _offered_key(profile: HostProfile) -> str:
     try:
         key = await asyncio.wait_for(_asyncssh().get_server_host_key(profile.host, profile.port), CONNECT_TIMEOUT_S)
         return f"{key.get_algorithm()} {key.get_fingerprint()}" if key is not None else "no key"
+    except OSError as exc:
+        if _is_refused(exc):  # nothing listens: say so, not "host key unknown"
+            raise _refused(profile) from None
+        return f"a key whose fingerprint could not be read ({exc})"
     except Exception as exc:  # the refusal below matters, not why the fingerprint could not be read
         return f"a key whose fingerprint could not be read ({exc})"
+
+
+def _is_refused(exc: OSError) -> bool:
+    """ECONNREFUSED, also when asyncio folds the tries of several addresses into one OSError."""
+    return isinstance(exc, ConnectionRefusedError) or exc.errno == errno.ECONNREFUSED or \
+        "connect call failed" in str(exc).lower() or "connection refused" in str(exc).lower()
+
+
+def _refused(profile: HostProfile) -> RemoteError:
+    return RemoteError(profile.address, (
+        f"connection refused: nothing accepts SSH connections on port {profile.port} of {profile.host} (sshd not "
+        f"running, or SSH on another port: give host:PORT, or Port in ~/.ssh/config); this is not a host key "
+        f"problem"))
 
 
 async def _host_key_error(profile: HostProfile, known_hosts: Path) -> HostKeyError:
@@ -108,7 +127,7 @@ async def open_connection(profile: HostProfile, timeout_s: float = CONNECT_TIMEO
         raise UnknownHostKey(profile.address, (
             f"no known_hosts file at {known_hosts}, so the host key (the node offers {offered}) cannot be verified "
             f"and braggdesk did not connect: check the fingerprint with the node's administrator, then write it "
-            f"there, e.g. ssh-keyscan -p {profile.port} {profile.host} > {known_hosts}"))
+            f"there, e.g. ssh-keyscan -p {profile.port} {profile.host} >> {known_hosts}"))
     keys = _client_keys(profile)
     user = profile.user or getpass.getuser()
     extra = {"client_keys": keys, "agent_path": None} if keys is not None else {}
@@ -127,6 +146,8 @@ async def open_connection(profile: HostProfile, timeout_s: float = CONNECT_TIMEO
     except (asyncio.TimeoutError, TimeoutError):
         raise RemoteError(profile.address, f"no SSH answer within {timeout_s:.0f} s") from None
     except OSError as exc:
+        if _is_refused(exc):
+            raise _refused(profile) from None
         raise RemoteError(profile.address, f"cannot connect: {exc.strerror or exc}") from None
 
 
@@ -225,7 +246,14 @@ class SshLink(Link):
             async def shut() -> None:
                 try:
                     if self._proc is not None:
+                        # what was sent last (a cancel, 'received') reaches the worker before the channel closes,
+                        # and the worker gets a moment to act on it (remove a finished job's folder)
+                        await asyncio.wait_for(self._proc.stdin.drain(), 1.0)
                         self._proc.stdin.write_eof()
+                        try:
+                            await asyncio.wait_for(self._proc.wait_closed(), WORKER_EXIT_WAIT_S)
+                        except (asyncio.TimeoutError, TimeoutError):
+                            pass
                     self._conn.close()
                     await asyncio.wait_for(self._conn.wait_closed(), 2.0)
                 except Exception:

@@ -32,10 +32,12 @@ from typing import BinaryIO
 
 from ..errors import BraggdeskError, WireError
 from ..io import wire
+from .job_cleanup import remove_job
 from .jobfolder import TERMINAL, JobFolder, default_jobs_dir
 from .private import NotPrivate, private_folder
 
 POLL_S = 0.05
+RECEIPT_WAIT_S = 10.0  # how long a finished job waits for the client's 'received'
 
 
 def node_hello() -> dict:
@@ -64,6 +66,7 @@ class Worker:
         self.stdin, self.stdout = stdin, stdout
         self.jobs_dir = Path(jobs_dir) if jobs_dir else default_jobs_dir()
         self.client_gone = threading.Event()
+        self.received = threading.Event()  # the client holds the whole result: the job folder can go
         self._write_lock = threading.Lock()
         self._engine: subprocess.Popen | None = None
 
@@ -126,6 +129,7 @@ class Worker:
             raise _Refused("no-such-job", f"no job {folder.job_id} on this node (jobs folder {self.jobs_dir})")
         try:
             wire.decode_job(msg)  # refuse a damaged job now, not in the engine process
+            wire.dij_request(msg)
         except (WireError, ValueError, TypeError) as exc:
             raise _Refused("bad-job", f"job {folder.job_id} cannot be read: {exc}") from None
         folder.create(wire.encode("job", msg.header, msg.arrays), digest)
@@ -141,6 +145,8 @@ class Worker:
                     break
                 if msg.kind == "cancel":
                     folder.request_cancel()
+                elif msg.kind == "received":
+                    self.received.set()
         except (WireError, OSError, ValueError):
             pass
         self.client_gone.set()
@@ -158,11 +164,13 @@ class Worker:
 
     def _stream(self, folder: JobFolder, have: set[int]) -> int:
         # What is already on disk and the client lacks goes as one merged frame, then each new batch file.
-        snap, files = folder.merged(have)
-        sent_files = {p.name for p in files}
-        if snap is not None:
-            self.send(wire.encode_snapshot(snap))
-            have.update(snap.batches)
+        sent_files: set[str] = set()
+        if not folder.is_dij():  # a matrix's blocks go one by one below; a dose's stored batches as one sum
+            snap, files = folder.merged(have)
+            sent_files = {p.name for p in files}
+            if snap is not None:
+                self.send(wire.encode_snapshot(snap))
+                have.update(snap.batches)
         while not self.client_gone.is_set():
             status = folder.status()  # read before the files: a final state means all files are there
             for path in folder.batch_files():
@@ -179,6 +187,8 @@ class Worker:
                 if self._all_sent(folder, sent_files):
                     self.send(wire.encode("done", {"state": state, "job_id": folder.job_id,
                                                     "batches": sorted(have), "device": status.get("device", "")}))
+                    if self._wait_for_receipt():
+                        remove_job(folder)  # the client has it all; an old client never says so: --prune
                     return 0
                 continue
             if state == "failed":
@@ -194,6 +204,16 @@ class Worker:
                                                  "re-attach to resume")
             time.sleep(POLL_S)
         return 0
+
+    def _wait_for_receipt(self) -> bool:
+        """True once the client says it holds the result; False if it goes away or stays silent."""
+        deadline = time.monotonic() + RECEIPT_WAIT_S
+        while time.monotonic() < deadline:
+            if self.received.wait(POLL_S):
+                return True
+            if self.client_gone.is_set():
+                return self.received.is_set()
+        return False
 
     @staticmethod
     def _all_sent(folder: JobFolder, sent_files: set[str]) -> bool:

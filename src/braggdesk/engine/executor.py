@@ -156,7 +156,7 @@ class CudaExecutor:
             self._block_rows = None
             self._block_rows_host = None
             props = cuda.get_current_device()
-            self._max_blocks = int(props.MULTIPROCESSOR_COUNT) * 16
+            self._max_blocks = int(getattr(props, "MULTIPROCESSOR_COUNT", 1)) * 16  # (the CUDA simulator has none)
         except Exception as exc:  # out of memory, driver errors
             raise DeviceError(f"the GPU could not take the job ({inputs.nbytes / 1e6:.0f} MB of tables and "
                               f"voxels): {exc}") from exc

@@ -30,6 +30,9 @@ class DisplayPanel(QtWidgets.QWidget):
         self.quantity = QtWidgets.QComboBox()
         for q in QUANTITIES:
             self.quantity.addItem(QUANTITY_LABELS[q], q)
+        # long labels ("RBE-weighted dose [Gy(RBE)]") must not widen the dock at the slice views' expense
+        self.quantity.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.quantity.setMinimumContentsLength(14)
         self.cmap = QtWidgets.QComboBox()
         self.cmap.addItems(COLOR_MAPS)
         self.opacity = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)

@@ -60,13 +60,13 @@ def save_profiles(settings: QtCore.QSettings | None, profiles: list[HostProfile]
 
 
 def find_profile(settings: QtCore.QSettings | None, name: str) -> HostProfile:
-    """The saved profile called ``name``; else ``name`` read as [user@]host[:port] with default settings."""
-    for p in load_profiles(settings):
-        if p.name == name:
-            return p
+    """The saved profile called ``name``; else an alias of ~/.ssh/config, else [user@]host[:port] (the same
+    resolution as ``braggdesk run --remote``, compute/host_resolution.py)."""
+    from ..compute.host_resolution import resolve_host
+
     if not name.strip():
         raise BraggdeskError("Remote node (SSH): choose a saved host (Hosts...) or type [user@]host[:port]")
-    return HostProfile.parse(name)
+    return resolve_host(name, saved=load_profiles(settings))
 
 
 class HostProfilesDialog(ProfileListDialog):

@@ -14,10 +14,8 @@ from PySide6 import QtCore, QtWidgets
 from ..compute.progress import Progress
 from ..model import SimulationSettings
 from .runners import RUNNER_CHOICES, detected_devices, runner_choice
-
-
-#: primaries in the first batch of an interactive run, so a first dose shows within about a second
-FIRST_LOOK_PRIMARIES = 500
+from ..workflow import jobs
+from ..workflow.jobs import FIRST_LOOK_PRIMARIES
 
 
 class RunPanel(QtWidgets.QWidget):
@@ -139,13 +137,13 @@ class RunPanel(QtWidgets.QWidget):
         self.target_box.setCurrentText(target)
 
     def settings(self) -> SimulationSettings:
+        """What the panel shows, with the defaults ``braggdesk run`` and the Python API use (workflow/jobs.py)."""
         by_unc = self.by_uncertainty.isChecked()
-        return SimulationSettings(
-            primaries=None if by_unc else self.primaries.value(),
-            target_uncertainty=self.uncertainty.value() / 100 if by_unc else None,
-            batches=self.batches.value(), seed=self.seed.value(), device=self.device_box.currentData(),
-            first_batch_primaries=FIRST_LOOK_PRIMARIES if self.first_look.isChecked() and not by_unc else None,
-            engine=self.engine_box.currentData())
+        return jobs.simulation_settings(None if by_unc else self.primaries.value(),
+                                        self.uncertainty.value() / 100 if by_unc else None,
+                                        batches=self.batches.value(), seed=self.seed.value(),
+                                        device=self.device_box.currentData(), first_look=self.first_look.isChecked(),
+                                        engine=self.engine_box.currentData())
 
     def apply_settings(self, settings: SimulationSettings) -> None:
         self.by_uncertainty.setChecked(settings.target_uncertainty is not None)

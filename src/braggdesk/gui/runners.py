@@ -10,7 +10,6 @@ updates the views exactly as a local run does.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -18,6 +17,8 @@ from ..compute.runner import Runner
 from ..engine.device import gpu_status
 from ..errors import BraggdeskError
 from ..model import Job
+from ..workflow import targets
+from ..workflow.targets import RunnerOptions, RunnerTarget, make_runner
 
 
 @dataclass(frozen=True)
@@ -35,27 +36,42 @@ class RunnerChoice:
     build_in_worker: bool = False
 
 
-def _local(job: Job, target: str, settings=None) -> Runner:
-    """The engine in this process, on one thread fewer than the cores: one core stays with the GUI."""
-    from ..compute.local import LocalRunner
-    from ..engine.device import available_cores, select_device
+def target_of(key: str, text: str, settings=None) -> tuple[RunnerTarget, RunnerOptions]:
+    """The run panel's choice and its target box as one target of the shared syntax (workflow/targets.py), with
+    the window's saved host and cluster profiles: the panel reaches what ``braggdesk run --on`` reaches."""
+    text = text.strip()
+    options = RunnerOptions(keep_free_cores=1)  # one core stays with the window
+    if settings is not None:
+        from .cluster_profiles import cluster_profiles_path
+        from .host_profiles import load_profiles
 
-    threads = job.settings.threads or max(1, available_cores() - 1)
-    return LocalRunner(job, device=select_device(job.settings.device, threads))
+        options.hosts = load_profiles(settings)
+        options.clusters_path = cluster_profiles_path(settings)
+    if key == "local":
+        return RunnerTarget("local"), options
+    if key == "process":
+        return RunnerTarget("process"), options
+    if not text:
+        raise BraggdeskError("Dask cluster: choose a saved cluster (Clusters...), or give local:N for N local workers"
+                             if key == "dask" else "Remote node: choose a saved host (Hosts...) or give an address")
+    if key == "ssh":
+        return RunnerTarget("ssh", text), options
+    from ..compute.cluster_profiles import load_cluster_profiles
+
+    if settings is not None and any(p.name == text for p in load_cluster_profiles(options.clusters_path)):
+        return RunnerTarget("profile", text), options
+    return RunnerTarget("dask", text), options
 
 
-def _process(job: Job, target: str, settings=None) -> Runner:
-    """``braggdesk worker`` as a child process over a pipe: the remote path, and no GIL shared with the GUI."""
-    from ..compute.remote import PipeRunner
+def _make(key: str) -> Callable[..., Runner]:
+    def make(job: Job, target: str, settings=None) -> Runner:
+        return make_runner(job, *target_of(key, target, settings))
+    return make
 
-    return PipeRunner(job)
 
-
-def _ssh(job: Job, target: str, settings=None) -> Runner:
-    from ..compute.ssh import SshRunner
-    from .host_profiles import find_profile
-
-    return SshRunner(job, find_profile(settings, target))
+def cluster_spec(target: str, settings=None):
+    """The Dask ClusterSpec the panel's scheduler box names (a saved cluster, local:N or an address)."""
+    return targets.cluster_spec(*target_of("dask", target, settings))
 
 
 def _ssh_names(settings=None) -> list[str]:
@@ -68,39 +84,6 @@ def _ssh_edit(parent, settings=None) -> None:
     from .host_profiles import HostProfilesDialog
 
     HostProfilesDialog(settings, parent).exec()
-
-
-def cluster_spec(target: str, settings=None):
-    """A saved cluster profile's name, 'local:N' (a LocalCluster of N processes) or a scheduler address
-    ('tls://host:8786' needs a profile for its certificates; 'tcp://host:8786' or 'host:8786' on this machine)."""
-    from ..compute.dask_cluster import ClusterSpec
-
-    text = target.strip()
-    if not text:
-        raise BraggdeskError("Dask cluster: choose a saved cluster (Clusters...), or give local:N for N local workers")
-    if settings is not None:
-        from ..compute.cluster_profiles import load_cluster_profiles
-        from .cluster_profiles import cluster_profiles_path
-
-        for profile in load_cluster_profiles(cluster_profiles_path(settings)):
-            if profile.name == text:
-                return profile.spec()
-    if text.lower().startswith("local"):
-        _, _, n = text.partition(":")
-        try:
-            workers = int(n) if n.strip() else max(1, (os.cpu_count() or 1) - 1)
-        except ValueError:
-            raise BraggdeskError(f"Dask cluster {text!r}: expected local:N with N a number of workers") from None
-        return ClusterSpec(local_workers=workers)
-    return ClusterSpec(address=text if "://" in text else f"tcp://{text}")
-
-
-def _dask(job: Job, target: str, settings=None) -> Runner:
-    from ..compute.dask_runner import DaskRunner
-
-    spec = cluster_spec(target, settings)
-    spec.link()  # certificates checked, plain TCP off this machine refused: before the run starts
-    return DaskRunner(job, spec)
 
 
 def _dask_names(settings=None) -> list[str]:
@@ -116,10 +99,10 @@ def _dask_edit(parent, settings=None) -> None:
 
 
 RUNNER_CHOICES: list[RunnerChoice] = [
-    RunnerChoice("local", "This computer", _local, build_in_worker=True),
-    RunnerChoice("process", "This computer, separate process", _process),
-    RunnerChoice("ssh", "Remote node (SSH)", _ssh, "Host", _ssh_names, _ssh_edit),
-    RunnerChoice("dask", "Dask cluster", _dask, "Scheduler", _dask_names, _dask_edit, "Clusters...",
+    RunnerChoice("local", "This computer", _make("local"), build_in_worker=True),
+    RunnerChoice("process", "This computer, separate process", _make("process")),
+    RunnerChoice("ssh", "Remote node (SSH)", _make("ssh"), "Host", _ssh_names, _ssh_edit),
+    RunnerChoice("dask", "Dask cluster", _make("dask"), "Scheduler", _dask_names, _dask_edit, "Clusters...",
                  placeholder="a saved cluster, or local:N"),
 ]
 

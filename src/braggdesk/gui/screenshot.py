@@ -45,3 +45,35 @@ def save_png(widget: QtWidgets.QWidget, path: str | Path) -> Path:
     if not grab_with_vtk(widget).save(str(path), "PNG"):
         raise OSError(f"{path}: could not write the PNG")
     return path
+
+
+def save_svg(widget: QtWidgets.QWidget, path: str | Path) -> Path:
+    """The widget as SVG: Qt widgets and pyqtgraph plots as vector paths; a 3D view's pixels as an image in it."""
+    from PySide6.QtSvg import QSvgGenerator
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    generator = QSvgGenerator()
+    generator.setFileName(str(path))
+    generator.setSize(widget.size())
+    generator.setViewBox(QtCore.QRect(QtCore.QPoint(0, 0), widget.size()))
+    generator.setTitle("braggdesk")
+    painter = QtGui.QPainter(generator)
+    try:
+        widget.render(painter)
+        for view in [widget] if isinstance(widget, View3D) else widget.findChildren(View3D):
+            if view.isVisible() and not view.closed:
+                top_left = view.vtk_widget.mapTo(widget, QtCore.QPoint(0, 0)) if view.vtk_widget is not widget \
+                    else QtCore.QPoint()
+                painter.drawImage(QtCore.QRectF(top_left.x(), top_left.y(), view.vtk_widget.width(),
+                                                view.vtk_widget.height()), _qimage(view.render_image()))
+    finally:
+        painter.end()
+    if not path.is_file() or path.stat().st_size == 0:
+        raise OSError(f"{path}: could not write the SVG")
+    return path
+
+
+def save_picture(widget: QtWidgets.QWidget, path: str | Path) -> Path:
+    """PNG or SVG, by the suffix."""
+    return save_svg(widget, path) if Path(path).suffix.lower() == ".svg" else save_png(widget, path)

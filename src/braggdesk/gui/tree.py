@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from .session import Session
+from ..workflow.session import Session
 
 ROLE_KIND = QtCore.Qt.ItemDataRole.UserRole
 ROLE_KEY = QtCore.Qt.ItemDataRole.UserRole + 1

@@ -38,6 +38,7 @@ from braggdesk.errors import InputError
 from braggdesk.model import Volume
 
 from .deidentify import PatientIdentity, finalize_identity
+from .header_values import MAX_COORDINATE_MM, check_orientation, header_float, header_floats, header_int
 from .uids import (CT_IMAGE_STORAGE, RT_DOSE_STORAGE, RT_ION_PLAN_STORAGE, RT_PLAN_STORAGE, RT_STRUCTURE_SET_STORAGE,
                    add_image_plane, add_patient_and_study, decimal_string, new_dataset, new_uid, referenced_series_uids,
                    sop_class_description, sop_class_of)
@@ -47,7 +48,9 @@ _INDEX_TAGS = [
     "FrameOfReferenceUID", "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing",
     "Rows", "Columns", "PatientPosition", "SliceThickness", "InstanceNumber", "SOPInstanceUID",
     "ReferencedFrameOfReferenceSequence", "ReferencedStructureSetSequence", "ReferencedRTPlanSequence",
+    "RescaleSlope", "RescaleIntercept", "BitsAllocated", "SamplesPerPixel", "NumberOfFrames", "PixelData",
 ]
+_DEFER_BYTES = 1024  # the index reads the Pixel Data's length, never its bytes
 # objects whose references lead from a file to the CT series it was made on
 _RT_OBJECT_CLASSES = {RT_STRUCTURE_SET_STORAGE, RT_PLAN_STORAGE, RT_ION_PLAN_STORAGE, RT_DOSE_STORAGE}
 _ORIENTATION_TOLERANCE = 1e-4  # direction cosines
@@ -73,18 +76,32 @@ class _Slice:
     patient_position: str
     slice_thickness: float | None
     transfer_syntax: str = ""
+    modality: str = ""
 
 
 @dataclass
-class _FolderIndex:
-    """What one pass over the headers of a folder's files found."""
+class FolderIndex:
+    """What one pass over the headers of a folder's files found: the one folder index.
 
+    ``info`` (io/inventory.py), the CT reader, the reference resolver and the workflow's
+    Workspace all take it, so a folder's headers are read once however many of them ask,
+    and every file that cannot be used has one reason (``reasons``) that all of them show.
+    """
+
+    root: Path = Path(".")
+    complete: bool = True  # every regular file under ``root`` was read (False: a chosen list of files)
+    #: SOP Class UID of every DICOM file that has one, in file order (CT slices included)
+    sop_classes: dict[Path, str] = field(default_factory=dict)
+    rt_headers: dict[Path, Dataset] = field(default_factory=dict)  # RTSTRUCT, plan, dose headers by file
     slices: list[_Slice] = field(default_factory=list)
     rt_objects: dict[str, Dataset] = field(default_factory=dict)  # RTSTRUCT, plan, dose headers by SOPInstanceUID
     others: collections.Counter = field(default_factory=collections.Counter)  # other objects, by modality
     n_files: int = 0
     n_non_dicom: int = 0
     unreadable: list[Path] = field(default_factory=list)
+    reasons: dict[Path, str] = field(default_factory=dict)  # why each unreadable file or bad CT slice is so
+    bad_slices: list[InputError] = field(default_factory=list)  # CT slices whose header values fail the checks
+    other_images: dict[str, list[tuple[Path, str]]] = field(default_factory=dict)  # non-CT images by series UID
 
 
 @dataclass(frozen=True)
@@ -119,16 +136,45 @@ def list_ct_series(folder: str | Path) -> list[CtSeriesInfo]:
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(folder, "no such folder; expected a folder holding DICOM files")
-    out = []
-    for uid, group in _group_by_series(_index_folder(folder).slices).items():
-        out.append(_series_info(folder, uid, group))
-    return sorted(out, key=lambda info: (-info.n_slices, info.series_instance_uid))
+    return list_ct_series_and_problems(folder)[0]
 
 
-def _series_info(folder: Path, uid: str, group: list[_Slice]) -> CtSeriesInfo:
+def list_ct_series_and_problems(folder: str | Path, index: FolderIndex | None = None
+                                ) -> tuple[list[CtSeriesInfo], dict[Path, str]]:
+    """:func:`list_ct_series`, and the files that could not be indexed with the reason for each (unreadable
+    DICOM files, CT slices whose header values fail the checks), for ``info`` to list one line each.
+    ``index``: the folder's :func:`index_folder`, when the caller has it already."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(folder, "no such folder; expected a folder holding DICOM files")
+    if index is None or not index.complete or index.root != folder:
+        index = index_folder(folder)
+    out = [_series_info(folder, uid, group, index.other_images)
+           for uid, group in _group_by_series(index.slices).items()]
+    return sorted(out, key=lambda info: (-info.n_slices, info.series_instance_uid)), dict(index.reasons)
+
+
+def _mixed_modalities(group: list[_Slice], other_images: dict[str, list[tuple[Path, str]]]) -> str:
+    """A problem sentence when images of another modality share the CT series' UID (an MR slice in a CT series)."""
+    uid = group[0].series_uid
+    strangers = list(other_images.get(uid, []))
+    strangers += [(s.path, s.modality) for s in group if s.modality and s.modality.upper() != "CT"]
+    if not strangers:
+        return ""
+    path, modality = strangers[0]
+    more = f" and {len(strangers) - 1} more" if len(strangers) > 1 else ""
+    return (f"CT series {uid} holds a {modality} image ({path.name}{more}) under the same SeriesInstanceUID "
+            f"(0020,000E): a mixed series; remove the {modality} files or export the CT again")
+
+
+def _series_info(folder: Path, uid: str, group: list[_Slice],
+                 other_images: dict[str, list[tuple[Path, str]]] | None = None) -> CtSeriesInfo:
     ref = group[0]
     problems: list[str] = []
     notes: list[str] = []
+    mixed = _mixed_modalities(group, other_images or {})
+    if mixed:
+        problems.append(mixed)
     spacing = None
     orientation = "unknown"
     try:
@@ -142,7 +188,8 @@ def _series_info(folder: Path, uid: str, group: list[_Slice]) -> CtSeriesInfo:
     if orientation not in ("axial", "unknown"):
         notes.append(f"{orientation} slices (not axial): the dose grid follows the CT's orientation")
     syntaxes = tuple(sorted({s.transfer_syntax for s in group}))
-    compressed = [name for name in syntaxes if pydicom.uid.UID(name).is_compressed]
+    compressed = [name for name in syntaxes if pydicom.uid.UID(name).is_transfer_syntax
+                  and pydicom.uid.UID(name).is_compressed]
     if compressed:
         notes.append("compressed pixel data (" + ", ".join(pydicom.uid.UID(n).name for n in compressed) + ")")
     common = Path(os.path.commonpath([str(s.path.parent) for s in group]))
@@ -162,7 +209,7 @@ def orientation_name(direction: np.ndarray) -> str:
     return "oblique"
 
 
-def referenced_ct_series_uid(folder: str | Path, referencing: str | Path) -> str:
+def referenced_ct_series_uid(folder: str | Path, referencing: str | Path, index: FolderIndex | None = None) -> str:
     """SeriesInstanceUID of the CT series in ``folder`` that an RTSTRUCT, RT (Ion) Plan or RTDOSE refers to.
 
     An RTSTRUCT names its series; a plan names its structure set, which names
@@ -171,7 +218,8 @@ def referenced_ct_series_uid(folder: str | Path, referencing: str | Path) -> str
     taken; none, or several, is an InputError.
     """
     folder = Path(folder)
-    index = _index_folder(folder)
+    if index is None or not index.complete or index.root != folder:
+        index = index_folder(folder)
     return _referenced_series_uid(folder, Path(referencing), _group_by_series(index.slices), index.rt_objects)
 
 
@@ -222,7 +270,7 @@ def _group_by_series(slices: list[_Slice]) -> dict[str, list[_Slice]]:
 
 
 def read_ct_series(folder: str | Path, series_instance_uid: str | None = None, *,
-                   referenced_by: str | Path | None = None) -> Volume:
+                   referenced_by: str | Path | None = None, index: FolderIndex | None = None) -> Volume:
     """Read one CT series from ``folder`` (searched recursively) into a float32 HU Volume.
 
     With several CT series in the folder, ``series_instance_uid`` chooses one,
@@ -231,7 +279,8 @@ def read_ct_series(folder: str | Path, series_instance_uid: str | None = None, *
     series); without either the InputError lists them.  A path to a single
     slice reads the series that slice belongs to from the slice's folder.
     Compressed transfer syntaxes are decoded by pydicom's plugins (pylibjpeg
-    for JPEG, JPEG-LS and JPEG 2000; RLE built in).
+    for JPEG, JPEG-LS and JPEG 2000; RLE built in).  ``index``: the folder's
+    :func:`index_folder` when the caller has it (its headers are not read again).
     """
     folder = Path(folder)
     slice_series = None
@@ -248,7 +297,8 @@ def read_ct_series(folder: str | Path, series_instance_uid: str | None = None, *
     if not folder.is_dir():
         raise InputError(folder, "no such folder; expected a folder holding a DICOM CT series")
 
-    index = _index_folder(folder)
+    if index is None or not index.complete or index.root != folder:
+        index = index_folder(folder)
     unreadable = index.unreadable
     if not index.slices:
         raise InputError(folder, _nothing_found_message(index))
@@ -256,6 +306,11 @@ def read_ct_series(folder: str | Path, series_instance_uid: str | None = None, *
         raise InputError(unreadable[0], f"cannot be read as DICOM (truncated or corrupt), next to "
                                         f"{len(index.slices)} CT slices; remove it or export the series again"
                                         + (f" ({len(unreadable) - 1} more such files)" if len(unreadable) > 1 else ""))
+    if index.bad_slices:  # the same words as ``info``: the slice, the tag and the value
+        first = index.bad_slices[0]
+        more = len(index.bad_slices) - 1
+        raise InputError(first.path, first.problem + (f" ({more} more CT slice{'s' if more > 1 else ''} with bad "
+                                                      f"header values)" if more else ""))
 
     by_series = _group_by_series(index.slices)
     if series_instance_uid is None and referenced_by is not None and len(by_series) > 1:
@@ -272,6 +327,9 @@ def read_ct_series(folder: str | Path, series_instance_uid: str | None = None, *
     else:
         chosen = next(iter(by_series.values()))
 
+    mixed = _mixed_modalities(chosen, index.other_images)
+    if mixed:
+        raise InputError(folder, mixed)
     ordered, direction, spacing_mm = _check_geometry(folder, chosen)
     hu = _read_pixels(ordered)
     first = ordered[0]
@@ -288,57 +346,100 @@ def read_ct_series(folder: str | Path, series_instance_uid: str | None = None, *
     )
 
 
-def _index_folder(folder: Path) -> _FolderIndex:
-    """Headers of every file under ``folder``: CT slices, RT objects, a count of other objects, non-DICOM files."""
-    index = _FolderIndex()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+def index_folder(folder: str | Path, files: list[Path] | None = None) -> FolderIndex:
+    """Headers of every file under ``folder``: CT slices, RT objects, a count of other objects, non-DICOM files.
+
+    Only regular files are opened (a named pipe would block the scan).  A file
+    pydicom cannot parse, or a CT slice whose header values fail the checks, is
+    kept with its reason (``reasons``, ``bad_slices``), so ``info`` can list it
+    and ``read_ct_series`` refuse the folder with the same words.
+    """
+    folder = Path(folder)
+    index = FolderIndex(root=folder, complete=files is None)
+    for path in regular_files(folder) if files is None else files:
         index.n_files += 1
         try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_INDEX_TAGS)
+            ds = pydicom.dcmread(path, defer_size=_DEFER_BYTES, specific_tags=_INDEX_TAGS)
         except InvalidDicomError:
             index.n_non_dicom += 1
             continue
-        except Exception:  # a DICOM file pydicom cannot parse: report it only if nothing usable is found
+        except Exception as exc:  # a DICOM file pydicom cannot parse: report it only if nothing usable is found
             index.unreadable.append(path)
+            index.reasons[path] = f"cannot be read as DICOM ({type(exc).__name__}: {exc})"
             continue
         sop_class = sop_class_of(ds)
-        if not sop_class or (sop_class == CT_IMAGE_STORAGE and not (ds.get("SeriesInstanceUID") and ds.get("Rows"))):
+        if not sop_class or len(ds) == 0 or (sop_class == CT_IMAGE_STORAGE and not (ds.get("SeriesInstanceUID") and ds.get("Rows"))):
             index.unreadable.append(path)  # a header cut short: pydicom returns what it could read
+            index.reasons[path] = ("holds no SOP Class UID (0008,0016) (a truncated header?)"
+                                   if not sop_class or len(ds) == 0 else
+                                   "CT slice without SeriesInstanceUID (0020,000E) or Rows (0028,0010) (a truncated "
+                                   "header?)")
             continue
+        index.sop_classes[path] = sop_class
         if sop_class != CT_IMAGE_STORAGE:
-            index.others[str(ds.get("Modality") or sop_class_description(sop_class))] += 1
+            modality = str(ds.get("Modality") or sop_class_description(sop_class))
+            index.others[modality] += 1
             if sop_class in _RT_OBJECT_CLASSES:
                 index.rt_objects[str(ds.get("SOPInstanceUID", ""))] = ds
+                index.rt_headers[path] = ds
+            elif ds.get("SeriesInstanceUID"):
+                index.other_images.setdefault(str(ds.SeriesInstanceUID), []).append((path, modality))
             continue
-        index.slices.append(_slice_from_header(path, ds))
+        try:
+            index.slices.append(_slice_from_header(path, ds))
+        except InputError as exc:
+            index.bad_slices.append(exc)
+            index.reasons[path] = exc.problem
     return index
 
 
-def _slice_from_header(path: Path, ds: pydicom.Dataset) -> _Slice:
-    def floats(keyword: str) -> np.ndarray | None:
-        value = ds.get(keyword)
-        return None if value is None or value == "" else np.asarray([float(v) for v in value], dtype=float)
+def regular_files(folder: Path) -> list[Path]:
+    """Every regular file under ``folder``, sorted; pipes, sockets and devices are skipped (opening one may block)."""
+    return sorted(p for p in folder.rglob("*") if p.is_file())
 
-    spacing = floats("PixelSpacing")
-    thickness = ds.get("SliceThickness")
+
+def _slice_from_header(path: Path, ds: pydicom.Dataset) -> _Slice:
+    """The slice's header facts, each value checked (:mod:`.header_values`): an InputError names the tag and value."""
+    position = header_floats(ds, "ImagePositionPatient", path, count=3, low=-MAX_COORDINATE_MM,
+                             high=MAX_COORDINATE_MM, what="the position of the first pixel in mm")
+    orientation = header_floats(ds, "ImageOrientationPatient", path, count=6, low=-1.0 - 1e-3, high=1.0 + 1e-3,
+                                what="two direction cosines")
+    if orientation is not None:
+        check_orientation(orientation, path)
+    spacing = header_floats(ds, "PixelSpacing", path, count=2, positive=True, high=1000.0,
+                            what="the row and column spacing in mm")
+    thickness = header_float(ds, "SliceThickness", path, non_negative=True, high=1000.0,
+                             what="the slice thickness in mm")
+    rows = header_int(ds, "Rows", path, low=1, high=65535, what="the number of pixel rows")
+    columns = header_int(ds, "Columns", path, low=1, high=65535, what="the number of pixel columns")
+    _check_rescale(path, ds)
+    syntax = str(getattr(ds, "file_meta", {}).get("TransferSyntaxUID", ""))
+    if syntax and not pydicom.uid.UID(syntax).is_transfer_syntax:
+        raise InputError(path, f"TransferSyntaxUID (0002,0010) {syntax!r} is not a transfer syntax pydicom knows; "
+                               f"the pixels cannot be decoded (a corrupt file meta header?)")
+    if "PixelData" in ds:  # the length only: the index defers the bytes
+        element = ds.get_item("PixelData", keep_deferred=True)
+        _check_pixel_bytes(path, ds, element.length)
+        _check_not_cut_short(path, element)
     return _Slice(
         path=path,
         series_uid=str(ds.get("SeriesInstanceUID", "")),
         description=str(ds.get("SeriesDescription", "")),
         study_uid=str(ds.get("StudyInstanceUID", "")),
         frame_of_reference_uid=str(ds.get("FrameOfReferenceUID", "")),
-        position=floats("ImagePositionPatient"),
-        orientation=floats("ImageOrientationPatient"),
-        pixel_spacing=None if spacing is None or len(spacing) != 2 else (float(spacing[0]), float(spacing[1])),
-        rows=int(ds.get("Rows") or 0),
-        columns=int(ds.get("Columns") or 0),
+        position=position,
+        orientation=orientation,
+        pixel_spacing=None if spacing is None else (float(spacing[0]), float(spacing[1])),
+        rows=rows or 0,
+        columns=columns or 0,
         patient_position=str(ds.get("PatientPosition") or ""),
-        slice_thickness=float(thickness) if thickness not in (None, "") else None,
+        slice_thickness=thickness if thickness else None,
         transfer_syntax=str(getattr(ds, "file_meta", {}).get("TransferSyntaxUID", "")),
+        modality=str(ds.get("Modality") or ""),
     )
 
 
-def _nothing_found_message(index: _FolderIndex) -> str:
+def _nothing_found_message(index: FolderIndex) -> str:
     n_files, n_non_dicom, unreadable = index.n_files, index.n_non_dicom, index.unreadable
     if n_files == 0:
         return "the folder is empty; expected a DICOM CT series"
@@ -463,6 +564,8 @@ def _read_pixels(ordered: list[_Slice]) -> np.ndarray:
             raise InputError(s.path, f"cannot be read as DICOM ({type(exc).__name__}: {exc})") from exc
         if not any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
             raise InputError(s.path, "CT slice has no Pixel Data (7FE0,0010)")
+        _check_pixel_bytes(s.path, ds, len(ds.PixelData) if "PixelData" in ds else None)
+        _check_rescale(s.path, ds)
         try:
             pixels = ds.pixel_array
         except Exception as exc:
@@ -472,6 +575,45 @@ def _read_pixels(ordered: list[_Slice]) -> np.ndarray:
                                      f"{ref.rows}x{ref.columns}")
         hu[k] = apply_modality_lut(pixels, ds)
     return hu
+
+
+def _check_not_cut_short(path: Path, element) -> None:
+    """A Pixel Data element that declares more bytes than the file holds: a copy cut short (pydicom reads it
+    without a word when the bytes are deferred)."""
+    tell, length = getattr(element, "value_tell", None), getattr(element, "length", None)
+    if tell is None or length is None or length == 0xFFFFFFFF:
+        return
+    size = path.stat().st_size
+    if tell + length > size:
+        raise InputError(path, f"Pixel Data (7FE0,0010) declares {length} bytes but the file ends "
+                               f"{tell + length - size} bytes early: a truncated copy; copy or export it again")
+
+
+def _check_rescale(path: Path, ds: Dataset) -> None:
+    """RescaleSlope and RescaleIntercept turn stored values into HU: finite, the slope above 0."""
+    header_float(ds, "RescaleSlope", path, positive=True, high=1e4, what="the slope from stored values to HU")
+    header_float(ds, "RescaleIntercept", path, low=-1e5, high=1e5, what="the HU of stored value 0")
+
+
+def _check_pixel_bytes(path: Path, ds: Dataset, found: int | None) -> None:
+    """Uncompressed pixels: Rows x Columns x frames x samples x bytes must match the Pixel Data's length.
+
+    pydicom would pad a short one or drop the surplus with a warning; a wrong Rows
+    or Columns then shears the image, silently.  Compressed data is checked by its decoder.
+    """
+    syntax = pydicom.uid.UID(str(getattr(ds, "file_meta", {}).get("TransferSyntaxUID", "")))
+    if found is None or found == 0xFFFFFFFF or not syntax or not syntax.is_transfer_syntax or syntax.is_compressed:
+        return  # no pixels, or encapsulated (compressed) pixels that their decoder checks
+    rows = header_int(ds, "Rows", path, required=True, low=1)
+    columns = header_int(ds, "Columns", path, required=True, low=1)
+    bits = header_int(ds, "BitsAllocated", path, low=1, high=64) or 16
+    samples = header_int(ds, "SamplesPerPixel", path, low=1, high=4) or 1
+    frames = header_int(ds, "NumberOfFrames", path, low=1) or 1
+    expected = rows * columns * frames * samples * bits // 8  # type: ignore[operator]
+    if found not in (expected, expected + 1):  # one pad byte makes an odd length even
+        raise InputError(path, f"Pixel Data (7FE0,0010) holds {found} bytes, but Rows (0028,0010) {rows} x Columns "
+                               f"(0028,0011) {columns} x {bits} bits needs {expected}; the header and the pixels "
+                               f"disagree (a corrupt or edited file)")
 
 
 # ----------------------------------------------------------------------------------------- writing

@@ -27,17 +27,19 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..model.objectives import BeamRequest, Objective, PlanningRequest
+from ..model.objectives import BeamRequest, Objective, PlanningRequest, Ring
 
 try:  # Python >= 3.11
     import tomllib
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10 with the tomli backport
     import tomli as tomllib  # type: ignore[no-redef]
 
-TOP_KEYS = {"prescription_gy", "fractions", "targets", "goals", "beam", "objective", "design"}
+TOP_KEYS = {"prescription_gy", "fractions", "targets", "goals", "beam", "objective", "design", "ring"}
+RING_KEYS = {f.name for f in dataclasses.fields(Ring)}
 BEAM_KEYS = {f.name for f in dataclasses.fields(BeamRequest)}
 OBJECTIVE_KEYS = {f.name for f in dataclasses.fields(Objective)}
-DESIGN_KEYS = {"spot_spacing_mm", "layer_spacing_mm", "margin_mm", "min_mu_per_spot", "histories_per_spot"}
+DESIGN_KEYS = {"spot_spacing_mm", "layer_spacing_mm", "margin_mm", "min_mu_per_spot", "histories_per_spot",
+               "dij_uncertainty"}
 EXPECTED = "a TOML objectives file (prescription_gy, fractions, [[beam]], [[objective]]; see docs/planning.md)"
 
 
@@ -56,6 +58,7 @@ def read_planning_request(path: str | Path) -> PlanningRequest:
     _refuse_unknown(path, "top level", data, TOP_KEYS)
     beams = [_beam(path, i, entry) for i, entry in enumerate(_tables(path, data, "beam"), start=1)]
     objectives = [_objective(path, i, entry) for i, entry in enumerate(_tables(path, data, "objective"), start=1)]
+    rings = [_ring(path, i, entry) for i, entry in enumerate(_tables(path, data, "ring"), start=1)]
     if not beams:
         raise ObjectivesFileError(path, None, "no [[beam]] entry; a plan needs at least one beam (gantry_deg = ...)")
     if not objectives:
@@ -72,7 +75,7 @@ def read_planning_request(path: str | Path) -> PlanningRequest:
     try:
         return PlanningRequest(
             prescription_gy=data["prescription_gy"], fractions=data["fractions"], beams=beams,
-            objectives=objectives, targets=targets, goals=goals, **design,
+            objectives=objectives, targets=targets, goals=goals, rings=rings, **design,
         )
     except ValueError as exc:
         where = "[design]" if any(key in str(exc) for key in DESIGN_KEYS) else "top level"
@@ -132,6 +135,19 @@ def _objective(path: Path, number: int, entry: dict[str, Any]) -> Objective:
         raise ObjectivesFileError(path, where, str(exc)) from None
 
 
+def _ring(path: Path, number: int, entry: dict[str, Any]) -> Ring:
+    name = entry.get("name")
+    where = f"ring {number} ({name})" if isinstance(name, str) and name else f"ring {number}"
+    _refuse_unknown(path, where, entry, RING_KEYS)
+    for key in ("name", "around", "outer_mm"):
+        if key not in entry:
+            raise ObjectivesFileError(path, where, f"missing '{key}'")
+    try:
+        return Ring(**entry)
+    except ValueError as exc:
+        raise ObjectivesFileError(path, where, str(exc)) from None
+
+
 def _string_list(path: Path, data: dict[str, Any], key: str) -> list[str]:
     value = data.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -148,3 +164,57 @@ def _refuse_unknown(path: Path, where: str, table: dict[str, Any], known: set[st
 
 def _type(value: object) -> str:
     return f"{type(value).__name__} {value!r}"
+
+
+def write_planning_request(request: PlanningRequest, path: str | Path) -> Path:
+    """Write ``request`` as an objectives file that :func:`read_planning_request` reads back unchanged.
+
+    The GUI's Save writes what its tables hold; keys left at None (design defaults, no
+    volume, no range shifter) are left out, so the file reads like a hand-written one.
+    """
+    path = Path(path)
+    lines = [f"prescription_gy = {_toml(request.prescription_gy)}", f"fractions = {request.fractions}"]
+    if request.targets:
+        lines.append(f"targets = {_toml(list(request.targets))}")
+    if request.goals:
+        lines.append(f"goals = {_toml(list(request.goals))}")
+    for beam in request.beams:
+        lines += ["", "[[beam]]", f"gantry_deg = {_toml(beam.gantry_deg)}"]
+        if beam.couch_deg:
+            lines.append(f"couch_deg = {_toml(beam.couch_deg)}")
+        if beam.isocenter_mm is not None:
+            lines.append(f"isocenter_mm = {_toml([float(v) for v in beam.isocenter_mm])}")
+        if beam.range_shifter:
+            lines.append(f"range_shifter = {_toml(beam.range_shifter)}")
+    for objective in request.objectives:
+        lines += ["", "[[objective]]", f"structure = {_toml(objective.structure)}", f"kind = {_toml(objective.kind)}",
+                  f"dose_gy = {_toml(objective.dose_gy)}"]
+        if objective.volume_percent is not None:
+            lines.append(f"volume_percent = {_toml(objective.volume_percent)}")
+        lines.append(f"weight = {_toml(objective.weight)}")
+    for ring in request.rings:
+        lines += ["", "[[ring]]", f"name = {_toml(ring.name)}", f"around = {_toml(list(ring.around))}",
+                  f"outer_mm = {_toml(ring.outer_mm)}"]
+        if ring.inner_mm:
+            lines.append(f"inner_mm = {_toml(ring.inner_mm)}")
+    design = {key: getattr(request, key) for key in sorted(DESIGN_KEYS) if getattr(request, key) is not None}
+    if design:
+        lines += ["", "[design]"] + [f"{key} = {_toml(value)}" for key, value in design.items()]
+    try:
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ObjectivesFileError(path, None, f"cannot write the objectives file: {exc.strerror or exc}") from None
+    return path
+
+
+def _toml(value: object) -> str:
+    """A TOML literal for the few types a request holds (JSON's string escapes are valid TOML)."""
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, str)):
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    raise TypeError(f"no TOML literal for {value!r}")

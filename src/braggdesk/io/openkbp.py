@@ -20,8 +20,9 @@ to run along +z.  CT values are HU + 1000 (air 0, soft tissue about 1040;
 absent voxels are air).  The grid is centred on the patient origin (0, 0, 0),
 an arbitrary but fixed choice: the source has no patient coordinates.
 
-The dose in the case (``dose.csv``) is a synthetic 6 MV photon IMRT plan and is
-not read here.
+The dose in the case (``dose.csv``) is a synthetic 6 MV photon IMRT plan (70 Gy to PTV70 in 35
+fractions, computed with CERR); it is written beside the CT as ``RD_<case>_photon.dcm`` so a proton
+plan can be compared with it (total dose, Gy).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class OpenKbpCase:
     volume: Volume
     structure_set: StructureSet
     masks: dict[str, np.ndarray]  # bool, indexed like volume.hu
+    photon_dose_gy: np.ndarray | None = None  # the dataset's own IMRT dose, indexed like volume.hu
 
 
 def read_openkbp(folder: str | Path) -> OpenKbpCase:
@@ -103,17 +105,30 @@ def read_openkbp(folder: str | Path) -> OpenKbpCase:
     structure_set = StructureSet(rois=rois, frame_of_reference_uid=volume.frame_of_reference_uid,
                                  referenced_series_uid=volume.series_instance_uid, label=f"OpenKBP {folder.name}",
                                  source_path=str(folder))
-    return OpenKbpCase(name=folder.name, volume=volume, structure_set=structure_set, masks=masks)
+    dose = None
+    if (folder / "dose.csv").exists():
+        index, data = _read_sparse(folder / "dose.csv", with_values=True)
+        flat = np.zeros(int(np.prod(GRID_SHAPE)), dtype=np.float32)
+        flat[index] = data
+        dose = np.ascontiguousarray(_to_kji(flat.reshape(GRID_SHAPE)))
+    return OpenKbpCase(name=folder.name, volume=volume, structure_set=structure_set, masks=masks,
+                       photon_dose_gy=dose)
 
 
 def write_openkbp_dicom(case: OpenKbpCase, out: str | Path) -> tuple[list[Path], Path]:
-    """Write the case as a CT series (CT0001.dcm ...) and ``RS_<case>.dcm`` into ``out``; returns the paths."""
+    """Write the case as a CT series (CT0001.dcm ...), ``RS_<case>.dcm`` and, where the case has its photon
+    dose, ``RD_<case>_photon.dcm`` into ``out``; returns the CT and structure set paths."""
     out = Path(out)
     ct_paths = write_ct_series(case.volume, out, series_description=f"OpenKBP {case.name} CT, {DERIVED_NOTE}"[:64])
     uids = read_sop_instance_uids(ct_paths)
     rs = write_rtstruct(case.structure_set, case.volume, uids, out / f"RS_{case.name}.dcm",
                         label=f"OpenKBP {case.name}"[:16],
                         series_description=f"OpenKBP {case.name} structures, {DERIVED_NOTE}"[:64])
+    if case.photon_dose_gy is not None:
+        from .rtdose import write_rtdose
+
+        write_rtdose(case.photon_dose_gy, case.volume, out / f"RD_{case.name}_photon.dcm", ct=case.volume,
+                     comment="OpenKBP synthetic 6 MV IMRT dose (photons)")
     return ct_paths, rs
 
 

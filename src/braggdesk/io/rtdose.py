@@ -26,6 +26,8 @@ from braggdesk.errors import InputError
 from braggdesk.model import Plan, Volume
 
 from .deidentify import PatientIdentity, finalize_identity
+from .header_values import (MAX_COORDINATE_MM, check_orientation, header_float, header_floats, header_int,
+                            whole_number)
 from .uids import (RT_DOSE_STORAGE, RT_ION_PLAN_STORAGE, add_image_plane, add_patient_and_study, convert_dicom,
                    decimal_string, new_dataset, new_uid, read_dicom)
 
@@ -157,7 +159,9 @@ def read_rtdose_info(path: str | Path) -> RtDoseInfo:
     path = Path(path)
     ds = read_dicom(path, RT_DOSE_STORAGE, stop_before_pixels=True)
     plans = ds.get("ReferencedRTPlanSequence") or []
-    beams = [int(b.ReferencedBeamNumber) for p in plans for g in p.get("ReferencedFractionGroupSequence") or []
+    beams = [whole_number(b.ReferencedBeamNumber, "ReferencedBeamNumber", path, where="ReferencedRTPlanSequence",
+                          what="a beam number")
+             for p in plans for g in p.get("ReferencedFractionGroupSequence") or []
              for b in g.get("ReferencedBeamSequence") or [] if b.get("ReferencedBeamNumber") not in (None, "")]
     return RtDoseInfo(
         dose_units=str(ds.get("DoseUnits", "")),
@@ -217,15 +221,26 @@ def _volume(path: Path, ds: Dataset) -> Volume:
     if "DoseGridScaling" not in ds:
         raise InputError(path, "RT Dose has no DoseGridScaling (3004,000E); its pixel values cannot be turned "
                                "into dose")
-    position = np.asarray([float(v) for v in ds.ImagePositionPatient])
-    orientation = np.asarray([float(v) for v in ds.ImageOrientationPatient])
-    row_dir, col_dir = orientation[:3], orientation[3:]
+    # every header value checked where it is read (the file, the tag and the value in one line if bad)
+    position = header_floats(ds, "ImagePositionPatient", path, count=3, low=-MAX_COORDINATE_MM,
+                             high=MAX_COORDINATE_MM, what="the position of the first dose voxel in mm")
+    orientation = header_floats(ds, "ImageOrientationPatient", path, count=6, low=-1.001, high=1.001,
+                                what="two direction cosines")
+    check_orientation(orientation, path)  # type: ignore[arg-type]
+    pixel_spacing = header_floats(ds, "PixelSpacing", path, count=2, positive=True, high=1000.0,
+                                  what="the row and column spacing in mm")
+    scaling = header_float(ds, "DoseGridScaling", path, required=True, positive=True,
+                           what="the dose in Gy of one stored unit, a positive number")
+    rows = header_int(ds, "Rows", path, required=True, low=1, high=65535)
+    columns = header_int(ds, "Columns", path, required=True, low=1, high=65535)
+    row_dir, col_dir = orientation[:3], orientation[3:]  # type: ignore[index]
     normal = np.cross(row_dir, col_dir)
     normal /= np.linalg.norm(normal)
-    n_frames = int(ds.get("NumberOfFrames") or 1)
+    n_frames = header_int(ds, "NumberOfFrames", path, low=1, what="the number of dose planes") or 1
 
-    offsets = ds.get("GridFrameOffsetVector")
-    offsets = np.atleast_1d(np.asarray([float(v) for v in offsets] if offsets is not None else [], dtype=float))
+    offsets = header_floats(ds, "GridFrameOffsetVector", path, low=-MAX_COORDINATE_MM, high=MAX_COORDINATE_MM,
+                            what="the position of each dose plane in mm")
+    offsets = np.atleast_1d(offsets if offsets is not None else np.zeros(0))
     if n_frames > 1 and offsets.size != n_frames:
         raise InputError(path, f"GridFrameOffsetVector (3004,000C) has {offsets.size} values for {n_frames} frames")
     if offsets.size and offsets[0] != 0:
@@ -241,19 +256,25 @@ def _volume(path: Path, ds: Dataset) -> Volume:
                                    f"{sorted(set(np.round(steps, 3)))} mm); expected one regular grid")
         step = float((offsets[-1] - offsets[0]) / (n_frames - 1))
     else:
-        thickness = ds.get("SliceThickness")
-        step = float(thickness) if thickness not in (None, "") and float(thickness) > 0 else 1.0
+        thickness = header_float(ds, "SliceThickness", path, non_negative=True, high=1000.0,
+                                 what="the dose plane thickness in mm")
+        step = thickness if thickness else 1.0
 
+    _check_dose_pixel_bytes(path, ds, rows, columns, n_frames)  # type: ignore[arg-type]
     try:
         pixels = ds.pixel_array
     except Exception as exc:
         raise InputError(path, f"cannot decode the RT Dose pixel data ({type(exc).__name__}: {exc})") from exc
-    rows, columns = int(ds.Rows), int(ds.Columns)
     pixels = np.asarray(pixels).reshape(n_frames, rows, columns)
-    dose = (pixels.astype(np.float64) * float(ds.DoseGridScaling)).astype(np.float32)
+    dose = (pixels.astype(np.float64) * scaling).astype(np.float32)
+    if dose.size and not np.all(np.isfinite(dose)):
+        raise InputError(path, "the dose holds NaN or infinite values (Pixel Data x DoseGridScaling (3004,000E)); "
+                               "expected finite doses")
+    if dose.size and float(dose.min()) < 0:
+        raise InputError(path, f"the dose has negative values (min {float(dose.min()):g}); expected doses of 0 or more")
 
     slice_dir = normal if step > 0 else -normal
-    row_spacing, col_spacing = (float(v) for v in ds.PixelSpacing)
+    row_spacing, col_spacing = (float(v) for v in pixel_spacing)  # type: ignore[union-attr]
     return Volume(
         hu=dose,
         spacing_mm=(col_spacing, row_spacing, abs(step)),
@@ -265,6 +286,20 @@ def _volume(path: Path, ds: Dataset) -> Volume:
         description=f"RT Dose {ds.get('DoseType', '')} {ds.get('DoseSummationType', '')} "
                     f"[{ds.get('DoseUnits', '')}]".replace("  ", " "),
     )
+
+
+def _check_dose_pixel_bytes(path: Path, ds: Dataset, rows: int, columns: int, n_frames: int) -> None:
+    """Rows x Columns x frames x bytes per pixel must match the Pixel Data's length (uncompressed dose)."""
+    syntax = pydicom.uid.UID(str(getattr(ds, "file_meta", {}).get("TransferSyntaxUID", "")))
+    if "PixelData" not in ds or not syntax.is_transfer_syntax or syntax.is_compressed:
+        return
+    bits = header_int(ds, "BitsAllocated", path, low=8, high=64) or 32
+    expected = rows * columns * n_frames * bits // 8
+    found = len(ds.PixelData)
+    if found not in (expected, expected + 1):
+        raise InputError(path, f"Pixel Data (7FE0,0010) holds {found} bytes, but Rows (0028,0010) {rows} x Columns "
+                               f"(0028,0011) {columns} x NumberOfFrames (0028,0008) {n_frames} x {bits} bits needs "
+                               f"{expected}; the header and the pixels disagree")
 
 
 def _ds_precise(value: float) -> str:

@@ -33,6 +33,8 @@ from pydicom.dataset import Dataset
 from braggdesk.errors import BraggdeskWarning, InputError
 from braggdesk.model import Beam, EnergyLayer, Plan
 
+from .header_values import MAX_COORDINATE_MM, values_checked, whole_number
+from .header_values import number as checked_number
 from .uids import RT_ION_PLAN_STORAGE, convert_dicom, read_dicom
 
 _WEIGHT_SUM_TOLERANCE = 0.01  # spot weights must add up to FinalCumulativeMetersetWeight within 1 %
@@ -53,7 +55,11 @@ def _plan_from_dataset(path: Path, ds: Dataset) -> Plan:
     dose_reference_uids: list[str] = []
     for ref in group.get("ReferencedBeamSequence") or []:
         value = ref.get("BeamMeterset")
-        metersets[int(ref.ReferencedBeamNumber)] = float(value) if _given(value) else None
+        beam_number = whole_number(ref.get("ReferencedBeamNumber"), "ReferencedBeamNumber", path,
+                                   where="fraction group 1", what="a beam number")
+        metersets[beam_number] = checked_number(value, "BeamMeterset", path, where=f"fraction group 1, beam {beam_number}",
+                                        positive=True, high=1e5, what="the beam's monitor units") \
+            if _given(value) else None
         if ref.get("ReferencedDoseReferenceUID"):
             dose_reference_uids.append(str(ref.ReferencedDoseReferenceUID))
 
@@ -64,7 +70,8 @@ def _plan_from_dataset(path: Path, ds: Dataset) -> Plan:
     skipped: list[str] = []
     setup_numbers: list[int] = []
     for item in ion_beams:
-        number = int(item.BeamNumber)
+        number = whole_number(item.get("BeamNumber"), "BeamNumber", path, where="IonBeamSequence",
+                              what="a beam number")
         name = str(item.get("BeamName") or item.get("BeamDescription") or number)
         if str(item.get("TreatmentDeliveryType", "TREATMENT")).upper() == "SETUP":
             continue
@@ -76,8 +83,10 @@ def _plan_from_dataset(path: Path, ds: Dataset) -> Plan:
             continue
         beams.append(beam)
         if _given(item.get("ReferencedPatientSetupNumber")):
-            setup_numbers.append(int(item.ReferencedPatientSetupNumber))
-    missing = sorted(set(metersets) - {int(item.BeamNumber) for item in ion_beams})
+            setup_numbers.append(whole_number(item.ReferencedPatientSetupNumber, "ReferencedPatientSetupNumber",
+                                              path, where=f"beam '{name}'"))
+    missing = sorted(set(metersets) - {int(whole_number(item.get("BeamNumber"), "BeamNumber", path))
+                                       for item in ion_beams})
     if missing:
         raise InputError(path, f"fraction group 1 delivers beam number(s) {', '.join(map(str, missing))}, which the "
                                f"IonBeamSequence does not hold ({len(ion_beams)} beam(s)); a truncated or "
@@ -92,12 +101,13 @@ def _plan_from_dataset(path: Path, ds: Dataset) -> Plan:
     return Plan(
         label=str(ds.get("RTPlanLabel") or ds.get("RTPlanName") or ""),
         beams=beams,
-        fractions_planned=int(fractions) if _given(fractions) else 1,
+        fractions_planned=whole_number(fractions, "NumberOfFractionsPlanned", path, low=1, high=1000,
+                                       where="fraction group 1") if _given(fractions) else 1,
         frame_of_reference_uid=str(ds.get("FrameOfReferenceUID", "")),
         sop_instance_uid=str(ds.get("SOPInstanceUID", "")),
         referenced_structure_set_uid=str(structure_sets[0].get("ReferencedSOPInstanceUID", "") if structure_sets else ""),
-        patient_position=_patient_position(ds, setup_numbers),
-        prescription_dose_gy=_prescription(ds, dose_reference_uids),
+        patient_position=_patient_position(path, ds, setup_numbers),
+        prescription_dose_gy=_prescription(path, ds, dose_reference_uids),
         source_path=str(path),
     )
 
@@ -109,12 +119,14 @@ def _beam(path: Path, item: Dataset, name: str, number: int, meterset: float | N
         return None
     where = f"beam '{name}'"
     declared = item.get("NumberOfControlPoints")
-    if _given(declared) and int(declared) != len(control_points):
+    if _given(declared) and whole_number(declared, "NumberOfControlPoints", path, where=where) != len(control_points):
         raise InputError(path, f"{where}: NumberOfControlPoints (300A,0110) is {declared} but "
                                f"{len(control_points)} control points are present; a truncated or incomplete export?")
     first = control_points[0]
-    isocenter = first.get("IsocenterPosition")
-    if isocenter is None or len(isocenter) != 3:
+    isocenter = values_checked(first.get("IsocenterPosition"), "IsocenterPosition", path, count=3,
+                               low=-MAX_COORDINATE_MM, high=MAX_COORDINATE_MM,
+                               where=f"{where}, first control point", what="the isocentre in mm")
+    if isocenter is None:
         raise InputError(path, f"{where}: the first control point has no IsocenterPosition (300A,012C)")
 
     final_weight = item.get("FinalCumulativeMetersetWeight")
@@ -122,7 +134,8 @@ def _beam(path: Path, item: Dataset, name: str, number: int, meterset: float | N
     if not layers:
         return None
     weight_sum = float(sum(layer.spot_weights.sum() for layer in layers))
-    final_weight = float(final_weight) if _given(final_weight) else weight_sum
+    final_weight = checked_number(final_weight, "FinalCumulativeMetersetWeight", path, where=where) \
+        if _given(final_weight) else weight_sum
     if final_weight <= 0:
         raise InputError(path, f"{where}: FinalCumulativeMetersetWeight (300A,010E) is {final_weight:g}, expected > 0")
     if abs(weight_sum - final_weight) > _WEIGHT_SUM_TOLERANCE * final_weight:
@@ -145,25 +158,27 @@ def _beam(path: Path, item: Dataset, name: str, number: int, meterset: float | N
     return Beam(
         name=name,
         number=number,
-        gantry_angle_deg=_float(first.get("GantryAngle"), 0.0),
-        couch_angle_deg=_float(first.get("PatientSupportAngle"), 0.0),
+        gantry_angle_deg=_angle(path, where, "GantryAngle", first.get("GantryAngle")),
+        couch_angle_deg=_angle(path, where, "PatientSupportAngle", first.get("PatientSupportAngle")),
         isocenter_mm=tuple(float(v) for v in isocenter),  # type: ignore[arg-type]
         layers=layers,
         meterset_mu=meterset if meterset is not None else weight_sum,
         final_cumulative_meterset_weight=final_weight,
-        gantry_pitch_angle_deg=_float(pitch, 0.0),
+        gantry_pitch_angle_deg=_angle(path, where, "GantryPitchAngle", pitch),
         treatment_machine=str(item.get("TreatmentMachineName", "")),
         radiation_type=str(item.get("RadiationType", "PROTON")),
         range_shifter_ids=shifters,
-        snout_position_mm=float(snout) if _given(snout) else None,
-        virtual_source_axis_distances_mm=None if not vsad or len(vsad) != 2 else (float(vsad[0]), float(vsad[1])),
+        snout_position_mm=checked_number(snout, "SnoutPosition", path, where=where, low=-MAX_COORDINATE_MM,
+                                 high=MAX_COORDINATE_MM) if _given(snout) else None,
+        virtual_source_axis_distances_mm=_vsad(path, where, vsad),
         beam_type=str(item.get("ScanMode") or item.get("BeamType") or "MODULATED"),
     )
 
 
 def _layers(path: Path, item: Dataset, where: str) -> list[EnergyLayer]:
     """Energy layers from the control points that deliver spots, with carried-forward settings."""
-    shifter_ids = {int(rs.RangeShifterNumber): str(rs.get("RangeShifterID", ""))
+    shifter_ids = {whole_number(rs.RangeShifterNumber, "RangeShifterNumber", path, where=where):
+                   str(rs.get("RangeShifterID", ""))
                    for rs in item.get("RangeShifterSequence") or [] if _given(rs.get("RangeShifterNumber"))}
     energy: float | None = None
     tune = ""
@@ -175,24 +190,28 @@ def _layers(path: Path, item: Dataset, where: str) -> list[EnergyLayer]:
     for index, cp in enumerate(item.IonControlPointSequence):
         at = f"{where}, control point {cp.get('ControlPointIndex', index)}"
         if _given(cp.get("NominalBeamEnergy")):
-            energy = float(cp.NominalBeamEnergy)
+            energy = checked_number(cp.NominalBeamEnergy, "NominalBeamEnergy", path, where=at, low=1.0, high=1000.0,
+                            what="the nominal energy in MeV (1 to 1000)")
         if _given(cp.get("ScanSpotTuneID")):
             tune = str(cp.ScanSpotTuneID)
         if _given(cp.get("ScanningSpotSize")) and len(cp.ScanningSpotSize) == 2:
-            spot_size = (float(cp.ScanningSpotSize[0]), float(cp.ScanningSpotSize[1]))
+            size = values_checked(cp.ScanningSpotSize, "ScanningSpotSize", path, count=2, positive=True, high=1000.0,
+                                  where=at, what="the spot size in mm")
+            spot_size = (float(size[0]), float(size[1]))  # type: ignore[index]
         gantry = _same_angle(path, at, "GantryAngle", gantry, cp.get("GantryAngle"))
         couch = _same_angle(path, at, "PatientSupportAngle", couch, cp.get("PatientSupportAngle"))
         if cp.get("RangeShifterSettingsSequence"):
-            rs_setting, rs_distance = _range_shifter_settings(cp.RangeShifterSettingsSequence, shifter_ids)
+            rs_setting, rs_distance = _range_shifter_settings(path, at, cp.RangeShifterSettingsSequence, shifter_ids)
 
-        weights = _values(cp.get("ScanSpotMetersetWeights"))
+        weights = _values(path, at, "ScanSpotMetersetWeights", cp.get("ScanSpotMetersetWeights"))
         if weights.size == 0 or not np.any(weights != 0):
             continue
         if np.any(weights < 0) or not np.all(np.isfinite(weights)):
             raise InputError(path, f"{at}: negative or non-finite ScanSpotMetersetWeights (300A,0396)")
-        positions = _values(cp.get("ScanSpotPositionMap"))
+        positions = _values(path, at, "ScanSpotPositionMap", cp.get("ScanSpotPositionMap"))
         declared = cp.get("NumberOfScanSpotPositions")
-        if positions.size != 2 * weights.size or (_given(declared) and int(declared) != weights.size):
+        if positions.size != 2 * weights.size or (_given(declared) and whole_number(
+                declared, "NumberOfScanSpotPositions", path, where=at) != weights.size):
             raise InputError(path, f"{at}: {weights.size} spot weights, {positions.size} ScanSpotPositionMap values "
                                    f"and NumberOfScanSpotPositions {declared}; expected 2 positions per weight")
         if energy is None:
@@ -212,17 +231,20 @@ def _layers(path: Path, item: Dataset, where: str) -> list[EnergyLayer]:
     return layers
 
 
-def _range_shifter_settings(settings: list[Dataset], shifter_ids: dict[int, str]) -> tuple[str, float | None]:
+def _range_shifter_settings(path: Path, at: str, settings: list[Dataset],
+                            shifter_ids: dict[int, str]) -> tuple[str, float | None]:
     """One setting string per layer: the setting itself for one range shifter, 'ID:setting,...' for several."""
     parts = []
     distance: float | None = None
     for s in settings:
         setting = str(s.get("RangeShifterSetting", ""))
         number = s.get("ReferencedRangeShifterNumber")
-        ident = shifter_ids.get(int(number), str(number)) if _given(number) else ""
+        ident = shifter_ids.get(whole_number(number, "ReferencedRangeShifterNumber", path, where=at),  # type: ignore
+                                str(number)) if _given(number) else ""
         parts.append((ident, setting))
         if distance is None and _given(s.get("IsocenterToRangeShifterDistance")):
-            distance = float(s.IsocenterToRangeShifterDistance)
+            distance = checked_number(s.IsocenterToRangeShifterDistance, "IsocenterToRangeShifterDistance", path, where=at,
+                              low=-MAX_COORDINATE_MM, high=MAX_COORDINATE_MM)
     if len(parts) == 1:
         return parts[0][1], distance
     return ",".join(f"{ident}:{setting}" for ident, setting in parts), distance
@@ -231,15 +253,16 @@ def _range_shifter_settings(settings: list[Dataset], shifter_ids: dict[int, str]
 def _same_angle(path: Path, at: str, keyword: str, current: float | None, value: object) -> float | None:
     if not _given(value):
         return current
-    angle = float(value)  # type: ignore[arg-type]
+    angle = checked_number(value, keyword, path, where=at, low=-360.0, high=360.0, what="an angle in degrees")
     if current is not None and abs(((angle - current) + 180.0) % 360.0 - 180.0) > 1e-3:
         raise InputError(path, f"{at}: {keyword} changes from {current:g} to {angle:g} deg within the beam "
                                f"(arc delivery); only fixed-angle beams are supported")
     return angle
 
 
-def _patient_position(ds: Dataset, setup_numbers: list[int]) -> str:
-    setups = {int(s.PatientSetupNumber): str(s.get("PatientPosition") or "")
+def _patient_position(path: Path, ds: Dataset, setup_numbers: list[int]) -> str:
+    setups = {whole_number(s.PatientSetupNumber, "PatientSetupNumber", path, where="PatientSetupSequence"):
+              str(s.get("PatientPosition") or "")
               for s in ds.get("PatientSetupSequence") or [] if _given(s.get("PatientSetupNumber"))}
     for number in setup_numbers:
         if setups.get(number):
@@ -247,14 +270,15 @@ def _patient_position(ds: Dataset, setup_numbers: list[int]) -> str:
     return next((p for p in setups.values() if p), "HFS")
 
 
-def _prescription(ds: Dataset, dose_reference_uids: list[str]) -> float | None:
+def _prescription(path: Path, ds: Dataset, dose_reference_uids: list[str]) -> float | None:
     """TargetPrescriptionDose of the dose reference the beams point at, else of the first that has one."""
     references = list(ds.get("DoseReferenceSequence") or [])
     preferred = [r for r in references if str(r.get("DoseReferenceUID", "")) in dose_reference_uids]
     for ref in preferred + references:
         value = ref.get("TargetPrescriptionDose")
         if _given(value):
-            return float(value)
+            return checked_number(value, "TargetPrescriptionDose", path, where="DoseReferenceSequence", non_negative=True,
+                          high=1e4, what="the prescribed dose in Gy")
     return None
 
 
@@ -263,11 +287,20 @@ def _given(value: object) -> bool:
     return value is not None and not (isinstance(value, str) and value == "")
 
 
-def _values(value: object) -> np.ndarray:
-    if value is None or value == "":
-        return np.zeros(0)
-    return np.atleast_1d(np.asarray(value, dtype=float)).reshape(-1)
+def _values(path: Path, at: str, keyword: str, value: object) -> np.ndarray:
+    """Spot weights or positions as floats, each a finite number within 10 m (else the InputError naming them)."""
+    checked = values_checked(value, keyword, path, where=at, low=-MAX_COORDINATE_MM, high=MAX_COORDINATE_MM)
+    return np.zeros(0) if checked is None else checked
 
 
-def _float(value: object, default: float) -> float:
-    return float(value) if _given(value) else default  # type: ignore[arg-type]
+def _angle(path: Path, where: str, keyword: str, value: object) -> float:
+    return checked_number(value, keyword, path, where=where, low=-360.0, high=360.0, what="an angle in degrees") \
+        if _given(value) else 0.0
+
+
+def _vsad(path: Path, where: str, value: object) -> tuple[float, float] | None:
+    """VirtualSourceAxisDistances (two positive mm), or None when absent or not two values."""
+    if not value or len(value) != 2:  # type: ignore[arg-type]
+        return None
+    checked = values_checked(value, "VirtualSourceAxisDistances", path, count=2, positive=True, high=1e5, where=where)
+    return float(checked[0]), float(checked[1])  # type: ignore[index]

@@ -35,6 +35,7 @@ from braggdesk.errors import InputError
 from braggdesk.model import Roi, StructureSet, Volume
 
 from .deidentify import PatientIdentity, finalize_identity
+from .header_values import MAX_COORDINATE_MM, values_checked, whole_number
 from .uids import (CT_IMAGE_STORAGE, RT_STRUCTURE_SET_STORAGE, add_patient_and_study, convert_dicom, new_dataset,
                    new_uid, read_dicom, referenced_series_uids)
 
@@ -69,7 +70,8 @@ def _convert(path: Path, ds: Dataset) -> StructureSet:
         if item.get("ROINumber") in (None, ""):
             raise InputError(path, f"an item of StructureSetROISequence (3006,0020) named {item.get('ROIName')!r} "
                                    f"has no ROINumber (3006,0022)")
-        number = int(item.ROINumber)
+        number = int(whole_number(item.ROINumber, "ROINumber", path, where="StructureSetROISequence",
+                                  what="a whole ROI number"))  # type: ignore[arg-type]
         if number in rois:
             raise InputError(path, f"ROINumber (3006,0022) {number} is used by both {rois[number].name!r} and "
                                    f"{item.get('ROIName')!r}; ROI numbers must be unique")
@@ -79,14 +81,19 @@ def _convert(path: Path, ds: Dataset) -> StructureSet:
 
     for obs in ds.get("RTROIObservationsSequence") or []:
         number = obs.get("ReferencedROINumber")
-        if number not in (None, "") and int(number) in rois:
-            rois[int(number)].roi_type = str(obs.get("RTROIInterpretedType") or "").strip().upper()
+        if number in (None, ""):
+            continue
+        number = whole_number(number, "ReferencedROINumber", path, where="RTROIObservationsSequence",
+                              what="a whole ROI number")
+        if number in rois:
+            rois[number].roi_type = str(obs.get("RTROIInterpretedType") or "").strip().upper()
 
     seen_contours: set[int] = set()
     for item in ds.get("ROIContourSequence") or []:
         if item.get("ReferencedROINumber") in (None, ""):
             raise InputError(path, "an item of ROIContourSequence (3006,0039) has no ReferencedROINumber (3006,0084)")
-        number = int(item.ReferencedROINumber)
+        number = int(whole_number(item.ReferencedROINumber, "ReferencedROINumber", path,  # type: ignore[arg-type]
+                                  where="ROIContourSequence", what="a whole ROI number"))
         if number not in rois:
             raise InputError(path, f"ROIContourSequence (3006,0039) holds contours for ROI number {number}, which "
                                    f"StructureSetROISequence (3006,0020) does not declare (it has "
@@ -97,8 +104,11 @@ def _convert(path: Path, ds: Dataset) -> StructureSet:
         seen_contours.add(number)
         roi = rois[number]
         color = item.get("ROIDisplayColor")
-        if color is not None and len(color) == 3:
-            roi.color_rgb = tuple(int(max(0, min(255, int(c)))) for c in color)  # type: ignore[assignment]
+        if color is not None and len(color) == 3:  # a colour is cosmetic: a bad one keeps the palette's
+            rgb = values_checked(color, "ROIDisplayColor", path, where=f"ROI {roi.name!r}") \
+                if _is_numeric(color) else None
+            if rgb is not None:
+                roi.color_rgb = tuple(int(max(0, min(255, c))) for c in rgb)  # type: ignore[assignment]
         _read_contours(path, roi, item.get("ContourSequence") or [], notes)
 
     for roi in rois.values():
@@ -128,8 +138,9 @@ def _read_contours(path: Path, roi: Roi, contours, notes: list[str]) -> None:
         kind = str(contour.get("ContourGeometricType") or "").strip().upper()
         xyz = _contour_points(path, contour, where)
         declared = contour.get("NumberOfContourPoints")
-        if declared not in (None, "") and int(declared) != len(xyz):
-            raise InputError(path, f"{where}: NumberOfContourPoints (3006,0046) says {int(declared)} but "
+        if declared not in (None, "") and whole_number(declared, "NumberOfContourPoints", path, where=where) \
+                != len(xyz):
+            raise InputError(path, f"{where}: NumberOfContourPoints (3006,0046) says {declared} but "
                                    f"ContourData (3006,0050) holds {len(xyz)} points; the file may be truncated")
         if kind == CLOSED_PLANAR:
             if len(xyz) > 3 and np.array_equal(xyz[0], xyz[-1]):
@@ -179,7 +190,19 @@ def _contour_points(path: Path, contour: Dataset, where: str) -> np.ndarray:
                                f"triplets (a multiple of 3, at least 3)")
     if not np.all(np.isfinite(values)):
         raise InputError(path, f"{where}: ContourData (3006,0050) holds NaN or infinite coordinates")
+    if np.any(np.abs(values) > MAX_COORDINATE_MM):
+        worst = float(values[np.argmax(np.abs(values))])
+        raise InputError(path, f"{where}: ContourData (3006,0050) holds the coordinate {worst:g} mm, beyond "
+                               f"{MAX_COORDINATE_MM:g} mm of the origin; expected patient coordinates in mm")
     return values.reshape(-1, 3)
+
+
+def _is_numeric(values) -> bool:
+    """True when every value converts to a finite number (a colour like ['red', '', ''] does not)."""
+    try:
+        return all(np.isfinite(float(v)) for v in values)
+    except (TypeError, ValueError):
+        return False
 
 
 def _distance_from_plane_mm(xyz: np.ndarray) -> float:

@@ -91,10 +91,36 @@ def read_dicom(path: str | Path, expected_sop_class: str, stop_before_pixels: bo
     found = sop_class_of(ds)
     if not found or len(ds) == 0:
         raise InputError(path, f"holds no SOP Class UID (0008,0016) (a truncated header?); expected {expected}")
+    cut = _cut_short(path)
+    if cut:
+        raise InputError(path, f"{cut}: a truncated copy of {expected}, which pydicom reads without a word; copy "
+                               f"or export it again")
     if found != expected_sop_class:
         raise InputError(path, f"is {sop_class_description(found)} (SOP Class UID (0008,0016) {found or 'missing'}), "
                                f"expected {expected} ({expected_sop_class})")
     return ds
+
+
+def _cut_short(path: Path) -> str:
+    """Why the file ends before its last element does ('' when it does not).
+
+    pydicom stops quietly at the end of the file, so a copy cut off inside a long
+    sequence (the IonBeamSequence of a plan, say) reads as a plan with fewer
+    control points.  A second, cheap pass with the values deferred keeps each
+    top-level element's declared length and position, which must fit in the file.
+    """
+    size = path.stat().st_size
+    try:
+        ds = pydicom.dcmread(path, defer_size=256)
+    except Exception:  # the first read succeeded; a failure here says nothing more
+        return ""
+    for tag in ds.keys():
+        element = ds.get_item(tag, keep_deferred=True)
+        tell, length = getattr(element, "value_tell", None), getattr(element, "length", None)
+        if tell is not None and length is not None and length != 0xFFFFFFFF and tell + length > size:
+            keyword = getattr(element, "keyword", "") or pydicom.datadict.keyword_for_tag(tag) or "a private element"
+            return f"{keyword} {tag} declares {length} bytes but the file ends {tell + length - size} bytes early"
+    return ""
 
 
 def referenced_series_uids(ds: Dataset) -> list[str]:

@@ -41,13 +41,17 @@ from .. import __version__
 from ..errors import WireError
 from ..model import (Beam, BeamModel, CtCalibration, EnergyLayer, Job, Material, Plan, RangeShifter,
                      SimulationSettings, Snapshot, Volume)
+from ..model.dij import DijBatch
 
 #: this build speaks protocol PROTOCOL and still understands peers down to MIN_PROTOCOL.
 #: 2: the compiled kernel (other random streams per batch, so batches of a protocol-1 node would not
 #: reproduce), double-Gaussian beam models and SimulationSettings.threads; a protocol-1 node would
 #: silently drop the second Gaussian, so it is refused.
-PROTOCOL = 2
+#: 3: dose-influence matrices (a job frame may ask for one; its blocks come back as "dij" frames). A node
+#: of protocol 2 would run such a job as a dose, so a client asks for a matrix only from a node of 3 or more.
+PROTOCOL = 3
 MIN_PROTOCOL = 2
+DIJ_PROTOCOL = 3
 
 MAGIC = b"BDWF"
 _PREFIX = struct.Struct(">4sB3xIQ")
@@ -55,7 +59,10 @@ PREFIX_BYTES = _PREFIX.size
 MAX_HEADER_BYTES = 64 << 20
 MAX_BODY_BYTES = 64 << 30
 
-KINDS = {"hello": 1, "job": 2, "snapshot": 3, "log": 4, "error": 5, "done": 6, "cancel": 7}
+# "received" (client to node, after "done"): the client holds the whole result, the node may delete the job
+# "dij" (node to client): the sums of one block of spots of a dose-influence matrix
+KINDS = {"hello": 1, "job": 2, "snapshot": 3, "log": 4, "error": 5, "done": 6, "cancel": 7, "received": 8,
+         "dij": 9}
 _KIND_NAMES = {v: k for k, v in KINDS.items()}
 
 ZLIB_LEVEL = 1
@@ -407,9 +414,17 @@ def job_content(job: Job) -> tuple[dict, dict[str, np.ndarray]]:
     return content, packer.arrays
 
 
-def encode_job(job: Job, attach: bool = False, have_batches: tuple[int, ...] = ()) -> bytes:
-    """The job frame.  ``digest`` identifies the inputs (not the id): a re-attach must match it."""
+def encode_job(job: Job, attach: bool = False, have_batches: tuple[int, ...] = (),
+               dij: tuple[np.ndarray, int] | None = None) -> bytes:
+    """The job frame.  ``digest`` identifies the inputs (not the id): a re-attach must match it.
+
+    ``dij`` = (voxels of interest, histories per spot) asks for the job's dose-influence matrix instead of
+    its dose; both are part of the digest."""
     content, arrays = job_content(job)
+    if dij is not None:
+        voxels, per_spot = dij
+        content["dij"] = {"per_spot": int(per_spot)}
+        arrays["dij_voxels"] = np.ascontiguousarray(voxels, dtype=np.int64)
     digest = job_digest(content, arrays)
     header = {"job_id": job.job_id, "digest": digest, "content": content, "attach": bool(attach),
               "have_batches": [int(b) for b in have_batches], "protocol": PROTOCOL, "braggdesk": __version__}
@@ -423,6 +438,48 @@ def job_digest(content: dict, arrays: dict[str, np.ndarray]) -> str:
         h.update(f"{key}:{a.dtype.str}:{a.shape}".encode())
         h.update(a.tobytes())
     return h.hexdigest()
+
+
+def dij_request(msg: Message) -> tuple[np.ndarray, int] | None:
+    """(voxels of interest, histories per spot) if the job frame asks for a dose-influence matrix, else None."""
+    try:
+        spec = msg.header["content"].get("dij")
+        if spec is None:
+            return None
+        voxels = np.asarray(msg.arrays["dij_voxels"], dtype=np.int64)
+        per_spot = int(spec["per_spot"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise WireError(f"damaged dose-influence request ({exc!r})") from None
+    if per_spot < 1 or voxels.ndim != 1:
+        raise WireError(f"damaged dose-influence request (per_spot {per_spot}, voxels of shape {voxels.shape})")
+    return voxels, per_spot
+
+
+_DIJ_ARRAYS = ("histories", "spot", "row", "energy", "energy_sq")
+
+
+def encode_dij_batch(batch: DijBatch) -> bytes:
+    """One block of a dose-influence matrix: its integer sums per (spot, row), exact."""
+    header = {"n_spots": int(batch.n_spots), "n_rows": int(batch.n_rows), "batches": [int(b) for b in batch.batches],
+              "compute_seconds": float(batch.compute_seconds), "device": batch.device, "job_id": batch.job_id,
+              "counters": {k: int(v) for k, v in batch.counters.items()}}
+    return encode("dij", header, {name: getattr(batch, name) for name in _DIJ_ARRAYS})
+
+
+def decode_dij_batch(msg: Message) -> DijBatch:
+    if msg.kind != "dij":
+        raise WireError(f"expected a dose-influence block, got {msg.kind}")
+    h, a = msg.header, msg.arrays
+    try:
+        batch = DijBatch(int(h["n_spots"]), int(h["n_rows"]), a["histories"], a["spot"], a["row"], a["energy"],
+                         a["energy_sq"], tuple(int(b) for b in h["batches"]), float(h["compute_seconds"]),
+                         str(h["device"]), str(h["job_id"]), {str(k): int(v) for k, v in h["counters"].items()})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise WireError(f"damaged dose-influence block ({exc!r})") from None
+    if batch.n_entries and (batch.spot.min() < 0 or batch.spot.max() >= batch.n_spots or batch.row.min() < 0
+                            or batch.row.max() >= batch.n_rows):
+        raise WireError("dose-influence block with spots or rows outside the matrix")
+    return batch
 
 
 def decode_job(msg: Message) -> Job:

@@ -63,19 +63,34 @@ class DijBatch:
             if seen.intersection(part.batches):
                 raise ValueError(f"Dij batch(es) {sorted(seen.intersection(part.batches))} merged twice")
             seen.update(part.batches)
-        spot = np.concatenate([p.spot for p in parts]).astype(np.int64)
-        row = np.concatenate([p.row for p in parts]).astype(np.int64)
-        key = spot * first.n_rows + row
-        unique, inverse = np.unique(key, return_inverse=True)
-        energy = np.zeros(unique.size, np.int64)
-        energy_sq = np.zeros(unique.size, np.int64)
-        np.add.at(energy, inverse, np.concatenate([p.energy for p in parts]))
-        np.add.at(energy_sq, inverse, np.concatenate([p.energy_sq for p in parts]))
+        spot, row, energy, energy_sq = _merged_entries(parts, first.n_rows)
         counters: dict[str, int] = {}
         for part in parts:
             for name, value in part.counters.items():
                 counters[name] = counters.get(name, 0) + int(value)
-        return cls(first.n_spots, first.n_rows, sum(p.histories for p in parts),
-                   (unique // first.n_rows).astype(np.int32), (unique % first.n_rows).astype(np.int32), energy,
+        return cls(first.n_spots, first.n_rows, sum(p.histories for p in parts), spot, row, energy,
                    energy_sq, tuple(sorted(seen)), sum(p.compute_seconds for p in parts),
                    ", ".join(sorted({p.device for p in parts if p.device})), first.job_id, counters)
+
+
+def _merged_entries(parts: list[DijBatch], n_rows: int) -> tuple[np.ndarray, ...]:
+    """(spot, row, energy, energy_sq) of the parts, sorted by (spot, row), equal (spot, row) entries added.
+
+    Blocks of one pass hold disjoint spots, each already sorted: then the parts, ordered by their
+    first spot, are simply joined.  Otherwise (a second pass over the same spots) the entries are
+    sorted and summed."""
+    ordered = sorted((p for p in parts if p.n_entries), key=lambda p: int(p.spot[0]))
+    spans = [(int(p.spot[0]), int(p.spot[-1])) for p in ordered]
+    disjoint = all(spans[i][1] < spans[i + 1][0] for i in range(len(spans) - 1))
+    if disjoint and all(np.all(np.diff(p.spot.astype(np.int64) * n_rows + p.row) > 0) for p in ordered):
+        return (np.concatenate([p.spot for p in ordered] or [np.zeros(0, np.int32)]).astype(np.int32),
+                np.concatenate([p.row for p in ordered] or [np.zeros(0, np.int32)]).astype(np.int32),
+                np.concatenate([p.energy for p in ordered] or [np.zeros(0, np.int64)]),
+                np.concatenate([p.energy_sq for p in ordered] or [np.zeros(0, np.int64)]))
+    key = np.concatenate([p.spot.astype(np.int64) * n_rows + p.row for p in parts])
+    unique, inverse = np.unique(key, return_inverse=True)
+    energy = np.zeros(unique.size, np.int64)
+    energy_sq = np.zeros(unique.size, np.int64)
+    np.add.at(energy, inverse, np.concatenate([p.energy for p in parts]))
+    np.add.at(energy_sq, inverse, np.concatenate([p.energy_sq for p in parts]))
+    return (unique // n_rows).astype(np.int32), (unique % n_rows).astype(np.int32), energy, energy_sq

@@ -116,14 +116,44 @@ def _positive_or_none(name: str, value: float | None) -> float | None:
 
 
 @dataclass
+class Ring:
+    """A structure made for optimisation: the shell from ``inner_mm`` to ``outer_mm`` around the union of the
+    structures ``around`` (usually the targets), leaving those out.  A max objective on it keeps the dose
+    off the tissue next to the targets, where a plan with objectives on the targets and named organs
+    alone puts hot spots (the optimiser sees no other voxel there)."""
+
+    name: str
+    around: list[str]
+    outer_mm: float
+    inner_mm: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError(f"name must be a non-empty text, got {self.name!r}")
+        if (not isinstance(self.around, (list, tuple)) or not self.around
+                or not all(isinstance(a, str) and a.strip() for a in self.around)):
+            raise ValueError(f"around must be a list of structure names, got {self.around!r}")
+        self.around = list(self.around)
+        self.outer_mm = _finite("outer_mm", self.outer_mm)
+        self.inner_mm = _finite("inner_mm", self.inner_mm)
+        if not 0 <= self.inner_mm < self.outer_mm <= MAX_RING_MM:
+            raise ValueError(f"a ring needs 0 <= inner_mm < outer_mm <= {MAX_RING_MM:g} mm, got inner_mm "
+                             f"{self.inner_mm:g}, outer_mm {self.outer_mm:g}")
+
+
+#: the widest ring: its voxels all enter the dose-influence matrix
+MAX_RING_MM = 50.0
+
+
+@dataclass
 class PlanningRequest:
     """A whole planning request: prescription, beams, objectives and design settings.
 
     ``prescription_gy`` is the total dose to the primary target over ``fractions``.
     ``targets`` defaults to the structures that have a min, uniform or dvh_min objective.
     The design settings left None take plan design's defaults; ``min_mu_per_spot`` is in
-    the units of the spot weights (per fraction) and, when None, the beam model's minimum
-    applies.  ``goals`` are clinical-goal texts for the report (e.g. "PTV70 D95 >= 66.5 Gy").
+    MU per fraction (None: no minimum).  ``goals`` are clinical-goal texts for the report (e.g.
+    "PTV70 D95% >= 66.5 Gy"); ``rings`` are structures made around others, which objectives may name.
     """
 
     prescription_gy: float
@@ -136,7 +166,9 @@ class PlanningRequest:
     margin_mm: float | None = None
     min_mu_per_spot: float | None = None
     histories_per_spot: int | None = None
+    dij_uncertainty: float | None = None  # more histories per spot until the matrix's mean spot uncertainty is this
     goals: list[str] = field(default_factory=list)
+    rings: list[Ring] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.prescription_gy = _finite("prescription_gy", self.prescription_gy)
@@ -167,11 +199,19 @@ class PlanningRequest:
             or self.histories_per_spot < 1
         ):
             raise ValueError(f"histories_per_spot must be a whole number >= 1, got {self.histories_per_spot!r}")
+        if self.dij_uncertainty is not None:
+            self.dij_uncertainty = _finite("dij_uncertainty", self.dij_uncertainty)
+            if not 0 < self.dij_uncertainty < 1:
+                raise ValueError(f"dij_uncertainty is a fraction between 0 and 1 (0.05 for 5 %), got "
+                                 f"{self.dij_uncertainty:g}")
 
     @property
     def dose_per_fraction_gy(self) -> float:
         return self.prescription_gy / self.fractions
 
     def structures(self) -> list[str]:
-        """Every structure an objective or the target list names, in first-mention order."""
-        return list(dict.fromkeys([*self.targets, *(o.structure for o in self.objectives)]))
+        """Every structure of the patient an objective, the target list or a ring names, in first-mention order
+        (rings themselves are made by planning, not read)."""
+        rings = {r.name for r in self.rings}
+        names = [*self.targets, *(o.structure for o in self.objectives), *(a for r in self.rings for a in r.around)]
+        return [n for n in dict.fromkeys(names) if n not in rings]

@@ -79,3 +79,31 @@ def default_scenarios(shift_mm: float = 3.0, range_percent: float = 3.5) -> list
             out.append(Scenario(f"range{'+' if sign > 0 else '-'}{range_percent:g}%",
                                 range_scale=1.0 + sign * range_percent / 100.0))
     return out
+
+
+def combined_scenarios(shift_mm: float = 3.0, range_percent: float = 3.5) -> list[Scenario]:
+    """The 6 shifts each with each range error (12 scenarios): a setup error and a range error together, as
+    both happen in a fraction.  Added to :func:`default_scenarios` by ``braggdesk robust --combined``."""
+    shifts = [s for s in default_scenarios(shift_mm, 0.0) if not s.is_nominal]
+    ranges = [s for s in default_scenarios(0.0, range_percent) if not s.is_nominal]
+    return [Scenario(f"{s.name} {r.name}", s.shift_mm, r.range_scale) for s in shifts for r in ranges]
+
+
+def sampled_scenarios(n: int, sigma_mm: float, seed: int = 0, range_percent: float = 0.0,
+                      combined: bool = False) -> list[Scenario]:
+    """Nominal and ``n`` setup errors drawn from a Gaussian of ``sigma_mm`` per axis (random, not systematic:
+    a population of patients' setups), reproducible from ``seed``; with a range error, its two scenarios, and
+    with ``combined`` each sampled shift with each range error too."""
+    import numpy as np
+
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ScenarioError(f"the number of sampled shifts must be a whole number of 1 or more, got {n!r}")
+    if not (isinstance(sigma_mm, (int, float)) and math.isfinite(sigma_mm) and sigma_mm > 0):
+        raise ScenarioError(f"sampled shifts need a standard deviation above 0 mm (--shift-mm), got {sigma_mm!r}")
+    ranges = [s for s in default_scenarios(0.0, range_percent) if not s.is_nominal]  # checks the percentage
+    draws = np.random.default_rng(seed).normal(0.0, float(sigma_mm), size=(n, 3))
+    shifts = [Scenario(f"sample{i + 1}", tuple(round(float(v), 3) for v in d)) for i, d in enumerate(draws)]
+    out = [Scenario("nominal"), *shifts, *ranges]
+    if combined:
+        out += [Scenario(f"{s.name} {r.name}", s.shift_mm, r.range_scale) for s in shifts for r in ranges]
+    return out

@@ -65,6 +65,19 @@ def dose_influence(sums: DijBatch, voxel_index: np.ndarray, gy_per_mev: np.ndarr
                          _spot_uncertainty(sums, spot, n, mean_mev), dose_to)
 
 
+def mean_spot_uncertainty(sums: DijBatch) -> float:
+    """The mean over spots of each spot's relative uncertainty (over its entries above half its maximum):
+    what a target uncertainty of a matrix is measured by.  Spots without histories yet count as unknown (1);
+    spots with no dose on the voxels of interest do not count (the optimiser cannot use them)."""
+    if sums.histories.min() <= 0:
+        return 1.0
+    spot = sums.spot.astype(np.int64)
+    n = sums.histories[spot].astype(np.float64)
+    per_spot = _spot_uncertainty(sums, spot, n, sums.energy * ENERGY_QUANTUM_MEV / n)
+    finite = per_spot[np.isfinite(per_spot)]
+    return float(finite.mean()) if finite.size else 0.0
+
+
 def _spot_uncertainty(sums: DijBatch, spot: np.ndarray, n: np.ndarray, mean_mev: np.ndarray) -> np.ndarray:
     """Per spot: the mean relative uncertainty (history by history) over its entries above half its
     maximum deposit, the same rule as a dose's."""

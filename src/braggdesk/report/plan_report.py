@@ -11,7 +11,8 @@ from matplotlib.figure import Figure
 
 from braggdesk import __version__
 from braggdesk.analysis.dvh import dvh_of_mask, metrics_of
-from braggdesk.model import DoseResult
+from braggdesk.analysis.resample import resample
+from braggdesk.model import DoseResult, Volume
 from braggdesk.workflow.planning import PlanningSession
 
 from .pdf import ReportData, ReportFigure, today, write_report_pdf
@@ -20,10 +21,12 @@ from .run_report import beam_rows, plan_rows
 
 
 def goal_rows(summary: dict) -> list[list[str]]:
-    rows = [["goal", "final MC", "optimiser (Dij)", "result"]]
+    with_reference = any("value_reference" in g for g in summary["goals"])
+    rows = [["goal", "final MC", "optimiser (Dij)"] + (["reference"] if with_reference else []) + ["result"]]
     for g in summary["goals"]:
         unit = g.get("unit") or ""
-        rows.append([g["goal"], _value(g["value"], unit), _value(g["value_dij"], unit),
+        reference = [_value(g.get("value_reference"), unit)] if with_reference else []
+        rows.append([g["goal"], _value(g["value"], unit), _value(g["value_dij"], unit), *reference,
                      "met" if g["met"] else "MISSED"])
     return rows
 
@@ -42,7 +45,7 @@ def objective_figure(history: list[float]) -> Figure:
 
 
 def plan_report_data(session: PlanningSession, final: DoseResult, total_dose_gy: np.ndarray,
-                     dij_dose_gy: np.ndarray, summary: dict) -> ReportData:
+                     dij_dose_gy: np.ndarray, summary: dict, reference: Volume | None = None) -> ReportData:
     inputs = session.inputs
     plan = session.products.plan
     request = inputs.request
@@ -61,12 +64,15 @@ def plan_report_data(session: PlanningSession, final: DoseResult, total_dose_gy:
         ("time", ", ".join(f"{k.removesuffix('_s').replace('_', ' ')} {v:.0f} s" for k, v in t.items())),
     ]
     masks = list(session.masks.values())
+    reference_gy = resample(reference, inputs.ct) if reference is not None else None
     curves, metrics = [], []
     for mask, colour in zip(masks, _distinct_colours(masks)):
         mc = dvh_of_mask(total_dose_gy, mask)
         dij = dvh_of_mask(dij_dose_gy, mask)
         curves += [DvhCurve(mc, colour, "MC"), DvhCurve(dij, colour, "Dij", dashed=True)]
         metrics += [("MC", metrics_of(mc)), ("Dij", metrics_of(dij))]
+        if reference_gy is not None:
+            metrics.append(("reference", metrics_of(dvh_of_mask(reference_gy, mask))))
     dose = inputs.ct.with_hu(total_dose_gy.astype(np.float32), description="braggdesk plan dose")
     notes = [f"Doses are total doses over {request.fractions} fractions. The optimiser's dose comes from the "
              "dose-influence matrix (dashed DVHs); the plan's dose is a full Monte Carlo recalculation of the "
@@ -87,8 +93,8 @@ def plan_report_data(session: PlanningSession, final: DoseResult, total_dose_gy:
 
 
 def write_plan_report(session: PlanningSession, final: DoseResult, total_dose_gy: np.ndarray,
-                      dij_dose_gy: np.ndarray, summary: dict, path: str | Path) -> Path:
-    return write_report_pdf(plan_report_data(session, final, total_dose_gy, dij_dose_gy, summary), path)
+                      dij_dose_gy: np.ndarray, summary: dict, path: str | Path, reference: Volume | None = None) -> Path:
+    return write_report_pdf(plan_report_data(session, final, total_dose_gy, dij_dose_gy, summary, reference), path)
 
 
 _PALETTE = ((214, 39, 40), (31, 119, 180), (44, 160, 44), (255, 127, 14), (148, 103, 189), (140, 86, 75),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from braggdesk import __version__
 from braggdesk.analysis.dvh import dvh_of_mask, metrics_of
 from braggdesk.analysis.gamma import GammaResult
@@ -41,8 +43,11 @@ def beam_rows(plan: Plan) -> list[list[str]]:
 def run_report_data(plan: Plan, ct: Volume, result: DoseResult, *, seed: int, elapsed_s: float,
                     title: str | None = None, structures: Sequence[StructureMask] = (),
                     gamma: Sequence[GammaResult] = (), extra_provenance: dict[str, str] | None = None,
-                    notes: Sequence[str] = ()) -> ReportData:
-    """A report of one MC result; DVH curves and metrics for each structure on the dose."""
+                    notes: Sequence[str] = (), rbe: tuple[np.ndarray, str] | None = None) -> ReportData:
+    """A report of one MC result; DVH curves and metrics for each structure on the dose.
+
+    ``rbe``: (the RBE-weighted dose on the result's grid, its settings in words) adds each structure's
+    RBE-weighted DVH (dashed, "RBE") and metrics next to the physical ones."""
     summary = plan_rows(plan) + [
         ("dose", f"dose to {result.dose_to}, maximum {result.max_dose_gy:.4g} Gy"),
         ("dose grid", f"{' x '.join(str(n) for n in result.grid.shape[::-1])} voxels of "
@@ -55,12 +60,19 @@ def run_report_data(plan: Plan, ct: Volume, result: DoseResult, *, seed: int, el
         summary.append(("status", "PARTIAL: the run was cancelled"))
     provenance = {"engine": f"braggdesk {__version__} Monte Carlo (class II condensed history)",
                   "device": result.device, "seed": str(seed), "date": today(), **(extra_provenance or {})}
+    if rbe is not None:
+        summary.append(("RBE-weighted dose", f"{rbe[1]}, maximum {float(np.max(rbe[0])):.4g} Gy(RBE)"))
     curves, metrics = [], []
+    doses = [("MC", result.grid, False)]
+    if rbe is not None:
+        doses.append(("RBE", result.grid.with_hu(np.asarray(rbe[0], np.float32), description="RBE-weighted dose"),
+                      True))
     for mask in structures:
-        dose = result.dose_gy if same_geometry(mask.grid, result.grid) else resample(result.grid, mask.grid)
-        dvh = dvh_of_mask(dose, mask)
-        curves.append(DvhCurve(dvh, mask.roi.color_rgb, "MC"))
-        metrics.append(("MC", metrics_of(dvh)))
+        for label, grid, dashed in doses:
+            dose = grid.hu if same_geometry(mask.grid, grid) else resample(grid, mask.grid)
+            dvh = dvh_of_mask(dose, mask)
+            curves.append(DvhCurve(dvh, mask.roi.color_rgb, label, dashed))
+            metrics.append((label, metrics_of(dvh)))
     return ReportData(
         title=title or f"Monte Carlo dose: {plan.label}", ct=ct, dose=result, summary_rows=summary,
         provenance=provenance, beam_rows=beam_rows(plan), uncertainty=result.uncertainty,

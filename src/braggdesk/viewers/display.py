@@ -18,8 +18,11 @@ WINDOW_PRESETS: dict[str, tuple[float, float]] = {
 }
 
 #: what the colour wash shows
-QUANTITIES = ("dose", "uncertainty", "let")
-QUANTITY_LABELS = {"dose": "Dose [Gy]", "uncertainty": "Relative uncertainty [%]", "let": "LETd [keV/um]"}
+QUANTITIES = ("dose", "rbe", "let", "uncertainty")
+QUANTITY_LABELS = {"dose": "Physical dose [Gy]", "rbe": "RBE-weighted dose [Gy(RBE)]", "let": "LETd [keV/um]",
+                   "uncertainty": "Relative uncertainty [%]"}
+#: quantities that are a dose: the views wash it, draw its isodoses, and the DVHs and statistics follow it
+DOSE_QUANTITIES = ("dose", "rbe")
 COLOR_MAPS = ("jet", "turbo", "viridis", "inferno", "plasma")
 ISODOSE_COLORS = ((255, 0, 0), (255, 128, 0), (255, 255, 0), (0, 255, 0), (0, 255, 255), (0, 0, 255), (255, 0, 255))
 

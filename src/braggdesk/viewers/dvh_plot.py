@@ -1,4 +1,9 @@
-"""DVH curves of the visible structures, with a readout of dose and volume under the cursor."""
+"""DVH curves of the visible structures, with a readout of dose and volume under the cursor.
+
+Solid curves show the dose on screen; a second, dashed set shows another estimate of the
+same plan beside it (the planning optimiser's dose from the dose-influence matrix), so the
+difference between the two is visible at a glance.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +36,8 @@ class DvhPlot(pg.PlotWidget):
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.last_readout = ""
         self._x_max = 0.0
+        self._dashed: dict[str, pg.PlotDataItem] = {}
+        self._tops = {"solid": 0.0, "dashed": 0.0}
 
     def has_curve(self, name: str) -> bool:
         return name in self._curves
@@ -55,7 +62,32 @@ class DvhPlot(pg.PlotWidget):
             self._curves[name].setData(dvh.bin_edges_gy, dvh.cumulative_percent)
             top = max(top, float(dvh.bin_edges_gy[-1]) if len(dvh.bin_edges_gy) else 0.0)
         self._dvhs = {name: dvh for name, (dvh, _) in shown.items()}
-        self._set_dose_range(top)
+        self._tops["solid"] = top
+        self._set_dose_range(max(self._tops.values()))
+
+    def dashed_names(self) -> list[str]:
+        return list(self._dashed)
+
+    def set_dashed_dvhs(self, dvhs: list[tuple[Dvh, tuple[int, int, int]]], visible: set[str] | None = None,
+                        suffix: str = " (Dij)") -> None:
+        """The dashed set: (DVH, colour) per structure, legend names with ``suffix``; ``set_dvhs`` leaves it alone."""
+        shown = {d.name: (d, color) for d, color in dvhs if visible is None or d.name in visible}
+        legend = self.getPlotItem().legend
+        for name in list(self._dashed):
+            if name not in shown:
+                item = self._dashed.pop(name)
+                self.removeItem(item)
+                if legend is not None:
+                    legend.removeItem(item)
+        top = 0.0
+        for name, (dvh, color) in shown.items():
+            if name not in self._dashed:
+                pen = pg.mkPen(color, width=2, style=QtCore.Qt.PenStyle.DashLine)
+                self._dashed[name] = self.plot(name=name + suffix, pen=pen)
+            self._dashed[name].setData(dvh.bin_edges_gy, dvh.cumulative_percent)
+            top = max(top, float(dvh.bin_edges_gy[-1]) if len(dvh.bin_edges_gy) else 0.0)
+        self._tops["dashed"] = top
+        self._set_dose_range(max(self._tops.values()))
 
     def _set_dose_range(self, top_gy: float) -> None:
         """The dose axis to a round number above ``top_gy``, changed only when that number changes.

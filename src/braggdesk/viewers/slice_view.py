@@ -17,7 +17,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
 from ..model import StructureMask, Volume
-from .display import ISODOSE_COLORS, DisplaySettings, color_lut, overlay_rgba
+from .display import DOSE_QUANTITIES, ISODOSE_COLORS, DisplaySettings, color_lut, overlay_rgba
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
@@ -261,7 +261,7 @@ class SliceView(pg.GraphicsLayoutWidget):
         if s.show_wash:
             values = self._slice(self._values)
             show = dose >= s.threshold_fraction * self._ref_gy
-            if s.quantity == "dose":
+            if s.quantity in DOSE_QUANTITIES:
                 show &= dose > 0
             self.wash_item.setImage(overlay_rgba(values, show, self._vmax, self._lut, s.opacity), autoLevels=False,
                                     levels=(0, 255))

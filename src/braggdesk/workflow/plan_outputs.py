@@ -42,11 +42,16 @@ def plan_summary(session: PlanningSession, final: DoseResult, total_dose_gy: np.
     dij = session.products.dij
     on_final = evaluate_goals(total_dose_gy, session.masks, session.goals)
     on_dij = evaluate_goals(dij_dose_gy, session.masks, session.goals)
+    reference_gy = resample(reference, session.inputs.ct) if reference is not None else None
+    on_reference = evaluate_goals(reference_gy, session.masks, session.goals) if reference is not None else None
     goals = []
-    for a, b in zip(on_final, on_dij):
+    for n, (a, b) in enumerate(zip(on_final, on_dij)):
         entry = a.as_dict()
         entry["value_dij"] = b.value
         entry["met_dij"] = b.met
+        if on_reference is not None:
+            entry["value_reference"] = on_reference[n].value
+            entry["met_reference"] = on_reference[n].met
         goals.append(entry)
     summary = {
         "prescription_gy": request.prescription_gy,
@@ -67,16 +72,24 @@ def plan_summary(session: PlanningSession, final: DoseResult, total_dose_gy: np.
                             "energies_mev": [float(b.energies_mev.min()), float(b.energies_mev.max())]}
                            for b in plan.beams],
                  "spots_designed": session.products.designed.n_spots},
-        "dij": {"histories_per_spot": session.histories_per_spot, "voxels": dij.n_rows, "spots": dij.n_spots,
-                "entries": int(dij.matrix.nnz),
-                "median_spot_uncertainty": _finite_median(dij.spot_uncertainty)},
+        "dij": {"histories_per_spot": int(dij.histories_per_spot.min()),
+                "histories_per_spot_first_pass": session.histories_per_spot,
+                "target_uncertainty": request.dij_uncertainty, "voxels": dij.n_rows, "spots": dij.n_spots,
+                "entries": int(dij.matrix.nnz), "median_spot_uncertainty": _finite_median(dij.spot_uncertainty),
+                "mean_spot_uncertainty": _finite_mean(dij.spot_uncertainty)},
         "final_dose": {"primaries": final.primaries, "mean_relative_uncertainty": final.mean_relative_uncertainty,
                        "device": final.device, "dose_to": final.dose_to, "partial": final.partial},
         "timings": dict(timings),
     }
-    if reference is not None:
-        summary["structures"]["reference"] = structure_metrics(resample(reference, session.inputs.ct), session)
+    if reference_gy is not None:
+        summary["structures"]["reference"] = structure_metrics(reference_gy, session)
     return summary
+
+
+def _finite_mean(values: np.ndarray) -> float:
+    finite = np.asarray(values, float)
+    finite = finite[np.isfinite(finite)]
+    return float(finite.mean()) if finite.size else math.nan
 
 
 def _finite_median(values: np.ndarray) -> float:

@@ -24,11 +24,12 @@ from scipy import ndimage
 
 from ..analysis.clinical_goals import GoalResult, evaluate_goals
 from ..analysis.rasterize import rasterize_structure_set
-from ..compute.dij import DaskDij, DijComputation, DijProgress, LocalDij
+from ..compute.dij import DaskDij, DijComputation, DijProgress, LocalDij, RemoteDij
 from ..errors import BraggdeskWarning, InputError, PlanError
-from ..model import BeamModel, CtCalibration, Job, Plan, SimulationSettings, StructureMask, StructureSet, Volume
+from ..model import (BeamModel, CtCalibration, Job, Plan, Roi, SimulationSettings, StructureMask, StructureSet,
+                     Volume)
 from ..model.clinical_goals import ClinicalGoal, parse_goal
-from ..model.objectives import PlanningRequest
+from ..model.objectives import PlanningRequest, Ring
 from ..model.plan_design import BeamSpec, DesignSettings
 from ..planning.design import design_plan
 from ..planning.dij import DoseInfluence
@@ -91,31 +92,42 @@ class PlanningSession:
         return f"{self.inputs.request_path}: {entry}" if self.inputs.request_path else entry
 
     def _masks(self, names: list[str]) -> dict[str, StructureMask]:
+        """The masks of ``names`` (structures of the set, or rings of the request), checked one by one."""
         structures = self.inputs.structures
         known = structures.names()
-        wanted = []
+        rings = {r.name: r for r in self.inputs.request.rings}
+        where = self.inputs.request_path or None
+        for ring in rings.values():
+            if _find(known, ring.name) is not None:
+                raise PlanningInputError(where, f"ring {ring.name!r}: the structure set already has a structure "
+                                                "of that name; give the ring another")
+            for around in ring.around:
+                if _find(known, around) is None:
+                    raise PlanningInputError(where, f"ring {ring.name!r}: no structure {around!r} to grow it around; "
+                                                    f"the structure set has {', '.join(known) or 'none'}")
         for i, objective in enumerate(self.inputs.request.objectives, start=1):
-            if _find(known, objective.structure) is None:
-                raise PlanningInputError(self.inputs.request_path or None,
-                                         f"objective {i} ({objective.structure}): no structure of that name; the "
-                                         f"structure set has {', '.join(known) or 'none'}")
+            if _find(known, objective.structure) is None and objective.structure not in rings:
+                raise PlanningInputError(where, f"objective {i} ({objective.structure}): no structure of that name; "
+                                                f"the structure set has {', '.join(known) or 'none'}"
+                                                + (f" (rings: {', '.join(rings)})" if rings else ""))
         for name in self.targets:
             if _find(known, name) is None:
-                raise PlanningInputError(self.inputs.request_path or None,
-                                         f"target {name!r}: no structure of that name; the structure set has "
-                                         f"{', '.join(known) or 'none'}")
-        for name in names:
-            wanted.append(_find(known, name))
-        masks = rasterize_structure_set(structures, self.inputs.ct, names=list(dict.fromkeys(wanted)))
-        by_name = {m.name: m for m in masks}
+                raise PlanningInputError(where, f"target {name!r}: no structure of that name; the structure set has "
+                                                f"{', '.join(known) or 'none'}")
+        real = [n for n in names if n not in rings]
+        real += [a for n in names if n in rings for a in rings[n].around]
+        wanted = list(dict.fromkeys(_find(known, n) for n in real))
+        by_name = {m.name: m for m in rasterize_structure_set(structures, self.inputs.ct, names=wanted)}
         out = {}
-        for name in names:
+        for name in dict.fromkeys(real):
             mask = by_name.get(_find(known, name))
             if mask is None or mask.fraction.max() < INSIDE_FRACTION:
-                raise PlanningInputError(self.inputs.request_path or None,
-                                         f"structure {name!r} has no voxel on the CT grid (is it outside the CT?)")
+                raise PlanningInputError(where, f"structure {name!r} has no voxel on the CT grid (is it outside the CT?)")
             out[name] = mask
-        return out
+        for name in names:
+            if name in rings:
+                out[name] = ring_mask(rings[name], [out[a] for a in rings[name].around], self.inputs.ct)
+        return {name: out[name] for name in names}
 
     def _goals(self) -> list[ClinicalGoal]:
         goals = []
@@ -187,13 +199,17 @@ class PlanningSession:
     def histories_per_spot(self) -> int:
         return int(self.inputs.request.histories_per_spot or DEFAULT_HISTORIES_PER_SPOT)
 
-    def dij_computation(self, settings: SimulationSettings | None = None, *, cluster_spec=None,
-                        client=None) -> DijComputation:
-        """The matrix's computation: here (default), or blocks of spots as Dask tasks."""
+    def dij_computation(self, settings: SimulationSettings | None = None, *, cluster_spec=None, client=None,
+                        make_remote_runner: Callable[[Job], object] | None = None) -> DijComputation:
+        """The matrix's computation: here (default), blocks of spots as Dask tasks (``cluster_spec`` or
+        ``client``), or on a worker node (``make_remote_runner(job)``: the SSH or pipe runner of a dose)."""
         job = self.dij_job(settings)
+        target = {"target_uncertainty": self.inputs.request.dij_uncertainty}
+        if make_remote_runner is not None:
+            return RemoteDij(job, self.voxel_index, self.histories_per_spot, make_remote_runner, **target)
         if cluster_spec is not None or client is not None:
-            return DaskDij(job, self.voxel_index, self.histories_per_spot, cluster_spec, client=client)
-        return LocalDij(job, self.voxel_index, self.histories_per_spot)
+            return DaskDij(job, self.voxel_index, self.histories_per_spot, cluster_spec, client=client, **target)
+        return LocalDij(job, self.voxel_index, self.histories_per_spot, **target)
 
     def compute_dij(self, computation: DijComputation) -> Iterator[DijProgress]:
         """Run the computation, yielding its progress; the matrix is kept when every spot is in."""
@@ -241,6 +257,18 @@ class PlanningSession:
     def evaluate(self, total_dose_gy: np.ndarray) -> list[GoalResult]:
         """The request's clinical goals on a TOTAL dose on the CT grid."""
         return evaluate_goals(total_dose_gy, self.masks, self.goals)
+
+
+def ring_mask(ring: Ring, around: list[StructureMask], ct: Volume) -> StructureMask:
+    """The ring's voxels: centres farther than ``inner_mm`` and at most ``outer_mm`` from the union of
+    ``around`` (voxels at least half inside), none of the union's own."""
+    inside = np.zeros(ct.shape, dtype=bool)
+    for mask in around:
+        inside |= mask.fraction >= INSIDE_FRACTION
+    distance = ndimage.distance_transform_edt(~inside, sampling=np.array(ct.spacing_mm[::-1], float))
+    shell = (~inside) & (distance > ring.inner_mm) & (distance <= ring.outer_mm)
+    roi = Roi(number=0, name=ring.name, color_rgb=(255, 200, 0), roi_type="CONTROL")
+    return StructureMask(roi=roi, grid=ct, fraction=shell.astype(np.float32))
 
 
 def plan_with_mu(designed: Plan, spot_mu: np.ndarray) -> Plan:

@@ -1,4 +1,4 @@
-"""The target of the built-in demo SOBP as an ROI, so DVHs and views have a target on the demo case.
+"""The built-in demo case as an open session, with the target of its SOBP as an ROI (so DVHs have a target).
 
 The demo plan (:mod:`braggdesk.io.demo_case`) is not optimised for a target;
 its target is the region its spread-out Bragg peak is built to cover: laterally
@@ -16,8 +16,10 @@ import numpy as np
 
 from ..physics.materials import REFERENCE_ENERGY_MEV, stopping_power_ratio
 from ..physics.water import water_table
-from ..io.demo_case import DEMO_ENERGIES_MEV, DEMO_FIELD_MM, DemoCase
+from ..io.demo_case import DEMO_ENERGIES_MEV, DEMO_FIELD_MM, DemoCase, demo_case
+from ..io.phantoms import phantom_structures
 from ..model import Roi
+from .session import Session
 
 
 def geometric_depth_mm(case: DemoCase, water_equivalent_mm: float) -> float:
@@ -55,3 +57,14 @@ def demo_target_roi(case: DemoCase, number: int = 100) -> Roi:
             x0, x1 = iso[0] - half, iso[0] + half
             contours.append(np.array([[x0, y_near, z], [x1, y_near, z], [x1, y_far, z], [x0, y_far, z]]))
     return Roi(number=number, name="Target (demo SOBP)", color_rgb=(255, 0, 0), roi_type="PTV", contours=contours)
+
+
+def demo_session(spacing_mm: float = 2.0) -> tuple[Session, DemoCase]:
+    """The demo case opened: its phantom CT, calibration, beam model and plan, and the structures its phantom
+    writes (outline, slabs) plus the SOBP's target (not yet rasterized: :func:`~.session.prepare_loaded`)."""
+    case = demo_case(spacing_mm=spacing_mm)
+    structures = phantom_structures(case.phantom)
+    structures.rois.append(demo_target_roi(case))
+    session = Session(ct=case.phantom.volume, ct_source="built-in demo phantom", calibration=case.phantom.calibration,
+                      beam_model=case.beam_model, plans=[case.plan], structure_sets=[structures])
+    return session, case

@@ -1,8 +1,8 @@
-"""Which CT series the workstation loads when a folder holds several (gui.loaders, no window)."""
+"""Which CT series the workstation loads when a folder holds several (workflow.workspace, no window)."""
 
 from __future__ import annotations
 
-from braggdesk.gui.loaders import load_path
+from braggdesk.workflow.workspace import load_path
 from braggdesk.io.phantoms import make_phantom, write_phantom
 
 

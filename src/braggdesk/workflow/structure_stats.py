@@ -12,12 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..analysis.dvh import Dvh, dvh_of_mask, metrics_of, v_dose
+from ..analysis.dvh import Dvh, bin_width_for, dvh_of_mask, metrics_of, v_dose
 from ..model import StructureMask
 
-#: dose bin of the DVH curves; coarser for high doses so a curve has at most MAX_BINS points
-CURVE_BIN_GY = 0.01
-MAX_BINS = 2000
 
 
 @dataclass
@@ -40,7 +37,7 @@ def metrics_row(dvh: Dvh, reference_gy: float | None) -> dict[str, float]:
 def analyse(dose_gy: np.ndarray, masks: list[StructureMask], reference_gy: float | None) -> list[StructureAnalysis]:
     """DVH and metrics of each mask in ``dose_gy`` (on the masks' grid)."""
     top = float(dose_gy.max()) if dose_gy.size else 0.0
-    bin_gy = max(CURVE_BIN_GY, top / MAX_BINS)
+    bin_gy = bin_width_for(top)  # one width for every structure, following the dose (0.08 Gy gets 1600 bins)
     out = []
     for mask in masks:
         dvh = dvh_of_mask(dose_gy, mask, bin_gy=bin_gy)

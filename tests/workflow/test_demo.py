@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from braggdesk.analysis.rasterize import roi_volume_cm3
-from braggdesk.compute.demo_structures import demo_target_roi, geometric_depth_mm
+from braggdesk.workflow.demo import demo_target_roi, geometric_depth_mm
 from braggdesk.physics.water import water_table
 from braggdesk.io.demo_case import DEMO_ENERGIES_MEV, demo_case
 
