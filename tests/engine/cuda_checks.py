@@ -1,6 +1,6 @@
 """Run in a subprocess by test_cuda_kernel.py and test_track_repeat_cuda.py: the CUDA kernels in Numba's
 CUDA simulator, or compiled to PTX without a GPU.  ``python cuda_checks.py simulate OUT.npz``,
-``executor OUT.npz``, ``retrace OUT.npz``, ``python cuda_checks.py ptx OUT.txt`` or ``retrace_ptx``."""
+``executor OUT.npz``, ``retrace OUT.npz``, ``track_executor OUT.npz``, ``python cuda_checks.py ptx OUT.txt`` or ``retrace_ptx``."""
 
 from __future__ import annotations
 
@@ -109,6 +109,28 @@ def executor(out: str) -> None:
              dij_sums=dij.sums)
 
 
+def track_executor(out: str) -> None:
+    """The track-repeating CUDA executor in the simulator (the database the test recorded, in
+    BRAGGDESK_TRACKS_DIR, on the device beside the job): a dose batch and a dose-influence block."""
+    import dataclasses
+
+    from braggdesk.engine.device import select_device
+    from braggdesk.engine.simulate import prepare
+    from braggdesk.engine.tracks.executor import TrackCudaExecutor
+
+    job = check_job()
+    job.settings = dataclasses.replace(job.settings, engine="track-repeat", tracks_per_energy=TRACKS)
+    prepared = prepare(job, select_device("cpu", 1))
+    cuda = TrackCudaExecutor(prepared.inputs, prepared.executor.tracks, prepared.device)
+    block = spot_block(prepared.inputs.n_voxels, prepared.inputs.spots.shape[0])
+    with warnings.catch_warnings(), np.errstate(over="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        dose = cuda.run(KEY, 32)
+        dij = cuda.run_spots(KEY, block)
+    np.savez(out, dose_voxels=dose.voxels, dose_rows=dose.rows, dij_slots=dij.slots, dij_rows=dij.rows,
+             dij_sums=dij.sums)
+
+
 def spot_block(n_voxels: int, n_spots: int):
     """Every other voxel of interest, 8 histories of each of the first two spots."""
     from braggdesk.engine.executor import SpotBlock
@@ -123,4 +145,5 @@ if __name__ == "__main__":
     if sys.argv[1] in ("ptx", "retrace_ptx"):
         ptx(sys.argv[2], sys.argv[1])
     else:
-        {"simulate": simulate, "retrace": retrace, "executor": executor}[sys.argv[1]](sys.argv[2])
+        {"simulate": simulate, "retrace": retrace, "executor": executor,
+         "track_executor": track_executor}[sys.argv[1]](sys.argv[2])

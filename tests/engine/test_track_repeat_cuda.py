@@ -62,3 +62,28 @@ def test_the_retrace_kernel_compiles_to_ptx_for_an_h100(tmp_path):
     ptx = out.read_text()
     assert ".target sm_90" in ptx and ".entry" in ptx
     assert "atom.global.add.u64" in ptx or "red.global.add.u64" in ptx  # the integer tallies
+
+
+def test_the_track_cuda_executor_in_the_simulator_gives_the_cpu_executors_dose_and_dij_blocks(tmp_path, monkeypatch):
+    from cuda_checks import spot_block
+
+    monkeypatch.setenv("BRAGGDESK_TRACKS_DIR", str(tmp_path / "tracks"))
+    job = check_job()
+    job.settings = dataclasses.replace(job.settings, engine="track-repeat", tracks_per_energy=TRACKS)
+    prepared = prepare(job, select_device("cpu", 1))  # records the database the simulator loads
+    cpu = prepared.executor
+    dose = cpu.run(KEY, 32)
+    dij = cpu.run_spots(KEY, spot_block(prepared.inputs.n_voxels, prepared.inputs.spots.shape[0]))
+    assert dose.voxels.size > 0 and dij.sums.shape[0] > 0
+    out = tmp_path / "track_executor.npz"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+           "NUMBA_ENABLE_CUDASIM": "1", "NUMBA_DISABLE_JIT": "1"}
+    done = subprocess.run([sys.executable, str(HERE / "cuda_checks.py"), "track_executor", str(out)], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    sim = np.load(out)
+    np.testing.assert_array_equal(sim["dose_voxels"], dose.voxels)
+    np.testing.assert_array_equal(sim["dose_rows"], dose.rows)
+    np.testing.assert_array_equal(sim["dij_slots"], dij.slots)
+    np.testing.assert_array_equal(sim["dij_rows"], dij.rows)
+    np.testing.assert_array_equal(sim["dij_sums"], dij.sums)
