@@ -10,8 +10,9 @@
 #
 # It writes under $OUT: nvidia-smi.txt, gpu_tests.txt (the gpu-marked tests), bench_gpu.json
 # (`braggdesk bench --device gpu`), throughput_gpu.json and throughput_cpu.json (kernel primaries/s
-# by batch size, the machine's CPU cores for the ratio), ptxas.txt (registers and local memory of
-# the CUDA kernel) and summary.txt.  Each step has its own time limit, so one stuck step leaves
+# by batch size, the machine's CPU cores for the ratio), the same for the track-repeating engine
+# (throughput_*_track_repeat.json), ptxas.txt (registers and local memory of the CUDA kernel) and
+# summary.txt.  Each step has its own time limit, so one stuck step leaves
 # the others' results.
 set -u
 OUT=${OUT:-/tmp/braggdesk-gpu-out}
@@ -39,6 +40,10 @@ step gpu_tests 240 "$PY" -m pytest -q -p no:cacheprovider -m gpu tests/engine/te
 step bench_gpu 240 "$PY" -m braggdesk bench --device gpu --cases engine --json "$OUT/bench_gpu.json"
 step throughput_gpu 240 "$PY" benchmarks/gpu/throughput.py --device gpu --json "$OUT/throughput_gpu.json"
 step throughput_cpu 180 "$PY" benchmarks/gpu/throughput.py --device cpu --sizes 200000,800000 --json "$OUT/throughput_cpu.json"
+# the track-repeating engine (issue 15) on the same job, GPU then CPU cores (its database recorded first, on the CPU)
+export BRAGGDESK_TRACKS_DIR=/tmp/braggdesk-tracks
+step throughput_gpu_track_repeat 180 "$PY" benchmarks/gpu/throughput.py --device gpu --engine track-repeat --json "$OUT/throughput_gpu_track_repeat.json"
+step throughput_cpu_track_repeat 120 "$PY" benchmarks/gpu/throughput.py --device cpu --engine track-repeat --sizes 200000,800000 --json "$OUT/throughput_cpu_track_repeat.json"
 PTXAS=$(command -v ptxas || ls /usr/local/cuda*/bin/ptxas 2>/dev/null | head -1)
 if [ -n "$PTXAS" ]; then
   step ptx 240 "$PY" tests/engine/cuda_checks.py ptx "$OUT/kernel.ptx"

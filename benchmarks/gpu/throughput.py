@@ -20,10 +20,11 @@ from braggdesk.engine.device import select_device
 from braggdesk.engine.simulate import batch_seed, prepare, run_batch
 
 
-def measure(device_name: str, threads: int | None, sizes: list[int], nuclear: bool) -> dict:
+def measure(device_name: str, threads: int | None, sizes: list[int], nuclear: bool, engine: str = "full") -> dict:
     device = select_device(device_name, threads)
     job = pencil_beam_job(sum(sizes), "gpu" if device.is_gpu else "cpu")
     job.settings.nuclear = nuclear
+    job.settings.engine = engine
     t0 = time.perf_counter()
     prepared = prepare(job, device)
     prepare_s = time.perf_counter() - t0
@@ -42,9 +43,9 @@ def measure(device_name: str, threads: int | None, sizes: list[int], nuclear: bo
                      "kernel_primaries_per_second": round(n / kernel_s), "run_batch_seconds": round(batch_s, 4),
                      "run_batch_primaries_per_second": round(n / batch_s), "touched_voxels": int(tally.voxels.size),
                      "steps_per_primary": round(snap.counters["steps"] / n, 2)})
-        print(f"{device.name} nuclear={nuclear} {n:>10,} primaries: kernel {n / kernel_s:>12,.0f}/s, "
+        print(f"{device.name} {engine} nuclear={nuclear} {n:>10,} primaries: kernel {n / kernel_s:>12,.0f}/s, "
               f"run_batch {n / batch_s:>12,.0f}/s", flush=True)
-    return {"device": device.name, "threads": device.threads, "nuclear": nuclear, "prepare_seconds": round(prepare_s, 3),
+    return {"device": device.name, "engine": engine, "threads": device.threads, "nuclear": nuclear, "prepare_seconds": round(prepare_s, 3),
             "first_batch_seconds": round(first_s, 3), "batches": rows}
 
 
@@ -53,11 +54,15 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="gpu", choices=("cpu", "gpu"))
     p.add_argument("--threads", type=int)
     p.add_argument("--sizes", default="1000000,4000000,16000000", help="primaries per batch, comma-separated")
+    p.add_argument("--engine", default="full", choices=("full", "track-repeat"),
+                   help="track-repeat: the re-tracing kernel (its database recorded first, on the CPU; nuclear "
+                        "events are in the recorded tracks, so only the nuclear-on run is made)")
     p.add_argument("--json", help="write the figures to this file")
     args = p.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    out = {"python": sys.version.split()[0], "runs": [measure(args.device, args.threads, sizes, nuclear)
-                                                     for nuclear in (True, False)]}
+    switches = (True, False) if args.engine == "full" else (True,)
+    out = {"python": sys.version.split()[0], "runs": [measure(args.device, args.threads, sizes, nuclear, args.engine)
+                                                     for nuclear in switches]}
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(out, fh, indent=1)

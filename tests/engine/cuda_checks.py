@@ -1,5 +1,6 @@
-"""Run in a subprocess by test_cuda_kernel.py: the CUDA kernel in Numba's CUDA simulator, or compiled
-to PTX without a GPU.  ``python cuda_checks.py simulate OUT.npz``, ``executor OUT.npz`` or ``python cuda_checks.py ptx OUT.txt``."""
+"""Run in a subprocess by test_cuda_kernel.py and test_track_repeat_cuda.py: the CUDA kernels in Numba's
+CUDA simulator, or compiled to PTX without a GPU.  ``python cuda_checks.py simulate OUT.npz``,
+``executor OUT.npz``, ``retrace OUT.npz``, ``track_executor OUT.npz``, ``python cuda_checks.py ptx OUT.txt`` or ``retrace_ptx``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from cases import check_job
 
 HISTORIES = 96
 KEY = 0x1234_5678_9ABC
+TRACKS = 64  # track-repeat: histories per energy of the check's small database
 
 
 def simulate(out: str) -> None:
@@ -34,7 +36,33 @@ def simulate(out: str) -> None:
     np.savez(out, tally=tally, counters=counters)
 
 
-def ptx(out: str) -> None:
+def retrace(out: str) -> None:
+    """The track-repeating kernel in the simulator, on the check job with the track database that the
+    test recorded (BRAGGDESK_TRACKS_DIR).  Needs NUMBA_ENABLE_CUDASIM=1 and NUMBA_DISABLE_JIT=1."""
+    import dataclasses
+
+    from braggdesk.engine.device import select_device
+    from braggdesk.engine.executor import split_key
+    from braggdesk.engine.kernel import retrace_cuda
+    from braggdesk.engine.kernel.layout import N_COUNTERS, TALLY_ROWS
+    from braggdesk.engine.simulate import prepare
+
+    job = check_job()
+    job.settings = dataclasses.replace(job.settings, engine="track-repeat", tracks_per_energy=TRACKS)
+    prepared = prepare(job, select_device("cpu", 1))
+    inputs, tracks = prepared.inputs, prepared.executor.tracks
+    tally = np.zeros(TALLY_ROWS * inputs.n_voxels, np.int64)
+    counters = np.zeros(N_COUNTERS, np.int64)
+    key_lo, key_hi = split_key(KEY)
+    with warnings.catch_warnings(), np.errstate(over="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        retrace_cuda.retrace_histories[3, 32](0, HISTORIES, key_lo, key_hi, inputs.header, inputs.tables, inputs.voxels,
+                                              inputs.spots, inputs.spot_cdf, inputs.beams, *tracks.arrays(), tally,
+                                              np.zeros(0, np.int64), counters, 0, 0, 0)
+    np.savez(out, tally=tally, counters=counters)
+
+
+def ptx(out: str, mode: str = "ptx") -> None:
     """Compile the CUDA kernel for an H100 (sm_90) without a GPU.  numba-cuda asks the driver for the
     current device's compute capability while it compiles device functions; with no driver we answer
     for it (sm_90)."""
@@ -49,11 +77,16 @@ def ptx(out: str) -> None:
     devices.get_context = lambda devnum=None: context
     api.current_context = lambda devnum=None: context
     from braggdesk.engine.kernel import cuda as cuda_kernel
+    from braggdesk.engine.kernel import retrace_cuda
 
     f64, f32, i64 = nt.float64, nt.float32, nt.int64
-    signature = (i64, i64, i64, i64, f64[::1], f32[::1], f32[:, ::1], f64[:, ::1], f64[::1], f64[:, ::1], i64[::1],
-                 i64[::1], i64[::1], i64, i64, i64)
-    text, _ = cuda.compile_ptx(cuda_kernel._run_histories, signature, cc=(9, 0))
+    job = (i64, i64, i64, i64, f64[::1], f32[::1], f32[:, ::1], f64[:, ::1], f64[::1], f64[:, ::1])
+    scores = (i64[::1], i64[::1], i64[::1], i64, i64, i64)
+    if mode == "retrace_ptx":  # the track-repeating kernel: the database (records, offsets, energies) in between
+        text, _ = cuda.compile_ptx(retrace_cuda._retrace_histories, job + (f32[:, ::1], i64[::1], f64[:, ::1]) + scores,
+                                   cc=(9, 0))
+    else:
+        text, _ = cuda.compile_ptx(cuda_kernel._run_histories, job + scores, cc=(9, 0))
     with open(out, "w") as fh:
         fh.write(text)
 
@@ -76,6 +109,28 @@ def executor(out: str) -> None:
              dij_sums=dij.sums)
 
 
+def track_executor(out: str) -> None:
+    """The track-repeating CUDA executor in the simulator (the database the test recorded, in
+    BRAGGDESK_TRACKS_DIR, on the device beside the job): a dose batch and a dose-influence block."""
+    import dataclasses
+
+    from braggdesk.engine.device import select_device
+    from braggdesk.engine.simulate import prepare
+    from braggdesk.engine.tracks.executor import TrackCudaExecutor
+
+    job = check_job()
+    job.settings = dataclasses.replace(job.settings, engine="track-repeat", tracks_per_energy=TRACKS)
+    prepared = prepare(job, select_device("cpu", 1))
+    cuda = TrackCudaExecutor(prepared.inputs, prepared.executor.tracks, prepared.device)
+    block = spot_block(prepared.inputs.n_voxels, prepared.inputs.spots.shape[0])
+    with warnings.catch_warnings(), np.errstate(over="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        dose = cuda.run(KEY, 32)
+        dij = cuda.run_spots(KEY, block)
+    np.savez(out, dose_voxels=dose.voxels, dose_rows=dose.rows, dij_slots=dij.slots, dij_rows=dij.rows,
+             dij_sums=dij.sums)
+
+
 def spot_block(n_voxels: int, n_spots: int):
     """Every other voxel of interest, 8 histories of each of the first two spots."""
     from braggdesk.engine.executor import SpotBlock
@@ -87,4 +142,8 @@ def spot_block(n_voxels: int, n_spots: int):
 
 
 if __name__ == "__main__":
-    {"simulate": simulate, "ptx": ptx, "executor": executor}[sys.argv[1]](sys.argv[2])
+    if sys.argv[1] in ("ptx", "retrace_ptx"):
+        ptx(sys.argv[2], sys.argv[1])
+    else:
+        {"simulate": simulate, "retrace": retrace, "executor": executor,
+         "track_executor": track_executor}[sys.argv[1]](sys.argv[2])

@@ -142,3 +142,23 @@ def test_a_target_uncertainty_adds_passes_until_the_mean_spot_uncertainty_meets_
     capped = LocalDij(job, voxel_index, per_spot=300, target_uncertainty=target / 100, max_per_spot=900)
     list(capped.run())
     assert np.all(capped.result().histories_per_spot == 900)
+
+
+def test_the_track_repeating_engine_gives_the_matrix_too(tmp_path, monkeypatch):
+    """The planning work takes the job's engine: spot-resolved batches of re-traced tracks, whose columns
+    weighted by the MU give the track-repeating engine's plan dose."""
+    import dataclasses
+
+    monkeypatch.setenv("BRAGGDESK_TRACKS_DIR", str(tmp_path / "tracks"))
+    job = _job(primaries=30_000, mu=2.0)
+    job.settings = dataclasses.replace(job.settings, engine="track-repeat", tracks_per_energy=2000)
+    everywhere = np.arange(int(np.prod(job.ct.shape)))
+    prepared, _, dij = _matrix(job, everywhere, per_spot=10_000)
+    assert type(prepared.prepared.executor).__name__ == "TrackCpuExecutor"
+    runner = LocalRunner(job)
+    for _ in runner.run():
+        pass
+    reference = runner.result().dose_gy
+    high = reference > 0.5 * reference.max()
+    ratio = dij.dose_on_grid(np.full(3, 2.0))[high].sum() / reference[high].sum()
+    assert abs(ratio - 1.0) < 0.015, ratio

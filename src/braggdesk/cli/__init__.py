@@ -18,9 +18,9 @@ from typing import Sequence
 
 from .. import __version__
 from ..errors import BraggdeskError
-from . import bench, convert, demo, gamma, gui, info, phantom, plan, qa, remote, robust, run, worker
+from . import bench, convert, demo, gamma, gui, info, phantom, plan, qa, remote, robust, run, tracks, worker
 
-COMMANDS = (demo, phantom, run, plan, qa, robust, info, gamma, convert, gui, bench, remote, worker)
+COMMANDS = (demo, phantom, run, plan, qa, robust, info, gamma, convert, gui, bench, remote, worker, tracks)
 
 EXIT_DONE = 0
 EXIT_FAILURE = 1

@@ -28,6 +28,11 @@ def add_run_options(p: argparse.ArgumentParser, default_primaries: int | None) -
                                                "that runs it; the result is the same bit for bit)")
     p.add_argument("--dose-to", choices=("water", "medium"), default="water")
     p.add_argument("--no-nuclear", action="store_true", help="switch off nonelastic nuclear interactions")
+    p.add_argument("--engine", choices=("full", "track-repeat"), default="full",
+                   help="transport: the full engine, or stored water tracks re-traced through the CT (fast; "
+                        "records its track database on first use, see 'braggdesk tracks build')")
+    p.add_argument("--tracks-per-energy", type=int, help="track-repeat: stored histories per energy "
+                                                         "(default 10000)")
     p.add_argument("--json", help="write a summary as JSON to FILE (- for standard output)")
 
 
@@ -38,7 +43,8 @@ def settings_from_args(args, first_look: bool = False):
     return simulation_settings(args.primaries, args.uncertainty, batches=args.batches, batch_size=args.batch_size,
                                max_primaries=args.max_primaries, seed=args.seed, device=args.device,
                                threads=args.threads, dose_to=args.dose_to, nuclear=not args.no_nuclear,
-                               first_look=first_look)
+                               first_look=first_look, engine=getattr(args, "engine", "full"),
+                               tracks_per_energy=getattr(args, "tracks_per_energy", None))
 
 
 def run_with_progress(runner, label: str):

@@ -70,6 +70,18 @@ class _TableWriter:
 
 def pack(media: Media, grid: GridFrame, spots: SpotTable, *, nuclear: bool = True,
          score_let: bool = True) -> KernelInputs:
+    header, tables, voxels = pack_medium(media, grid, nuclear=nuclear, score_let=score_let)
+    header[L.H_N_SPOTS] = spots.mean_energy_mev.size
+    header[L.H_N_BEAMS] = spots.iso.shape[0]
+    spot_rows, cdf = _spot_rows(spots)
+    return KernelInputs(header=header, tables=tables, voxels=voxels, spots=spot_rows, spot_cdf=cdf,
+                        beams=_beam_rows(spots))
+
+
+def pack_medium(media: Media, grid: GridFrame, *, nuclear: bool = True,
+                score_let: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(header, tables, voxels) of a grid without a source: what the transport needs (the track
+    database's recording voxel uses this alone)."""
     header = np.zeros(L.HEADER_SIZE)
     header[[L.H_NI, L.H_NJ, L.H_NK]] = grid.shape_ijk
     header[[L.H_DI, L.H_DJ, L.H_DK]] = grid.spacing_mm
@@ -80,11 +92,7 @@ def pack(media: Media, grid: GridFrame, spots: SpotTable, *, nuclear: bool = Tru
     range_grid = _water_tables(writer)
     n_materials = _nuclear_tables(writer, media, range_grid)
     header[L.H_N_MATERIALS] = n_materials
-    header[L.H_N_SPOTS] = spots.mean_energy_mev.size
-    header[L.H_N_BEAMS] = spots.iso.shape[0]
-    spot_rows, cdf = _spot_rows(spots)
-    return KernelInputs(header=header, tables=writer.blob(), voxels=_voxel_rows(media), spots=spot_rows,
-                        spot_cdf=cdf, beams=_beam_rows(spots))
+    return header, writer.blob(), _voxel_rows(media)
 
 
 def air_rsp() -> float:

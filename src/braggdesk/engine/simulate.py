@@ -69,7 +69,12 @@ def prepare(job: Job, device: Device | None = None) -> PreparedJob:
     notes.extend(media.notes)
     notes.extend(table.notes)
     inputs = pack(media, grid, table, nuclear=job.settings.nuclear, score_let=job.settings.score_let)
-    executor = make_executor(inputs, device)
+    if getattr(job.settings, "engine", "full") == "track-repeat":  # jobs pickled before the field existed: full
+        from .tracks.prepare import track_executor  # noqa: PLC0415
+
+        executor = track_executor(job, inputs, table, device, notes)
+    else:
+        executor = make_executor(inputs, device)
     return PreparedJob(job, device, media, table, inputs, executor, media.dose_scale(table.total_protons), notes)
 
 

@@ -45,6 +45,7 @@ from .worker import RunController
 class MainWindow(LoadingMixin, DisplayMixin, RunningMixin, QtWidgets.QMainWindow):
     runFinished = QtCore.Signal(object)  # the final DoseEntry, or None
     sessionChanged = QtCore.Signal()  # what is loaded changed (the planning panel follows)
+    tracksProgress = QtCore.Signal(float, int, int)  # track database recording before a run: energy, done, total
 
     def __init__(self, settings: QtCore.QSettings | None = None, parent=None):
         super().__init__(parent)
@@ -125,6 +126,7 @@ class MainWindow(LoadingMixin, DisplayMixin, RunningMixin, QtWidgets.QMainWindow
         self.display_panel.changed.connect(self.apply_display)
         self.rbe_panel.changed.connect(self.apply_rbe)
         self.run_panel.startRequested.connect(self.start_run)
+        self.tracksProgress.connect(self.run_panel.show_tracks_progress)
         self.run_panel.cancelRequested.connect(self.cancel_run)
         self.controller.started.connect(self._on_started)
         self.engine_warm_up = EngineWarmUp(self)

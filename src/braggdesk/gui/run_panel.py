@@ -1,4 +1,5 @@
-"""The run panel: where, how much (primaries or target uncertainty), seed; Start, Cancel, progress.
+"""The run panel: where, which engine (full or track repeating), how much (primaries or target
+uncertainty), seed; Start, Cancel, progress.
 
 Written against the runner registry (gui/runners.py) and compute.progress.Progress
 only: a new runner kind appears here by registering a RunnerChoice.
@@ -46,6 +47,12 @@ class RunPanel(QtWidgets.QWidget):
             self.device_box.setItemData(self.device_box.count() - 1, why, QtCore.Qt.ItemDataRole.ToolTipRole)
             if not ok:
                 self.device_box.model().item(self.device_box.count() - 1).setEnabled(False)
+        self.engine_box = QtWidgets.QComboBox()
+        self.engine_box.addItem("Full Monte Carlo", "full")
+        self.engine_box.addItem("Track repeating (fast)", "track-repeat")
+        self.engine_box.setItemData(1, "Proton tracks in water recorded once by the full engine, re-traced through the "
+                                       "CT (Yepes et al. 2010); its database is recorded on first use of an energy",
+                                    QtCore.Qt.ItemDataRole.ToolTipRole)
         self.by_uncertainty = QtWidgets.QCheckBox("Stop at a target uncertainty")
         self.primaries = QtWidgets.QSpinBox()
         self.primaries.setRange(100, 2_000_000_000)
@@ -78,6 +85,7 @@ class RunPanel(QtWidgets.QWidget):
         form.addRow("Run on", self.runner_box)
         form.addRow(self.target_label, self.target_widget)
         form.addRow("Device", self.device_box)
+        form.addRow("Engine", self.engine_box)
         form.addRow(self.by_uncertainty)
         form.addRow("Primaries", self.primaries)
         form.addRow("Target uncertainty", self.uncertainty)
@@ -134,7 +142,8 @@ class RunPanel(QtWidgets.QWidget):
         return jobs.simulation_settings(None if by_unc else self.primaries.value(),
                                         self.uncertainty.value() / 100 if by_unc else None,
                                         batches=self.batches.value(), seed=self.seed.value(),
-                                        device=self.device_box.currentData(), first_look=self.first_look.isChecked())
+                                        device=self.device_box.currentData(), first_look=self.first_look.isChecked(),
+                                        engine=self.engine_box.currentData())
 
     def apply_settings(self, settings: SimulationSettings) -> None:
         self.by_uncertainty.setChecked(settings.target_uncertainty is not None)
@@ -148,6 +157,9 @@ class RunPanel(QtWidgets.QWidget):
         i = self.device_box.findData(settings.device)
         if i >= 0:
             self.device_box.setCurrentIndex(i)
+        i = self.engine_box.findData(getattr(settings, "engine", "full"))
+        if i >= 0:
+            self.engine_box.setCurrentIndex(i)
 
     def _start(self) -> None:
         try:
@@ -160,12 +172,18 @@ class RunPanel(QtWidgets.QWidget):
     def set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
-        for w in (self.runner_box, self.device_box, self.by_uncertainty, self.batches, self.seed, self.target_box,
+        for w in (self.runner_box, self.device_box, self.engine_box, self.by_uncertainty, self.batches, self.seed, self.target_box,
                   self.edit_targets, self.first_look):
             w.setEnabled(not running)
         if running:
             self.bar.setValue(0)
             self.status.setText("starting ...")
+
+    def show_tracks_progress(self, energy_mev: float, done: int, total: int) -> None:
+        """The track-repeating engine's database being recorded before the run (first use of an energy)."""
+        self.bar.setValue(int(1000 * done / max(total, 1)))
+        self.status.setText(f"recording proton tracks in water for the track-repeating engine (first use of "
+                            f"{energy_mev:.2f} MeV): {done:,} of {total:,}")
 
     def show_progress(self, progress: Progress) -> None:
         self.bar.setValue(int(1000 * progress.fraction_done))

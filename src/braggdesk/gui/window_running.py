@@ -53,6 +53,18 @@ class RunningMixin:
             self.log_line(note)
         return built.job
 
+    def _with_track_database(self, job, make_runner):
+        """The runner source, preceded in the worker thread by recording the track database's energies the
+        job needs for the first time, its progress in the run panel (a remote node records its own)."""
+
+        def source():
+            from ..engine.tracks.prepare import ensure_job_tracks
+
+            ensure_job_tracks(job, progress=self.tracksProgress.emit)
+            return make_runner()
+
+        return source
+
     def start_run(self, settings: SimulationSettings, runner_key: str = "local", target: str = "") -> bool:
         """Start a run; False (and a dialog) when it cannot start.
 
@@ -66,6 +78,8 @@ class RunningMixin:
             choice = runner_choice(runner_key)
             if choice.build_in_worker:
                 source = lambda: choice.make(job, target, None)  # noqa: E731 -- called in the worker thread
+                if getattr(job.settings, "engine", "full") == "track-repeat":
+                    source = self._with_track_database(job, source)
             else:
                 source = choice.make(job, target, self.qsettings)
         except (BraggdeskError, ValueError) as exc:

@@ -17,6 +17,7 @@ from .volume import Volume
 
 DEVICES = ("auto", "cpu", "gpu")
 DOSE_TO = ("water", "medium")
+ENGINES = ("full", "track-repeat")
 
 
 @dataclass
@@ -31,6 +32,8 @@ class SimulationSettings:
     batch of a fixed-count job this small (the rest split over the other batches)
     so that an interactive run shows a first dose early; like every batch split it
     is part of the job, so the result is the same wherever the batches run.
+    ``engine`` chooses the transport: the full condensed-history engine or the track-repeating fast
+    mode; being part of the job, the choice travels with it to every runner (local, SSH, Dask).
     """
 
     primaries: int | None = 100_000
@@ -45,10 +48,18 @@ class SimulationSettings:
     dose_to: str = "water"
     score_let: bool = True
     nuclear: bool = True
+    engine: str = "full"  # "track-repeat": stored water tracks re-traced through the CT (Yepes et al. 2010)
+    tracks_per_energy: int | None = None  # track-repeat: stored histories per energy (None: the engine's default)
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {self.engine!r}")
+        if self.tracks_per_energy is not None and (isinstance(self.tracks_per_energy, bool)
+                                                   or not isinstance(self.tracks_per_energy, int)
+                                                   or self.tracks_per_energy < 1):
+            raise ValueError(f"tracks_per_energy must be a positive whole number, got {self.tracks_per_energy!r}")
         if self.dose_to not in DOSE_TO:
             raise ValueError(f"dose_to must be one of {DOSE_TO}, got {self.dose_to!r}")
         if self.primaries is None and self.target_uncertainty is None:

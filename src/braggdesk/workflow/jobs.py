@@ -28,12 +28,14 @@ def simulation_settings(primaries: int | None = None, uncertainty: float | None 
                         batches: int = DEFAULT_BATCHES, batch_size: int | None = None,
                         max_primaries: int = DEFAULT_MAX_PRIMARIES, seed: int = DEFAULT_SEED, device: str = "auto",
                         threads: int | None = None, dose_to: str = "water", nuclear: bool = True,
-                        first_look: bool = False) -> SimulationSettings:
+                        first_look: bool = False, engine: str = "full",
+                        tracks_per_energy: int | None = None) -> SimulationSettings:
     """The settings of a run from what a person gave; BraggdeskError (one line) for a bad combination.
 
     ``uncertainty`` (a fraction, e.g. 0.01) wins over ``primaries``; neither given means
     :data:`DEFAULT_PRIMARIES`.  ``first_look`` (the GUI's "first look" box, ``gui --run``)
-    makes the first batch of a fixed-count run :data:`FIRST_LOOK_PRIMARIES` small.
+    makes the first batch of a fixed-count run :data:`FIRST_LOOK_PRIMARIES` small.  ``engine``: "full" or
+    "track-repeat" (stored water tracks re-traced, ``tracks_per_energy`` of them per energy).
     """
     if uncertainty is None and primaries is None:
         primaries = DEFAULT_PRIMARIES
@@ -43,7 +45,8 @@ def simulation_settings(primaries: int | None = None, uncertainty: float | None 
             primaries=primaries if by_count else None, target_uncertainty=uncertainty, batches=batches,
             primaries_per_batch=batch_size, max_primaries=max_primaries, seed=seed, device=device,
             threads=threads, dose_to=dose_to, nuclear=nuclear,
-            first_batch_primaries=FIRST_LOOK_PRIMARIES if first_look and by_count and batches > 1 else None)
+            first_batch_primaries=FIRST_LOOK_PRIMARIES if first_look and by_count and batches > 1 else None,
+            engine=engine, tracks_per_energy=tracks_per_energy)
     except ValueError as exc:
         raise BraggdeskError(str(exc)) from None
 
