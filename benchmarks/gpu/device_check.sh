@@ -11,7 +11,8 @@
 # It writes under $OUT: nvidia-smi.txt, gpu_tests.txt (the gpu-marked tests), bench_gpu.json
 # (`braggdesk bench --device gpu`), throughput_gpu.json and throughput_cpu.json (kernel primaries/s
 # by batch size, the machine's CPU cores for the ratio), the same for the track-repeating engine
-# (throughput_*_track_repeat.json), ptxas.txt (registers and local memory of the CUDA kernel) and
+# (throughput_*_track_repeat.json), dij_check.json (the planning matrix on GPU and CPU: identical?, histories/s),
+# ptxas.txt (registers and local memory of the CUDA kernel) and
 # summary.txt.  Each step has its own time limit, so one stuck step leaves
 # the others' results.
 set -u
@@ -44,6 +45,8 @@ step throughput_cpu 180 "$PY" benchmarks/gpu/throughput.py --device cpu --sizes 
 export BRAGGDESK_TRACKS_DIR=/tmp/braggdesk-tracks
 step throughput_gpu_track_repeat 180 "$PY" benchmarks/gpu/throughput.py --device gpu --engine track-repeat --json "$OUT/throughput_gpu_track_repeat.json"
 step throughput_cpu_track_repeat 120 "$PY" benchmarks/gpu/throughput.py --device cpu --engine track-repeat --sizes 200000,800000 --json "$OUT/throughput_cpu_track_repeat.json"
+# the planning dose-influence matrix (issue 14): GPU against CPU cores, bit for bit, and histories per second
+step dij_check 240 "$PY" benchmarks/gpu/dij_check.py --devices gpu cpu --json "$OUT/dij_check.json"
 PTXAS=$(command -v ptxas || ls /usr/local/cuda*/bin/ptxas 2>/dev/null | head -1)
 if [ -n "$PTXAS" ]; then
   step ptx 240 "$PY" tests/engine/cuda_checks.py ptx "$OUT/kernel.ptx"
