@@ -13,95 +13,37 @@ column direction cosines (increasing row index j) and the slice normal
 is the normal itself.  DICOM PixelSpacing is [row spacing, column spacing],
 hence ``spacing_mm = (PixelSpacing[1], PixelSpacing[0], slice step)``.
 
-Writing produces one CT Image Storage file per slice (explicit VR little
-endian, 16-bit pixels with a rescale so the HU fit), for the built-in
-phantoms, converted anatomies and tests.  No patient identity is kept in the
-Volume; written files are de-identified unless the caller passes the identity
-and ``identified=True``.
+The folder's headers come from its one index (:mod:`.ct_folder_index`); writing
+a Volume as a CT series is :mod:`.ct_writer`.  Both are re-exported here, where
+callers have always found them.
 """
 
 from __future__ import annotations
 
 import collections
-import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_modality_lut
 
 from braggdesk.errors import InputError
 from braggdesk.model import Volume
 
-from .deidentify import PatientIdentity, finalize_identity
-from .header_values import MAX_COORDINATE_MM, check_orientation, header_float, header_floats, header_int
-from .uids import (CT_IMAGE_STORAGE, RT_DOSE_STORAGE, RT_ION_PLAN_STORAGE, RT_PLAN_STORAGE, RT_STRUCTURE_SET_STORAGE,
-                   add_image_plane, add_patient_and_study, decimal_string, new_dataset, new_uid, referenced_series_uids,
-                   sop_class_description, sop_class_of)
+from .ct_folder_index import CtSliceHeader, FolderIndex, check_pixel_bytes, check_rescale, index_folder, regular_files
+from .ct_writer import write_ct_series
+from .uids import CT_IMAGE_STORAGE, referenced_series_uids, sop_class_description, sop_class_of
 
-_INDEX_TAGS = [
-    "SOPClassUID", "Modality", "SeriesInstanceUID", "SeriesDescription", "StudyInstanceUID",
-    "FrameOfReferenceUID", "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing",
-    "Rows", "Columns", "PatientPosition", "SliceThickness", "InstanceNumber", "SOPInstanceUID",
-    "ReferencedFrameOfReferenceSequence", "ReferencedStructureSetSequence", "ReferencedRTPlanSequence",
-    "RescaleSlope", "RescaleIntercept", "BitsAllocated", "SamplesPerPixel", "NumberOfFrames", "PixelData",
-]
-_DEFER_BYTES = 1024  # the index reads the Pixel Data's length, never its bytes
-# objects whose references lead from a file to the CT series it was made on
-_RT_OBJECT_CLASSES = {RT_STRUCTURE_SET_STORAGE, RT_PLAN_STORAGE, RT_ION_PLAN_STORAGE, RT_DOSE_STORAGE}
+__all__ = ["CtSeriesInfo", "FolderIndex", "index_folder", "list_ct_series", "list_ct_series_and_problems",
+           "orientation_name", "read_ct_series", "referenced_ct_series_uid", "regular_files", "write_ct_series"]
+
 _ORIENTATION_TOLERANCE = 1e-4  # direction cosines
 _SPACING_TOLERANCE_MM = 1e-3  # pixel spacing between slices of one series
 _GAP_RELATIVE_TOLERANCE = 0.01  # slice step may vary by 1 % ...
 _GAP_ABSOLUTE_TOLERANCE_MM = 0.01  # ... or 0.01 mm, whichever is larger
-
-
-@dataclass
-class _Slice:
-    """Header facts of one CT slice, enough to group, sort and check before reading pixels."""
-
-    path: Path
-    series_uid: str
-    description: str
-    study_uid: str
-    frame_of_reference_uid: str
-    position: np.ndarray | None
-    orientation: np.ndarray | None
-    pixel_spacing: tuple[float, float] | None
-    rows: int
-    columns: int
-    patient_position: str
-    slice_thickness: float | None
-    transfer_syntax: str = ""
-    modality: str = ""
-
-
-@dataclass
-class FolderIndex:
-    """What one pass over the headers of a folder's files found: the one folder index.
-
-    ``info`` (io/inventory.py), the CT reader, the reference resolver and the workflow's
-    Workspace all take it, so a folder's headers are read once however many of them ask,
-    and every file that cannot be used has one reason (``reasons``) that all of them show.
-    """
-
-    root: Path = Path(".")
-    complete: bool = True  # every regular file under ``root`` was read (False: a chosen list of files)
-    #: SOP Class UID of every DICOM file that has one, in file order (CT slices included)
-    sop_classes: dict[Path, str] = field(default_factory=dict)
-    rt_headers: dict[Path, Dataset] = field(default_factory=dict)  # RTSTRUCT, plan, dose headers by file
-    slices: list[_Slice] = field(default_factory=list)
-    rt_objects: dict[str, Dataset] = field(default_factory=dict)  # RTSTRUCT, plan, dose headers by SOPInstanceUID
-    others: collections.Counter = field(default_factory=collections.Counter)  # other objects, by modality
-    n_files: int = 0
-    n_non_dicom: int = 0
-    unreadable: list[Path] = field(default_factory=list)
-    reasons: dict[Path, str] = field(default_factory=dict)  # why each unreadable file or bad CT slice is so
-    bad_slices: list[InputError] = field(default_factory=list)  # CT slices whose header values fail the checks
-    other_images: dict[str, list[tuple[Path, str]]] = field(default_factory=dict)  # non-CT images by series UID
 
 
 @dataclass(frozen=True)
@@ -154,7 +96,7 @@ def list_ct_series_and_problems(folder: str | Path, index: FolderIndex | None = 
     return sorted(out, key=lambda info: (-info.n_slices, info.series_instance_uid)), dict(index.reasons)
 
 
-def _mixed_modalities(group: list[_Slice], other_images: dict[str, list[tuple[Path, str]]]) -> str:
+def _mixed_modalities(group: list[CtSliceHeader], other_images: dict[str, list[tuple[Path, str]]]) -> str:
     """A problem sentence when images of another modality share the CT series' UID (an MR slice in a CT series)."""
     uid = group[0].series_uid
     strangers = list(other_images.get(uid, []))
@@ -167,7 +109,7 @@ def _mixed_modalities(group: list[_Slice], other_images: dict[str, list[tuple[Pa
             f"(0020,000E): a mixed series; remove the {modality} files or export the CT again")
 
 
-def _series_info(folder: Path, uid: str, group: list[_Slice],
+def _series_info(folder: Path, uid: str, group: list[CtSliceHeader],
                  other_images: dict[str, list[tuple[Path, str]]] | None = None) -> CtSeriesInfo:
     ref = group[0]
     problems: list[str] = []
@@ -223,7 +165,7 @@ def referenced_ct_series_uid(folder: str | Path, referencing: str | Path, index:
     return _referenced_series_uid(folder, Path(referencing), _group_by_series(index.slices), index.rt_objects)
 
 
-def _referenced_series_uid(folder: Path, referencing: Path, by_series: dict[str, list[_Slice]],
+def _referenced_series_uid(folder: Path, referencing: Path, by_series: dict[str, list[CtSliceHeader]],
                            rt_objects: dict[str, Dataset]) -> str:
     try:
         ds = pydicom.dcmread(referencing, stop_before_pixels=True)
@@ -259,8 +201,8 @@ def _referenced_series_uid(folder: Path, referencing: Path, by_series: dict[str,
                                   f"SeriesInstanceUID: {_series_list({u: by_series[u] for u in on_frame})}")
 
 
-def _group_by_series(slices: list[_Slice]) -> dict[str, list[_Slice]]:
-    by_series: dict[str, list[_Slice]] = collections.defaultdict(list)
+def _group_by_series(slices: list[CtSliceHeader]) -> dict[str, list[CtSliceHeader]]:
+    by_series: dict[str, list[CtSliceHeader]] = collections.defaultdict(list)
     for s in slices:
         by_series[s.series_uid].append(s)
     return dict(by_series)
@@ -346,99 +288,6 @@ def read_ct_series(folder: str | Path, series_instance_uid: str | None = None, *
     )
 
 
-def index_folder(folder: str | Path, files: list[Path] | None = None) -> FolderIndex:
-    """Headers of every file under ``folder``: CT slices, RT objects, a count of other objects, non-DICOM files.
-
-    Only regular files are opened (a named pipe would block the scan).  A file
-    pydicom cannot parse, or a CT slice whose header values fail the checks, is
-    kept with its reason (``reasons``, ``bad_slices``), so ``info`` can list it
-    and ``read_ct_series`` refuse the folder with the same words.
-    """
-    folder = Path(folder)
-    index = FolderIndex(root=folder, complete=files is None)
-    for path in regular_files(folder) if files is None else files:
-        index.n_files += 1
-        try:
-            ds = pydicom.dcmread(path, defer_size=_DEFER_BYTES, specific_tags=_INDEX_TAGS)
-        except InvalidDicomError:
-            index.n_non_dicom += 1
-            continue
-        except Exception as exc:  # a DICOM file pydicom cannot parse: report it only if nothing usable is found
-            index.unreadable.append(path)
-            index.reasons[path] = f"cannot be read as DICOM ({type(exc).__name__}: {exc})"
-            continue
-        sop_class = sop_class_of(ds)
-        if not sop_class or len(ds) == 0 or (sop_class == CT_IMAGE_STORAGE and not (ds.get("SeriesInstanceUID") and ds.get("Rows"))):
-            index.unreadable.append(path)  # a header cut short: pydicom returns what it could read
-            index.reasons[path] = ("holds no SOP Class UID (0008,0016) (a truncated header?)"
-                                   if not sop_class or len(ds) == 0 else
-                                   "CT slice without SeriesInstanceUID (0020,000E) or Rows (0028,0010) (a truncated "
-                                   "header?)")
-            continue
-        index.sop_classes[path] = sop_class
-        if sop_class != CT_IMAGE_STORAGE:
-            modality = str(ds.get("Modality") or sop_class_description(sop_class))
-            index.others[modality] += 1
-            if sop_class in _RT_OBJECT_CLASSES:
-                index.rt_objects[str(ds.get("SOPInstanceUID", ""))] = ds
-                index.rt_headers[path] = ds
-            elif ds.get("SeriesInstanceUID"):
-                index.other_images.setdefault(str(ds.SeriesInstanceUID), []).append((path, modality))
-            continue
-        try:
-            index.slices.append(_slice_from_header(path, ds))
-        except InputError as exc:
-            index.bad_slices.append(exc)
-            index.reasons[path] = exc.problem
-    return index
-
-
-def regular_files(folder: Path) -> list[Path]:
-    """Every regular file under ``folder``, sorted; pipes, sockets and devices are skipped (opening one may block)."""
-    return sorted(p for p in folder.rglob("*") if p.is_file())
-
-
-def _slice_from_header(path: Path, ds: pydicom.Dataset) -> _Slice:
-    """The slice's header facts, each value checked (:mod:`.header_values`): an InputError names the tag and value."""
-    position = header_floats(ds, "ImagePositionPatient", path, count=3, low=-MAX_COORDINATE_MM,
-                             high=MAX_COORDINATE_MM, what="the position of the first pixel in mm")
-    orientation = header_floats(ds, "ImageOrientationPatient", path, count=6, low=-1.0 - 1e-3, high=1.0 + 1e-3,
-                                what="two direction cosines")
-    if orientation is not None:
-        check_orientation(orientation, path)
-    spacing = header_floats(ds, "PixelSpacing", path, count=2, positive=True, high=1000.0,
-                            what="the row and column spacing in mm")
-    thickness = header_float(ds, "SliceThickness", path, non_negative=True, high=1000.0,
-                             what="the slice thickness in mm")
-    rows = header_int(ds, "Rows", path, low=1, high=65535, what="the number of pixel rows")
-    columns = header_int(ds, "Columns", path, low=1, high=65535, what="the number of pixel columns")
-    _check_rescale(path, ds)
-    syntax = str(getattr(ds, "file_meta", {}).get("TransferSyntaxUID", ""))
-    if syntax and not pydicom.uid.UID(syntax).is_transfer_syntax:
-        raise InputError(path, f"TransferSyntaxUID (0002,0010) {syntax!r} is not a transfer syntax pydicom knows; "
-                               f"the pixels cannot be decoded (a corrupt file meta header?)")
-    if "PixelData" in ds:  # the length only: the index defers the bytes
-        element = ds.get_item("PixelData", keep_deferred=True)
-        _check_pixel_bytes(path, ds, element.length)
-        _check_not_cut_short(path, element)
-    return _Slice(
-        path=path,
-        series_uid=str(ds.get("SeriesInstanceUID", "")),
-        description=str(ds.get("SeriesDescription", "")),
-        study_uid=str(ds.get("StudyInstanceUID", "")),
-        frame_of_reference_uid=str(ds.get("FrameOfReferenceUID", "")),
-        position=position,
-        orientation=orientation,
-        pixel_spacing=None if spacing is None else (float(spacing[0]), float(spacing[1])),
-        rows=rows or 0,
-        columns=columns or 0,
-        patient_position=str(ds.get("PatientPosition") or ""),
-        slice_thickness=thickness if thickness else None,
-        transfer_syntax=str(getattr(ds, "file_meta", {}).get("TransferSyntaxUID", "")),
-        modality=str(ds.get("Modality") or ""),
-    )
-
-
 def _nothing_found_message(index: FolderIndex) -> str:
     n_files, n_non_dicom, unreadable = index.n_files, index.n_non_dicom, index.unreadable
     if n_files == 0:
@@ -452,7 +301,7 @@ def _nothing_found_message(index: FolderIndex) -> str:
     return f"{n_files} file{'s' if n_files > 1 else ''}, none a CT image; found {', '.join(found)}"
 
 
-def _series_list(by_series: dict[str, list[_Slice]]) -> str:
+def _series_list(by_series: dict[str, list[CtSliceHeader]]) -> str:
     items = []
     for uid, group in by_series.items():
         desc = group[0].description
@@ -460,7 +309,7 @@ def _series_list(by_series: dict[str, list[_Slice]]) -> str:
     return "; ".join(items)
 
 
-def _check_geometry(folder: Path, slices: list[_Slice]) -> tuple[list[_Slice], np.ndarray, tuple[float, float, float]]:
+def _check_geometry(folder: Path, slices: list[CtSliceHeader]) -> tuple[list[CtSliceHeader], np.ndarray, tuple[float, float, float]]:
     """Sort along the slice normal and check the series is one regular grid."""
     for s in slices:
         for name, value, size in (("ImagePositionPatient (0020,0032)", s.position, 3),
@@ -515,7 +364,7 @@ def _check_geometry(folder: Path, slices: list[_Slice]) -> tuple[list[_Slice], n
     return ordered, direction, (float(col_spacing), float(row_spacing), float(step))
 
 
-def _uniform_step(folder: Path, ordered: list[_Slice], where: np.ndarray, axis: str) -> float:
+def _uniform_step(folder: Path, ordered: list[CtSliceHeader], where: np.ndarray, axis: str) -> float:
     """Median step between slice positions; an InputError describing any slice that breaks it."""
     diffs = np.diff(where)
     step = float(np.median(diffs))
@@ -545,7 +394,7 @@ def _uniform_step(folder: Path, ordered: list[_Slice], where: np.ndarray, axis: 
     return float((where[-1] - where[0]) / (len(where) - 1))
 
 
-def _check_no_tilt(folder: Path, ordered: list[_Slice], normal: np.ndarray) -> None:
+def _check_no_tilt(folder: Path, ordered: list[CtSliceHeader], normal: np.ndarray) -> None:
     shift = np.asarray(ordered[-1].position) - np.asarray(ordered[0].position)
     in_plane = shift - np.dot(shift, normal) * normal
     if np.linalg.norm(in_plane) > max(_GAP_ABSOLUTE_TOLERANCE_MM, 1e-3 * np.linalg.norm(shift)):
@@ -554,7 +403,7 @@ def _check_no_tilt(folder: Path, ordered: list[_Slice], normal: np.ndarray) -> N
                                  f"reconstruct or resample without tilt")
 
 
-def _read_pixels(ordered: list[_Slice]) -> np.ndarray:
+def _read_pixels(ordered: list[CtSliceHeader]) -> np.ndarray:
     ref = ordered[0]
     hu = np.empty((len(ordered), ref.rows, ref.columns), dtype=np.float32)
     for k, s in enumerate(ordered):
@@ -564,8 +413,8 @@ def _read_pixels(ordered: list[_Slice]) -> np.ndarray:
             raise InputError(s.path, f"cannot be read as DICOM ({type(exc).__name__}: {exc})") from exc
         if not any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
             raise InputError(s.path, "CT slice has no Pixel Data (7FE0,0010)")
-        _check_pixel_bytes(s.path, ds, len(ds.PixelData) if "PixelData" in ds else None)
-        _check_rescale(s.path, ds)
+        check_pixel_bytes(s.path, ds, len(ds.PixelData) if "PixelData" in ds else None)
+        check_rescale(s.path, ds)
         try:
             pixels = ds.pixel_array
         except Exception as exc:
@@ -577,129 +426,3 @@ def _read_pixels(ordered: list[_Slice]) -> np.ndarray:
     return hu
 
 
-def _check_not_cut_short(path: Path, element) -> None:
-    """A Pixel Data element that declares more bytes than the file holds: a copy cut short (pydicom reads it
-    without a word when the bytes are deferred)."""
-    tell, length = getattr(element, "value_tell", None), getattr(element, "length", None)
-    if tell is None or length is None or length == 0xFFFFFFFF:
-        return
-    size = path.stat().st_size
-    if tell + length > size:
-        raise InputError(path, f"Pixel Data (7FE0,0010) declares {length} bytes but the file ends "
-                               f"{tell + length - size} bytes early: a truncated copy; copy or export it again")
-
-
-def _check_rescale(path: Path, ds: Dataset) -> None:
-    """RescaleSlope and RescaleIntercept turn stored values into HU: finite, the slope above 0."""
-    header_float(ds, "RescaleSlope", path, positive=True, high=1e4, what="the slope from stored values to HU")
-    header_float(ds, "RescaleIntercept", path, low=-1e5, high=1e5, what="the HU of stored value 0")
-
-
-def _check_pixel_bytes(path: Path, ds: Dataset, found: int | None) -> None:
-    """Uncompressed pixels: Rows x Columns x frames x samples x bytes must match the Pixel Data's length.
-
-    pydicom would pad a short one or drop the surplus with a warning; a wrong Rows
-    or Columns then shears the image, silently.  Compressed data is checked by its decoder.
-    """
-    syntax = pydicom.uid.UID(str(getattr(ds, "file_meta", {}).get("TransferSyntaxUID", "")))
-    if found is None or found == 0xFFFFFFFF or not syntax or not syntax.is_transfer_syntax or syntax.is_compressed:
-        return  # no pixels, or encapsulated (compressed) pixels that their decoder checks
-    rows = header_int(ds, "Rows", path, required=True, low=1)
-    columns = header_int(ds, "Columns", path, required=True, low=1)
-    bits = header_int(ds, "BitsAllocated", path, low=1, high=64) or 16
-    samples = header_int(ds, "SamplesPerPixel", path, low=1, high=4) or 1
-    frames = header_int(ds, "NumberOfFrames", path, low=1) or 1
-    expected = rows * columns * frames * samples * bits // 8  # type: ignore[operator]
-    if found not in (expected, expected + 1):  # one pad byte makes an odd length even
-        raise InputError(path, f"Pixel Data (7FE0,0010) holds {found} bytes, but Rows (0028,0010) {rows} x Columns "
-                               f"(0028,0011) {columns} x {bits} bits needs {expected}; the header and the pixels "
-                               f"disagree (a corrupt or edited file)")
-
-
-# ----------------------------------------------------------------------------------------- writing
-
-
-def write_ct_series(volume: Volume, folder: str | Path, series_description: str = "", *,
-                    identity: PatientIdentity | None = None, identified: bool = False) -> list[Path]:
-    """Write ``volume`` as a CT series, one file per slice (CT0001.dcm, ...); returns the paths.
-
-    The files are de-identified (:mod:`braggdesk.io.deidentify`) unless
-    ``identified=True``, which writes ``identity``.  ``series_description`` is
-    written as given (the caller vouches that it names no patient); the
-    volume's own description, which came from a source file, only in
-    identified output.
-
-    UIDs the volume lacks (frame of reference, study, series) are generated;
-    each slice gets a new SOPInstanceUID.  HU are rounded to integers.  Refuses
-    (InputError) a folder that already holds other .dcm files, which would
-    otherwise read back as a mixed series.
-    """
-    folder = Path(folder)
-    hu = np.asarray(volume.hu, dtype=np.float64)
-    if not np.all(np.isfinite(hu)):
-        raise ValueError("the volume holds NaN or infinite values; cannot write them as CT numbers")
-    direction = np.asarray(volume.direction, dtype=float)
-    row_dir, col_dir, slice_dir = direction[:, 0], direction[:, 1], direction[:, 2]
-    normal = np.cross(row_dir, col_dir)
-    if abs(abs(float(np.dot(slice_dir, normal))) - 1.0) > 1e-6:
-        raise ValueError("the volume's slice axis is not perpendicular to its image plane; a CT series cannot hold it")
-    dk = volume.spacing_mm[2]
-    nk, nj, ni = hu.shape
-    stored, slope, intercept, signed = _encode_hu(hu)
-
-    width = max(4, len(str(nk)))
-    names = [f"CT{k + 1:0{width}d}.dcm" for k in range(nk)]
-    if folder.exists() and not folder.is_dir():
-        raise InputError(folder, "is a file; expected a folder to write the CT series into")
-    folder.mkdir(parents=True, exist_ok=True)
-    ours = set(names)
-    foreign = sorted(p.name for p in folder.glob("*.dcm") if p.name not in ours)
-    if foreign:
-        raise InputError(folder, f"already holds {len(foreign)} other .dcm file(s) (e.g. {foreign[0]}); they would "
-                                 f"mix with the new series: choose an empty folder")
-
-    for_uid = volume.frame_of_reference_uid or new_uid()
-    study_uid = volume.study_instance_uid or new_uid()
-    series_uid = volume.series_instance_uid or new_uid()
-    origin = np.asarray(volume.origin_mm, dtype=float)
-    paths = []
-    for k in range(nk):
-        ds = new_dataset(CT_IMAGE_STORAGE, new_uid())
-        add_patient_and_study(ds, study_instance_uid=study_uid, series_instance_uid=series_uid, modality="CT",
-                              series_description=series_description or volume.description)
-        ds.FrameOfReferenceUID = for_uid
-        ds.PositionReferenceIndicator = ""
-        ds.PatientPosition = volume.patient_position or "HFS"
-        ds.ImageType = ["DERIVED", "SECONDARY", "AXIAL"]
-        ds.InstanceNumber = k + 1
-        ds.AcquisitionNumber = ""
-        ds.KVP = ""
-        position = origin + slice_dir * dk * k
-        add_image_plane(ds, position_mm=position, direction=direction, spacing_mm=volume.spacing_mm, rows=nj,
-                        columns=ni, bits=16, signed=signed)
-        ds.SliceLocation = decimal_string(float(np.dot(position, normal)))
-        ds.RescaleIntercept = decimal_string(intercept)
-        ds.RescaleSlope = decimal_string(slope)
-        ds.RescaleType = "HU"
-        ds.WindowCenter = "40"
-        ds.WindowWidth = "400"
-        ds.PixelData = np.ascontiguousarray(stored[k]).tobytes()
-        finalize_identity(ds, identity, identified=identified)
-        if series_description:
-            ds.SeriesDescription = series_description
-        path = folder / names[k]
-        pydicom.dcmwrite(path, ds, enforce_file_format=True)
-        paths.append(path)
-    return paths
-
-
-def _encode_hu(hu: np.ndarray) -> tuple[np.ndarray, float, float, bool]:
-    """Stored 16-bit values, slope, intercept, signedness such that slope*stored+intercept = round(HU)."""
-    rounded = np.rint(hu)
-    lo, hi = float(rounded.min()), float(rounded.max())
-    if lo >= -1024 and hi <= 65535 - 1024:
-        return (rounded + 1024).astype("<u2"), 1.0, -1024.0, False
-    if lo >= -32768 and hi <= 32767:
-        return rounded.astype("<i2"), 1.0, 0.0, True
-    slope = float(math.ceil((hi - lo) / 65535.0))
-    return np.rint((hu - lo) / slope).astype("<u2"), slope, lo, False
