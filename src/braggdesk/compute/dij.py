@@ -87,6 +87,8 @@ class DijComputation(abc.ABC):
         self.per_spot = int(per_spot)
         self._cancel = threading.Event()
         self._parts: list[DijBatch] = []
+        self._merged: DijBatch | None = None  # the sums of the first ``_merged_count`` parts
+        self._merged_count = 0
         self._lock = threading.Lock()
         self.notes: list[str] = check_frame_of_reference(self.job)
         self._protons_per_mu, self._gy_per_mev = dij_scale(self.job)
@@ -133,9 +135,14 @@ class DijComputation(abc.ABC):
         self.finished = not self.cancelled
 
     def sums(self) -> DijBatch | None:
+        """The merged sums of every block so far; each block is merged once (a pass's uncertainty check and
+        the result reuse what earlier calls merged)."""
         with self._lock:
-            parts = list(self._parts)
-        return DijBatch.merge(parts) if parts else None
+            new = self._parts[self._merged_count:]
+            if new:
+                self._merged = DijBatch.merge(new if self._merged is None else [self._merged, *new])
+                self._merged_count = len(self._parts)
+            return self._merged
 
     def result(self) -> DoseInfluence:
         """The matrix in Gy per MU from every block that came back (all spots needed)."""

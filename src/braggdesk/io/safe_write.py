@@ -42,17 +42,7 @@ def check_output_path(path: str | Path, what: str) -> Path:
     if path.exists() and not path.is_file():
         raise InputError(path, f"is not a regular file (a pipe or a device); expected the name of the {what} "
                                f"file to write")
-    folder = path.parent
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if existing.exists() and not existing.is_dir():
-        raise InputError(existing, f"is a file, not a folder; cannot write the {what} to {path}")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(folder, f"cannot create the folder for the {what} ({_reason(exc)})") from None
-    _probe(folder, what, path)
+    _writable_folder(path.parent, what, path)
     return path
 
 
@@ -60,17 +50,22 @@ def check_output_folder(folder: str | Path, what: str) -> Path:
     """InputError now, before any work, if the folder for ``what`` (e.g. 'demo outputs') cannot be made or
     written in; the folder is created if missing."""
     folder = Path(folder)
+    _writable_folder(folder, what, folder)
+    return folder
+
+
+def _writable_folder(folder: Path, what: str, target: Path) -> None:
+    """Make ``folder`` (for ``target``) if missing, and prove a file can be made in it; InputError otherwise."""
     existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if existing.exists() and not existing.is_dir():
-        raise InputError(existing, f"is a file, not a folder; cannot write the {what} to {folder}")
+        raise InputError(existing, f"is a file, not a folder; cannot write the {what} to {target}")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(folder, f"cannot create the folder for the {what} ({_reason(exc)})") from None
-    _probe(folder, what, folder)
-    return folder
+    _probe(folder, what, target)
 
 
 def write_atomically(path: str | Path, write: Callable[[Path], object], what: str) -> Path:
