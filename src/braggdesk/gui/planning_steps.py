@@ -15,7 +15,6 @@ a structure the matrix covers needs no new matrix.  What changes the spots
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import math
@@ -35,14 +34,11 @@ from ..io.json_values import json_clean
 from ..model import BeamModel, CtCalibration, DoseResult, SimulationSettings, StructureSet, Volume
 from ..model.objectives import PlanningRequest
 from ..planning.optimiser import IterationInfo
-from ..workflow.planning import INSIDE_FRACTION, PlanningInputs, PlanningSession
+from ..workflow.planning import PlanningInputs, PlanningSession
 
 Report = Callable[[Any], None]
 #: what a DVH curve needs: the curve and its structure's colour
 ColouredDvh = tuple[Dvh, tuple[int, int, int]]
-#: the request's fields that decide the spots and the matrix's rows: changing one needs a new matrix
-DESIGN_FIELDS = ("targets", "beams", "spot_spacing_mm", "layer_spacing_mm", "margin_mm", "histories_per_spot",
-                 "rings")  # rings: their voxels are rows of the matrix
 #: optimiser DVHs no more often than this (each costs a sort per structure, and a redraw)
 LIVE_DVH_INTERVAL_S = 0.25
 
@@ -143,45 +139,7 @@ def compute_dij(inputs: PlanningInputs, settings: SimulationSettings, cluster_sp
 # -- the optimiser -------------------------------------------------------------------------
 def session_for(previous: PlanningSession, request: PlanningRequest) -> tuple[PlanningSession, list[str]]:
     """A session for ``request`` that reuses the matrix of ``previous`` (which is left untouched); notes."""
-    if previous.products.dij is None:
-        raise BraggdeskError("no dose-influence matrix yet: Compute Dij first")
-    old = previous.inputs.request
-    changed = [f for f in DESIGN_FIELDS if getattr(old, f) != getattr(request, f)]
-    if changed:
-        raise BraggdeskError(f"{', '.join(f.replace('_', ' ') for f in changed)} changed since the matrix was "
-                             f"computed: Compute Dij again (the matrix and the plan made with it are kept until then)")
-    products = dataclasses.replace(previous.products, objective_history=[], optimisation=None, plan=None,
-                                   notes=list(previous.products.notes))
-    if request == old:
-        session = copy.copy(previous)
-        session.products = products
-        return session, []
-    session = PlanningSession(dataclasses.replace(previous.inputs, request=request))
-    products.designed = dataclasses.replace(products.designed, fractions_planned=request.fractions,
-                                            prescription_dose_gy=request.prescription_gy)
-    session.products = products
-    session.voxel_index = products.dij.voxel_index
-    rows, notes = _rows_on_matrix(session)
-    session.structure_rows = rows
-    return session, notes
-
-
-def _rows_on_matrix(session: PlanningSession) -> tuple[dict[str, np.ndarray], list[str]]:
-    """Each structure's voxels as rows of the matrix; those outside it are left out, with a note."""
-    position = np.full(int(np.prod(session.inputs.ct.shape)), -1, dtype=np.int64)
-    position[session.voxel_index] = np.arange(session.voxel_index.size)
-    rows, notes = {}, []
-    for name, mask in session.masks.items():
-        inside = position[np.flatnonzero(mask.fraction.reshape(-1) >= INSIDE_FRACTION)]
-        kept = inside[inside >= 0]
-        if kept.size == 0:
-            raise BraggdeskError(f"structure {name!r} lies outside the voxels of the dose-influence matrix: "
-                                 f"Compute Dij again with its objective in the table")
-        if kept.size < inside.size:
-            notes.append(f"{name}: {inside.size - kept.size} of {inside.size} voxels lie outside the matrix and are "
-                         f"not optimised; Compute Dij again to include them")
-        rows[name] = kept
-    return rows, notes
+    return previous.with_request(request)
 
 
 def optimise(previous: PlanningSession, request: PlanningRequest, max_iterations: int, report: Report,

@@ -13,6 +13,7 @@ the fraction dose (:mod:`braggdesk.planning.optimiser`).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import warnings
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from scipy import ndimage
 from ..analysis.clinical_goals import GoalResult, evaluate_goals
 from ..analysis.rasterize import rasterize_structure_set
 from ..compute.dij import DaskDij, DijComputation, DijProgress, LocalDij, RemoteDij
-from ..errors import BraggdeskWarning, InputError, PlanError
+from ..errors import BraggdeskError, BraggdeskWarning, InputError, PlanError
 from ..model import (BeamModel, CtCalibration, Job, Plan, Roi, SimulationSettings, StructureMask, StructureSet,
                      Volume)
 from ..model.clinical_goals import ClinicalGoal, parse_goal
@@ -42,6 +43,9 @@ TARGET_RING_MM = 10.0
 DEFAULT_HISTORIES_PER_SPOT = 2_000
 #: a voxel belongs to a structure for the objectives when at least this much of it is inside
 INSIDE_FRACTION = 0.5
+#: what a matrix is made from: a request that changes one of these needs a new matrix (rings: their voxels are rows)
+MATRIX_FIELDS = ("targets", "beams", "spot_spacing_mm", "layer_spacing_mm", "margin_mm", "histories_per_spot",
+                 "rings")
 
 
 class PlanningInputError(InputError):
@@ -157,13 +161,34 @@ class PlanningSession:
         return np.flatnonzero(wanted.reshape(-1)).astype(np.int64)
 
     def _structure_rows(self) -> dict[str, np.ndarray]:
-        rows = {}
-        position = np.full(int(np.prod(self.inputs.ct.shape)), -1, dtype=np.int64)
-        position[self.voxel_index] = np.arange(self.voxel_index.size)
-        for name, mask in self.masks.items():
-            inside = np.flatnonzero(mask.fraction.reshape(-1) >= INSIDE_FRACTION)
-            rows[name] = position[inside]
-        return rows
+        return rows_on_matrix(self.voxel_index, self.masks, self.inputs.ct.shape)[0]
+
+    def with_request(self, request: PlanningRequest) -> tuple["PlanningSession", list[str]]:
+        """A session for ``request`` that reuses this one's matrix (this one is left untouched), and notes.
+
+        Objectives, prescription and fractions may change; what the matrix was made from may not
+        (``MATRIX_FIELDS``: a BraggdeskError says to compute it again, and nothing is lost)."""
+        if self.products.dij is None:
+            raise BraggdeskError("no dose-influence matrix yet: Compute Dij first")
+        old = self.inputs.request
+        changed = [f for f in MATRIX_FIELDS if getattr(old, f) != getattr(request, f)]
+        if changed:
+            raise BraggdeskError(f"{', '.join(f.replace('_', ' ') for f in changed)} changed since the matrix was "
+                                 f"computed: Compute Dij again (the matrix and the plan made with it are kept until "
+                                 f"then)")
+        products = dataclasses.replace(self.products, objective_history=[], optimisation=None, plan=None,
+                                       notes=list(self.products.notes))
+        if request == old:
+            session = copy.copy(self)
+            session.products = products
+            return session, []
+        session = PlanningSession(dataclasses.replace(self.inputs, request=request))
+        products.designed = dataclasses.replace(products.designed, fractions_planned=request.fractions,
+                                                prescription_dose_gy=request.prescription_gy)
+        session.products = products
+        session.voxel_index = products.dij.voxel_index
+        session.structure_rows, notes = rows_on_matrix(session.voxel_index, session.masks, session.inputs.ct.shape)
+        return session, notes
 
     # -- 1. plan design --------------------------------------------------------------------
     def design(self) -> Plan:
@@ -257,6 +282,26 @@ class PlanningSession:
     def evaluate(self, total_dose_gy: np.ndarray) -> list[GoalResult]:
         """The request's clinical goals on a TOTAL dose on the CT grid."""
         return evaluate_goals(total_dose_gy, self.masks, self.goals)
+
+
+def rows_on_matrix(voxel_index: np.ndarray, masks: dict[str, StructureMask],
+                   shape: tuple[int, int, int]) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Each structure's voxels (at least half inside) as rows of a matrix on ``voxel_index``, and notes for
+    voxels outside it (left out); a structure with none inside is refused."""
+    position = np.full(int(np.prod(shape)), -1, dtype=np.int64)
+    position[voxel_index] = np.arange(voxel_index.size)
+    rows, notes = {}, []
+    for name, mask in masks.items():
+        inside = position[np.flatnonzero(mask.fraction.reshape(-1) >= INSIDE_FRACTION)]
+        kept = inside[inside >= 0]
+        if kept.size == 0:
+            raise BraggdeskError(f"structure {name!r} lies outside the voxels of the dose-influence matrix: "
+                                 f"Compute Dij again with its objective in the table")
+        if kept.size < inside.size:
+            notes.append(f"{name}: {inside.size - kept.size} of {inside.size} voxels lie outside the matrix and are "
+                         f"not optimised; Compute Dij again to include them")
+        rows[name] = kept
+    return rows, notes
 
 
 def ring_mask(ring: Ring, around: list[StructureMask], ct: Volume) -> StructureMask:
