@@ -27,6 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from engine_agreement import compare  # noqa: E402  (gamma and mean dose ratio of two RTDOSE files)
+
 CASES = {
     # name: (case folder, CT folder, plan, scanner, primaries, gamma)
     "water100": ("water", "ct", "RP_water_100.dcm", "scanners/Water", 500_000, False),
@@ -74,21 +77,6 @@ def r80_mm(path: Path) -> float:
     j = imax + int(np.argmax(dd[imax:] < d80))
     x = (np.arange(dd.size) + 0.5) * spacing[ax]
     return float(x[j - 1] + (x[j] - x[j - 1]) * (dd[j - 1] - d80) / (dd[j - 1] - dd[j]))
-
-
-def compare(a: Path, b: Path) -> dict:
-    from braggdesk.analysis.gamma import GammaCriteria, gamma_index
-    from braggdesk.io.rtdose import read_rtdose
-
-    ref, ev = read_rtdose(a), read_rtdose(b)
-    out = {}
-    for label, dd, dta in (("2%/2mm", 2.0, 2.0), ("1%/1mm", 1.0, 1.0)):
-        result = gamma_index(ref, ev, GammaCriteria(dose_percent=dd, dta_mm=dta, cutoff_percent=10.0))
-        out[label] = round(float(result.pass_rate_percent), 2)
-    r, e = ref.hu, ev.hu
-    high = r >= 0.5 * r.max()
-    out["mean_ratio_above_50pct"] = round(float(e[high].sum() / r[high].sum()), 4)
-    return out
 
 
 def main(argv=None) -> int:
