@@ -28,9 +28,9 @@ from .layout import (C_STEPS, H_DI, H_NUCLEAR, P_E, P_MASS, P_U, P_V, P_W, P_X, 
 from .rng import exponential, normal, rng_start, uniform
 from .scoring import flush
 from .track import (MAX_STEP_RANGE_MM, MIN_STEP_RANGE_MM, STEP_RANGE_FRACTION, _EVENT, _LEFT, _MIN_RANGE_MM,
-                    _PLANNED, _STOPPED, trace)
+                    _PLANNED, _STOPPED, step_end, trace)
 from .tracklayout import R_END, R_LOCAL, R_PUSH, R_TURN
-from .water import energy_mev, highland_f, mid_step, range_mm
+from .water import highland_f, mid_step, range_mm
 
 
 @kernel_leaf
@@ -107,17 +107,8 @@ def record_particle(header, tables, voxels, rng, stack, n_stack, acc, tally, row
                 header, tables, voxels, segments, n_seg, x, y, z, u, v, w, r, mass, we_step, we, t, mfp, nuclear)
         t_x0 += t
         f_x0 = highland_f(t_x0)
-        r_used = we / mass
-        r_end = 0.0
-        if how != _STOPPED:
-            fluct = math.sqrt(bohr_var * we) * normal(rng) / (stopping * mass)
-            r_end = r - r_used + min(max(fluct, -r_used), r_used)
-        deposited_mean = 0.0
-        for k in range(n_seg):
-            deposited_mean += segments[k, SEG_DEPOSIT]
-        e_start = energy_mev(header, tables, r)
-        e_end = energy_mev(header, tables, r_end) if r_end > _MIN_RANGE_MM else 0.0
-        scale = (e_start - e_end) * mass / deposited_mean if deposited_mean > 0.0 else 0.0
+        r_end, e_end, scale = step_end(header, tables, rng, segments, n_seg, r, we, mass, bohr_var, stopping,
+                                       how != _STOPPED)
         leg1 = 0.0
         leg2 = 0.0
         for k in range(n_seg):

@@ -143,6 +143,26 @@ def trace(header, tables, voxels, segments, n_seg, x, y, z, u, v, w, r, mass, we
 
 
 @kernel_function
+def step_end(header, tables, rng, segments, n_seg, r, we, mass, bohr_var, stopping, straggle):
+    """(residual range, energy, deposit scale) at a step's end: Bohr straggling over the step as a fluctuation
+    of the range it used (none for a particle that stopped: ``straggle`` False), and the factor that turns
+    the segments' mean deposits into the energy the step really lost.  Transport and the track recorder
+    both end their steps here."""
+    r_used = we / mass
+    r_end = 0.0
+    if straggle:
+        fluct = math.sqrt(bohr_var * we) * normal(rng) / (stopping * mass)
+        r_end = r - r_used + min(max(fluct, -r_used), r_used)
+    deposited_mean = 0.0
+    for k in range(n_seg):
+        deposited_mean += segments[k, SEG_DEPOSIT]
+    e_start = energy_mev(header, tables, r)
+    e_end = energy_mev(header, tables, r_end) if r_end > _MIN_RANGE_MM else 0.0
+    scale = (e_start - e_end) * mass / deposited_mean if deposited_mean > 0.0 else 0.0
+    return r_end, e_end, scale
+
+
+@kernel_function
 def transport(header, tables, voxels, rng, stack, n_stack, acc, tally, rows, counters, segments, primary,
               x, y, z, u, v, w, e, mass):
     """Follow one particle until it stops, leaves the grid or is removed; returns the stack count."""
@@ -173,18 +193,8 @@ def transport(header, tables, voxels, rng, stack, n_stack, acc, tally, rows, cou
                 header, tables, voxels, segments, n_seg, x, y, z, u, v, w, r, mass, we_step, we, t, mfp, nuclear)
         t_x0 += t
         f_x0 = highland_f(t_x0)
-        # Bohr straggling over the step, as a fluctuation of the range it used
-        r_used = we / mass
-        r_end = 0.0
-        if how != _STOPPED:
-            fluct = math.sqrt(bohr_var * we) * normal(rng) / (stopping * mass)
-            r_end = r - r_used + min(max(fluct, -r_used), r_used)
-        deposited_mean = 0.0
-        for k in range(n_seg):
-            deposited_mean += segments[k, SEG_DEPOSIT]
-        e_start = energy_mev(header, tables, r)
-        e_end = energy_mev(header, tables, r_end) if r_end > _MIN_RANGE_MM else 0.0
-        scale = (e_start - e_end) * mass / deposited_mean if deposited_mean > 0.0 else 0.0
+        r_end, e_end, scale = step_end(header, tables, rng, segments, n_seg, r, we, mass, bohr_var, stopping,
+                                       how != _STOPPED)
         for k in range(n_seg):
             de = segments[k, SEG_DEPOSIT] * scale
             score(acc, tally, rows, counters, int(segments[k, SEG_VOXEL]), quanta(de),
