@@ -12,25 +12,18 @@ its own block of ``rows_per_spot`` tally rows.
 from __future__ import annotations
 
 from .adapt import kernel_function
-from .layout import C_MISSING_CT, P_E, P_MASS, P_U, P_V, P_W, P_X, P_Y, P_Z
-from .rng import rng_start
-from .scoring import flush, set_row_offset
-from .source import sample_primary
+from .layout import P_E, P_MASS, P_U, P_V, P_W, P_X, P_Y, P_Z
+from .scoring import flush
+from .source import start_history
 from .track import transport
 
 
 @kernel_function
 def run_history(history, key_lo, key_hi, header, tables, voxels, spots, spot_cdf, beams, rng, stack, segments, acc,
                 tally, rows, counters, first_spot, per_spot, rows_per_spot):
-    rng_start(rng, key_lo, key_hi, history)
-    spot = -1
-    if per_spot > 0:
-        slot = history // per_spot
-        spot = first_spot + slot
-        set_row_offset(acc, slot * rows_per_spot)
-    alive, x, y, z, u, v, w, e = sample_primary(header, tables, spots, spot_cdf, beams, rng, spot)
+    alive, x, y, z, u, v, w, e = start_history(history, key_lo, key_hi, header, tables, spots, spot_cdf, beams, rng,
+                                               acc, counters, first_spot, per_spot, rows_per_spot)
     if not alive:
-        counters[C_MISSING_CT] += 1
         return
     n_stack = transport(header, tables, voxels, rng, stack, 0, acc, tally, rows, counters, segments, True,
                         x, y, z, u, v, w, e, 1.0)

@@ -55,13 +55,13 @@ from .directions import deflect
 from .frames import from_frame
 from .grid import face_distance, inverse, voxel_index
 from .interactions import LOCAL_DEPOSIT_MIN_DENSITY
-from .layout import (C_MISSING_CT, C_SECONDARY_DEUTERONS, C_SECONDARY_PROTONS, C_STACK_FULL, C_STEPS, H_DI, H_DJ,
+from .layout import (C_SECONDARY_DEUTERONS, C_SECONDARY_PROTONS, C_STACK_FULL, C_STEPS, H_DI, H_DJ,
                      H_DK, H_NI, H_NJ, H_NK, H_SCORE_LET, H_WATER, P_MASS, P_U, P_V, P_W, P_X, P_Y, P_Z, V_DENSITY,
                      V_INV_X0, V_RSP, W_LET, WATER_ROWS)
 from .lookup import lerp, table_offset
-from .rng import rng_start, uniform
-from .scoring import flush, quanta, score, score_local, set_row_offset
-from .source import sample_primary
+from .rng import uniform
+from .scoring import flush, quanta, score, score_local
+from .source import start_history
 from .tracklayout import (ALIVE_FIELD, D_COUNT, D_FIRST, D_RANGE, E_DEPOSIT, F_KIND, L_DEPOSIT, L_LET, L_RANGE, L_STEP,
                           L_TX, L_TY, P_A, P_B, P_D, P_MASS_NUMBER, R_END, R_LOCAL, R_PUSH, R_TURN)
 from .water import energy_at, energy_mev, highland_f, mid_step, range_mm, range_node
@@ -334,15 +334,9 @@ def run_retrace_history(history, key_lo, key_hi, header, tables, voxels, spots, 
     """One history of the track-repeating mode: the primary from the source, a stored track of its
     energy re-traced from there, its scores to the tallies (the arguments as :func:`.history.run_history`,
     plus the packed database)."""
-    rng_start(rng, key_lo, key_hi, history)
-    spot = -1
-    if per_spot > 0:
-        slot = history // per_spot
-        spot = first_spot + slot
-        set_row_offset(acc, slot * rows_per_spot)
-    alive, x, y, z, u, v, w, e = sample_primary(header, tables, spots, spot_cdf, beams, rng, spot)
+    alive, x, y, z, u, v, w, e = start_history(history, key_lo, key_hi, header, tables, spots, spot_cdf, beams, rng,
+                                               acc, counters, first_spot, per_spot, rows_per_spot)
     if not alive:
-        counters[C_MISSING_CT] += 1
         return
     r = range_mm(header, tables, e)
     entry = nearest_entry(db_energies, r)

@@ -21,8 +21,9 @@ from .directions import deflect, normalised
 from .grid import BOUNDARY_PUSH_MM, box_entry
 from .layout import (B_AX, B_AY, B_DIR, B_ISO, B_N_SLABS, B_REFERENCE_PLANE, B_SLABS, B_VSAD_X, B_VSAD_Y, G_CORR_X,
                      G_CORR_Y, H_AIR_RSP, G_DIV_X, G_DIV_Y, G_SIGMA_X, G_SIGMA_Y, H_DI, H_DJ, H_DK, H_NI, H_NJ, H_NK, S_BEAM,
-                     S_ENERGY, S_ENERGY_SIGMA, S_G1, S_G2, S_WEIGHT2, S_X, S_Y, SLAB_FIELDS)
-from .rng import normal, uniform
+                     S_ENERGY, S_ENERGY_SIGMA, S_G1, S_G2, S_WEIGHT2, S_X, S_Y, SLAB_FIELDS, C_MISSING_CT)
+from .rng import normal, rng_start, uniform
+from .scoring import set_row_offset
 from .water import energy_mev, highland_f, mid_step, range_mm
 
 _MIN_RANGE_MM = 1e-6
@@ -112,3 +113,22 @@ def sample_primary(header, tables, spots, spot_cdf, beams, rng, spot):
             return False, x, y, z, u, v, w, e
     t = max(t_in, 0.0) + BOUNDARY_PUSH_MM
     return True, x + t * u, y + t * v, z + t * w, u, v, w, e
+
+
+@kernel_function
+def start_history(history, key_lo, key_hi, header, tables, spots, spot_cdf, beams, rng, acc, counters, first_spot,
+                  per_spot, rows_per_spot):
+    """A history's random stream (key, history) and its primary, as sample_primary gives it.  For a dose the
+    spot is drawn by weight; for a dose-influence matrix (``per_spot`` > 0) histories come in runs of
+    ``per_spot`` per spot from ``first_spot`` on, each spot scoring into its own block of ``rows_per_spot``
+    rows.  A primary that misses the CT is counted.  Every kernel's histories start here (full, re-trace)."""
+    rng_start(rng, key_lo, key_hi, history)
+    spot = -1
+    if per_spot > 0:
+        slot = history // per_spot
+        spot = first_spot + slot
+        set_row_offset(acc, slot * rows_per_spot)
+    alive, x, y, z, u, v, w, e = sample_primary(header, tables, spots, spot_cdf, beams, rng, spot)
+    if not alive:
+        counters[C_MISSING_CT] += 1
+    return alive, x, y, z, u, v, w, e
