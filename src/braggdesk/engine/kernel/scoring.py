@@ -66,12 +66,17 @@ def tally_row(acc, rows, voxel):
 def flush(acc, tally, rows):
     """Add the history's sums (X) and squares (X^2) to the tallies, and empty the table."""
     slots = acc.shape[1] - 1
+    mapped = rows.shape[0] > 0  # a dose-influence matrix's rows; a dose's row is its voxel
+    offset = acc[ACC_ROW_OFFSET, slots]
     for k in range(acc[ACC_USED, slots]):
         h = acc[ACC_USED, k]
-        r = tally_row(acc, rows, acc[ACC_VOXEL, h])
+        r = acc[ACC_VOXEL, h]
         acc[ACC_VOXEL, h] = -1
-        if r < 0:
-            continue
+        if mapped:
+            r = rows[r]
+            if r < 0:
+                continue
+            r += offset
         row = r * TALLY_ROWS  # a voxel's sums sit side by side: one cache line
         q = acc[ACC_ENERGY, h]
         if q != 0:
@@ -83,7 +88,7 @@ def flush(acc, tally, rows):
     acc[ACC_USED, slots] = 0
 
 
-@kernel_function
+@kernel_leaf
 def score(acc, tally, rows, counters, voxel, energy_q, let_q):
     """Add a deposit of ``energy_q`` quanta (and its LET weight) to the history's sum in ``voxel``."""
     slots = acc.shape[1] - 1
