@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 _API = ("BraggdeskError", "InputError", "Case", "Computation", "DoseResult", "Job", "Workspace", "calculate", "demo_case", "dose_statistics", "dvh",
         "export_dvh_csv", "export_map", "export_metrics_csv", "export_result", "export_rtdose", "gamma", "make_job",

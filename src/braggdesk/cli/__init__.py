@@ -16,7 +16,7 @@ import os
 import sys
 from typing import Sequence
 
-from .. import __version__
+from .._version import __version__
 from ..errors import BraggdeskError
 from . import bench, convert, demo, gamma, gui, info, phantom, plan, qa, remote, robust, run, tracks, worker
 

@@ -8,7 +8,7 @@ import math
 import sys
 from pathlib import Path
 
-from .. import __version__
+from .._version import __version__
 from ..io.json_values import json_clean
 from .options import count, fraction, seed
 

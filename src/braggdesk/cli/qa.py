@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from .. import __version__
+from .._version import __version__
 from ..errors import BraggdeskError, InputError
 from .common import add_run_options, write_json
 from .run import add_input_options, compute_dose, load_run_inputs

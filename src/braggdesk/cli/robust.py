@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from .. import __version__
+from .._version import __version__
 from ..errors import InputError
 from .common import add_run_options, settings_from_args, write_json
 from .run import add_input_options, load_run_inputs

@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..engine.device import Device, select_device
 from ..io.ct_calibration import water_calibration
 from ..model import Beam, BeamModel, EnergyLayer, Job, Plan, SimulationSettings, Volume

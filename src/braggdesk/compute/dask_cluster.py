@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 from urllib.parse import urlsplit
 
-from .. import __version__
+from .._version import __version__
 from ..errors import DeviceError
 from .hosts import split_target
 from .tls import SchedulerLink, TlsFiles, check_link, client_security

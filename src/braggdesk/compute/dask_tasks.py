@@ -16,7 +16,7 @@ import os
 import threading
 from collections import OrderedDict
 
-from .. import __version__
+from .._version import __version__
 from ..engine.device import select_device
 from ..engine.dij import PreparedDij, prepare_dij, run_block
 from ..engine.simulate import PreparedJob, prepare, run_batch

@@ -26,7 +26,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from pydicom.valuerep import format_number_as_ds
 
-from braggdesk import __version__
+from braggdesk._version import __version__
 from braggdesk.errors import InputError
 
 T = TypeVar("T")

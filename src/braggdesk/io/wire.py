@@ -37,7 +37,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..errors import WireError
 from ..model import (Beam, BeamModel, CtCalibration, EnergyLayer, Job, Material, Plan, RangeShifter,
                      SimulationSettings, Snapshot, Volume)

@@ -230,7 +230,7 @@ def save_dose_slices_png(
     out.parent.mkdir(parents=True, exist_ok=True)
     fig = dose_slices_figure(dose, ct, title=title, isocenter_mm=isocenter_mm, uncertainty=uncertainty,
                              ct_window_hu=ct_window_hu, isodose_percent=isodose_percent)
-    from braggdesk import __version__
+    from braggdesk._version import __version__
 
     fig.savefig(out, format="png", metadata={"Software": f"braggdesk {__version__}"})
     return out

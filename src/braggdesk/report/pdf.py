@@ -26,7 +26,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import (Image, KeepTogether, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table,
                                 TableStyle)
 
-from braggdesk import __version__
+from braggdesk._version import __version__
 from braggdesk.analysis.dvh import DvhMetrics
 from braggdesk.analysis.gamma import GammaResult
 from braggdesk.model import DoseResult, StructureMask, Volume

@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from braggdesk import __version__
+from braggdesk._version import __version__
 from braggdesk.analysis.dvh import dvh_of_mask, metrics_of
 from braggdesk.analysis.resample import resample
 from braggdesk.model import DoseResult, Volume

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from braggdesk import __version__
+from braggdesk._version import __version__
 from braggdesk.analysis.plan_qa import GROSS_RATIO_LIMITS, PlanQaResult, ProfilePair
 from braggdesk.model import DoseResult, Plan, Volume
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from braggdesk import __version__
+from braggdesk._version import __version__
 from braggdesk.analysis.dvh import dvh_of_mask, metrics_of
 from braggdesk.analysis.gamma import GammaResult
 from braggdesk.analysis.resample import resample, same_geometry
