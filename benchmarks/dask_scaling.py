@@ -63,7 +63,7 @@ def main(argv=None) -> int:
     import distributed
 
     from braggdesk import __version__
-    from braggdesk.compute.bench import pencil_beam_job
+    from braggdesk.benchcases.engine_speed import pencil_beam_job
 
     rows = []
     for w in args.workers:

@@ -45,7 +45,7 @@ def start(distributed, tls_files=None):
 
 def timed_job(spec, primaries: int, batches: int) -> tuple[float, float]:
     """(wall seconds, summed transport seconds) of one job through the runner, cluster already up."""
-    from braggdesk.compute.bench import pencil_beam_job
+    from braggdesk.benchcases.engine_speed import pencil_beam_job
     from braggdesk.compute.dask_runner import DaskRunner
 
     job = pencil_beam_job(primaries, "cpu")

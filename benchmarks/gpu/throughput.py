@@ -15,7 +15,7 @@ import json
 import sys
 import time
 
-from braggdesk.compute.bench import pencil_beam_job
+from braggdesk.benchcases.engine_speed import pencil_beam_job
 from braggdesk.engine.device import select_device
 from braggdesk.engine.simulate import batch_seed, prepare, run_batch
 

@@ -13,7 +13,7 @@ from braggdesk.model.beam_model import _COLUMNS, _SECOND_GAUSSIAN, BeamModelErro
 
 
 def single(energies=(100.0, 200.0), **kwargs) -> BeamModel:
-    """Built positionally, the way code written before the second Gaussian builds it (compute/bench.py)."""
+    """Built positionally, the way code written before the second Gaussian builds it (benchcases/engine_speed.py)."""
     e = np.asarray(energies, float)
     z = np.zeros_like(e)
     return BeamModel("pencil", e, e.copy(), z + 1.0, z + 1e6, z + 3.0, z + 3.0, z + 0.003, z + 0.003, z, z,

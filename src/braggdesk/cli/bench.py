@@ -17,7 +17,7 @@ def register(sub) -> None:
                                                  "20 000 000 on a GPU)")
     b.add_argument("--threads", type=count, help="CPU threads of the kernel (default: every core)")
     b.add_argument("--sobp-plan", type=Path, help="DCPT SOBP plan (plan01_sobp_eclipse RN file); default: "
-                                                  "../shared/data/... when it exists")
+                                                  "the shared test data's, found from $BRAGGDESK_SHARED_DATA or ../shared/data")
     b.add_argument("--sobp-primaries", type=count, default=200_000)
     b.add_argument("--cases", default="engine,io,gamma",
                    help="comma-separated: engine (primaries/s, time to 1 %%), io (load + rasterize a 512x512x200 "
@@ -34,16 +34,16 @@ def run_bench(args) -> int:
     log = lambda s: print(s, file=sys.stderr)  # noqa: E731
     figures: dict = {}
     if "engine" in cases:
-        from ..compute.bench import run_benchmarks
+        from ..benchcases.engine_speed import run_benchmarks
 
         figures.update(run_benchmarks(device=args.device, primaries=args.primaries, sobp_plan=args.sobp_plan,
                                       sobp_primaries=args.sobp_primaries, threads=args.threads, log=log))
     if "io" in cases:
-        from ..compute.bench_io import io_benchmark
+        from ..benchcases.dicom_loading import io_benchmark
 
         figures.update(io_benchmark(log=log))
     if "gamma" in cases:
-        from ..compute.bench_gamma import gamma_benchmark
+        from ..benchcases.gamma_speed import gamma_benchmark
         from ..analysis.array_module import array_module
 
         figures.update(gamma_benchmark(xp=array_module(args.device)[0], log=log))

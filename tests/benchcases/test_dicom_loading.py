@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from braggdesk.analysis.rasterize import roi_volume_cm3
-from braggdesk.compute.bench_io import io_benchmark, synthetic_patient
+from braggdesk.benchcases.dicom_loading import io_benchmark, synthetic_patient
 
 
 def test_io_benchmark_small_case(tmp_path):

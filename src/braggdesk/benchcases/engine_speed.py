@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 from pathlib import Path
@@ -21,11 +22,22 @@ import numpy as np
 from .._version import __version__
 from ..engine.device import Device, select_device
 from ..io.ct_calibration import water_calibration
+from ..compute.local import LocalRunner
 from ..model import Beam, BeamModel, EnergyLayer, Job, Plan, SimulationSettings, Volume
-from .local import LocalRunner
 
-SHARED_SOBP = Path("../shared/data/dcpt-let-2022/plans/plan01_sobp_eclipse")
-SHARED_MODEL = Path("../shared/data/dcpt-let-2022/beam_model/DCPT_beam_model__v2.csv")
+#: the DCPT SOBP case, inside the project's shared test data (found by :func:`shared_data_folder`)
+SOBP_PLAN_FOLDER = Path("dcpt-let-2022/plans/plan01_sobp_eclipse")
+SOBP_BEAM_MODEL = Path("dcpt-let-2022/beam_model/DCPT_beam_model__v2.csv")
+
+
+def shared_data_folder() -> Path | None:
+    """The project's shared test data: $BRAGGDESK_SHARED_DATA, else ``../shared/data`` beside the source
+    checkout this module runs from, else beside the working directory; None when none exists (an installed
+    copy without the data skips the SOBP figure)."""
+    checkout = Path(__file__).resolve().parents[3]  # src/braggdesk/benchcases/engine_speed.py -> the checkout
+    candidates = [Path(os.environ["BRAGGDESK_SHARED_DATA"])] if os.environ.get("BRAGGDESK_SHARED_DATA") else []
+    candidates += [checkout.parent / "shared" / "data", Path.cwd().parent / "shared" / "data"]
+    return next((c for c in candidates if c.is_dir()), None)
 
 
 def pencil_beam_job(primaries: int, device: str, energy_mev: float = 150.0, batches: int = 8) -> Job:
@@ -83,9 +95,12 @@ def run_benchmarks(device: str = "auto", primaries: int | None = None, sobp_plan
     figures["pencil150_water_2mm_seconds"] = round(seconds, 2)
     figures["pencil150_water_2mm_primaries_per_second"] = round(primaries / seconds, 1)
     figures["pencil150_water_2mm_kernel_primaries_per_second"] = round(primaries / kernel, 1)
-    plan_path = sobp_plan or _first(SHARED_SOBP, "RN*.dcm")
-    if plan_path is None or not SHARED_MODEL.exists():
-        log("bench: DCPT SOBP plan or beam model not found; skipping the time-to-1 % figure")
+    data = shared_data_folder()
+    plan_path = sobp_plan or (_first(data / SOBP_PLAN_FOLDER, "RN*.dcm") if data is not None else None)
+    model_path = data / SOBP_BEAM_MODEL if data is not None else None
+    if plan_path is None or model_path is None or not model_path.exists():
+        log("bench: DCPT SOBP plan or beam model not found (set BRAGGDESK_SHARED_DATA to the shared data "
+            "folder); skipping the time-to-1 % figure")
         return figures
     from ..io.beam_model import read_beam_model
     from ..io.phantoms import make_phantom
@@ -93,7 +108,7 @@ def run_benchmarks(device: str = "auto", primaries: int | None = None, sobp_plan
 
     plan = read_rt_ion_plan(plan_path)
     phantom = make_phantom("dcpt", geometry="A", isocenter_mm=tuple(plan.beams[0].isocenter_mm), spacing_mm=2.0)
-    model = read_beam_model(SHARED_MODEL)
+    model = read_beam_model(model_path)
     job = Job.create(phantom.volume, plan, model, phantom.calibration,
                      SimulationSettings(primaries=sobp_primaries, batches=8, seed=1, device=device),
                      ignore_frame_of_reference=True)
