@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from braggdesk.compute.local import LocalRunner
-from braggdesk.io.beam_model import read_beam_model
+from braggdesk.io.beam_model_reader import read_beam_model
 from braggdesk.io.phantoms import make_phantom
 from braggdesk.io.rtplan import read_rt_ion_plan
 from braggdesk.model import Job, SimulationSettings

@@ -25,7 +25,7 @@ PLAN03 = DATA / "plans" / "plan03_sobp_raystation"
 
 
 def plan03_job(primaries: int, batches: int):
-    from braggdesk.io.beam_model import read_beam_model
+    from braggdesk.io.beam_model_reader import read_beam_model
     from braggdesk.io.phantoms import make_phantom
     from braggdesk.io.rtplan import read_rt_ion_plan
     from braggdesk.model import Job, SimulationSettings

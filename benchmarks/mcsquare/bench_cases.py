@@ -727,9 +727,9 @@ def rsp_comparison(scanner: Path, energies=(100.0, 150.0)) -> dict:
 
     calibration = read_ct_calibration(scanner)
     try:
-        from braggdesk.engine.physics.materials import stopping_power_ratio
+        from braggdesk.physics.material_constants import stopping_power_ratio
     except ImportError as exc:
-        return {"error": f"braggdesk has no engine.physics.materials.stopping_power_ratio ({exc})"}
+        return {"error": f"braggdesk has no physics.material_constants.stopping_power_ratio ({exc})"}
     hu = np.array(sorted(set(np.round(calibration.material_hu_min).tolist())
                          | set(np.round(calibration.density_hu).tolist())))
     hu = hu[(hu >= -1000) & (hu <= 3000)]

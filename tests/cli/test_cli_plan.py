@@ -103,7 +103,7 @@ def test_a_failure_after_the_optimiser_keeps_the_plan_and_the_matrix(patient, tm
     def broken_runner(job, args):
         raise DeviceError("the GPU went away")
 
-    monkeypatch.setattr("braggdesk.cli.runners.make_runner", broken_runner)
+    monkeypatch.setattr("braggdesk.cli.runner_options.make_runner", broken_runner)
     out = tmp_path / "plan"
     assert _plan(patient, out) == 1  # a device failure before any batch of the final dose: exit 1
     assert (out / "RP_plan.dcm").is_file() and (out / "RD_dij.dcm").is_file()

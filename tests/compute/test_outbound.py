@@ -34,7 +34,7 @@ pytestmark = pytest.mark.skipif(not PLAN03.is_dir(), reason="shared DCPT data no
 @pytest.fixture(scope="module")
 def real():
     """(job, identity, the strings that must not leave) for plan03 on a 6 mm DCPT phantom."""
-    from braggdesk.io.beam_model import read_beam_model
+    from braggdesk.io.beam_model_reader import read_beam_model
     from braggdesk.io.phantoms import make_phantom
     from braggdesk.io.rtplan import read_rt_ion_plan
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from braggdesk.model import (Beam, BeamModel, CtCalibration, EnergyLayer, Job, Material, Plan,
                              SimulationSettings, Volume)
-from braggdesk.physics.materials import WATER  # the reference water (ICRU 90, I = 78 eV): RSP exactly 1
+from braggdesk.physics.material_constants import WATER  # the reference water (ICRU 90, I = 78 eV): RSP exactly 1
 
 AIR = Material("Air", 0.00120479, {"C": 0.000124, "N": 0.755267, "O": 0.231781, "Ar": 0.012827})
 
@@ -56,7 +56,7 @@ def run_dcpt_plan(folder: str, geometry: str, primaries: int, seed: int, batches
     """A real dcpt-let-2022 plan on the DCPT phantom in the geometry it was delivered in (2.5 mm voxels),
     DCPT beam model v2: (plan, beam model, DoseResult, isocentre)."""
     from braggdesk.compute.local import LocalRunner
-    from braggdesk.io.beam_model import read_beam_model
+    from braggdesk.io.beam_model_reader import read_beam_model
     from braggdesk.io.phantoms import make_phantom
     from braggdesk.io.rtplan import read_rt_ion_plan
 

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from braggdesk.physics.library import get_material
-from braggdesk.physics.materials import material_physics
+from braggdesk.physics.material_constants import material_physics
 from braggdesk.physics.water import water_table
 
 from cases import dose_in_the_plate_gy, run_dcpt_plan

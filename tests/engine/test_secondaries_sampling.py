@@ -8,7 +8,7 @@ import pytest
 from braggdesk.engine.kernel.interactions import SECONDARY_MIN_MEV
 from braggdesk.engine.kernel.layout import P_E, P_MASS, P_V
 from braggdesk.engine.media import build_media, emission_grid_mev
-from braggdesk.physics.materials import WATER
+from braggdesk.physics.material_constants import WATER
 from braggdesk.physics.nuclear import recoil_energy_fraction
 from braggdesk.physics.secondaries import icru63_secondaries
 

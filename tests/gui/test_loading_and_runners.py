@@ -96,7 +96,7 @@ def test_worker_process_choice_streams_like_a_remote_node(make_window, qtbot, tm
 def test_ssh_host_profiles_are_saved_without_passwords_and_chosen(make_window, tmp_path):
     from braggdesk.compute.ssh import SshRunner
     from braggdesk.gui.host_profiles import HostProfilesDialog, load_profiles
-    from braggdesk.gui.runners import cluster_spec, runner_choice
+    from braggdesk.gui.runner_choices import cluster_spec, runner_choice
 
     w = make_window()
     dialog = HostProfilesDialog(w.qsettings, w)
@@ -130,7 +130,7 @@ def test_cluster_profiles_carry_tls_files_and_refuse_unencrypted_links(make_wind
     from braggdesk.compute.cluster_profiles import load_cluster_profiles
     from braggdesk.compute.dask_runner import DaskRunner
     from braggdesk.gui.cluster_profiles import ClusterProfilesDialog, cluster_profiles_path
-    from braggdesk.gui.runners import runner_choice
+    from braggdesk.gui.runner_choices import runner_choice
 
     files = write_tls(tmp_path / "tls", throwaway_tls())
     w = make_window()

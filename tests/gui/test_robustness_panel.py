@@ -25,7 +25,7 @@ TIMEOUT_MS = 240_000
 def patient(tmp_path_factory) -> Path:
     """Water, a 30 mm PTV 60-90 mm deep and an organ beside it; a plan of 5 layers x 36 spots over the PTV
     (about 1.5 Gy in the PTV with the built-in generic beam model)."""
-    from braggdesk.io.beam_model import read_beam_model
+    from braggdesk.io.beam_model_reader import read_beam_model
     from braggdesk.io.phantoms import make_phantom, write_phantom
     from braggdesk.io.rtplan_writer import write_rt_ion_plan
     from braggdesk.model import Beam, EnergyLayer, Plan

@@ -12,7 +12,7 @@ import pytest
 
 from braggdesk.errors import InputError
 from braggdesk.io import wire
-from braggdesk.io.beam_model import (
+from braggdesk.io.beam_model_reader import (
     DCPT_VSAD_MM,
     available_beam_models,
     dcpt_range_shifters,
@@ -22,7 +22,7 @@ from braggdesk.io.beam_model import (
     write_bdl,
 )
 from braggdesk.physics.library import get_material, material_by_mcsquare_label
-from braggdesk.physics.materials import material_physics
+from braggdesk.physics.material_constants import material_physics
 from braggdesk.physics.packaged import resource_path
 from braggdesk.model.beam_model import _COLUMNS, BeamModel
 

@@ -18,7 +18,7 @@ import pytest
 
 from braggdesk.engine.simulate import check_frame_of_reference
 from braggdesk.errors import BraggdeskError
-from braggdesk.io.beam_model import read_beam_model
+from braggdesk.io.beam_model_reader import read_beam_model
 from braggdesk.io.ct_calibration import read_ct_calibration
 from braggdesk.io.dicom_ct import read_ct_series, write_ct_series
 from braggdesk.io.inventory import scan

@@ -219,7 +219,7 @@ def test_unreadable_files_name_the_file(tmp_path):
 
 
 def test_range_shifter_id_finds_its_water_equivalent_thickness_in_the_beam_model():
-    from braggdesk.io.beam_model import read_beam_model
+    from braggdesk.io.beam_model_reader import read_beam_model
 
     (beam,) = read_rt_ion_plan(PLAN06).beams
     for model in (read_beam_model(None), read_beam_model(DATA / "dcpt-let-2022" / "beam_model" / "DCPT_beam_model__v5.csv")):

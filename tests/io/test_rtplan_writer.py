@@ -10,7 +10,7 @@ import pydicom
 import pytest
 
 from braggdesk.errors import PlanError
-from braggdesk.io.beam_model import read_beam_model
+from braggdesk.io.beam_model_reader import read_beam_model
 from braggdesk.io.phantoms import make_phantom, write_phantom
 from braggdesk.io.rtplan import read_rt_ion_plan
 from braggdesk.io.rtplan_writer import write_rt_ion_plan

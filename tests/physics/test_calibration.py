@@ -9,7 +9,7 @@ from braggdesk.io.ct_calibration import read_ct_calibration
 from braggdesk.model import CtCalibration
 from braggdesk.physics.calibration import calibration_points, extrapolation_notes, sample_hu, voxel_media
 from braggdesk.physics.library import get_material
-from braggdesk.physics.materials import material_constants
+from braggdesk.physics.material_constants import material_constants
 
 
 def test_density_beyond_the_last_point_follows_the_last_segment_as_mcsquare():

@@ -7,7 +7,7 @@ import pytest
 
 from braggdesk.physics.elastic import (pp_elastic_macroscopic_per_cm, pp_elastic_sigma_mb,
                                               pp_lab_angles)
-from braggdesk.physics.materials import WATER
+from braggdesk.physics.material_constants import WATER
 from braggdesk.physics.water import PROTON_MASS_MEV
 from braggdesk.model import Material
 

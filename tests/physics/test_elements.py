@@ -12,7 +12,7 @@ from braggdesk.errors import InputError
 from braggdesk.model import Material
 from braggdesk.physics.elements import ELEMENTS, element, element_by_z, normalise_mass_fractions, z_over_a
 from braggdesk.physics.library import parse_mass_fractions
-from braggdesk.physics.materials import material_physics
+from braggdesk.physics.material_constants import material_physics
 from braggdesk.physics.nuclear import nonelastic_mass_cm2_g, recoil_energy_fraction
 from braggdesk.physics.secondaries import material_emission
 from braggdesk.physics.stopping import WATER_Z_OVER_A

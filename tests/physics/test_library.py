@@ -18,7 +18,7 @@ from braggdesk.physics.library import (
     mcsquare_label_of,
     parse_mass_fractions,
 )
-from braggdesk.physics.materials import material_physics
+from braggdesk.physics.material_constants import material_physics
 from braggdesk.physics.packaged import resource_path
 from braggdesk.physics.schneider import schneider_density, schneider_materials
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from braggdesk.physics.materials import WATER
+from braggdesk.physics.material_constants import WATER
 from braggdesk.physics.nuclear import recoil_energy_fraction
 from braggdesk.physics.secondaries import icru63_secondaries, material_emission
 from braggdesk.model import Material

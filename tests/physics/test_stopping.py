@@ -18,7 +18,7 @@ from braggdesk.model import Material
 from braggdesk.physics.calibration import voxel_media
 from braggdesk.physics.elements import ELEMENTS, normalise_mass_fractions, z_over_a
 from braggdesk.physics.library import get_material, material_by_mcsquare_label
-from braggdesk.physics.materials import WATER, material_physics
+from braggdesk.physics.material_constants import WATER, material_physics
 from braggdesk.physics.mcsquare import mcsquare_mass_stopping_ratio, mcsquare_materials
 from braggdesk.physics.stopping import (REFERENCE_WATER_I_VALUE_EV, WATER_Z_OVER_A, bethe_stopping_number,
                                         mass_stopping_power_ratio, mean_excitation_energy_ev)

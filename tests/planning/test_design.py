@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from braggdesk.errors import BraggdeskWarning, PlanError
-from braggdesk.io.beam_model import read_beam_model
+from braggdesk.io.beam_model_reader import read_beam_model
 from braggdesk.io.phantoms import AIR, BONE_CORTICAL, LUNG, make_phantom
 from braggdesk.model import Roi, StructureMask
 from braggdesk.model.plan_design import BeamSpec, DesignSettings
-from braggdesk.physics.materials import material_physics
+from braggdesk.physics.material_constants import material_physics
 from braggdesk.physics.water import water_table
 from braggdesk.planning.design import design_beam, design_plan
 from braggdesk.planning.layers import bragg_peak_width_80_mm

@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 
 from cases import water_box, water_calibration  # noqa: E402
 
-from braggdesk.io.beam_model import read_beam_model  # noqa: E402
+from braggdesk.io.beam_model_reader import read_beam_model  # noqa: E402
 from braggdesk.model import Roi, StructureSet  # noqa: E402
 from braggdesk.model.objectives import BeamRequest, Objective, PlanningRequest  # noqa: E402
 from braggdesk.workflow.planning import PlanningInputs  # noqa: E402

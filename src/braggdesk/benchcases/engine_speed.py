@@ -102,7 +102,7 @@ def run_benchmarks(device: str = "auto", primaries: int | None = None, sobp_plan
         log("bench: DCPT SOBP plan or beam model not found (set BRAGGDESK_SHARED_DATA to the shared data "
             "folder); skipping the time-to-1 % figure")
         return figures
-    from ..io.beam_model import read_beam_model
+    from ..io.beam_model_reader import read_beam_model
     from ..io.phantoms import make_phantom
     from ..io.rtplan import read_rt_ion_plan
 

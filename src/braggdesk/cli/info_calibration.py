@@ -34,7 +34,7 @@ def is_calibration(arg: str) -> bool:
 def calibration_report(calibration) -> dict:
     """Everything ``info`` shows, as plain data (the JSON document)."""
     from ..physics.calibration import calibration_points
-    from ..physics.materials import material_constants
+    from ..physics.material_constants import material_constants
 
     constants = material_constants(calibration.materials)
     materials = []

@@ -54,7 +54,7 @@ def register(sub) -> None:
                         "and DVH metrics go into goals.json and the report")
     p.add_argument("--out", type=Path, required=True, help="folder for the plan, doses, report and goals")
     from .common import add_run_options
-    from .runners import add_runner_options
+    from .runner_options import add_runner_options
 
     add_run_options(p, default_primaries=None)
     add_runner_options(p)
@@ -129,7 +129,7 @@ def _optimise_and_finish(args, session, settings, out: Path, timings: dict, t_st
     from ..io.safe_write import write_atomically
     from ..io.uids import new_uid
     from .common import run_with_progress
-    from .runners import make_runner
+    from .runner_options import make_runner
 
     inputs = session.inputs
     t0 = time.perf_counter()
@@ -206,7 +206,7 @@ def _optimise_and_finish(args, session, settings, out: Path, timings: dict, t_st
 def _dij_computation(session, settings, args):
     """Where the matrix runs: the node of --remote/--pipe, the Dask cluster of a cluster option, or here."""
     from ..workflow.targets import where_it_runs
-    from .runners import cluster_spec, make_runner, runner_options, runner_target
+    from .runner_options import cluster_spec, make_runner, runner_options, runner_target
 
     where = where_it_runs(runner_target(args), runner_options(args))
     if where == "node":

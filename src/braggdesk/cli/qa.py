@@ -26,7 +26,7 @@ from ..errors import BraggdeskError, InputError
 from .common import add_run_options, write_json
 from .run import add_input_options, compute_dose, load_run_inputs
 from .options import positive_float
-from .runners import add_runner_options
+from .runner_options import add_runner_options
 
 
 def register(sub) -> None:

@@ -29,7 +29,7 @@ from .._version import __version__
 from ..errors import InputError
 from .common import add_run_options, settings_from_args, write_json
 from .run import add_input_options, load_run_inputs
-from .runners import add_cluster_options, cluster_spec, patient_identity
+from .runner_options import add_cluster_options, cluster_spec, patient_identity
 
 
 def register(sub) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..errors import DeviceError, OutputError, PlanError
 from .common import add_run_options, print_summary, run_summary, run_with_progress, settings_from_args
 from .rbe_options import add_rbe_options, rbe_settings_from_args
-from .runners import add_runner_options, make_runner
+from .runner_options import add_runner_options, make_runner
 
 
 def register(sub) -> None:

@@ -55,7 +55,7 @@ def run_build(args) -> int:
         energies = parse_energies(args.energies)
         source = "--energies"
     else:
-        from ..io.beam_model import read_beam_model
+        from ..io.beam_model_reader import read_beam_model
 
         model = read_beam_model(args.beam_model)
         energies = sorted({round(float(e), 2) for e in model.mean_energy_mev})

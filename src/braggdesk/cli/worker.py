@@ -25,7 +25,7 @@ def register(sub) -> None:
 def run_worker(args) -> int:
     if args.prune is not None:
         return run_prune(args.jobs_dir, args.prune)
-    from ..compute.worker import serve_stdio
+    from ..compute.node_server import serve_stdio
 
     return serve_stdio(args.jobs_dir)
 

@@ -18,7 +18,7 @@ from .media import NUCLEAR_E_MAX_MEV, NUCLEAR_E_MIN_MEV, Media
 from ..physics import water as water_physics
 from ..physics.library import get_material
 from ..physics.loggrid import LogGrid
-from ..physics.materials import material_physics
+from ..physics.material_constants import material_physics
 from .source import SpotTable
 
 E_MIN_MEV, E_MAX_MEV = 0.05, 400.0

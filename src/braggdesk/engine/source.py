@@ -19,7 +19,7 @@ from ..model import BeamModel, Plan, RangeShifter
 from ..model.beam_model import SpotOptics
 from .geometry import GridFrame, beam_frame, ray_box_entry
 from .kernel.layout import MAX_SLABS
-from ..physics.materials import material_physics
+from ..physics.material_constants import material_physics
 
 
 @dataclass

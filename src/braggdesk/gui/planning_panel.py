@@ -32,7 +32,7 @@ from ..workflow.planning import PlanningSession
 from . import planning_steps as steps
 from .planning_form import PlanningForm
 from .planning_worker import StepController
-from .runners import cluster_spec, runner_choice
+from .runner_choices import cluster_spec, runner_choice
 from ..workflow.session import DoseEntry, Session
 
 STEPS = ("dij", "optimise", "final", "export")
@@ -172,7 +172,7 @@ class PlanningPanel(QtWidgets.QWidget):
     # -- the beam model ------------------------------------------------------------------
     def beam_model(self) -> BeamModel:
         """The file named in the panel, else the patient's (the demo's), else the built-in generic model."""
-        from ..io.beam_model import read_beam_model
+        from ..io.beam_model_reader import read_beam_model
 
         path = self.beam_model_edit.text().strip()
         if not path:

@@ -27,7 +27,7 @@ from ..workflow.robustness import (RobustnessOutcome, ScenarioProgress, check_go
                                    run_robustness)
 from ..workflow.session import DoseEntry, Session
 from .planning_worker import StepController
-from .runners import cluster_spec, target_of
+from .runner_choices import cluster_spec, target_of
 
 MET_RGB, MISSED_RGB = (200, 235, 200), (250, 200, 200)
 

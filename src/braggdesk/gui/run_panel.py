@@ -1,7 +1,7 @@
 """The run panel: where, which engine (full or track repeating), how much (primaries or target
 uncertainty), seed; Start, Cancel, progress.
 
-Written against the runner registry (gui/runners.py) and compute.progress.Progress
+Written against the runner registry (gui/runner_choices.py) and compute.progress.Progress
 only: a new runner kind appears here by registering a RunnerChoice.
 """
 
@@ -13,7 +13,7 @@ from PySide6 import QtCore, QtWidgets
 
 from ..compute.progress import Progress
 from ..model import SimulationSettings
-from .runners import RUNNER_CHOICES, detected_devices, runner_choice
+from .runner_choices import RUNNER_CHOICES, detected_devices, runner_choice
 from ..workflow import jobs
 from ..workflow.jobs import FIRST_LOOK_PRIMARIES
 

@@ -18,7 +18,7 @@ from ..viewers.view3d import Surface, dose_surfaces
 from ..workflow import jobs
 from ..workflow.session import DoseEntry
 from ..workflow.structure_stats import StructureAnalysis, analyse
-from .runners import runner_choice
+from .runner_choices import runner_choice
 from .worker import RunUpdate
 
 #: live updates no more often than this, longer for big grids (each one converts and draws every voxel)

@@ -48,7 +48,7 @@ Range shifters: the material (``RS_material`` label, or braggdesk's ``RS_materia
 resolved through the material library into ``RangeShifter.composition`` (an ``RS_material`` label
 is MCsquare's own material, with MCsquare's stopping powers), with ``RS_density`` as its density
 when given.  MCsquare gives only a water-equivalent thickness; the physical thickness is then
-``RS_WET / relative stopping power`` (:func:`~braggdesk.physics.materials.material_physics`; the WET
+``RS_WET / relative stopping power`` (:func:`~braggdesk.physics.material_constants.material_physics`; the WET
 itself is kept and is what the engine uses for energy loss).  braggdesk adds optional keys, written after MCsquare's own so that
 MCsquare ignores them: ``RS_thickness`` [mm, physical, at RS_density], ``RS_isocenter_distance``
 [mm, slab centre upstream of the isocentre] and ``RS_material_name`` (written unless the material
@@ -75,7 +75,7 @@ import numpy as np
 from braggdesk.errors import InputError
 from braggdesk.model.beam_model import BeamModel, RangeShifter
 from braggdesk.physics.library import UnknownMaterialError, get_material, material_by_mcsquare_label, mcsquare_label_of
-from braggdesk.physics.materials import material_physics
+from braggdesk.physics.material_constants import material_physics
 
 from .beam_model_checks import check_energies, model_errors_as_input_errors, read_lines
 from .beam_model_checks import number as _number

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..model import Beam, BeamModel, EnergyLayer, Plan
-from .beam_model import read_beam_model
+from .beam_model_reader import read_beam_model
 from .phantoms import Phantom, make_phantom
 
 DEMO_ENERGIES_MEV = (150.0, 145.0, 140.0, 135.0, 130.0, 125.0, 120.0)

@@ -7,7 +7,7 @@ its tables.  Every table is a file in ``braggdesk.resources`` with its source an
 * :mod:`.library` -- materials by name (MCsquare's database and ours);
 * :mod:`.mcsquare` -- MCsquare's materials with MCsquare's own stopping powers and radiation lengths;
 * :mod:`.stopping` -- mass stopping-power ratio to water (Bethe with ICRU I-values, or MCsquare's table);
-* :mod:`.materials` -- per-material constants (:func:`material_physics`; :func:`material_constants` for a kernel);
+* :mod:`.material_constants` -- per-material constants (:func:`material_physics`; :func:`material_constants` for a kernel);
 * :mod:`.calibration` -- what a HU becomes: density (extrapolated beyond the table), material, RSP, X0;
 * :mod:`.schneider` -- Schneider et al. 2000 HU -> density and composition (TOPAS tabulation);
 * :mod:`.water` -- water stopping power and CSDA range (ICRU 49 / PSTAR), LET, straggling, Highland;
@@ -22,7 +22,7 @@ from .elastic import pp_elastic_macroscopic_per_cm, pp_lab_angles
 from .elements import ELEMENTS, Element, element, normalise_mass_fractions, z_over_a
 from .library import UnknownMaterialError, get_material, load_material_library, material_by_mcsquare_label
 from .loggrid import LogGrid, LogTable
-from .materials import (REFERENCE_ENERGY_MEV, WATER, MaterialConstants, MaterialPhysics, material_constants,
+from .material_constants import (REFERENCE_ENERGY_MEV, WATER, MaterialConstants, MaterialPhysics, material_constants,
                         material_physics, radiation_length_g_cm2, stopping_power_ratio)
 from .nuclear import (NuclearTable, nonelastic_macroscopic_per_cm, nonelastic_mass_cm2_g, nuclear_table,
                       recoil_energy_fraction, surviving_fraction)

@@ -1,7 +1,7 @@
 """What the engine assigns to a Hounsfield unit: density, material, RSP and radiation length.
 
 One function, :func:`voxel_media`, turns a CT's HU into per-voxel arrays through a
-:class:`~braggdesk.model.CtCalibration` and :func:`~braggdesk.physics.materials.material_constants`;
+:class:`~braggdesk.model.CtCalibration` and :func:`~braggdesk.physics.material_constants.material_constants`;
 the engine's media and ``braggdesk info CALIBRATION`` both call it, so what ``info`` prints is what
 the transport uses.
 
@@ -18,7 +18,7 @@ import numpy as np
 
 from braggdesk.model import CtCalibration
 
-from .materials import MaterialConstants, material_constants
+from .material_constants import MaterialConstants, material_constants
 
 __all__ = ["CalibrationPoint", "VoxelMedia", "calibration_points", "extrapolation_notes", "sample_hu", "voxel_media"]
 

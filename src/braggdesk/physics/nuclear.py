@@ -184,7 +184,7 @@ def surviving_fraction(material: Material, density_g_cm3: float | None, initial_
     power at its reference energy.  The density cancels for a given composition.  Integrated by
     the trapezoid rule on a 0.02 MeV grid.  ``final_energy_mev`` = 0 gives the end-of-range value.
     """
-    from .materials import material_physics  # materials imports this module; import late
+    from .material_constants import material_physics  # material_constants imports this module; import late
 
     table = water_table() if table is None else table
     mp = material_physics(material, density_g_cm3)

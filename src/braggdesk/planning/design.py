@@ -31,7 +31,7 @@ from ..errors import PlanError
 from ..model import Beam, BeamModel, CtCalibration, EnergyLayer, Plan, StructureMask, Volume
 from ..model.plan_design import BeamSpec, DesignSettings
 from ..physics.calibration import voxel_media
-from ..physics.materials import material_physics
+from ..physics.material_constants import material_physics
 from .layers import choose_layers
 from .raytrace import BeamRays, TargetDistance, TargetWet, spot_rays, trace_target_wet
 

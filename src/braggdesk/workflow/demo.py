@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..physics.materials import REFERENCE_ENERGY_MEV, stopping_power_ratio
+from ..physics.material_constants import REFERENCE_ENERGY_MEV, stopping_power_ratio
 from ..physics.water import water_table
 from ..io.demo_case import DEMO_ENERGIES_MEV, DEMO_FIELD_MM, DemoCase, demo_case
 from ..io.phantoms import phantom_structures

@@ -65,7 +65,7 @@ def beam_model_and_calibration(beam_model: BeamModel | str | Path | None = None,
     """The inputs' defaults: ``beam_model`` a BeamModel, a file (DCPT CSV, MCsquare BDL) or None for the built-in
     generic one; ``calibration`` a CtCalibration, a folder, file or name (``schneider``, ``water``), or None for
     the ``ct_folder``'s own ``ct_calibration.csv`` if there is one, else Schneider (said in the notes)."""
-    from ..io.beam_model import read_beam_model
+    from ..io.beam_model_reader import read_beam_model
     from ..io.ct_calibration import find_calibration_in_folder, read_ct_calibration
 
     notes: list[str] = []

@@ -360,7 +360,7 @@ def _find(known: list[str], name: str) -> str | None:
 def read_planning_inputs(ct_folder: str | Path, structures_path: str | Path, request_path: str | Path,
                          beam_model_path: str | None = None, calibration: str | None = None) -> PlanningInputs:
     """The patient (CT series, RTSTRUCT), the machine (beam model, CT calibration) and the objectives file."""
-    from ..io.beam_model import read_beam_model
+    from ..io.beam_model_reader import read_beam_model
     from ..io.ct_calibration import find_calibration_in_folder, read_ct_calibration
     from ..io.dicom_ct import read_ct_series
     from ..io.objectives_file import read_planning_request

@@ -71,7 +71,7 @@ def recording_medium() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(header, tables, voxels) of the recording medium: the reference water (RSP exactly 1, ICRU 90),
     nuclear interactions on, packed as for any job."""
     from ...model import CtCalibration, Volume  # noqa: PLC0415
-    from ...physics.materials import WATER  # noqa: PLC0415
+    from ...physics.material_constants import WATER  # noqa: PLC0415
     from ..geometry import GridFrame  # noqa: PLC0415
     from ..media import build_media  # noqa: PLC0415
     from ..packing import pack_medium  # noqa: PLC0415

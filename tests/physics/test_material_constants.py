@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from braggdesk.physics import ELEMENTS, WATER, material_physics, stopping_power_ratio, water_table
-from braggdesk.physics.materials import (
+from braggdesk.physics.material_constants import (
     bethe_stopping_number, electron_density_per_cm3, mean_excitation_energy_ev, radiation_length_g_cm2,
 )
 from braggdesk.physics.water import BETHE_K_MEV_CM2_MOL, WATER_Z_OVER_A, beta_squared
