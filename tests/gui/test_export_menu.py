@@ -64,5 +64,10 @@ def test_pictures_and_menus(make_window, tmp_path):
     assert {"D&VH curves as CSV...", "&Metrics as CSV...", "&LETd map (NRRD, MHD)...",
             "&Uncertainty map (NRRD, MHD)..."} <= set(texts)
     assert any("Save Axial view" in a.text() for a in w.views["axial"].actions())
+    # the DVH's plot area keeps pyqtgraph's menu, with the save entry on top of it
+    from braggdesk.gui.exporting import plot_area_menus
+
+    menus = plot_area_menus(w.dvh_plot)
+    assert menus and menus[0].actions()[0].text() == "Save DVH view as PNG or SVG..."
     with pytest.raises(Exception, match="no dose to export"):
         w.exporter.map(tmp_path / "x.nrrd", "let")

@@ -61,7 +61,7 @@ class Exporter:
 
         entry = self._entry()
         session = self.window.session
-        grid = session.ct.with_hu(entry.dose_gy, description=entry.title)
+        grid = session.ct.with_values(entry.dose_gy, description=entry.title)
         plan = session.plans[-1] if session.plans else None
         comment = f"braggdesk {entry.title}" + (" - PARTIAL, cancelled run" if entry.partial else "")
         return write_rtdose(entry.dose_gy, grid, path, plan=plan, ct=session.ct, comment=comment)
@@ -102,12 +102,27 @@ class Exporter:
         return {**{name.capitalize(): v for name, v in w.views.items()}, "3D": w.view3d, "DVH": w.dvh_plot}
 
     def add_context_menus(self) -> None:
-        """Right-click on a view's frame (outside its plot area, which keeps pyqtgraph's own menu): save it."""
+        """Right-click on a view saves it: the widget's own context menu, and, where a plot area has pyqtgraph's
+        menu (the DVH), the same entry at the top of that menu, so the click lands on it wherever it is."""
         for name, view in self.views().items():
             view.setContextMenuPolicy(QtCore.Qt.ContextMenuPolicy.ActionsContextMenu)
             action = QtGui.QAction(f"Save {name} view as PNG or SVG...", view)
             action.triggered.connect(lambda _=False, v=view: self.ask_picture(v))
             view.addAction(action)
+            for menu in plot_area_menus(view):
+                first = menu.actions()[0] if menu.actions() else None
+                menu.insertAction(first, action)
+                menu.insertSeparator(first)
+
+
+def plot_area_menus(widget: QtWidgets.QWidget) -> list[QtWidgets.QMenu]:
+    """The context menus of the pyqtgraph plot areas (ViewBoxes with their menu on) in ``widget``'s scene."""
+    scene = widget.scene() if isinstance(widget, QtWidgets.QGraphicsView) else None
+    if scene is None:
+        return []
+    return [item.menu for item in scene.items()
+            if isinstance(getattr(item, "menu", None), QtWidgets.QMenu) and hasattr(item, "menuEnabled")
+            and item.menuEnabled()]
 
     def ask_picture(self, widget: QtWidgets.QWidget) -> None:
         self._ask(lambda p: save_picture(widget, p), "braggdesk.png", PICTURE_FILTER)
