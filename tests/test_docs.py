@@ -1,4 +1,5 @@
-"""The API reference builds without a warning (mkdocs --strict fails on any), and documents the API's names."""
+"""The documentation site builds without a warning (mkdocs --strict fails on any), holds the guides, and
+documents the API's names."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ def test_api_reference_builds_without_warnings(tmp_path):
 
     for name in braggdesk.__all__[1:]:
         assert name in page, f"braggdesk.{name} is not in the API reference"
+    for guide, heading in (("user-guide", "braggdesk user guide"), ("planning", "objectives file")):
+        assert heading in (tmp_path / "site" / guide / "index.html").read_text(), guide
 
 
 def test_the_package_is_typed_and_its_api_loads_on_first_use():
