@@ -62,7 +62,7 @@ def compare(a: Path, b: Path) -> dict:
     for label, dd, dta in (("2%/2mm", 2.0, 2.0), ("1%/1mm", 1.0, 1.0)):
         result = gamma_index(ref, ev, GammaCriteria(dose_percent=dd, dta_mm=dta, cutoff_percent=10.0))
         out[label] = round(float(result.pass_rate_percent), 2)
-    r, e = ref.hu, ev.hu
+    r, e = ref.values, ev.values
     high = r >= 0.5 * r.max()
     out["mean_ratio_above_50pct"] = round(float(e[high].sum() / r[high].sum()), 4)
     return out

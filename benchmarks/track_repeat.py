@@ -63,7 +63,7 @@ def r80_mm(path: Path) -> float:
     from braggdesk.io.rtdose import read_rtdose
 
     dose = read_rtdose(path)
-    d = dose.hu.astype(float)
+    d = dose.values.astype(float)
     spacing = {0: dose.spacing_mm[2], 1: dose.spacing_mm[1], 2: dose.spacing_mm[0]}  # array axes k, j, i
     extent = {ax: np.count_nonzero(d.sum(axis=tuple(a for a in range(3) if a != ax)) > 0.05 * d.max()) * spacing[ax]
               for ax in range(3)}

@@ -538,14 +538,14 @@ def load_doses(run: dict):
     ct = read_ct_series(run["ct"])
     bd = read_rtdose(run["braggdesk_dose"])
     if not same_geometry(bd, ct):
-        bd = ct.with_hu(resample(bd, ct, outside="zero"))
+        bd = ct.with_values(resample(bd, ct, outside="zero"))
     z = np.load(run["mcsquare_dose"])
     mc_array = np.transpose(z["dose_gy"], (2, 1, 0))  # OpenTPS [x, y, z] -> braggdesk [k, j, i]
-    mc = Volume(hu=mc_array.astype(np.float32), spacing_mm=tuple(z["spacing_mm"]), origin_mm=tuple(z["origin_mm"]),
+    mc = Volume(values=mc_array.astype(np.float32), spacing_mm=tuple(z["spacing_mm"]), origin_mm=tuple(z["origin_mm"]),
                 frame_of_reference_uid=ct.frame_of_reference_uid)
     if not same_geometry(mc, ct):
-        mc = ct.with_hu(resample(mc, ct, outside="zero"))
-    return ct, ct.with_hu(np.asarray(bd.hu, np.float32)), ct.with_hu(np.asarray(mc.hu, np.float32))
+        mc = ct.with_values(resample(mc, ct, outside="zero"))
+    return ct, ct.with_values(np.asarray(bd.values, np.float32)), ct.with_values(np.asarray(mc.values, np.float32))
 
 
 def distal_depth(depth: np.ndarray, values: np.ndarray, percent: float = 80.0) -> float:
@@ -581,8 +581,8 @@ def gamma_rates(reference, evaluated, mask: np.ndarray, *, shape_scale: float | 
     full CT, holds MCsquare's maximum; it is left out this way."""
     from braggdesk.analysis.gamma import GammaCriteria, gamma_index
 
-    ref = reference.with_hu(np.where(mask, np.asarray(reference.hu, np.float32), np.float32(np.nan)))
-    ev = evaluated if shape_scale is None else evaluated.with_hu(evaluated.hu * np.float32(shape_scale))
+    ref = reference.with_values(np.where(mask, np.asarray(reference.values, np.float32), np.float32(np.nan)))
+    ev = evaluated if shape_scale is None else evaluated.with_values(evaluated.values * np.float32(shape_scale))
     out = {}
     for dd, dta in ((2.0, 2.0), (1.0, 1.0)):
         g = gamma_index(ref, ev, GammaCriteria(dose_percent=dd, dta_mm=dta, cutoff_percent=10.0))
@@ -594,12 +594,12 @@ def gamma_rates(reference, evaluated, mask: np.ndarray, *, shape_scale: float | 
 
 def dose_ratios(bd, mc, mask: np.ndarray) -> dict:
     """Absolute dose of braggdesk over MCsquare's, inside ``mask`` (the body / phantom)."""
-    ref = np.where(mask, np.asarray(mc.hu, float), 0.0)
-    ev = np.where(mask, np.asarray(bd.hu, float), 0.0)
+    ref = np.where(mask, np.asarray(mc.values, float), 0.0)
+    ev = np.where(mask, np.asarray(bd.values, float), 0.0)
     high = ref >= 0.5 * ref.max()
     over10 = ref >= 0.1 * ref.max()
     return {"mcsquare_max_gy": float(ref.max()), "braggdesk_max_gy": float(ev.max()),
-            "mcsquare_max_gy_whole_grid": float(np.max(mc.hu)), "braggdesk_max_gy_whole_grid": float(np.max(bd.hu)),
+            "mcsquare_max_gy_whole_grid": float(np.max(mc.values)), "braggdesk_max_gy_whole_grid": float(np.max(bd.values)),
             "integral_ratio_braggdesk_over_mcsquare": float(ev.sum() / ref.sum()),
             "mean_ratio_above_50pct": float(ev[high].mean() / ref[high].mean()),
             "mean_ratio_above_10pct": float(ev[over10].mean() / ref[over10].mean()),
@@ -629,8 +629,8 @@ def hn_profiles(case: dict, ct, bd, mc, mask: np.ndarray, gantries, bundle_mm: f
     from braggdesk.io.openkbp import read_openkbp
 
     kbp = read_openkbp(case["openkbp_case"])
-    ptv = kbp.volume.with_hu(kbp.masks["PTV70"].astype(np.float32))
-    inside = ct.with_hu(mask.astype(np.float32))
+    ptv = kbp.volume.with_values(kbp.masks["PTV70"].astype(np.float32), unit="1")
+    inside = ct.with_values(mask.astype(np.float32), unit="1")
     plan = case["plan"]
     iso = np.array(plan["isocenter_mm"])
     offsets = (np.arange(bundle_n) - (bundle_n - 1) / 2.0) * bundle_mm
@@ -692,7 +692,7 @@ def analyse_run(case: dict, run: dict) -> dict:
         depth = y - case["geometry"]["entrance_y_mm"]
         r = {}
         for label, vol in (("braggdesk", bd), ("mcsquare", mc)):
-            idd = np.asarray(vol.hu, float).sum(axis=(0, 2))
+            idd = np.asarray(vol.values, float).sum(axis=(0, 2))
             t, cax = profile(vol, np.array([0.0, case["geometry"]["entrance_y_mm"], 0.0]), np.array([0.0, 1.0, 0.0]),
                              float(depth.max()))
             r[label] = {"R80_idd_mm": distal_depth(depth, idd), "R80_cax_mm": distal_depth(t, cax),
@@ -714,9 +714,9 @@ def analyse_run(case: dict, run: dict) -> dict:
 
             other = read_rtdose(run["braggdesk_dose_seed2"])
             if not same_geometry(other, ct):
-                other = ct.with_hu(resample(other, ct, outside="zero"))
-            result["gamma_noise_floor_braggdesk_seed_vs_seed"] = gamma_rates(bd, ct.with_hu(
-                np.asarray(other.hu, np.float32)), mask)
+                other = ct.with_values(resample(other, ct, outside="zero"))
+            result["gamma_noise_floor_braggdesk_seed_vs_seed"] = gamma_rates(bd, ct.with_values(
+                np.asarray(other.values, np.float32)), mask)
     return result
 
 

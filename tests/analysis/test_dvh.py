@@ -117,7 +117,7 @@ def _dose_grid() -> Volume:
     zz, yy, xx = np.meshgrid(z, y, x, indexing="ij")
     # a smooth field with a gradient through the structures: 60 Gy peak, about 20 Gy at its border
     dose = 60.0 * np.exp(-((xx - 5) ** 2 + yy**2) / (2 * 18.0**2) - zz**2 / (2 * 25.0**2)) + 0.2 * xx + 10.0
-    return grid.with_hu(dose.astype(np.float32))
+    return grid.with_values(dose.astype(np.float32))
 
 
 def _sphere_contours(grid: Volume, centre, radius_mm: float) -> list[np.ndarray]:
@@ -186,9 +186,9 @@ def test_metrics_agree_with_dicompyler_core(tmp_path, monkeypatch):
     rois = {"sphere": _sphere_contours(grid, (4.0, -3.0, 2.0), 16.0),
             "ellipsoid": _sphere_contours(grid, (-12.0, 8.0, -6.0), 21.0)}
     _write_rtstruct(tmp_path / "RS.dcm", grid, rois)
-    write_rtdose(grid.hu, grid, tmp_path / "RD.dcm")
+    write_rtdose(grid.values, grid, tmp_path / "RD.dcm")
     for number, (name, contours) in enumerate(rois.items(), start=1):
-        ours = dvh_metrics(grid.hu, _mask_from_contours(grid, contours), grid.voxel_volume_cm3, name=name)
+        ours = dvh_metrics(grid.values, _mask_from_contours(grid, contours), grid.voxel_volume_cm3, name=name)
         theirs = dvhcalc.get_dvh(str(tmp_path / "RS.dcm"), str(tmp_path / "RD.dcm"), number)
         assert ours.volume_cm3 > 5.0
         assert ours.volume_cm3 == pytest.approx(theirs.volume, rel=0.01), name
@@ -197,7 +197,7 @@ def test_metrics_agree_with_dicompyler_core(tmp_path, monkeypatch):
         for percent in (98, 95, 50, 2):
             mine = getattr(ours, f"d{percent}_gy")
             assert mine == pytest.approx(theirs.statistic(f"D{percent}").value, rel=0.01), (name, percent)
-        assert v_dose(compute_dvh(grid.hu, _mask_from_contours(grid, contours), grid.voxel_volume_cm3), 40.0) == \
+        assert v_dose(compute_dvh(grid.values, _mask_from_contours(grid, contours), grid.voxel_volume_cm3), 40.0) == \
             pytest.approx(theirs.statistic("V40Gy").value / theirs.volume * 100, abs=1.0)
 
 

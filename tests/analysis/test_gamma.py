@@ -20,7 +20,7 @@ def _grid(n=(24, 26, 28), spacing=SPACING, origin=(-20.0, -30.0, -10.0)) -> Volu
 def _on(grid: Volume, f) -> Volume:
     x, y, z = grid.axis_coordinates_mm()
     zz, yy, xx = np.meshgrid(z, y, x, indexing="ij")
-    return grid.with_hu(f(xx, yy, zz).astype(np.float32))
+    return grid.with_values(f(xx, yy, zz).astype(np.float32))
 
 
 def _field(xx, yy, zz, shift_mm=0.0):
@@ -38,7 +38,7 @@ def test_linear_ramp_shifted_gives_the_analytic_gamma():
     ev = _on(grid, lambda x, y, z: 2.0 + g * (x - s))
     crit = GammaCriteria(dose_percent=2.0, dta_mm=2.0, cutoff_percent=0.0)
     res = gamma_index(ref, ev, crit)
-    dd = 0.02 * float(ref.hu.max())
+    dd = 0.02 * float(ref.values.max())
     expected = g * s / np.sqrt(dd**2 + g**2 * 2.0**2)
     interior = res.gamma[3:-3, 3:-3, 3:-3]  # away from the grid edges the search stays inside
     assert np.nanmax(np.abs(interior - expected)) < 0.01
@@ -56,7 +56,7 @@ def test_pure_shift_by_one_voxel_gives_gamma_of_shift_over_dta_at_most():
     assert np.nanmax(inner) > 0.5  # in the steep edges the tight dose criterion forces the whole shift
     # the same shift at 1 mm DTA fails where the dose falls off, and only there
     big = gamma_index(ref, shifted, GammaCriteria(dose_percent=0.5, dta_mm=1.0))
-    steep = np.abs(np.gradient(ref.hu, 2.0, axis=2)) > 0.05  # Gy/mm
+    steep = np.abs(np.gradient(ref.values, 2.0, axis=2)) > 0.05  # Gy/mm
     failing = big.gamma > 1
     flat = ~steep & np.isfinite(big.gamma)
     assert failing[steep].mean() > 0.5 and failing[flat].mean() < 0.1
@@ -65,9 +65,9 @@ def test_pure_shift_by_one_voxel_gives_gamma_of_shift_over_dta_at_most():
 
 def test_pure_scaling_on_a_plateau_gives_the_dose_difference_over_the_criterion():
     grid = _grid()
-    ref = grid.with_hu(np.full(grid.shape, 2.0, np.float32))
+    ref = grid.with_values(np.full(grid.shape, 2.0, np.float32))
     for factor, expected in ((1.03, 1.5), (1.01, 0.5)):
-        res = gamma_index(ref, ref.with_hu(ref.hu * factor), GammaCriteria(dose_percent=2.0, dta_mm=3.0))
+        res = gamma_index(ref, ref.with_values(ref.values * factor), GammaCriteria(dose_percent=2.0, dta_mm=3.0))
         assert np.allclose(res.gamma, expected, atol=1e-4)
         assert res.pass_rate_percent == (100.0 if expected <= 1 else 0.0)
 
@@ -77,7 +77,7 @@ def test_local_gamma_scales_with_the_local_dose():
     # global gamma at a fifth of the maximum is a fifth of that
     grid = _grid()
     ref = _on(grid, lambda x, y, z: np.where(x < 10, 2.0, 0.4) + 0 * y)
-    ev = ref.with_hu(ref.hu * 1.015)
+    ev = ref.with_values(ref.values * 1.015)
     local = gamma_index(ref, ev, GammaCriteria(local=True, cutoff_percent=0.0))
     glob = gamma_index(ref, ev, GammaCriteria(local=False, cutoff_percent=0.0))
     low = (slice(None), slice(None), slice(-4, None))  # x far above 10 mm: the 0.4 Gy region
@@ -89,8 +89,8 @@ def test_cutoff_excludes_low_reference_dose():
     grid = _grid()
     ref = _on(grid, _field)
     res = gamma_index(ref, ref, GammaCriteria(cutoff_percent=50.0))
-    assert res.evaluated_voxels == int((ref.hu >= 0.5 * ref.hu.max()).sum())
-    assert np.isnan(res.gamma[ref.hu < 0.5 * ref.hu.max()]).all()
+    assert res.evaluated_voxels == int((ref.values >= 0.5 * ref.values.max()).sum())
+    assert np.isnan(res.gamma[ref.values < 0.5 * ref.values.max()]).all()
     assert res.pass_rate_percent == 100.0 and np.nanmax(res.gamma) == 0.0
 
 
@@ -122,7 +122,7 @@ def _noisy_pair(grid: Volume, shift_mm: float, scale: float, noise: float = 0.01
     rng = np.random.default_rng(7)
     ref = _on(grid, _field)
     ev = _on(grid, lambda x, y, z: _field(x, y, z, shift_mm) * scale)
-    return ref, ev.with_hu((ev.hu * (1 + noise * rng.standard_normal(ev.shape))).astype(np.float32))
+    return ref, ev.with_values((ev.values * (1 + noise * rng.standard_normal(ev.shape))).astype(np.float32))
 
 
 def test_gamma_matches_a_fine_brute_force_search_near_the_threshold():
@@ -133,13 +133,13 @@ def test_gamma_matches_a_fine_brute_force_search_near_the_threshold():
     ref, ev = _noisy_pair(grid, shift_mm=2.0, scale=1.0)
     ours = gamma_index(ref, ev, GammaCriteria(max_gamma=1.1))
     x, y, z = grid.axis_coordinates_mm()
-    interp = RegularGridInterpolator((z, y, x), ev.hu.astype(float), bounds_error=False, fill_value=np.inf)
+    interp = RegularGridInterpolator((z, y, x), ev.values.astype(float), bounds_error=False, fill_value=np.inf)
     s = np.arange(-2.0, 2.0001, 0.1)
     offsets = np.stack(np.meshgrid(s, s, s, indexing="ij"), axis=-1).reshape(-1, 3)
     offsets = offsets[np.linalg.norm(offsets, axis=1) <= 2.0]
     near = np.argwhere((ours.gamma > 0.9) & (ours.gamma < 1.1))
     assert len(near) > 20
-    dd = 0.02 * float(ref.hu.max())
+    dd = 0.02 * float(ref.values.max())
     fine = np.arange(-0.15, 0.1501, 0.01)
     window = np.stack(np.meshgrid(fine, fine, fine, indexing="ij"), axis=-1).reshape(-1, 3)
     for k, j, i in near[:: max(1, len(near) // 10)]:
@@ -147,7 +147,7 @@ def test_gamma_matches_a_fine_brute_force_search_near_the_threshold():
 
         def brute(o):
             values = interp(point + o)
-            return np.sqrt((np.linalg.norm(o, axis=1) / 2.0) ** 2 + ((values - ref.hu[k, j, i]) / dd) ** 2)
+            return np.sqrt((np.linalg.norm(o, axis=1) / 2.0) ** 2 + ((values - ref.values[k, j, i]) / dd) ** 2)
 
         coarse = brute(offsets)
         around = window + offsets[np.argmin(coarse)]  # 0.01 mm steps around the best 0.1 mm point
@@ -164,7 +164,7 @@ def test_pass_rate_agrees_with_pymedphys(local):
     ref, ev = _noisy_pair(grid, shift_mm=1.2, scale=1.03)
     ours = gamma_index(ref, ev, GammaCriteria(local=local, max_gamma=1.1))
     x, y, z = grid.axis_coordinates_mm()
-    theirs = pymedphys.gamma((z, y, x), ref.hu.astype(float), (z, y, x), ev.hu.astype(float), 2.0, 2.0,
+    theirs = pymedphys.gamma((z, y, x), ref.values.astype(float), (z, y, x), ev.values.astype(float), 2.0, 2.0,
                              lower_percent_dose_cutoff=10.0, interp_fraction=10, max_gamma=1.1,
                              local_gamma=local, interp_algo="scipy")
     valid = np.isfinite(theirs)

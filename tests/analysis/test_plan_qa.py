@@ -23,7 +23,7 @@ def _sobp(grid: Volume, shift_y_mm: float = 0.0, scale: float = 1.0) -> Volume:
 
     dose = 2.0 * edge(xx, -15, 15) * edge(zz, -15, 15) * (0.6 + 0.4 * edge(yy, -10, 20, 2.0))
     dose *= 1 / (1 + np.exp((yy - 20) / 2.0))
-    return grid.with_hu((scale * dose).astype(np.float32))
+    return grid.with_values((scale * dose).astype(np.float32))
 
 
 def _target(grid: Volume) -> StructureMask:
@@ -74,7 +74,7 @@ def test_a_gross_scale_is_flagged_and_normalised_only_when_asked():
 
 def test_an_rbe_factor_is_applied_and_recorded():
     ref = _sobp(_grid())
-    physical = ref.with_hu(ref.hu / 1.1)
+    physical = ref.with_values(ref.values / 1.1)
     qa = compare_plan_doses(ref, physical, [_target(ref)], rbe_factor=1.1)
     assert qa.ratio.median == pytest.approx(1.0, rel=1e-5) and qa.scaling("rbe") == 1.1
     assert qa.gamma[2].pass_rate_percent == 100.0

@@ -31,7 +31,7 @@ def test_run_exports_maps_and_tables(tmp_path, capsys):
         "dose.mhd", "dvh.csv", "let.mhd", "metrics.csv", "uncertainty.mhd"]
     dose = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "out" / "dose.mhd")))
     rtdose = read_rtdose(tmp_path / "RD.dcm")
-    assert np.allclose(dose, rtdose.hu, rtol=1e-3, atol=1e-4 * float(dose.max()))
+    assert np.allclose(dose, rtdose.values, rtol=1e-3, atol=1e-4 * float(dose.max()))
     let = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "out" / "let.mhd")))
     assert let.shape == dose.shape and float(let[dose > 0.5 * dose.max()].min()) > 0
     with open(tmp_path / "out" / "metrics.csv", newline="") as fh:

@@ -32,7 +32,7 @@ def test_info_json_on_a_raystation_export_with_a_ct(tmp_path):
     export.mkdir()
     for f in PLAN03.glob("*.dcm"):
         (export / f.name).write_bytes(f.read_bytes())
-    volume = Volume(hu=np.zeros((4, 16, 16), dtype=np.float32), spacing_mm=(1.0, 1.0, 2.5), origin_mm=(-8, -8, -4),
+    volume = Volume(values=np.zeros((4, 16, 16), dtype=np.float32), spacing_mm=(1.0, 1.0, 2.5), origin_mm=(-8, -8, -4),
                     frame_of_reference_uid="1.2.826.0.1.3680043.8.498.71", series_instance_uid="1.2.826.0.1.3680043.8.498.72")
     write_ct_series(volume, export / "ct", series_description="planning CT",
                     identity=PatientIdentity(patient_name="ROE^RICHARD", patient_id="SECRET-ID-1"), identified=True)

@@ -70,7 +70,7 @@ def test_nine_scenarios_give_goals_per_scenario_bands_and_min_max_doses(case, tm
     low, high, nominal = (np.array(ptv[k]) for k in ("min_percent", "max_percent", "nominal_percent"))
     assert np.all(low <= nominal + 1e-9) and np.all(nominal <= high + 1e-9)
     assert ptv["max_band_width_percent"] > 1.0  # a 3 mm shift of a 40 mm field over a 40 mm box changes its DVH
-    doses = {k: read_rtdose(tmp_path / "out" / f"dose_{k}.dcm").hu for k in ("min", "nominal", "max")}
+    doses = {k: read_rtdose(tmp_path / "out" / f"dose_{k}.dcm").values for k in ("min", "nominal", "max")}
     tol = 1e-3 * doses["max"].max()  # RT Dose stores scaled integers
     assert np.all(doses["min"] <= doses["nominal"] + tol) and np.all(doses["nominal"] <= doses["max"] + tol)
     assert (doses["max"] - doses["min"]).max() > 0.1 * doses["max"].max()
@@ -109,8 +109,8 @@ def test_a_local_cluster_runs_the_scenarios_at_once_with_the_same_doses(case, tm
     assert [s["name"] for s in a["scenarios"]] == [s["name"] for s in b["scenarios"]] == \
         ["nominal", "range+3.5%", "range-3.5%"]
     for k in ("min", "nominal", "max"):
-        np.testing.assert_array_equal(read_rtdose(tmp_path / "here" / f"dose_{k}.dcm").hu,
-                                      read_rtdose(tmp_path / "cluster" / f"dose_{k}.dcm").hu)
+        np.testing.assert_array_equal(read_rtdose(tmp_path / "here" / f"dose_{k}.dcm").values,
+                                      read_rtdose(tmp_path / "cluster" / f"dose_{k}.dcm").values)
 
 
 def test_sampled_shifts_combined_with_range_errors(case, tmp_path):

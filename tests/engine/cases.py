@@ -94,7 +94,7 @@ def check_job(primaries: int = 200) -> Job:
     hu[:, 4:6, :] = 1200.0  # bone
     hu[:, 8:11, :] = -750.0  # lung
     hu[:, :, :2] = -1000.0  # air at one side
-    ct = dataclasses.replace(ct, hu=hu)
+    ct = dataclasses.replace(ct, values=hu)
     e = np.array([50.0, 250.0])
     z = np.zeros(2)
     model = BeamModel("check", e, e.copy(), z + 0.8, z + 1e6, z + 3.0, z + 4.0, z + 0.003, z + 0.002, z + 0.2, z - 0.1,

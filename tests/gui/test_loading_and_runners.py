@@ -29,7 +29,7 @@ def test_a_phantom_folder_shows_its_rtstruct(make_window, tmp_path):
     lung = w.session.masks[3]
     assert lung.roi.color_rgb == (255, 170, 200)
     # the Lung ROI holds exactly the lung voxels of the CT it was traced on
-    assert lung.fraction.sum() == pytest.approx((case.phantom.volume.hu == PHANTOM_HU["Lung"]).sum())
+    assert lung.fraction.sum() == pytest.approx((case.phantom.volume.values == PHANTOM_HU["Lung"]).sum())
     assert w.tree.structure_item("Lung").icon(0) is not None
     assert w.views["axial"]._contours["Lung"].isVisible() or w.views["axial"]._contours["External"].isVisible()
 

@@ -76,7 +76,7 @@ def test_cancel_keeps_the_partial_dose_and_it_exports(make_window, qtbot, tmp_pa
     path = w.exporter.rtdose(tmp_path / "RD_partial.dcm")  # File > Export > Dose as RTDOSE (gui/exporting.py)
     back = read_rtdose(path)
     assert back.shape == w.session.ct.shape
-    assert np.allclose(back.hu, entry.dose_gy, rtol=1e-3, atol=1e-4 * float(entry.dose_gy.max()))
+    assert np.allclose(back.values, entry.dose_gy, rtol=1e-3, atol=1e-4 * float(entry.dose_gy.max()))
 
 
 def test_the_dose_comes_before_its_analysis_and_the_3d_dose_updates_live(make_window, qtbot):

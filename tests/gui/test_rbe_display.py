@@ -58,7 +58,7 @@ def test_toggle_shows_rbe_weighted_dose_in_every_view(make_window, qtbot, monkey
 
     path = w.exporter.rbe_rtdose(tmp_path / "RD_rbe.dcm")
     assert pydicom.dcmread(path).DoseType == "EFFECTIVE"
-    assert np.allclose(read_rtdose(path).hu, expected, rtol=1e-3, atol=1e-4 * float(expected.max()))
+    assert np.allclose(read_rtdose(path).values, expected, rtol=1e-3, atol=1e-4 * float(expected.max()))
 
     # other settings in the RBE panel: the views follow at once
     w.rbe_panel.model.setCurrentIndex(w.rbe_panel.model.findData("wedenberg"))

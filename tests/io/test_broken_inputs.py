@@ -34,7 +34,7 @@ pytestmark = pytest.mark.skipif(not QA.exists(), reason="shared data sets not av
 
 def _ct(folder: Path, n: int = 5) -> list[Path]:
     hu = np.random.default_rng(1).integers(-1000, 1500, size=(n, 8, 8)).astype(np.float32)
-    volume = Volume(hu=hu, spacing_mm=(2.0, 2.0, 3.0), origin_mm=(-7.0, -7.0, -6.0),
+    volume = Volume(values=hu, spacing_mm=(2.0, 2.0, 3.0), origin_mm=(-7.0, -7.0, -6.0),
                     frame_of_reference_uid="1.2.826.0.1.3680043.8.498.901",
                     series_instance_uid="1.2.826.0.1.3680043.8.498.902")
     return write_ct_series(volume, folder)
@@ -55,7 +55,7 @@ def _plan(tmp_path: Path, edit: Callable[[pydicom.Dataset], None]) -> Path:
 
 
 def _dose(tmp_path: Path, edit: Callable[[pydicom.Dataset], None] | None = None) -> Path:
-    grid = Volume(hu=np.zeros((4, 5, 6)), spacing_mm=(2.0, 2.0, 2.0), origin_mm=(0.0, 0.0, 0.0))
+    grid = Volume(values=np.zeros((4, 5, 6)), spacing_mm=(2.0, 2.0, 2.0), origin_mm=(0.0, 0.0, 0.0))
     path = write_rtdose(np.random.default_rng(2).uniform(0, 2, size=(4, 5, 6)), grid, tmp_path / "RD.dcm")
     if edit is not None:
         _edit_slice(path, edit)
@@ -317,7 +317,7 @@ def test_cli_run_picks_the_series_the_plan_refers_to(tmp_path):
     """Two series in --ct; the plan's frame of reference names one; a refusal would list both."""
     _ct(tmp_path / "ct" / "a")
     hu = np.zeros((3, 8, 8), dtype=np.float32)
-    write_ct_series(Volume(hu=hu, spacing_mm=(2.0, 2.0, 3.0), origin_mm=(0, 0, 0), frame_of_reference_uid="1.2.3.999",
+    write_ct_series(Volume(values=hu, spacing_mm=(2.0, 2.0, 3.0), origin_mm=(0, 0, 0), frame_of_reference_uid="1.2.3.999",
                            series_instance_uid="1.2.826.0.1.3680043.8.498.903"), tmp_path / "ct" / "b")
     plan = _plan(tmp_path, lambda ds: setattr(ds, "FrameOfReferenceUID", "1.2.3.999"))
     plan_ds = pydicom.dcmread(plan)

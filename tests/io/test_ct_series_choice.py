@@ -23,7 +23,7 @@ FOR_A, FOR_B = "1.2.826.0.1.3680043.8.498.501", "1.2.826.0.1.3680043.8.498.502"
 
 def _volume(series: str, frame: str = FOR_A, shape=(5, 6, 7), direction=None) -> Volume:
     hu = np.random.default_rng(len(series)).integers(-1000, 2000, size=shape).astype(np.float32)
-    return Volume(hu=hu, spacing_mm=(1.5, 1.25, 2.0), origin_mm=(-4.0, 7.0, -20.0),
+    return Volume(values=hu, spacing_mm=(1.5, 1.25, 2.0), origin_mm=(-4.0, 7.0, -20.0),
                   direction=np.eye(3) if direction is None else direction, frame_of_reference_uid=frame,
                   series_instance_uid=series, study_instance_uid="1.2.826.0.1.3680043.8.498.500")
 
@@ -97,7 +97,7 @@ def test_non_axial_series_read_and_are_reported(tmp_path, name, direction):
     write_ct_series(volume, tmp_path)
     back = read_ct_series(tmp_path)
     np.testing.assert_allclose(back.direction, direction, atol=1e-6)
-    np.testing.assert_allclose(back.hu, volume.hu)
+    np.testing.assert_allclose(back.values, volume.hu)
     (info,) = list_ct_series(tmp_path)
     assert info.orientation == name and f"{name} slices (not axial)" in info.notes[0]
 

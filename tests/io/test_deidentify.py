@@ -27,7 +27,7 @@ SECRETS = [b"DOE^JANE", b"PID-778899", b"19610412", b"ACC-5511", b"HOUSE", b"Rig
 
 
 def _volume() -> Volume:
-    return Volume(hu=np.zeros((3, 4, 5), dtype=np.float32), spacing_mm=(2.0, 2.0, 3.0), origin_mm=(0.0, 0.0, 0.0),
+    return Volume(values=np.zeros((3, 4, 5), dtype=np.float32), spacing_mm=(2.0, 2.0, 3.0), origin_mm=(0.0, 0.0, 0.0),
                   frame_of_reference_uid="1.2.826.0.1.3680043.8.498.31", series_instance_uid="1.2.826.0.1.3680043.8.498.32",
                   study_instance_uid="1.2.826.0.1.3680043.8.498.33", description="DOE JANE head 3mm")
 

@@ -29,7 +29,7 @@ def _volume(shape=(6, 5, 4), **kwargs) -> Volume:
                     study_instance_uid="1.2.826.0.1.3680043.8.498.1003", patient_position="HFS",
                     description="test series")
     defaults.update(kwargs)
-    return Volume(hu=hu, **defaults)
+    return Volume(values=hu, **defaults)
 
 
 def test_round_trip_keeps_hu_geometry_and_uids(tmp_path):
@@ -37,9 +37,9 @@ def test_round_trip_keeps_hu_geometry_and_uids(tmp_path):
     paths = write_ct_series(volume, tmp_path, identity=JANE, identified=True)
     assert len(paths) == volume.shape[0]
     back = read_ct_series(tmp_path)
-    assert back.hu.dtype == np.float32
+    assert back.values.dtype == np.float32
     assert back.shape == volume.shape
-    assert np.max(np.abs(back.hu - volume.hu)) <= 0.5
+    assert np.max(np.abs(back.values - volume.hu)) <= 0.5
     assert back.spacing_mm == pytest.approx(volume.spacing_mm, abs=1e-6)
     assert back.origin_mm == pytest.approx(volume.origin_mm, abs=1e-6)
     np.testing.assert_allclose(back.direction, np.eye(3), atol=1e-9)
@@ -82,7 +82,7 @@ def test_missing_uids_are_generated_and_shared(tmp_path):
 @pytest.mark.parametrize("low, high", [(-3000, 1000), (-1000, 40000)])
 def test_hu_outside_the_usual_window_survive(tmp_path, low, high):
     hu = np.linspace(low, high, 2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4).round()
-    volume = Volume(hu=hu, spacing_mm=(1, 1, 1), origin_mm=(0, 0, 0))
+    volume = Volume(values=hu, spacing_mm=(1, 1, 1), origin_mm=(0, 0, 0))
     write_ct_series(volume, tmp_path)
     np.testing.assert_allclose(read_ct_series(tmp_path).hu, hu, atol=0.5)
 
@@ -95,7 +95,7 @@ def test_flipped_axes_round_trip(tmp_path):
     back = read_ct_series(tmp_path)
     np.testing.assert_allclose(back.direction, direction, atol=1e-9)
     assert back.origin_mm == pytest.approx(volume.origin_mm, abs=1e-6)
-    assert np.max(np.abs(back.hu - volume.hu)) <= 0.5
+    assert np.max(np.abs(back.values - volume.hu)) <= 0.5
 
 
 def test_slices_are_sorted_by_position_not_by_file_name(tmp_path):
@@ -104,7 +104,7 @@ def test_slices_are_sorted_by_position_not_by_file_name(tmp_path):
     for i, p in enumerate(reversed(paths)):  # file names now run against the slice order
         p.rename(tmp_path / f"IMG{i:03d}.dcm")
     back = read_ct_series(tmp_path)
-    assert np.max(np.abs(back.hu - volume.hu)) <= 0.5
+    assert np.max(np.abs(back.values - volume.hu)) <= 0.5
 
 
 def test_single_slice_file_reads_its_series(tmp_path):
@@ -120,7 +120,7 @@ def test_recursive_scan_skips_non_dicom_files(tmp_path):
 
 
 def test_missing_slice_is_located(tmp_path):
-    volume = Volume(hu=np.zeros((6, 3, 3)), spacing_mm=(1, 1, 2.0), origin_mm=(0, 0, 4.0))
+    volume = Volume(values=np.zeros((6, 3, 3)), spacing_mm=(1, 1, 2.0), origin_mm=(0, 0, 4.0))
     paths = write_ct_series(volume, tmp_path)
     paths[3].unlink()  # z = 4, 6, 8, [10], 12, 14
     with pytest.raises(InputError) as err:
@@ -131,7 +131,7 @@ def test_missing_slice_is_located(tmp_path):
 
 
 def test_irregular_spacing_is_refused(tmp_path):
-    paths = write_ct_series(Volume(hu=np.zeros((5, 2, 2)), spacing_mm=(1, 1, 2.0), origin_mm=(0, 0, 0)), tmp_path)
+    paths = write_ct_series(Volume(values=np.zeros((5, 2, 2)), spacing_mm=(1, 1, 2.0), origin_mm=(0, 0, 0)), tmp_path)
     ds = pydicom.dcmread(paths[4])
     ds.ImagePositionPatient = [0, 0, 8.7]
     ds.save_as(paths[4])
@@ -199,7 +199,7 @@ def test_inconsistent_orientation_is_refused(tmp_path):
 
 
 def test_gantry_tilt_is_refused(tmp_path):
-    paths = write_ct_series(Volume(hu=np.zeros((4, 2, 2)), spacing_mm=(1, 1, 2), origin_mm=(0, 0, 0)), tmp_path)
+    paths = write_ct_series(Volume(values=np.zeros((4, 2, 2)), spacing_mm=(1, 1, 2), origin_mm=(0, 0, 0)), tmp_path)
     for k, p in enumerate(paths):
         ds = pydicom.dcmread(p)
         ds.ImagePositionPatient = [0, 0.5 * k, 2.0 * k]

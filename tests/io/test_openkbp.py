@@ -36,8 +36,8 @@ def test_anatomy_is_in_dicom_patient_orientation(case):
     assert _centre(case, "LeftParotid")[0] > _centre(case, "RightParotid")[0] + 50  # patient left is +x
     assert _centre(case, "Mandible")[1] < _centre(case, "SpinalCord")[1] - 50  # anterior is -y
     assert _centre(case, "Brainstem")[2] > _centre(case, "SpinalCord")[2] + 50  # superior is +z
-    assert v.hu.min() == -1000.0 and 1000.0 < v.hu.max() < 3000.0  # air to bone
-    brainstem_hu = np.median(v.hu[case.masks["Brainstem"]])
+    assert v.values.min() == -1000.0 and 1000.0 < v.values.max() < 3000.0  # air to bone
+    brainstem_hu = np.median(v.values[case.masks["Brainstem"]])
     assert 0.0 < brainstem_hu < 80.0  # soft tissue
     body = case.masks["BODY"]
     assert body.sum() > case.masks["PTV70"].sum() and np.all(body[case.masks["Brainstem"]])

@@ -16,7 +16,7 @@ def _axis(phantom: Phantom, iso=(0.0, 0.0, 0.0)):
     x, y, z = v.axis_coordinates_mm()
     i = int(np.argmin(np.abs(x - iso[0])))
     k = int(np.argmin(np.abs(z - iso[2])))
-    return y - iso[1], v.hu[k, :, i]
+    return y - iso[1], v.values[k, :, i]
 
 
 def _material_of(phantom: Phantom, hu: float) -> str:

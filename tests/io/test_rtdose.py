@@ -21,7 +21,7 @@ needs_data = pytest.mark.skipif(not DOSE03.exists(), reason="shared data sets no
 
 
 def _grid(shape=(5, 4, 6), direction=None) -> Volume:
-    return Volume(hu=np.zeros(shape, dtype=np.float32), spacing_mm=(2.0, 2.5, 3.0), origin_mm=(-10.0, 20.5, -33.25),
+    return Volume(values=np.zeros(shape, dtype=np.float32), spacing_mm=(2.0, 2.5, 3.0), origin_mm=(-10.0, 20.5, -33.25),
                   direction=np.eye(3) if direction is None else direction,
                   frame_of_reference_uid="1.2.826.0.1.3680043.8.498.77", study_instance_uid="1.2.3.999")
 
@@ -32,14 +32,14 @@ def _dose(shape=(5, 4, 6)) -> np.ndarray:
 
 def test_round_trip_within_1e4_of_max(tmp_path):
     grid, dose = _grid(), _dose()
-    ct = grid.with_hu(np.zeros(grid.shape))
+    ct = grid.with_values(np.zeros(grid.shape), unit="HU")
     ct.study_instance_uid = "1.2.826.0.1.3680043.8.498.55"
     plan = Plan(label="p", beams=[Beam("b", 1, 0.0, 0.0, (0, 0, 0), [])], sop_instance_uid="1.2.826.0.1.3680043.8.498.66")
     path = write_rtdose(dose, grid, tmp_path / "RD.dcm", plan=plan, ct=ct, dose_type="EFFECTIVE", summation="BEAM",
                         comment="MC test")
     back = read_rtdose(path)
-    assert back.hu.dtype == np.float32
-    assert np.max(np.abs(back.hu - dose)) < 1e-4 * dose.max()
+    assert back.values.dtype == np.float32
+    assert np.max(np.abs(back.values - dose)) < 1e-4 * dose.max()
     assert back.spacing_mm == pytest.approx(grid.spacing_mm)
     assert back.origin_mm == pytest.approx(grid.origin_mm)
     np.testing.assert_allclose(back.direction, np.eye(3))
@@ -77,7 +77,7 @@ def test_slices_running_against_the_normal(tmp_path):
     back = read_rtdose(path)
     np.testing.assert_allclose(back.direction, direction)
     assert back.origin_mm == pytest.approx(grid.origin_mm)
-    assert np.max(np.abs(back.hu - dose)) < 1e-4 * dose.max()
+    assert np.max(np.abs(back.values - dose)) < 1e-4 * dose.max()
 
 
 def test_absolute_frame_offsets_are_understood(tmp_path):
@@ -92,7 +92,7 @@ def test_absolute_frame_offsets_are_understood(tmp_path):
 
 def test_zero_dose(tmp_path):
     back = read_rtdose(write_rtdose(np.zeros((5, 4, 6)), _grid(), tmp_path / "RD.dcm"))
-    assert np.all(back.hu == 0)
+    assert np.all(back.values == 0)
 
 
 def test_writer_refuses_bad_input(tmp_path):
@@ -122,7 +122,7 @@ def test_raystation_dose():
     assert dose.shape == (107, 105, 105)  # frames, rows, columns
     assert dose.spacing_mm == (2.0, 2.0, 2.0)
     assert dose.origin_mm == (-103.5, -103.5, -106.0)
-    assert float(dose.hu.max()) == pytest.approx(1.98, abs=0.005)
+    assert float(dose.values.max()) == pytest.approx(1.98, abs=0.005)
     info = read_rtdose_info(DOSE03)
     assert (info.dose_units, info.dose_type, info.summation) == ("GY", "PHYSICAL", "PLAN")
     assert info.referenced_plan_uid == pydicom.dcmread(RP03, stop_before_pixels=True).SOPInstanceUID
@@ -148,9 +148,9 @@ def test_every_real_planning_system_dose_reads(path):
     info = read_rtdose_info(path)
     assert dose.shape == (int(ds.NumberOfFrames), ds.Rows, ds.Columns)
     # 16-bit pixels times DoseGridScaling, nothing lost on the way
-    np.testing.assert_allclose(dose.hu, ds.pixel_array * float(ds.DoseGridScaling), rtol=1e-6)
+    np.testing.assert_allclose(dose.values, ds.pixel_array * float(ds.DoseGridScaling), rtol=1e-6)
     assert info.dose_units == "GY" and info.dose_type in ("PHYSICAL", "EFFECTIVE")
-    assert 1.5 < float(dose.hu.max()) < 2.5  # these plans deliver about 2 Gy
+    assert 1.5 < float(dose.values.max()) < 2.5  # these plans deliver about 2 Gy
     assert dose.frame_of_reference_uid == ds.FrameOfReferenceUID
 
 
@@ -189,19 +189,19 @@ def test_scaling_keeps_float_dose_within_1e4_of_max_over_a_wide_range(tmp_path):
         dose = rng.uniform(0, peak, size=(5, 4, 6))
         dose[0, 0, 0] = peak / 7e5  # a tiny value next to the maximum
         back = read_rtdose(write_rtdose(dose, _grid(), tmp_path / "RD.dcm"))
-        assert np.max(np.abs(back.hu - dose)) <= 1e-4 * dose.max(), peak
+        assert np.max(np.abs(back.values - dose)) <= 1e-4 * dose.max(), peak
 
 
 def test_dose_grid_against_the_ct():
     ct = _grid(shape=(20, 30, 40))
-    inside = Volume(hu=np.zeros((3, 3, 3)), spacing_mm=(5.0, 5.0, 5.0), origin_mm=(0.0, 30.0, -20.0),
+    inside = Volume(values=np.zeros((3, 3, 3)), spacing_mm=(5.0, 5.0, 5.0), origin_mm=(0.0, 30.0, -20.0),
                     frame_of_reference_uid=ct.frame_of_reference_uid)
     check_dose_grid_on_ct(inside, ct, "RD.dcm")
-    outside = Volume(hu=np.zeros((3, 3, 3)), spacing_mm=(5.0, 5.0, 5.0), origin_mm=(500.0, 30.0, -20.0),
+    outside = Volume(values=np.zeros((3, 3, 3)), spacing_mm=(5.0, 5.0, 5.0), origin_mm=(500.0, 30.0, -20.0),
                      frame_of_reference_uid=ct.frame_of_reference_uid)
     with pytest.raises(InputError, match=r"RD.dcm: dose grid \(x 500.0..510.0 mm.*lies outside the CT"):
         check_dose_grid_on_ct(outside, ct, "RD.dcm")
-    other = Volume(hu=np.zeros((3, 3, 3)), spacing_mm=(5.0, 5.0, 5.0), origin_mm=(0.0, 30.0, -20.0),
+    other = Volume(values=np.zeros((3, 3, 3)), spacing_mm=(5.0, 5.0, 5.0), origin_mm=(0.0, 30.0, -20.0),
                    frame_of_reference_uid="1.2.3.4")
     with pytest.raises(InputError, match="frame of reference 1.2.3.4"):
         check_dose_grid_on_ct(other, ct, "RD.dcm")

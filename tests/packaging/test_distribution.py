@@ -36,12 +36,12 @@ EXTRAS = {"gpu", "remote", "cluster", "gui", "export", "docs", "test", "bundle",
 
 
 def source_version() -> str:
-    """braggdesk.__version__ as written in the source: the one place the version lives."""
-    tree = ast.parse((REPO / "src" / "braggdesk" / "__init__.py").read_text(encoding="utf-8"))
+    """braggdesk.__version__ as written in the source: the one place the version lives (braggdesk/_version.py)."""
+    tree = ast.parse((REPO / "src" / "braggdesk" / "_version.py").read_text(encoding="utf-8"))
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__version__" for t in node.targets):
             return ast.literal_eval(node.value)
-    raise AssertionError("src/braggdesk/__init__.py has no __version__")
+    raise AssertionError("src/braggdesk/_version.py has no __version__")
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def test_version_has_one_source():
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     assert "version" not in project["project"]
     assert "version" in project["project"]["dynamic"]
-    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "braggdesk.__version__"}
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "braggdesk._version.__version__"}
     # the test extra brings what the fixture below builds with
     test_extra = project["project"]["optional-dependencies"]["test"]
     assert any(r.startswith("build") for r in test_extra) and any(r.startswith("setuptools>=77") for r in test_extra)
@@ -123,6 +123,10 @@ def test_wheel_has_the_command_licences_and_every_resource(dists):
     for folder in ("physics", "materials", "beam_models", "calibrations", "icons"):
         assert f"braggdesk/resources/{folder}/README.md" in names
     assert "braggdesk/cli/__init__.py" in names and "braggdesk/__main__.py" in names
+    # every module of the source tree is in the wheel
+    source = {str(p.relative_to(REPO / "src")) for p in (REPO / "src" / "braggdesk").rglob("*.py")
+              if "__pycache__" not in p.parts}
+    assert not source - names, sorted(source - names)[:5]
     assert not [n for n in names if n.startswith("tests/") or "__pycache__" in n or n.endswith(".pyc")]
 
 

@@ -208,7 +208,7 @@ def test_a_range_shifter_raises_the_energies_by_its_water_equivalent_thickness(m
 
 
 def test_a_target_deeper_than_the_highest_energy_is_refused_with_the_depths(model, slab):
-    bone = slab.volume.with_hu(np.where(slab.volume.hu == 0.0, 1200.0, slab.volume.hu).astype(np.float32))
+    bone = slab.volume.with_values(np.where(slab.volume.hu == 0.0, 1200.0, slab.volume.hu).astype(np.float32), unit="HU")
     mask = box_mask(bone, y=(150.0, 170.0))  # 250-270 mm of bone: about 450 mm WET
     with pytest.raises(PlanError, match=r"beam 'deep' cannot reach the target: it needs a water-equivalent depth of "
                                         r"\d+\.\d mm .* reaches at most 3\d\d\.\d mm"):

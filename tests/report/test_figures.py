@@ -20,7 +20,7 @@ def _phantom(direction: np.ndarray | None = None) -> tuple[Volume, np.ndarray]:
     signs = np.diag(direction)
     # keep the same patient-space box whatever the axis directions
     origin = tuple(-s * (n - 1) * d / 2 for s, n, d in zip(signs, (ni, nj, nk), spacing, strict=True))
-    ct = Volume(hu=np.zeros((nk, nj, ni), np.float32), spacing_mm=spacing, origin_mm=origin, direction=direction)
+    ct = Volume(values=np.zeros((nk, nj, ni), np.float32), spacing_mm=spacing, origin_mm=origin, direction=direction)
     x, y, z = ct.axis_coordinates_mm()
     zz, yy, xx = np.meshgrid(z, y, x, indexing="ij")
     ct.hu[(xx / 36) ** 2 + (yy / 26) ** 2 > 1] = -1000
@@ -87,12 +87,12 @@ def test_flipped_axes_give_the_same_picture(tmp_path):
 
 def test_dose_result_on_its_own_grid_and_uncertainty_row(tmp_path):
     ct, _ = _phantom()
-    coarse = Volume(hu=np.zeros((4, 6, 8)), spacing_mm=(8.0, 8.0, 12.0), origin_mm=(-28.0, -20.0, -18.0))
+    coarse = Volume(values=np.zeros((4, 6, 8)), spacing_mm=(8.0, 8.0, 12.0), origin_mm=(-28.0, -20.0, -18.0))
     x, y, z = coarse.axis_coordinates_mm()
     zz, yy, xx = np.meshgrid(z, y, x, indexing="ij")
     dose = 1.5 * np.exp(-(xx**2 + yy**2 + zz**2) / (2 * 15.0**2))
     unc = np.where(dose > 0.15, 0.02, 0.5)
-    result = DoseResult(grid=coarse.with_hu(dose), uncertainty=unc, batch_uncertainty=unc,
+    result = DoseResult(grid=coarse.with_values(dose), uncertainty=unc, batch_uncertainty=unc,
                         let_kev_um=np.zeros_like(dose), primaries=1000, batches=10, compute_seconds=1.0,
                         device="cpu", dose_to="water", mean_relative_uncertainty=0.02)
     one_row = imread(save_dose_slices_png(result, ct, tmp_path / "one.png"))
@@ -130,7 +130,7 @@ def test_bad_arguments_are_refused(tmp_path, kwargs, message):
 def test_oblique_grid_is_refused(tmp_path):
     ct, dose = _phantom()
     c, s = np.cos(0.3), np.sin(0.3)
-    oblique = Volume(hu=ct.hu, spacing_mm=ct.spacing_mm, origin_mm=ct.origin_mm,
+    oblique = Volume(values=ct.hu, spacing_mm=ct.spacing_mm, origin_mm=ct.origin_mm,
                      direction=np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]))
     with pytest.raises(ValueError, match="oblique"):
         save_dose_slices_png(dose, oblique, tmp_path / "x.png")

@@ -23,7 +23,7 @@ def _case():
     ct.hu[(xx / 45) ** 2 + (yy / 40) ** 2 > 1] = -1000
     dose = (2.0 * np.exp(-(xx**2 + (yy - 5) ** 2) / (2 * 14.0**2) - zz**2 / (2 * 18.0**2))).astype(np.float32)
     rng = np.random.default_rng(3)
-    result = DoseResult(grid=ct.with_hu(dose), uncertainty=np.full(ct.shape, 0.02, np.float32) * rng.uniform(0.5, 1.5, ct.shape),
+    result = DoseResult(grid=ct.with_values(dose), uncertainty=np.full(ct.shape, 0.02, np.float32) * rng.uniform(0.5, 1.5, ct.shape),
                         batch_uncertainty=np.zeros(ct.shape, np.float32), let_kev_um=np.zeros(ct.shape, np.float32),
                         primaries=100_000, batches=10, compute_seconds=12.0, device="CPU (test)", dose_to="water",
                         mean_relative_uncertainty=0.0123)
@@ -43,7 +43,7 @@ def _page_count(pdf: bytes) -> int:
 
 def test_report_with_structures_dvh_and_gamma_is_a_valid_multipage_pdf(tmp_path):
     ct, result, masks, plan = _case()
-    shifted = result.grid.with_hu(np.roll(result.dose_gy, 1, axis=2) * 1.02)
+    shifted = result.grid.with_values(np.roll(result.dose_gy, 1, axis=2) * 1.02)
     gamma = gamma_index(result.grid, shifted, GammaCriteria(dose_percent=2.0, dta_mm=2.0))
     data = run_report_data(plan, ct, result, seed=7, elapsed_s=12.0, structures=masks, gamma=[gamma],
                            extra_provenance={"reference": "a test dose"})

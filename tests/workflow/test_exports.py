@@ -21,13 +21,13 @@ def oblique_grid():
     angle = np.deg2rad(20)
     direction = np.array([[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1.0]])
     rng = np.random.default_rng(1)
-    return Volume(hu=rng.random((4, 5, 6)).astype(np.float32), spacing_mm=(1.5, 2.0, 3.0),
+    return Volume(values=rng.random((4, 5, 6)).astype(np.float32), spacing_mm=(1.5, 2.0, 3.0),
                   origin_mm=(-10.0, 20.0, 5.5), direction=direction)
 
 
 @pytest.mark.parametrize("suffix", [".nrrd", ".mhd"])
 def test_a_map_keeps_values_and_geometry(tmp_path, oblique_grid, suffix):
-    values = oblique_grid.hu * 7.25
+    values = oblique_grid.values * 7.25
     path = exports.write_map(tmp_path / f"let{suffix}", values, oblique_grid, "let")
     image = sitk.ReadImage(str(path))
     assert np.array_equal(sitk.GetArrayFromImage(image), values)
@@ -42,9 +42,9 @@ def test_a_map_keeps_values_and_geometry(tmp_path, oblique_grid, suffix):
 
 def test_bad_map_requests_are_refused(tmp_path, oblique_grid):
     with pytest.raises(BraggdeskError, match="NRRD|nrrd"):
-        exports.write_map(tmp_path / "x.png", oblique_grid.hu, oblique_grid)
+        exports.write_map(tmp_path / "x.png", oblique_grid.values, oblique_grid)
     with pytest.raises(BraggdeskError, match="shape"):
-        exports.write_map(tmp_path / "x.nrrd", oblique_grid.hu[:2], oblique_grid)
+        exports.write_map(tmp_path / "x.nrrd", oblique_grid.values[:2], oblique_grid)
 
 
 def test_dvh_and_metrics_csv_hold_the_numbers_shown(tmp_path, oblique_grid):
@@ -55,7 +55,7 @@ def test_dvh_and_metrics_csv_hold_the_numbers_shown(tmp_path, oblique_grid):
     fraction[0, 0, 0] = 0.5
     masks = [StructureMask(Roi(1, "PTV"), oblique_grid, fraction),
              StructureMask(Roi(2, "Body, outer"), oblique_grid, np.ones(oblique_grid.shape, np.float32))]
-    dose = oblique_grid.hu * 2.0
+    dose = oblique_grid.values * 2.0
     shown = analyse(dose, masks, reference_gy=1.5)
     with open(exports.write_dvh_csv(tmp_path / "dvh.csv", shown), newline="") as fh:
         rows = list(csv.DictReader(fh))

@@ -115,9 +115,9 @@ def gamma_index(reference: Volume, evaluated: Volume, criteria: GammaCriteria | 
     refer to; the reference maximum by default.  ``xp`` is numpy or cupy.
     """
     criteria = criteria or GammaCriteria()
-    ref = np.asarray(reference.hu, dtype=np.float32)
+    ref = np.asarray(reference.values, dtype=np.float32)
     resampled = not same_geometry(reference, evaluated)
-    ev = resample(evaluated, reference, outside="nan") if resampled else np.asarray(evaluated.hu, np.float32)
+    ev = resample(evaluated, reference, outside="nan") if resampled else np.asarray(evaluated.values, np.float32)
     finite_ref = ref[np.isfinite(ref)]
     norm = float(finite_ref.max()) if normalisation_gy is None and finite_ref.size else normalisation_gy
     if norm is None or not norm > 0:

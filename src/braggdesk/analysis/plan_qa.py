@@ -163,8 +163,8 @@ class PlanQaResult:
             "rbe_factor": self.scaling("rbe"),
             "scalings": [{"name": s.name, "factor": s.factor, "reason": s.reason} for s in self.scalings],
             "target": self.target,
-            "reference_max_gy": float(np.max(self.reference.hu)),
-            "evaluated_max_gy": float(np.max(self.evaluated.hu)),
+            "reference_max_gy": float(np.max(self.reference.values)),
+            "evaluated_max_gy": float(np.max(self.evaluated.values)),
             "gamma": gamma,
             "structures": [{
                 "name": c.name, "volume_cm3": c.reference.volume_cm3,
@@ -247,7 +247,7 @@ def compare_plan_doses(reference: Volume, evaluated: Volume, masks: Sequence[Str
     if not rbe_factor > 0:
         raise ValueError(f"rbe_factor must be positive, got {rbe_factor}")
     target_mask = choose_target(masks, target)
-    ref = np.asarray(reference.hu, dtype=np.float32)
+    ref = np.asarray(reference.values, dtype=np.float32)
     ref_max = float(ref.max())
     on_ref = resample(evaluated, reference, outside="nan")
     notes = []
@@ -268,8 +268,8 @@ def compare_plan_doses(reference: Volume, evaluated: Volume, masks: Sequence[Str
                                 f"reference's (measured ratio {ratio.median:.4g})"))
     scale = float(np.prod([s.factor for s in scalings])) if scalings else 1.0
     scaled = np.where(outside, 0.0, on_ref * scale).astype(np.float32)
-    evaluated_on_ref = reference.with_hu(scaled, description="evaluated dose on the reference grid")
-    gamma_input = reference.with_hu(np.where(outside, np.nan, scaled).astype(np.float32))
+    evaluated_on_ref = reference.with_values(scaled, description="evaluated dose on the reference grid")
+    gamma_input = reference.with_values(np.where(outside, np.nan, scaled).astype(np.float32))
 
     gamma = [gamma_index(reference, gamma_input, c, xp=xp) for c in criteria]
     resampled = not same_geometry(evaluated, reference)  # gamma_index saw the dose already on the reference grid

@@ -47,7 +47,7 @@ class Profile:
 
 def line_profile(volume: Volume, start_mm: Sequence[float], end_mm: Sequence[float], *,
                  step_mm: float | None = None) -> Profile:
-    """Values of ``volume.hu`` from ``start_mm`` to ``end_mm`` (x, y, z), both included.
+    """Values of ``volume.values`` from ``start_mm`` to ``end_mm`` (x, y, z), both included.
 
     ``step_mm`` defaults to a quarter of the smallest voxel spacing.
     """
@@ -77,7 +77,7 @@ def sample_points(volume: Volume, points_mm: np.ndarray) -> np.ndarray:
     """Trilinear values at patient positions (n, 3) in mm; NaN outside the grid."""
     p = np.asarray(points_mm, float).reshape(-1, 3)
     idx = volume.patient_to_index() @ np.c_[p, np.ones(len(p))].T
-    return trilinear(np, np.asarray(volume.hu, dtype=np.float64), idx[2], idx[1], idx[0], np.nan)
+    return trilinear(np, np.asarray(volume.values, dtype=np.float64), idx[2], idx[1], idx[0], np.nan)
 
 
 def dose_difference(reference: Volume, evaluated: Volume, *, relative_to: str = "max",
@@ -89,7 +89,7 @@ def dose_difference(reference: Volume, evaluated: Volume, *, relative_to: str = 
     the reference dose in each voxel (NaN where it is 0).  NaN where the evaluated
     dose does not reach.
     """
-    ref = np.asarray(reference.hu, dtype=np.float64)
+    ref = np.asarray(reference.values, dtype=np.float64)
     ev = resample(evaluated, reference, outside="nan", dtype=np.float64)
     diff = ev - ref
     if relative_to == "gy":

@@ -71,7 +71,7 @@ def same_geometry(a: Volume, b: Volume, tolerance_mm: float = 1e-3) -> bool:
 
 
 def resample(source: Volume, target: Volume, *, outside: str = "zero", dtype=np.float32) -> np.ndarray:
-    """``source.hu`` on ``target``'s grid (indexed [k, j, i] like ``target.hu``).
+    """``source.values`` on ``target``'s grid (indexed [k, j, i] like ``target.values``).
 
     ``outside`` is ``"zero"`` (dose convention: no dose where nothing was computed) or
     ``"nan"`` (to tell "outside" from "zero dose").  Identical geometry returns a copy.
@@ -80,8 +80,8 @@ def resample(source: Volume, target: Volume, *, outside: str = "zero", dtype=np.
         raise ValueError(f"outside must be 'zero' or 'nan', got {outside!r}")
     fill = 0.0 if outside == "zero" else np.nan
     if same_geometry(source, target):
-        return np.array(source.hu, dtype=dtype)  # one copy, not a float64 one first
-    values = np.asarray(source.hu, dtype=np.float64)
+        return np.array(source.values, dtype=dtype)  # one copy, not a float64 one first
+    values = np.asarray(source.values, dtype=np.float64)
     nk, nj, ni = target.shape
     out = np.empty(nk * nj * ni, dtype=dtype)
     jj, ii = np.meshgrid(np.arange(nj, dtype=float), np.arange(ni, dtype=float), indexing="ij")
@@ -99,4 +99,5 @@ def resample(source: Volume, target: Volume, *, outside: str = "zero", dtype=np.
 
 def resample_volume(source: Volume, target: Volume, *, outside: str = "zero") -> Volume:
     """:func:`resample` as a Volume with ``target``'s geometry."""
-    return target.with_hu(resample(source, target, outside=outside), description=source.description)
+    return target.with_values(resample(source, target, outside=outside), unit=source.unit,
+                              description=source.description)

@@ -42,7 +42,7 @@ def synthetic_patient(shape: tuple[int, int, int] = (200, 512, 512), n_rois: int
     inside = (x[None, :] / body_a) ** 2 + (y[:, None] / body_b) ** 2 <= 1.0
     hu = np.where(inside[None, :, :], np.float32(0.0), np.float32(-1000.0))
     hu = np.broadcast_to(hu, shape).copy()
-    volume = Volume(hu=hu, spacing_mm=spacing_mm, origin_mm=origin, frame_of_reference_uid=new_uid(),
+    volume = Volume(values=hu, spacing_mm=spacing_mm, origin_mm=origin, frame_of_reference_uid=new_uid(),
                     series_instance_uid=new_uid(), study_instance_uid=new_uid(), description="braggdesk io benchmark")
 
     rng = np.random.default_rng(seed)

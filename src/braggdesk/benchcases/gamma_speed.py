@@ -32,12 +32,12 @@ def box_dose(shift_mm: float = 0.0, n: int = GRID_N) -> np.ndarray:
 
 def gamma_benchmark(xp: Any = np, n: int = GRID_N, log: Callable[[str], None] = print) -> dict:
     """Seconds and pass rates of global and local gamma for the two evaluated doses."""
-    geometry = dict(spacing_mm=(SPACING_MM,) * 3, origin_mm=(0.0, 0.0, 0.0))
+    geometry = dict(spacing_mm=(SPACING_MM,) * 3, origin_mm=(0.0, 0.0, 0.0), unit="Gy")
     reference = Volume(box_dose(0.0, n), **geometry)
     rng = np.random.default_rng(1)
     cases = {
         "shift1mm_noise1pct": box_dose(1.0, n) * (1 + 0.01 * rng.standard_normal((n, n, n))).astype(np.float32),
-        "scaled_1p03": reference.hu * np.float32(1.03),
+        "scaled_1p03": reference.values * np.float32(1.03),
     }
     figures: dict = {"gamma_grid": [n, n, n], "gamma_criteria": "2 %/2 mm global and local, cut-off 10 %"}
     for name, evaluated in cases.items():

@@ -53,7 +53,7 @@ def run_gamma(args) -> int:
     summary = {
         "reference": str(args.reference), "evaluated": str(args.evaluated),
         **result.summary(), "criteria": criteria.label, "seconds": round(seconds, 3), "device": xp_device,
-        "reference_max_gy": float(reference.hu.max()), "evaluated_max_gy": float(evaluated.hu.max()),
+        "reference_max_gy": float(reference.values.max()), "evaluated_max_gy": float(evaluated.values.max()),
         "reference_shape": list(reference.shape),
     }
     out = sys.stderr if args.json == "-" else sys.stdout

@@ -180,9 +180,9 @@ def _target_uncertainty(qa, evaluated_native) -> float | None:
     unc = getattr(evaluated_native, "uncertainty", None)
     if unc is None:
         return None
-    on_ref = resample(evaluated_native.grid.with_hu(unc), qa.reference, outside="nan")
+    on_ref = resample(evaluated_native.grid.with_values(unc, unit="1"), qa.reference, outside="nan")
     target = next((m for m in qa.masks if m.name == qa.target), None) if qa.target else None
-    region, _ = high_dose_region(qa.reference.hu, target)
+    region, _ = high_dose_region(qa.reference.values, target)
     values = on_ref[region & np.isfinite(on_ref)]
     return float(values.mean()) if values.size else None
 

@@ -276,7 +276,7 @@ def read_ct_series(folder: str | Path, series_instance_uid: str | None = None, *
     hu = _read_pixels(ordered)
     first = ordered[0]
     return Volume(
-        hu=hu,
+        values=hu,
         spacing_mm=spacing_mm,
         origin_mm=tuple(first.position),  # type: ignore[arg-type]
         direction=direction,

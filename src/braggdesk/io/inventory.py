@@ -247,7 +247,7 @@ def _dose(file: Path, name: str) -> DoseSummary:
                            spacing_mm=(0.0, 0.0, 0.0), origin_mm=(0.0, 0.0, 0.0), max_dose_gy=None,
                            frame_of_reference_uid="", referenced_plan_uid="", problem=getattr(exc, "problem", str(exc)))
     nk, nj, ni = grid.shape
-    peak = float(np.max(grid.hu)) if grid.hu.size else 0.0
+    peak = float(np.max(grid.values)) if grid.values.size else 0.0
     return DoseSummary(file=name, dose_units=info.dose_units, dose_type=info.dose_type, summation=info.summation,
                        size=(ni, nj, nk), spacing_mm=grid.spacing_mm, origin_mm=grid.origin_mm,
                        max_dose_gy=round(peak, 6) if info.dose_units.upper() == "GY" else None,

@@ -82,7 +82,7 @@ def _drop_collinear(points: np.ndarray) -> np.ndarray:
 
 
 def mask_contours(mask: np.ndarray, grid: Volume) -> list[np.ndarray]:
-    """Closed planar contours (n, 3) in patient mm around the True voxels of ``mask`` (indexed like grid.hu)."""
+    """Closed planar contours (n, 3) in patient mm around the True voxels of ``mask`` (indexed like grid.values)."""
     mask = np.asarray(mask, dtype=bool)
     if mask.shape != grid.shape:
         raise ValueError(f"mask has shape {mask.shape}, the grid {grid.shape}")

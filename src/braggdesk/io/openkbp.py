@@ -74,7 +74,7 @@ def read_openkbp(folder: str | Path) -> OpenKbpCase:
     di, dj, dk = spacing[1], spacing[0], spacing[2]
     identity = ("braggdesk openkbp", folder.name)
     volume = Volume(
-        hu=np.ascontiguousarray(hu, dtype=np.float32),
+        values=np.ascontiguousarray(hu, dtype=np.float32),
         spacing_mm=(di, dj, dk),
         origin_mm=(-(ni - 1) / 2 * di, -(nj - 1) / 2 * dj, -(nk - 1) / 2 * dk),
         frame_of_reference_uid=new_uid(*identity, "frame of reference"),

@@ -291,7 +291,7 @@ def _build(name: str, geometry: str | None, nominal: list[tuple[Material, float,
     label = name if geometry is None else f"{name} geometry {geometry}"
     identity = ("braggdesk phantom", name, geometry, iso, spacing)
     volume = Volume(
-        hu=hu,
+        values=hu,
         spacing_mm=spacing,
         origin_mm=(iso[0] + x0, iso[1] + y0, iso[2] + z0),
         direction=np.eye(3),

@@ -62,7 +62,7 @@ class RtDoseInfo:
 def write_rtdose(dose_gy: np.ndarray, grid: Volume, path: str | Path, *, plan: Plan | None = None,
                  ct: Volume | None = None, dose_type: str = "PHYSICAL", summation: str = "PLAN",
                  comment: str = "", identity: PatientIdentity | None = None, identified: bool = False) -> Path:
-    """Write ``dose_gy`` (indexed like ``grid.hu``) as an RT Dose file on ``grid``'s geometry.
+    """Write ``dose_gy`` (indexed like ``grid.values``) as an RT Dose file on ``grid``'s geometry.
 
     FrameOfReferenceUID is the grid's; StudyInstanceUID the CT's (else the
     grid's, else new); the plan's SOPInstanceUID goes into
@@ -276,7 +276,8 @@ def _volume(path: Path, ds: Dataset) -> Volume:
     slice_dir = normal if step > 0 else -normal
     row_spacing, col_spacing = (float(v) for v in pixel_spacing)  # type: ignore[union-attr]
     return Volume(
-        hu=dose,
+        values=dose,
+        unit="Gy",
         spacing_mm=(col_spacing, row_spacing, abs(step)),
         origin_mm=tuple(position),  # type: ignore[arg-type]
         direction=np.column_stack([row_dir, col_dir, slice_dir]),

@@ -324,6 +324,10 @@ IDENTITY_FIELDS = {
     "CtCalibration": frozenset({"source_path"}),
 }
 _DROPPED = IDENTITY_FIELDS
+#: fields renamed since protocol 2 that keep their old name on the wire, so peers of protocols 2-3 still read
+#: the job (a Volume's array was ``hu`` before it held doses too; its ``unit`` is new and older peers skip it)
+WIRE_NAMES = {"Volume": {"values": "hu"}}
+_FROM_WIRE = {cls: {wire: name for name, wire in names.items()} for cls, names in WIRE_NAMES.items()}
 FRAME_OF_REFERENCE = _FRAME_OF_REFERENCE = "frame_of_reference_uid"
 FRAME_TOKEN = re.compile(r"^frame-\d+$")
 
@@ -362,7 +366,7 @@ class _Packer:
                     value = ""  # all dropped fields are text
                 if f.name == _FRAME_OF_REFERENCE:
                     value = self.tokens.setdefault(value, f"frame-{len(self.tokens) + 1}") if value else ""
-                out[f.name] = self.pack(value)
+                out[WIRE_NAMES.get(name, {}).get(f.name, f.name)] = self.pack(value)
             return out
         if isinstance(obj, np.ndarray):
             key = f"a{len(self.arrays)}"
@@ -399,7 +403,9 @@ def _unpack(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
     if cls is None:
         raise WireError(f"unknown type {name!r} in a job (a newer braggdesk on the other side?)")
     names = {f.name for f in dataclasses.fields(cls)}
-    kwargs = {k: _unpack(v, arrays) for k, v in obj.items() if k != "__type__" and k in names}
+    renamed = _FROM_WIRE.get(name, {})
+    kwargs = {renamed.get(k, k): _unpack(v, arrays) for k, v in obj.items()
+              if k != "__type__" and renamed.get(k, k) in names}
     return cls(**kwargs)
 
 

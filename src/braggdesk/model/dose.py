@@ -46,7 +46,7 @@ class DoseResult:
 
     @property
     def dose_gy(self) -> np.ndarray:
-        return self.grid.hu
+        return self.grid.values
 
     @property
     def max_dose_gy(self) -> float:
@@ -60,7 +60,7 @@ class DoseResult:
         weight = scale.per_voxel(dose_to) * (scale.plan_protons / n)
         dose = (snapshot.energy_mev() * weight).reshape(shape).astype(np.float32)
         return cls(
-            grid=ct.with_hu(dose, description=f"MC dose to {dose_to}"),
+            grid=ct.with_values(dose, description=f"MC dose to {dose_to}"),
             uncertainty=snapshot.relative_uncertainty().reshape(shape).astype(np.float32),
             batch_uncertainty=snapshot.batch_relative_uncertainty().reshape(shape).astype(np.float32),
             let_kev_um=snapshot.let_kev_um().reshape(shape).astype(np.float32),

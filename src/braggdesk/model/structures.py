@@ -65,11 +65,11 @@ class StructureSet:
 
 @dataclass
 class StructureMask:
-    """An ROI on a grid: ``fraction`` in [0, 1] per voxel, indexed [k, j, i] like ``grid.hu``."""
+    """An ROI on a grid: ``fraction`` in [0, 1] per voxel, indexed [k, j, i] like ``grid.values``."""
 
     roi: Roi
     grid: Volume  # geometry only; its ``hu`` is not used
-    fraction: np.ndarray  # float32, same shape as grid.hu
+    fraction: np.ndarray  # float32, same shape as grid.values
 
     @property
     def volume_cm3(self) -> float:

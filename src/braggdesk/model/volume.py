@@ -1,4 +1,4 @@
-"""A CT (or any scalar) grid in DICOM patient coordinates.
+"""A grid of values in DICOM patient coordinates: a CT (Hounsfield units), a dose (Gy), or any scalar map.
 
 The array is indexed ``[slice, row, column]`` (k, j, i).  ``origin_mm`` is the
 patient position of the centre of voxel (0, 0, 0); ``direction`` holds, as its
@@ -17,9 +17,13 @@ import numpy as np
 
 @dataclass
 class Volume:
-    """HU grid with geometry, and nothing that identifies a patient."""
+    """Values on a grid with its geometry, and nothing that identifies a patient.
 
-    hu: np.ndarray  # (nk, nj, ni), float32 or int16, Hounsfield units
+    ``values`` holds what ``unit`` says: "HU" for a CT (also readable as :attr:`hu`, which refuses any other
+    unit, so a dose is never taken for a CT), "Gy" for a dose, "1" for fractions and relative uncertainties.
+    """
+
+    values: np.ndarray  # (nk, nj, ni), float32 or int16, in ``unit``
     spacing_mm: tuple[float, float, float]  # (di, dj, dk): column, row, slice spacing
     origin_mm: tuple[float, float, float]  # patient position of voxel (0, 0, 0) centre
     direction: np.ndarray = field(default_factory=lambda: np.eye(3))
@@ -28,18 +32,26 @@ class Volume:
     study_instance_uid: str = ""
     patient_position: str = "HFS"
     description: str = ""
+    unit: str = "HU"
 
     def __post_init__(self) -> None:
-        self.hu = np.asarray(self.hu)
-        if self.hu.ndim != 3:
-            raise ValueError(f"Volume needs a 3-D array, got shape {self.hu.shape}")
+        self.values = np.asarray(self.values)
+        if self.values.ndim != 3:
+            raise ValueError(f"Volume needs a 3-D array, got shape {self.values.shape}")
         self.spacing_mm = tuple(float(s) for s in self.spacing_mm)  # type: ignore[assignment]
         self.origin_mm = tuple(float(o) for o in self.origin_mm)  # type: ignore[assignment]
         self.direction = np.asarray(self.direction, dtype=float).reshape(3, 3)
 
     @property
+    def hu(self) -> np.ndarray:
+        """The Hounsfield units of a CT; a grid of anything else (a dose) raises instead of passing for one."""
+        if self.unit != "HU":
+            raise ValueError(f"{self.description or 'this grid'} holds {self.unit}, not Hounsfield units")
+        return self.values
+
+    @property
     def shape(self) -> tuple[int, int, int]:
-        return tuple(self.hu.shape)  # type: ignore[return-value]
+        return tuple(self.values.shape)  # type: ignore[return-value]
 
     @property
     def voxel_volume_cm3(self) -> float:
@@ -68,10 +80,10 @@ class Volume:
             o[2] + a[2, 2] * np.arange(nk),
         )
 
-    def with_hu(self, hu: np.ndarray, description: str | None = None) -> "Volume":
-        """Same geometry, other values (used for dose grids that live on the CT grid)."""
+    def with_values(self, values: np.ndarray, unit: str = "Gy", description: str | None = None) -> "Volume":
+        """Same geometry, other values: a dose on the CT's grid (Gy, the default), a mask, a map."""
         return Volume(
-            hu=hu,
+            values=values,
             spacing_mm=self.spacing_mm,
             origin_mm=self.origin_mm,
             direction=self.direction.copy(),
@@ -80,4 +92,5 @@ class Volume:
             study_instance_uid=self.study_instance_uid,
             patient_position=self.patient_position,
             description=self.description if description is None else description,
+            unit=unit,
         )

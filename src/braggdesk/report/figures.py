@@ -105,7 +105,7 @@ def _dose_array_and_grid(dose: DoseResult | Volume | np.ndarray, ct: Volume) -> 
     if isinstance(dose, DoseResult):
         return np.asarray(dose.dose_gy, dtype=float), dose.grid
     if isinstance(dose, Volume):  # e.g. a planning system's RT Dose on its own grid
-        return np.asarray(dose.hu, dtype=float), dose
+        return np.asarray(dose.values, dtype=float), dose
     array = np.asarray(dose, dtype=float)
     if array.shape != ct.shape:
         raise ValueError(f"dose array has shape {array.shape}, the CT {ct.shape}; pass a DoseResult "

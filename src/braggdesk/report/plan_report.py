@@ -73,7 +73,7 @@ def plan_report_data(session: PlanningSession, final: DoseResult, total_dose_gy:
         metrics += [("MC", metrics_of(mc)), ("Dij", metrics_of(dij))]
         if reference_gy is not None:
             metrics.append(("reference", metrics_of(dvh_of_mask(reference_gy, mask))))
-    dose = inputs.ct.with_hu(total_dose_gy.astype(np.float32), description="braggdesk plan dose")
+    dose = inputs.ct.with_values(total_dose_gy.astype(np.float32), description="braggdesk plan dose")
     notes = [f"Doses are total doses over {request.fractions} fractions. The optimiser's dose comes from the "
              "dose-influence matrix (dashed DVHs); the plan's dose is a full Monte Carlo recalculation of the "
              "optimised plan (solid)."]

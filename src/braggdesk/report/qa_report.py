@@ -99,8 +99,8 @@ def qa_report_data(plan: Plan, ct: Volume, result: PlanQaResult, info: QaRunInfo
     if result.scaling("rbe") != 1.0:
         comparison.append(("RBE", f"evaluated physical dose x {result.scaling('rbe'):g} (reference RBE-weighted)"))
     comparison.append(("target", result.target or "none (high-dose region of the reference)"))
-    comparison.append(("maximum dose", f"{ref_l} {np.max(result.reference.hu):.4g} Gy, {ev_l} "
-                                       f"{np.max(result.evaluated.hu):.4g} Gy (after the scalings above)"))
+    comparison.append(("maximum dose", f"{ref_l} {np.max(result.reference.values):.4g} Gy, {ev_l} "
+                                       f"{np.max(result.evaluated.values):.4g} Gy (after the scalings above)"))
     for pair in profiles:
         if pair.name == "depth dose":
             r80 = pair.distal_position_mm(80, "reference"), pair.distal_position_mm(80, "evaluated")
@@ -127,7 +127,7 @@ def qa_report_data(plan: Plan, ct: Volume, result: PlanQaResult, info: QaRunInfo
     warnings = [w for w in [mismatch_warning(result, info)] if w]
     notes = list(dict.fromkeys([*info.notes, *result.notes]))
     figures = []
-    point = _slice_point_mm(result.reference.hu, result.reference, iso)  # the isocentre, else the reference maximum
+    point = _slice_point_mm(result.reference.values, result.reference, iso)  # the isocentre, else the reference maximum
     figures.append(ReportFigure(
         f"Reference dose ({ref_l})",
         dose_slices_figure(result.reference, ct, title=f"{ref_l} dose", isocenter_mm=point, structures=result.masks),
@@ -136,7 +136,7 @@ def qa_report_data(plan: Plan, ct: Volume, result: PlanQaResult, info: QaRunInfo
     figures.append(ReportFigure(
         "Dose difference map", difference_figure(result, ct, point),
         f"{ev_l} \u2212 {ref_l} on the reference grid in % of the reference maximum "
-        f"({np.max(result.reference.hu):.4g} Gy), where either dose is at least 10 % of it; red: {ev_l} higher. "
+        f"({np.max(result.reference.values):.4g} Gy), where either dose is at least 10 % of it; red: {ev_l} higher. "
         f"Colours saturate at \u00b110 %; the histogram clips at \u00b120 %."))
     if profiles:
         figures.append(ReportFigure(
@@ -149,7 +149,7 @@ def qa_report_data(plan: Plan, ct: Volume, result: PlanQaResult, info: QaRunInfo
     dose_page = evaluated_native if evaluated_native is not None else result.evaluated
     if evaluated_native is not None and result.total_scale != 1.0:  # show the dose as compared
         native_grid = dose_page.grid if isinstance(dose_page, DoseResult) else dose_page
-        scaled = native_grid.with_hu((np.asarray(native_grid.hu) * result.total_scale).astype(np.float32))
+        scaled = native_grid.with_values((np.asarray(native_grid.values) * result.total_scale).astype(np.float32))
         dose_page = replace(dose_page, grid=scaled) if isinstance(dose_page, DoseResult) else scaled
         notes.append(f"The {ev_l} dose shown and compared is the calculated dose x {result.total_scale:.4g} (see "
                      f"'Comparison with the reference dose'); the calculated absolute dose is that divided by it.")

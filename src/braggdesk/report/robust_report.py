@@ -106,7 +106,7 @@ def robust_report_data(plan: Plan, ct: Volume, nominal: DoseResult, scenarios: S
         data.figures.append(ReportFigure("DVH bands", dvh_band_figure(bands, colours),
                                          "Per structure, the cumulative DVH of the nominal scenario and the range "
                                          "the scenarios span at each dose."))
-    spread = nominal.grid.with_hu((high_gy - low_gy).astype(np.float32), description="max - min over scenarios")
+    spread = nominal.grid.with_values((high_gy - low_gy).astype(np.float32), description="max - min over scenarios")
     data.figures.append(ReportFigure(
         "Dose spread over the scenarios",
         dose_slices_figure(spread, ct, title="max - min dose over the scenarios (Gy)",

@@ -65,11 +65,11 @@ def run_report_data(plan: Plan, ct: Volume, result: DoseResult, *, seed: int, el
     curves, metrics = [], []
     doses = [("MC", result.grid, False)]
     if rbe is not None:
-        doses.append(("RBE", result.grid.with_hu(np.asarray(rbe[0], np.float32), description="RBE-weighted dose"),
+        doses.append(("RBE", result.grid.with_values(np.asarray(rbe[0], np.float32), description="RBE-weighted dose"),
                       True))
     for mask in structures:
         for label, grid, dashed in doses:
-            dose = grid.hu if same_geometry(mask.grid, grid) else resample(grid, mask.grid)
+            dose = grid.values if same_geometry(mask.grid, grid) else resample(grid, mask.grid)
             dvh = dvh_of_mask(dose, mask)
             curves.append(DvhCurve(dvh, mask.roi.color_rgb, label, dashed))
             metrics.append((label, metrics_of(dvh)))

@@ -124,7 +124,7 @@ def merge_loaded(old: Session, loaded: Loaded) -> Merge:
     placeholder = False
     if ct is None and loaded.doses:
         path, grid = loaded.doses[0]
-        ct = grid.with_hu(np.full(grid.shape, NO_CT_HU, np.float32), description=f"no CT: the grid of {path.name}")
+        ct = grid.with_values(np.full(grid.shape, NO_CT_HU, np.float32), unit="HU", description=f"no CT: the grid of {path.name}")
         placeholder = True
         loaded.notes.append(f"{loaded.path}: no CT series; showing the doses and structures on the grid of "
                             f"{path.name} (open the CT to run a calculation)")
