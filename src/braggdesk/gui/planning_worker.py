@@ -4,7 +4,7 @@ The planning steps (Dij, optimiser, final dose, export) are plain functions
 ``step(report, stop) -> result``: ``report(item)`` hands the GUI a progress item
 (a DijProgress, an optimiser iteration with its DVHs, a run Progress) and
 ``stop`` is a threading.Event the step checks between blocks, iterations or
-batches.  This controller runs one in a QThread, as gui/worker.py runs a Runner,
+batches.  This controller runs one in a QThread, as gui/run_thread.py runs a Runner,
 but for any step: it keeps only the newest progress item and delivers it once the
 event loop is free, so a fast optimiser never queues up redraws; errors come back
 as one message (the type and a short traceback for a bug), the result through
