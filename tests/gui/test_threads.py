@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -21,7 +22,9 @@ pytest.importorskip("superqt")
 
 from PySide6 import QtCore  # noqa: E402
 
+from braggdesk.compute.runner import Runner  # noqa: E402
 from braggdesk.errors import BraggdeskError  # noqa: E402
+from braggdesk.gui.run_thread import RunController  # noqa: E402
 from braggdesk.gui.threads import FunctionTask, GeneratorTask, failure_message, start_on  # noqa: E402
 
 
@@ -84,3 +87,116 @@ def test_failure_messages_name_the_type_and_start_at_the_failing_code(qtbot):
     assert frames.strip().splitlines()[0].endswith("in compute")  # not superqt's or gui/threads.py's frames
     assert "_qthreading.py" not in frames and "gui/threads.py" not in frames
     assert failure_message(BraggdeskError("no GPU")) == "no GPU"
+
+
+# -- the run controller ------------------------------------------------------------------------
+class _FakeResult:
+    def __init__(self, primaries):
+        self.primaries = primaries
+        self.max_dose_gy = float(primaries)
+
+
+class _FakeRunner(Runner):
+    """Batches on demand: ``run()`` yields a Progress per batch until ``batches`` or a cancel."""
+
+    kind = "fake"
+
+    def __init__(self, batches=5, fail_after=None, error=RuntimeError, delay_s=0.0):
+        self._cancel = threading.Event()
+        self.batches, self.fail_after, self.error, self.delay_s = batches, fail_after, error, delay_s
+        self.done = 0
+
+    def _start(self):  # pragma: no cover -- run() is overridden
+        raise NotImplementedError
+
+    def _snapshots(self):  # pragma: no cover
+        raise NotImplementedError
+
+    @property
+    def device(self):
+        return "fake"
+
+    def run(self):
+        for _ in range(self.batches):
+            if self._cancel.is_set():
+                return
+            time.sleep(self.delay_s)
+            if self.fail_after is not None and self.done == self.fail_after:
+                raise self.error("the node went away")
+            self.done += 1
+            yield SimpleNamespace(primaries=100 * self.done)  # stands in for a Progress
+
+    def result(self):
+        return _FakeResult(100 * self.done)
+
+
+def _controller_run(qtbot, controller, source, post=None):
+    seen = {"started": [], "updated": [], "analysed": [], "failed": []}
+    for name, values in seen.items():
+        getattr(controller, name).connect(values.append)
+    with qtbot.waitSignal(controller.finished, timeout=10_000) as done:
+        controller.start(source, post)
+    return seen, done.args[0]
+
+
+def test_the_run_streams_updates_then_its_analysed_final(qtbot):
+    c = RunController(min_interval_s=0.0)
+    runner = _FakeRunner(batches=4)
+    seen, final = _controller_run(qtbot, c, runner, post=lambda result, is_final: ("dvh", result.primaries))
+    assert seen["started"] == [runner] and not seen["failed"]
+    assert seen["updated"] and all(u.extra is None and not u.final for u in seen["updated"])
+    assert all(u.extra == ("dvh", u.result.primaries) for u in seen["analysed"])
+    assert final.final and final.result.primaries == 400 and final.extra == ("dvh", 400)
+    assert not c.running and c.runner is None
+
+
+def test_the_latest_update_wins(qtbot):
+    """The GUI thread busy while batches come: the updates in between are dropped, not queued."""
+    c = RunController(min_interval_s=0.0)
+    runner = _FakeRunner(batches=30)
+    updates = []
+    c.updated.connect(lambda u: (updates.append(u.progress.primaries), time.sleep(0.05)))
+    with qtbot.waitSignal(c.finished, timeout=10_000):
+        c.start(runner)
+    assert 1 <= len(updates) < 30 and updates == sorted(updates)
+
+
+def test_cancel_before_the_runner_exists_cancels_it_once_built(qtbot):
+    built = threading.Event()
+    go = threading.Event()
+    runner = _FakeRunner(batches=100, delay_s=0.01)
+
+    def source():
+        built.set()
+        assert go.wait(5)
+        return runner
+
+    c = RunController(min_interval_s=0.0)
+    with qtbot.waitSignal(c.finished, timeout=10_000) as done:
+        c.start(source)
+        assert built.wait(5) and c.runner is None
+        c.cancel()
+        go.set()
+    assert runner._cancel.is_set() and runner.done == 0 and done.args[0] is None
+
+
+def test_a_failed_run_says_why_and_keeps_the_partial_result(qtbot):
+    c = RunController(min_interval_s=0.0)
+    seen, final = _controller_run(qtbot, c, _FakeRunner(batches=6, fail_after=3, error=RuntimeError))
+    assert len(seen["failed"]) == 1 and seen["failed"][0].startswith("RuntimeError: the node went away")
+    assert final is not None and final.result.primaries == 300 and final.extra is None
+    seen, final = _controller_run(qtbot, c, _FakeRunner(batches=6, fail_after=0, error=BraggdeskError))
+    assert seen["failed"] == ["the node went away"] and final is None
+
+
+def test_stopping_a_run_waits_for_it_and_drops_what_it_still_sends(qtbot):
+    c = RunController(min_interval_s=0.0)
+    runner = _FakeRunner(batches=1000, delay_s=0.005)
+    finished = []
+    c.finished.connect(finished.append)
+    with qtbot.waitSignal(c.updated, timeout=10_000):
+        c.start(runner)
+    assert c.stop()
+    assert not c.running and runner._cancel.is_set() and c._pool.activeThreadCount() == 0
+    qtbot.wait(50)
+    assert finished == []
