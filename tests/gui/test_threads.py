@@ -24,6 +24,7 @@ from PySide6 import QtCore  # noqa: E402
 
 from braggdesk.compute.runner import Runner  # noqa: E402
 from braggdesk.errors import BraggdeskError  # noqa: E402
+from braggdesk.gui.planning_worker import StepController  # noqa: E402
 from braggdesk.gui.run_thread import RunController  # noqa: E402
 from braggdesk.gui.threads import FunctionTask, GeneratorTask, failure_message, start_on  # noqa: E402
 
@@ -198,5 +199,58 @@ def test_stopping_a_run_waits_for_it_and_drops_what_it_still_sends(qtbot):
         c.start(runner)
     assert c.stop()
     assert not c.running and runner._cancel.is_set() and c._pool.activeThreadCount() == 0
+    qtbot.wait(50)
+    assert finished == []
+
+
+# -- the step controller -----------------------------------------------------------------------
+def test_a_step_streams_its_latest_progress_and_stop_keeps_its_result(qtbot):
+    c = StepController()
+    progressed = []
+    c.progressed.connect(lambda name, item: progressed.append((name, item)))
+
+    def step(report, stop):
+        n = 0
+        while not stop.is_set():
+            n += 1
+            report(n)
+            time.sleep(0.001)
+        return f"{n} iterations"
+
+    c.start("optimise", step)
+    assert c.running and c.name == "optimise"
+    qtbot.waitUntil(lambda: len(progressed) >= 2, timeout=5_000)
+    with qtbot.waitSignal(c.finished, timeout=5_000) as done:
+        c.stop()
+    name, ok, result = done.args
+    assert name == "optimise" and ok and result.endswith("iterations")
+    assert progressed[-1] == ("optimise", int(result.split()[0]))  # the last progress came before the result
+    assert not c.running and c.name is None
+
+
+def test_a_failing_step_reports_once_and_shutdown_drops_a_running_one(qtbot):
+    c = StepController()
+    failed = []
+    c.failed.connect(lambda name, message: failed.append((name, message)))
+
+    def bad(report, stop):
+        raise ValueError("weights must be positive")
+
+    with qtbot.waitSignal(c.finished, timeout=5_000) as done:
+        c.start("dij", bad)
+    assert done.args == ["dij", False, None] and failed == [("dij", "weights must be positive")]
+
+    finished = []
+    c.finished.connect(lambda *args: finished.append(args))
+    started = threading.Event()
+
+    def endless(report, stop):
+        started.set()
+        while not stop.wait(0.01):
+            report("tick")
+
+    c.start("final", endless)
+    assert started.wait(5)
+    assert c.shutdown() and not c.running
     qtbot.wait(50)
     assert finished == []
