@@ -24,6 +24,7 @@ from PySide6 import QtCore  # noqa: E402
 
 from braggdesk.compute.runner import Runner  # noqa: E402
 from braggdesk.errors import BraggdeskError  # noqa: E402
+from braggdesk.gui.background import Background  # noqa: E402
 from braggdesk.gui.planning_worker import StepController  # noqa: E402
 from braggdesk.gui.run_thread import RunController  # noqa: E402
 from braggdesk.gui.threads import FunctionTask, GeneratorTask, failure_message, start_on  # noqa: E402
@@ -254,3 +255,41 @@ def test_a_failing_step_reports_once_and_shutdown_drops_a_running_one(qtbot):
     assert c.shutdown() and not c.running
     qtbot.wait(50)
     assert finished == []
+
+
+# -- the background queue ----------------------------------------------------------------------
+def test_background_tasks_run_in_order_and_stale_ones_are_dropped(qtbot):
+    b = Background()
+    order, landed, errors = [], [], []
+    gate = threading.Event()
+    b.submit(lambda: (gate.wait(5), order.append("first"))[1], lambda _: landed.append("first"))
+    b.submit(lambda: order.append("second"), lambda _: landed.append("second"))
+    b.submit(lambda: order.append("old analysis"), lambda _: landed.append("old analysis"), tag="analysis")
+    b.submit(lambda: order.append("analysis"), lambda _: landed.append("analysis"), tag="analysis")
+    b.submit(lambda: 1 / 0, lambda _: landed.append("never"), errors.append)
+    b.submit(lambda: (_ for _ in ()).throw(BraggdeskError("no CT")), lambda _: None, errors.append)
+    assert b.busy
+    gate.set()
+    assert b.wait(10_000) and not b.busy
+    assert order == ["first", "second", "analysis"]  # the stale one never ran
+    assert landed == ["first", "second", "analysis"]
+    assert errors[0].startswith("ZeroDivisionError: division by zero") and errors[1] == "no CT"
+
+
+def test_background_shutdown_waits_for_the_running_task_and_drops_the_rest(qtbot):
+    b = Background()
+    ran, landed = [], []
+    running = threading.Event()
+
+    def slow():
+        running.set()
+        time.sleep(0.2)
+        ran.append("slow")
+
+    b.submit(slow, landed.append)
+    b.submit(lambda: ran.append("queued"), landed.append)
+    assert running.wait(5)
+    b.shutdown()
+    assert ran == ["slow"]
+    qtbot.wait(50)
+    assert landed == []
