@@ -96,7 +96,7 @@ if [[ ",${extras}," == *",gui,"* ]]; then
 fi
 modules="$("${venv}/bin/pyi-archive_viewer" -r -b "${bundle}/braggdesk" 2>/dev/null | sed 's/^ *//')"
 wanted=(braggdesk.cli.demo braggdesk.compute.local braggdesk.io.rtdose)
-[[ ",${extras}," == *",gui,"* ]] && wanted+=(pyqtgraph.graphicsItems.ImageItem vtkmodules.qt.QVTKRenderWindowInteractor)
+[[ ",${extras}," == *",gui,"* ]] && wanted+=(pyqtgraph.graphicsItems.ImageItem vtkmodules.qt.QVTKRenderWindowInteractor superqt.utils._qthreading)
 [[ ",${extras}," == *",remote,"* ]] && wanted+=(asyncssh.connection)
 [[ ",${extras}," == *",cluster,"* ]] && wanted+=(distributed.deploy.local)
 [[ ",${extras}," == *",gpu,"* ]] && wanted+=(cupy)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CORE_PACKAGES = ("model", "physics", "io", "engine", "analysis", "planning", "compute", "workflow", "report")
-BLOCKED = ("PySide6", "shiboken6", "PyQt5", "PyQt6", "vtk", "vtkmodules", "pyqtgraph")
+BLOCKED = ("PySide6", "shiboken6", "PyQt5", "PyQt6", "vtk", "vtkmodules", "pyqtgraph", "superqt", "qtpy")
 # Optional extras a core module may need at import time; missing ones are reported, not failed.
 OPTIONAL = ("cupy", "cupyx", "asyncssh", "dask", "distributed")
 

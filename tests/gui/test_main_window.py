@@ -22,8 +22,8 @@ def _run(window, qtbot, settings, timeout_ms=60_000, runner="local", target="", 
         assert window.start_run(settings, runner, target)
         if min_interval_s is not None:  # every batch reaches the views
             window.controller.min_interval_s = min_interval_s
-            if window.controller._worker is not None:
-                window.controller._worker.min_interval_s = min_interval_s
+            if window.controller._run is not None:
+                window.controller._run.min_interval_s = min_interval_s
     window.wait_for_background()
     return done.args[0]
 
@@ -110,11 +110,10 @@ def test_closing_the_window_during_a_run_stops_it_cleanly(make_window, qtbot):
     w.runFinished.connect(finished.append)
     with qtbot.waitSignal(w.controller.updated, timeout=60_000):
         assert w.start_run(SimulationSettings(primaries=2_000_000, batches=400))
-    thread = w.controller._thread
     runner = w.controller.runner
     w.close()
-    assert not w.controller.running and w.controller._thread is None
-    assert thread.isFinished() and runner.cancelled
+    assert not w.controller.running and w.controller._worker is None
+    assert w.controller._pool.activeThreadCount() == 0 and runner.cancelled
     assert runner.result().primaries < 2_000_000
     qtbot.wait(50)  # what the ended worker had queued is dropped, not drawn on the closed window
     assert finished == []

@@ -103,7 +103,7 @@ def test_wheel_metadata_is_complete(dists):
     for dependency in ("numpy", "scipy", "pydicom"):
         assert any(r.startswith(dependency) and "extra ==" not in r for r in requires), dependency
     for extra, package in (("gpu", "cupy"), ("remote", "asyncssh"), ("cluster", "dask"), ("gui", "PySide6-Essentials"),
-                           ("gui", "vtk"), ("gui", "pyqtgraph"), ("bundle", "pyinstaller")):
+                           ("gui", "vtk"), ("gui", "pyqtgraph"), ("gui", "superqt"), ("bundle", "pyinstaller")):
         assert any(r.startswith(package) and f'extra == "{extra}"' in r for r in requires), (extra, package)
 
 

@@ -3,6 +3,12 @@
 Loading the kernel from its disk cache takes about half a second, compiling it on a computer's first
 run tens of seconds; done at start-up in a thread of its own, the user's first Start shows a dose at
 once (a run that starts before it is ready simply waits for it).
+
+A daemon ``threading.Thread``, not a superqt worker like the GUI's other threads (gui/threads.py):
+a compile cannot be interrupted, and a worker is a QRunnable in a QThreadPool, which Qt waits for
+when the application ends (the global pool in QCoreApplication's destructor, a pool of our own in
+its destructor).  Closing the window during a first-run compile would then keep the program alive,
+windowless, until the compile was done; a daemon thread lets it exit at once.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ from .tree import PatientTree
 from .window_display import DisplayMixin
 from .window_loading import LoadingMixin
 from .window_running import RunningMixin
-from .worker import RunController
+from .run_thread import RunController
 
 
 class MainWindow(LoadingMixin, DisplayMixin, RunningMixin, QtWidgets.QMainWindow):

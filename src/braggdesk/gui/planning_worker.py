@@ -4,55 +4,35 @@ The planning steps (Dij, optimiser, final dose, export) are plain functions
 ``step(report, stop) -> result``: ``report(item)`` hands the GUI a progress item
 (a DijProgress, an optimiser iteration with its DVHs, a run Progress) and
 ``stop`` is a threading.Event the step checks between blocks, iterations or
-batches.  This controller runs one in a QThread, as gui/worker.py runs a Runner,
-but for any step: it keeps only the newest progress item and delivers it once the
-event loop is free, so a fast optimiser never queues up redraws; errors come back
-as one message (the type and a short traceback for a bug), the result through
-``finished``.
+batches.  They report through a callback from deep inside the workflow layer, so
+they are not generators: each runs as a superqt worker with a ``progressed``
+signal (gui/threads.py, ``ReportingTask``) on a thread of this controller's own,
+as gui/run_thread.py runs a Runner.  The controller keeps only the newest progress
+item and delivers it once the event loop is free (superqt's ``qthrottled``,
+timeout 0, latest arguments win), so a fast optimiser never queues up redraws;
+errors come back as one message (the type and a short traceback for a bug), the
+result through ``finished``.  Stop sets the event (the step ends at its next
+check and what it made is kept); shutdown is superqt's ``quit()`` as well
+(nothing the step still sends is delivered).
 """
 
 from __future__ import annotations
 
 import threading
-import traceback
 from typing import Any, Callable
 
 from PySide6 import QtCore
+from superqt.utils import qthrottled
 
 from ..errors import BraggdeskError
+from .threads import ReportingTask, failure_message, serial_pool, start_on
 
 #: a planning step: (report, stop) -> its result
 Step = Callable[[Callable[[Any], None], threading.Event], Any]
 
 
-class _StepWorker(QtCore.QObject):
-    progressed = QtCore.Signal(object)
-    failed = QtCore.Signal(str)
-    finished = QtCore.Signal(object)  # (ok, result)
-
-    def __init__(self, step: Step, stop: threading.Event):
-        super().__init__()
-        self.step = step
-        self.stop = stop
-
-    @QtCore.Slot()
-    def work(self) -> None:
-        ok, result = False, None
-        try:
-            result = self.step(self.progressed.emit, self.stop)
-            ok = True
-        except BraggdeskError as exc:
-            self.failed.emit(str(exc))
-        except ValueError as exc:  # the model's dataclasses say what is wrong with a value
-            self.failed.emit(str(exc))
-        except Exception as exc:  # noqa: BLE001 -- shown in a dialog, with the type for the bug report
-            self.failed.emit(f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=4)}")
-        finally:
-            self.finished.emit((ok, result))
-
-
 class StepController(QtCore.QObject):
-    """Owns the thread of the running step; ``name`` says which one (None: idle)."""
+    """Runs one step at a time on a thread of its own; ``name`` says which one (None: idle)."""
 
     progressed = QtCore.Signal(str, object)  # step name, newest progress item
     failed = QtCore.Signal(str, str)  # step name, message
@@ -61,81 +41,70 @@ class StepController(QtCore.QObject):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.name: str | None = None
-        self._thread: QtCore.QThread | None = None
-        self._worker: _StepWorker | None = None
+        self._pool = serial_pool(self, "braggdesk-planning")
+        self._worker: ReportingTask | None = None
         self._stop = threading.Event()
-        self._pending: list[Any] = []
-        self._flush = QtCore.QTimer(self)
-        self._flush.setSingleShot(True)
-        self._flush.setInterval(0)
-        self._flush.timeout.connect(self._deliver)
+        self._outcome: tuple[bool, Any] = (False, None)
+        self._deliver_soon = qthrottled(self._deliver, timeout=0, leading=False, parent=self)
 
     @property
     def running(self) -> bool:
-        return self._thread is not None
+        return self._worker is not None
 
     def start(self, name: str, step: Step) -> None:
         if self.running:
             raise RuntimeError(f"the planning step {self.name!r} is still running")
         self.name = name
         self._stop = threading.Event()
-        self._thread = QtCore.QThread()
-        self._thread.setObjectName(f"braggdesk-planning-{name}")
-        self._worker = _StepWorker(step, self._stop)
-        self._worker.moveToThread(self._thread)
-        self._thread.started.connect(self._worker.work)
-        self._worker.progressed.connect(self._on_progress)
-        self._worker.failed.connect(self._on_failed)
-        self._worker.finished.connect(self._on_finished)
-        self._thread.start()
+        self._outcome = (False, None)
+        self._worker = worker = ReportingTask(step, self._stop)
+        worker.progressed.connect(self._on_progress)
+        worker.returned.connect(self._on_returned)
+        worker.errored.connect(self._on_errored)
+        worker.finished.connect(self._on_finished)
+        start_on(self._pool, worker)
 
     def stop(self) -> None:
         """Ask the running step to stop at its next check (what it made so far is kept)."""
         self._stop.set()
 
     def shutdown(self, timeout_ms: int = 60_000) -> bool:
-        """Stop and wait for the thread (closing the window); nothing it still sends is delivered."""
-        thread = self._thread
-        if thread is None:
+        """Stop and wait for the step to end (closing the window); nothing it still sends is delivered."""
+        if self._worker is None:
             return True
-        self.stop()
-        thread.quit()  # the thread's event loop ends once the step returns (after its next check of ``stop``)
-        if not thread.wait(timeout_ms):
+        self._worker.quit()  # sets ``stop`` too; the step ends at its next check
+        if not self._pool.waitForDone(timeout_ms):
             return False
-        self._pending.clear()
-        self._flush.stop()
-        self._thread = self._worker = None
+        self._deliver_soon.cancel()
+        self._worker = None
         self.name = None
         return True
 
     def _current(self) -> bool:
-        return self._worker is not None and self.sender() is self._worker
+        return self._worker is not None and self.sender() is self._worker.signals
 
     def _on_progress(self, item: Any) -> None:
         if self._current():
-            self._pending[:] = [item]
-            if not self._flush.isActive():
-                self._flush.start()
+            self._deliver_soon(item)
 
-    def _deliver(self) -> None:
-        if self._pending and self.name is not None:
-            item = self._pending.pop()
+    def _deliver(self, item: Any) -> None:
+        if self.name is not None:
             self.progressed.emit(self.name, item)
 
-    def _on_failed(self, message: str) -> None:
+    def _on_returned(self, result: Any) -> None:
         if self._current():
-            self.failed.emit(self.name or "", message)
+            self._outcome = (True, result)
 
-    def _on_finished(self, outcome: tuple[bool, Any]) -> None:
+    def _on_errored(self, exc: Exception) -> None:
+        if self._current():  # the model's dataclasses say what is wrong with a value: a ValueError as it is
+            self.failed.emit(self.name or "", failure_message(exc, plain=(BraggdeskError, ValueError)))
+
+    def _on_finished(self) -> None:
         if not self._current():
             return
-        self._deliver()  # the last progress before the result
-        self._flush.stop()
-        thread, name = self._thread, self.name or ""
-        self._thread = self._worker = None
+        self._deliver_soon.flush(restart_timer=False)  # the last progress before the result
+        name, (ok, result) = self.name or "", self._outcome
+        self._worker = None
         self.name = None
-        if thread is not None:
-            thread.quit()
-            thread.wait()
-        ok, result = outcome
+        self._outcome = (False, None)
         self.finished.emit(name, ok, result)

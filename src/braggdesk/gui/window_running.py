@@ -2,7 +2,7 @@
 
 A mixin of :class:`~.main_window.MainWindow` (it uses the window's session, views, panels and
 run controller).  The job and the runner come from workflow/ (the code ``braggdesk run`` uses);
-the run itself goes through gui/worker.py's thread, and each live dose is drawn one view per turn
+the run itself goes through gui/run_thread.py's thread, and each live dose is drawn one view per turn
 of the event loop (gui/window_display.py) so the window never stalls.
 """
 
@@ -18,8 +18,8 @@ from ..viewers.view3d import Surface, dose_surfaces
 from ..workflow import jobs
 from ..workflow.session import DoseEntry
 from ..workflow.structure_stats import StructureAnalysis, analyse
+from .run_thread import RunUpdate
 from .runner_choices import runner_choice
-from .worker import RunUpdate
 
 #: live updates no more often than this, longer for big grids (each one converts and draws every voxel)
 MIN_UPDATE_INTERVAL_S = 0.25
