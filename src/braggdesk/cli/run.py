@@ -93,6 +93,9 @@ def compute_dose(args, label: str, inputs=None, mu_scale: float = 1.0):
         print(f"braggdesk {label}: error: {exc}; the {runner.total.primaries:,} primaries done are kept (PARTIAL)",
               file=sys.stderr)
     result = runner.result()
+    for note in dict.fromkeys(result.notes):  # what the engine found (densities beyond the calibration ...)
+        if note not in calibration_notes:
+            print(f"braggdesk {label}: note: {note}", file=sys.stderr)
     summary = run_summary(result, progress, runner, {"beam_model": model.name, "ct_calibration": calibration.name,
                                                      "frame_of_reference_ignored":
                                                          bool(args.ignore_frame_of_reference)})

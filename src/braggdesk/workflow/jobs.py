@@ -86,16 +86,14 @@ def build_job(ct: Volume | None, plan: Plan | None, *, beam_model: BeamModel | s
               calibration: CtCalibration | str | Path | None = None, settings: SimulationSettings | None = None,
               ct_folder: str | Path | None = None, ignore_frame_of_reference: bool = False) -> BuiltJob:
     """The Job of ``plan`` on ``ct``, with the defaults of :func:`beam_model_and_calibration` for the inputs not
-    given and of :func:`simulation_settings` for the settings.  Notes say what was assumed and where the CT's HU
-    fall outside the calibration."""
-    from ..physics.calibration import extrapolation_notes
-
+    given and of :func:`simulation_settings` for the settings.  Notes say what was assumed.  (Where the CT's HU
+    fall outside the calibration the engine says when it builds the media, on whatever machine runs the job: a
+    scan of every voxel here would run on the GUI thread at Start.)"""
     if ct is None:
         raise BraggdeskError("no CT is loaded: open a patient folder (File > Open folder) or the demo case")
     if plan is None:
         raise BraggdeskError("no RT Ion Plan is loaded: open the plan's file or a folder that holds it")
     model, calibration, notes = beam_model_and_calibration(beam_model, calibration, ct_folder)
-    notes += extrapolation_notes(calibration, ct.hu)
     job = Job.create(ct, plan, model, calibration, settings or simulation_settings(),
                      ignore_frame_of_reference=ignore_frame_of_reference)
     return BuiltJob(job, notes)
