@@ -182,7 +182,7 @@ class DisplayMixin:
         self.dvh_plot.setUpdatesEnabled(True)
         self.dvh_plot.set_dvhs([(a.dvh, a.color_rgb) for a in analysis], self.session.visible_structures)
         label = self.shown.label(self.display)
-        self.dvh_plot.setLabel("bottom", label)
+        self.dvh_plot.set_dose_label(label)
         title = f"V95 relative to {reference_gy:.3g} Gy" if reference_gy else ""
         if self.display.quantity == "rbe":
             title = f"{label}; {title}" if title else label

@@ -20,7 +20,8 @@ class DvhPlot(pg.PlotWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setBackground("w")
-        self.setLabel("bottom", "Dose [Gy]")
+        self._dose_label = "Dose [Gy]"
+        self.setLabel("bottom", self._dose_label)
         self.setLabel("left", "Volume [%]")
         # grid lines as one static curve: pyqtgraph's axis grid (showGrid) makes the axes repaint, tick
         # labels and all (about 8 ms), whenever a curve changes, i.e. after every live update
@@ -41,6 +42,13 @@ class DvhPlot(pg.PlotWidget):
 
     def has_curve(self, name: str) -> bool:
         return name in self._curves
+
+    def set_dose_label(self, label: str) -> None:
+        """The dose axis's title (physical or RBE-weighted dose).  Set only when it changes: a new title
+        re-lays the whole plot out and repaints its axes, which live updates must not pay for each time."""
+        if label != self._dose_label:
+            self._dose_label = label
+            self.setLabel("bottom", label)
 
     def ensure_curve(self, name: str, color: tuple[int, int, int]) -> None:
         """The (empty) curve and legend entry of a structure: 10-20 ms each, so a caller may spread them out."""
