@@ -21,7 +21,7 @@ import numpy as np
 
 from braggdesk.compute.local import LocalRunner
 from braggdesk.compute.remote import PipeRunner, local_worker_command
-from braggdesk.io import wire
+from braggdesk.io import wire, wire_jobs
 from braggdesk.io.demo_case import demo_case
 from braggdesk.model import Job, SimulationSettings
 
@@ -85,7 +85,7 @@ def main() -> None:
     settings = SimulationSettings(primaries=args.primaries, batches=args.batches, seed=1, device=args.device)
     job = Job.create(case.phantom.volume, case.plan, case.beam_model, case.phantom.calibration, settings)
     out = {"case": "demo", "voxels": int(job.ct.hu.size), "primaries": args.primaries, "batches": args.batches}
-    job_frame = wire.encode_job(job)
+    job_frame = wire_jobs.encode_job(job)
     out["job_frame_bytes"] = len(job_frame)
     local_s, local = timed_run(LocalRunner(job))
     out["local_s"] = local_s

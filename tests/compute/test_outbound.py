@@ -19,7 +19,7 @@ import pytest
 from braggdesk.compute.outbound import Confidential, IdentityLeak, dask_frames, outbound_job, wire_payload
 from braggdesk.compute.remote import PipeRunner
 from braggdesk.errors import RemoteError
-from braggdesk.io import wire
+from braggdesk.io import wire, wire_jobs
 from braggdesk.io.deidentify import read_patient_identity
 from braggdesk.model import Job, SimulationSettings
 
@@ -67,7 +67,7 @@ def leaks(data: bytes, secret: dict) -> list[str]:
 
 def test_the_bytes_sent_to_an_ssh_node_carry_no_identity(real, tmp_path):
     job, identity, secret = real
-    assert leaks(wire.encode_job(job), secret)  # the control: this job, sent as it is, would carry its beam's name
+    assert leaks(wire_jobs.encode_job(job), secret)  # the control: this job, sent as it is, would carry its beam's name
     out = tmp_path / "sent.bin"
     runner = PipeRunner(job, command=[sys.executable, str(CAPTURE), str(out)], reconnects=0, identity=identity)
     with pytest.raises(RemoteError):  # the stand-in worker exits after taking the job
@@ -76,7 +76,7 @@ def test_the_bytes_sent_to_an_ssh_node_carry_no_identity(real, tmp_path):
     sent = out.read_bytes()
     assert sent[:4] == wire.MAGIC and len(sent) > 10_000
     assert leaks(sent, secret) == []
-    received = wire.decode_job(wire.read_message(wire.stream_reader(io.BytesIO(sent))))
+    received = wire_jobs.decode_job(wire.read_message(wire.stream_reader(io.BytesIO(sent))))
     assert received.plan.beams[0].name == "beam 1" and received.plan.label == "" and received.ct.series_instance_uid == ""
     assert received.ct.frame_of_reference_uid == "frame-1" and received.plan.frame_of_reference_uid == "frame-1"
     assert np.array_equal(received.ct.hu, job.ct.hu) and received.plan.n_spots == job.plan.n_spots == 9218

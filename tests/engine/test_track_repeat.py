@@ -169,7 +169,8 @@ def test_the_engine_choice_travels_with_the_job_to_remote_runners():
     """SSH workers and Dask tasks get the Job through the wire format: the engine goes with it."""
     import io
 
-    from braggdesk.io.wire import decode_job, encode_job, read_message, stream_reader
+    from braggdesk.io.wire import read_message, stream_reader
+    from braggdesk.io.wire_jobs import decode_job, encode_job
 
     job = pencil_job(100.0, primaries=10)
     job.settings = dataclasses.replace(job.settings, engine="track-repeat", tracks_per_energy=123)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from braggdesk.errors import InputError
-from braggdesk.io import wire
+from braggdesk.io import wire, wire_jobs
 from braggdesk.io.beam_model_reader import (
     DCPT_VSAD_MM,
     available_beam_models,
@@ -344,7 +344,7 @@ def test_bad_dcpt_value_names_line_energy_and_field(tmp_path):
 def test_double_gaussian_crosses_the_wire():
     """Remote and cluster workers get the halo: the job wire format carries every model field."""
     job = pencil_job(150.0, 1000, batches=2, model=read_beam_model(MCSQUARE_UN))
-    back = wire.decode_job(wire.read_message(wire.stream_reader(io.BytesIO(wire.encode_job(job)))))
+    back = wire_jobs.decode_job(wire.read_message(wire.stream_reader(io.BytesIO(wire_jobs.encode_job(job)))))
     assert back.beam_model.double_gaussian
     assert back.beam_model.optics(150.0) == job.beam_model.optics(150.0)
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from braggdesk.errors import WireError
-from braggdesk.io import wire
+from braggdesk.io import wire, wire_jobs
 from braggdesk.model import Snapshot
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
@@ -60,10 +60,10 @@ def test_job_round_trip_keeps_the_physics_and_drops_identity():
     plan = dataclasses.replace(job.plan, label="DOE^JANE plan", sop_instance_uid="1.2.840.99.PLAN",
                                source_path="/home/clinic/DOE_JANE/RN.dcm")
     job = dataclasses.replace(job, ct=ct, plan=plan)
-    frame = wire.encode_job(job)
+    frame = wire_jobs.encode_job(job)
     for secret in (b"DOE", b"1.2.840.99", b"/home/clinic", b"1.2.3.4"):
         assert secret not in frame
-    back = wire.decode_job(read_all(frame)[0])
+    back = wire_jobs.decode_job(read_all(frame)[0])
     assert back.job_id == job.job_id and back.settings == job.settings
     assert np.array_equal(back.ct.hu, job.ct.hu) and back.ct.hu.dtype == job.ct.hu.dtype
     assert back.ct.spacing_mm == job.ct.spacing_mm and back.ct.origin_mm == job.ct.origin_mm
@@ -80,7 +80,7 @@ def test_digest_identifies_inputs_not_the_job_id():
     a = pencil_job(150.0, 1000, batches=2)
     b = dataclasses.replace(a, job_id="other")
     c = pencil_job(150.0, 1000, batches=2, seed=8)
-    digest = lambda job: read_all(wire.encode_job(job))[0].header["digest"]  # noqa: E731
+    digest = lambda job: read_all(wire_jobs.encode_job(job))[0].header["digest"]  # noqa: E731
     assert digest(a) == digest(b) != digest(c)
 
 

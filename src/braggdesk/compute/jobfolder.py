@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 from ..errors import WireError
-from ..io import wire
+from ..io import wire, wire_jobs
 from ..model import Accumulator, Snapshot
 from .private import check_private, open_private_append, private_folder, touch_private, write_private
 
@@ -106,7 +106,7 @@ class JobFolder:
 
     def is_dij(self) -> bool:
         """True if the job asks for a dose-influence matrix (its batch files are "dij" frames)."""
-        return wire.dij_request(self.read_job_message()) is not None
+        return wire_jobs.dij_request(self.read_job_message()) is not None
 
     def stored_batches(self) -> set[int]:
         """The batch numbers of every stored frame (read from the headers only)."""
@@ -162,8 +162,8 @@ def run_engine(folder: JobFolder) -> int:
     folder.update_status(state="running", pid=os.getpid())
     try:
         message = folder.read_job_message()
-        job = wire.decode_job(message)
-        dij = wire.dij_request(message)
+        job = wire_jobs.decode_job(message)
+        dij = wire_jobs.dij_request(message)
         if dij is not None:
             return _run_dij(folder, job, *dij)
         done, files = folder.merged()
@@ -198,7 +198,7 @@ def _run_dij(folder: JobFolder, job, voxels, per_spot: int) -> int:
             break
         if block_id(0, first, prepared.n_spots) in done:
             continue
-        folder.write_frame(seq, wire.encode_dij_batch(run_block(prepared, first, n, per_spot)))
+        folder.write_frame(seq, wire_jobs.encode_dij_batch(run_block(prepared, first, n, per_spot)))
         seq += 1
     state = "cancelled" if folder.cancel_requested() else "done"
     folder.update_status(state=state, device=prepared.prepared.device.name, ended=time.time())

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import BraggdeskError, WireError
-from ..io import wire
+from ..io import wire, wire_jobs
 from .job_cleanup import remove_job
 from .jobfolder import TERMINAL, JobFolder, default_jobs_dir
 from .private import NotPrivate, private_folder
@@ -128,8 +128,8 @@ class Worker:
         if msg.header.get("attach"):
             raise _Refused("no-such-job", f"no job {folder.job_id} on this node (jobs folder {self.jobs_dir})")
         try:
-            wire.decode_job(msg)  # refuse a damaged job now, not in the engine process
-            wire.dij_request(msg)
+            wire_jobs.decode_job(msg)  # refuse a damaged job now, not in the engine process
+            wire_jobs.dij_request(msg)
         except (WireError, ValueError, TypeError) as exc:
             raise _Refused("bad-job", f"job {folder.job_id} cannot be read: {exc}") from None
         folder.create(wire.encode("job", msg.header, msg.arrays), digest)

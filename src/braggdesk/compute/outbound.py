@@ -6,7 +6,7 @@ holds text typed by people (plan label, beam names, calibration notes) and UIDs 
 to a study.  So every runner that sends a job off the machine builds what it sends here:
 
 1. :func:`outbound_job`: the identity fields emptied and frame-of-reference UIDs replaced by
-   tokens (:func:`braggdesk.io.wire.deidentified_job`), and free text that repeats a
+   tokens (:func:`braggdesk.io.wire_jobs.deidentified_job`), and free text that repeats a
    confidential value (a beam named like its plan, a calibration note with a UID) replaced
    by a neutral word;
 2. the payload, as the carrier will send it: the wire frame (SSH node, local pipe) or the
@@ -33,7 +33,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from ..errors import BraggdeskError
-from ..io import wire
+from ..io import wire, wire_jobs
 from ..io.deidentify import PatientIdentity
 from ..model import Job
 
@@ -121,7 +121,7 @@ def _date_forms(date: str) -> list[str]:
 
 def outbound_job(job: Job, confidential: Confidential) -> Job:
     """The job as it may leave: de-identified, and free text that repeats a confidential value neutralised."""
-    out = wire.deidentified_job(job)
+    out = wire_jobs.deidentified_job(job)
     plan = dataclasses.replace(out.plan, beams=[_neutral(b, confidential) for b in out.plan.beams])
     return dataclasses.replace(out, plan=plan, beam_model=_neutral(out.beam_model, confidential),
                                calibration=_neutral(out.calibration, confidential))
@@ -142,8 +142,8 @@ def _neutral(obj, confidential: Confidential):
 
 
 def wire_payload(job: Job, confidential: Confidential, attach: bool = False, have_batches=(), dij=None) -> bytes:
-    """The job frame an SSH node (or a local worker process) gets, checked (``dij``: see wire.encode_job)."""
-    frame = wire.encode_job(outbound_job(job, confidential), attach=attach, have_batches=have_batches, dij=dij)
+    """The job frame an SSH node (or a local worker process) gets, checked (``dij``: see wire_jobs.encode_job)."""
+    frame = wire_jobs.encode_job(outbound_job(job, confidential), attach=attach, have_batches=have_batches, dij=dij)
     check_outbound(wire_values(frame), confidential, "the job frame for the worker")
     return frame
 
@@ -180,10 +180,10 @@ def check_outbound(values: Iterable[tuple[str, str, str, Any]], confidential: Co
             raise IdentityLeak(f"{what}: {path} holds a {type(value).__name__}; only model objects may be sent")
         if field == "job_id" and _RANDOM_ID.match(value):
             continue
-        if field in wire.IDENTITY_FIELDS.get(cls, ()) and value:
+        if field in wire_jobs.IDENTITY_FIELDS.get(cls, ()) and value:
             raise IdentityLeak(f"{what}: {path} is not empty; it must never leave this machine")
-        if field == wire.FRAME_OF_REFERENCE:
-            if value and not wire.FRAME_TOKEN.match(value):
+        if field == wire_jobs.FRAME_OF_REFERENCE:
+            if value and not wire_jobs.FRAME_TOKEN.match(value):
                 raise IdentityLeak(f"{what}: {path} is a frame-of-reference UID, not a token")
             continue
         found = confidential.found_in(value)

@@ -21,7 +21,7 @@ from typing import Iterator
 
 from ..engine.simulate import check_frame_of_reference, dose_scale
 from ..errors import RemoteError, WireError
-from ..io import wire
+from ..io import wire, wire_jobs
 from ..io.deidentify import PatientIdentity
 from ..model import DoseScale, Job, Snapshot
 from .outbound import Confidential, wire_payload
@@ -160,7 +160,7 @@ class StreamRunner(Runner):
                     continue
                 if item.kind in ("snapshot", "dij"):
                     self.snapshot_frames.append(item.frame_bytes)
-                    snap = wire.decode_snapshot(item) if item.kind == "snapshot" else wire.decode_dij_batch(item)
+                    snap = wire.decode_snapshot(item) if item.kind == "snapshot" else wire_jobs.decode_dij_batch(item)
                     if snap.job_id != self.job_id:
                         raise RemoteError(self.where, f"sent sums of job {snap.job_id}, expected {self.job_id}")
                     if (item.kind == "dij") != (self.dij is not None):
