@@ -118,23 +118,32 @@ class CpuExecutor:
             flat, sums = take_touched(tally)
         return SpotBlockTally(flat // block.n_rows, flat % block.n_rows, sums, counters)
 
+    def _kernel(self):
+        """The compiled CPU kernel this executor launches (the track-repeating executor names its own)."""
+        from .kernel.cpu import run_histories  # noqa: PLC0415
+
+        return run_histories
+
+    def _extra_arrays(self) -> tuple:
+        """Arrays the kernel takes between the job's and the tally (the track database for track repeating)."""
+        return ()
+
     def _launch(self, key: int, n_histories: int, tally: np.ndarray, rows: np.ndarray, counters: np.ndarray,
                 first_spot: int, per_spot: int, rows_per_spot: int) -> None:
         import numba  # noqa: PLC0415
 
-        from .kernel.cpu import run_histories  # noqa: PLC0415
-
         if n_histories <= 0:
             return
+        kernel = self._kernel()
         inp = self.inputs
         threads = min(self.device.threads, numba.config.NUMBA_NUM_THREADS)
         chunks = max(1, min(n_histories, threads * CHUNKS_PER_THREAD))
         key_lo, key_hi = split_key(key)
         with _CPU_LAUNCH:
             numba.set_num_threads(threads)
-            run_histories(0, n_histories, chunks, key_lo, key_hi, inp.header, inp.tables, inp.voxels,
-                          inp.spots, inp.spot_cdf, inp.beams, tally, rows, counters, first_spot, per_spot,
-                          rows_per_spot)
+            kernel(0, n_histories, chunks, key_lo, key_hi, inp.header, inp.tables, inp.voxels, inp.spots,
+                   inp.spot_cdf, inp.beams, *self._extra_arrays(), tally, rows, counters, first_spot, per_spot,
+                   rows_per_spot)
 
 
 class CudaExecutor:
@@ -186,24 +195,36 @@ class CudaExecutor:
         flat, sums = take_touched(tally)
         return SpotBlockTally(flat // block.n_rows, flat % block.n_rows, sums, counters)
 
+    #: what a batch runs, for the error message of a GPU that fails during one
+    histories_label = "histories"
+
+    def _kernel(self):
+        """(threads per block, the CUDA kernel) this executor launches (the track-repeating one names its own)."""
+        from .kernel.cuda import THREADS_PER_BLOCK, run_histories  # noqa: PLC0415
+
+        return THREADS_PER_BLOCK, run_histories
+
+    def _extra_arrays(self) -> tuple:
+        """Device arrays the kernel takes between the job's and the tally (the track database)."""
+        return ()
+
     def _launch(self, key: int, n_histories: int, tally, rows, first_spot: int, per_spot: int,
                 rows_per_spot: int) -> tuple[np.ndarray, np.ndarray]:
         from numba import cuda  # noqa: PLC0415
 
-        from .kernel.cuda import THREADS_PER_BLOCK, run_histories  # noqa: PLC0415
-
+        threads_per_block, kernel = self._kernel()
         key_lo, key_hi = split_key(key)
         try:
             tally[:] = 0
             self._counters[:] = 0
             if n_histories > 0:
-                blocks = max(1, min(self._max_blocks, -(-n_histories // THREADS_PER_BLOCK)))
-                run_histories[blocks, THREADS_PER_BLOCK](0, n_histories, key_lo, key_hi, *self._arrays, tally, rows,
-                                                         self._counters, first_spot, per_spot, rows_per_spot)
+                blocks = max(1, min(self._max_blocks, -(-n_histories // threads_per_block)))
+                kernel[blocks, threads_per_block](0, n_histories, key_lo, key_hi, *self._arrays, *self._extra_arrays(),
+                                                  tally, rows, self._counters, first_spot, per_spot, rows_per_spot)
                 cuda.synchronize()
             return tally.copy_to_host(), self._counters.copy_to_host()
         except Exception as exc:  # a GPU that fails mid-run: the caller keeps the batches done
-            raise DeviceError(f"the GPU failed during a batch of {n_histories} histories: {exc}") from exc
+            raise DeviceError(f"the GPU failed during a batch of {n_histories} {self.histories_label}: {exc}") from exc
 
 
 def make_executor(inputs: KernelInputs, device: Device):
