@@ -3,6 +3,7 @@ geometry (slab thicknesses, material stopping powers, the target's voxel edges),
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -186,6 +187,16 @@ def test_a_hexagonal_lattice_covers_as_well_with_fewer_spots(model, water):
     rows = np.unique(np.round(layer.spot_y_mm, 6))
     assert np.diff(rows) == pytest.approx(wide * np.sqrt(3) / 2)
     assert 0.65 < hexagonal.n_spots / square.n_spots < 0.85
+
+
+def test_a_note_goes_to_the_callers_list_instead_of_a_warning_when_a_list_is_given(model, water):
+    """A worker thread's caller (the planning session) must not need warnings.catch_warnings: process-wide."""
+    mask = box_mask(water.volume, y=(-70.0, -50.0))  # shallower in part than 70 MeV stops
+    notes: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        design_plan(water.volume, water.calibration, model, mask, [0.0], settings=SETTINGS, notes=notes)
+    assert len(notes) == 1 and notes[0].startswith("beam 'G0': the target's shallowest part")
 
 
 def test_a_range_shifter_raises_the_energies_by_its_water_equivalent_thickness(model, water):

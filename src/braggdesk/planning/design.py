@@ -56,9 +56,12 @@ def design_plan(ct: Volume, calibration: CtCalibration, beam_model: BeamModel,
                 target_mask: np.ndarray | StructureMask, beams: Sequence[BeamSpec | float], *,
                 settings: DesignSettings = DesignSettings(), isocenter_mm: Sequence[float] | None = None,
                 label: str = "braggdesk IMPT", fractions: int = 1, prescription_dose_gy: float | None = None,
-                structure_set_uid: str = "", target_name: str = "target") -> Plan:
+                structure_set_uid: str = "", target_name: str = "target", notes: list[str] | None = None) -> Plan:
     """A plan of one designed beam per entry of ``beams`` (a :class:`BeamSpec` or a gantry angle),
-    all on one isocentre (default: the target's centroid), on the CT's frame of reference."""
+    all on one isocentre (default: the target's centroid), on the CT's frame of reference.
+
+    What is accepted but worth saying is appended to ``notes`` if given, else warned
+    (:func:`.layers.choose_layers`)."""
     if not beams:
         raise PlanError(f"plan {label!r}: no beams to design")
     if int(fractions) < 1:
@@ -67,7 +70,7 @@ def design_plan(ct: Volume, calibration: CtCalibration, beam_model: BeamModel,
     iso = _isocenter(ct, target, isocenter_mm)
     rsp = _rsp_grid(ct, calibration)
     specs = [b if isinstance(b, BeamSpec) else BeamSpec(float(b)) for b in beams]
-    designed = [_design(ct, rsp, beam_model, target, spec, number, iso, settings)
+    designed = [_design(ct, rsp, beam_model, target, spec, number, iso, settings, notes)
                 for number, spec in enumerate(specs, start=1)]
     return Plan(label=label, beams=designed, fractions_planned=int(fractions),
                 frame_of_reference_uid=ct.frame_of_reference_uid, referenced_structure_set_uid=structure_set_uid,
@@ -78,8 +81,9 @@ def design_beam(ct: Volume, calibration: CtCalibration, beam_model: BeamModel,
                 target_mask: np.ndarray | StructureMask, gantry_deg: float, couch_deg: float = 0.0, *,
                 isocenter_mm: Sequence[float] | None = None, range_shifter_id: str | None = None,
                 settings: DesignSettings = DesignSettings(), name: str = "", number: int = 1,
-                target_name: str = "target") -> Beam:
-    """One beam with spots over the target plus margin and layers over its water-equivalent depth.
+                target_name: str = "target", notes: list[str] | None = None) -> Beam:
+    """One beam with spots over the target plus margin and layers over its water-equivalent depth
+    (``notes`` as for :func:`design_plan`).
 
     Raises PlanError (one line naming the beam or target) for a target with no voxel on the CT, a
     range shifter the model lacks, or a target the model's energies cannot reach.
@@ -87,14 +91,14 @@ def design_beam(ct: Volume, calibration: CtCalibration, beam_model: BeamModel,
     target = _design_target(ct, target_mask, target_name)
     iso = _isocenter(ct, target, isocenter_mm)
     spec = BeamSpec(float(gantry_deg), float(couch_deg), range_shifter_id, name)
-    return _design(ct, _rsp_grid(ct, calibration), beam_model, target, spec, number, iso, settings)
+    return _design(ct, _rsp_grid(ct, calibration), beam_model, target, spec, number, iso, settings, notes)
 
 
 # ----------------------------------------------------------------------------------------- one beam
 
 
 def _design(ct: Volume, rsp: np.ndarray, model: BeamModel, target: DesignTarget, spec: BeamSpec, number: int,
-            iso: tuple[float, float, float], settings: DesignSettings) -> Beam:
+            iso: tuple[float, float, float], settings: DesignSettings, notes: list[str] | None) -> Beam:
     name = spec.label
     shifter_wet, shifter_distance = _range_shifter(model, spec.range_shifter_id, name)
     beam = Beam(name=name, number=number, gantry_angle_deg=spec.gantry_deg, couch_angle_deg=spec.couch_deg,
@@ -116,7 +120,7 @@ def _design(ct: Volume, rsp: np.ndarray, model: BeamModel, target: DesignTarget,
     wet = TargetWet(wet.covered[hit], wet.wet_in_mm[hit], wet.wet_out_mm[hit])
     choices = choose_layers(model, float(np.nanmin(wet.wet_in_mm)), float(np.nanmax(wet.wet_out_mm)),
                             beam_name=name, layer_spacing_mm=settings.layer_spacing_mm,
-                            shifter_wet_mm=shifter_wet, shifter_id=spec.range_shifter_id)
+                            shifter_wet_mm=shifter_wet, shifter_id=spec.range_shifter_id, notes=notes)
     for choice in choices:
         keep = wet.covers(choice.range_mm, 0.5 * choice.spacing_mm)
         if not keep.any():

@@ -76,10 +76,13 @@ def bragg_peak_width_80_mm(mean_energy_mev: float, energy_spread_mev: float, ste
 
 def choose_layers(model: BeamModel, wet_min_mm: float, wet_max_mm: float, *, beam_name: str,
                   layer_spacing_mm: float | None = None, shifter_wet_mm: float = 0.0,
-                  shifter_id: str | None = None) -> list[LayerChoice]:
+                  shifter_id: str | None = None, notes: list[str] | None = None) -> list[LayerChoice]:
     """Layers covering [wet_min_mm, wet_max_mm] of water-equivalent depth (see the module docstring).
 
-    Raises PlanError naming the beam when the model's energies cannot reach those depths.
+    Raises PlanError naming the beam when the model's energies cannot reach those depths.  What is
+    accepted but worth saying (a target part shallower than the lowest energy stops) goes to ``notes``
+    when a list is given (a worker thread's caller: warnings filters are process-wide state), else it is
+    warned as a BraggdeskWarning.
     """
     ranges = model_ranges_mm(model, shifter_wet_mm)
     energies = np.asarray(model.nominal_energy_mev, float)
@@ -90,7 +93,7 @@ def choose_layers(model: BeamModel, wet_min_mm: float, wet_max_mm: float, *, bea
         width = bragg_peak_width_80_mm(model.mean_energy_mev[i], model.energy_spread_mev[i])
         return LAYER_SPACING_PEAK_FRACTION * width
 
-    _check_reachable(model, ranges, wet_min_mm, wet_max_mm, beam_name, spacing_at, shifter_id, shifter_wet_mm)
+    _check_reachable(model, ranges, wet_min_mm, wet_max_mm, beam_name, spacing_at, shifter_id, shifter_wet_mm, notes)
     current = int(np.argmin(np.abs(ranges - wet_max_mm)))
     layers = []
     while True:
@@ -102,7 +105,7 @@ def choose_layers(model: BeamModel, wet_min_mm: float, wet_max_mm: float, *, bea
         current = int(np.argmin(np.abs(shallower - (ranges[current] - spacing))))
 
 
-def _check_reachable(model, ranges, wet_min_mm, wet_max_mm, beam_name, spacing_at, shifter_id, shifter_wet_mm):
+def _check_reachable(model, ranges, wet_min_mm, wet_max_mm, beam_name, spacing_at, shifter_id, shifter_wet_mm, notes):
     lo, hi = float(ranges[0]), float(ranges[-1])
     what = f"beam model '{model.name}'" + (f" with range shifter {shifter_id!r} ({shifter_wet_mm:.1f} mm WET)"
                                             if shifter_id else "")
@@ -121,7 +124,11 @@ def _check_reachable(model, ranges, wet_min_mm, wet_max_mm, beam_name, spacing_a
                             f"({reach}); {advice}")
         # A superficial part of a deeper target (a head-and-neck PTV that reaches the skin): the deeper layers'
         # entrance dose covers it, as clinics accept; said, not refused.
-        warnings.warn(BraggdeskWarning(
+        note = (
             f"beam {beam_name!r}: the target's shallowest part (water-equivalent depth {wet_min_mm:.1f} mm with the "
             f"margin) lies shallower than the {what} stops ({lo:.1f} mm); it gets only the entrance dose of deeper "
-            f"layers there; to place Bragg peaks in it, {advice}"), stacklevel=4)
+            f"layers there; to place Bragg peaks in it, {advice}")
+        if notes is None:
+            warnings.warn(BraggdeskWarning(note), stacklevel=4)
+        else:
+            notes.append(note)

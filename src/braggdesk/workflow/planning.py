@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -26,7 +25,7 @@ from scipy import ndimage
 from ..analysis.clinical_goals import GoalResult, evaluate_goals
 from ..analysis.rasterize import rasterize_structure_set
 from ..compute.dij import DaskDij, DijComputation, DijProgress, LocalDij, RemoteDij
-from ..errors import BraggdeskError, BraggdeskWarning, InputError, PlanError
+from ..errors import BraggdeskError, InputError, PlanError
 from ..model import (BeamModel, CtCalibration, Job, Plan, Roi, SimulationSettings, StructureMask, StructureSet,
                      Volume)
 from ..model.clinical_goals import ClinicalGoal, parse_goal
@@ -201,17 +200,16 @@ class PlanningSession:
             raise PlanningInputError(self.inputs.request_path or None,
                                      "the beams give different isocentres; braggdesk plans one isocentre for all beams")
         specs = [BeamSpec(b.gantry_deg, b.couch_deg, b.range_shifter) for b in request.beams]
+        notes: list[str] = []  # not warnings.catch_warnings: this runs in worker threads
         try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", BraggdeskWarning)
-                plan = design_plan(self.inputs.ct, self.inputs.calibration, self.inputs.beam_model, self.target_mask(),
-                                   specs, settings=settings, isocenter_mm=next(iter(isocenters), None),
-                                   fractions=request.fractions, prescription_dose_gy=request.prescription_gy,
-                                   structure_set_uid=self.inputs.structure_set_uid,
-                                   target_name=" + ".join(self.targets))
+            plan = design_plan(self.inputs.ct, self.inputs.calibration, self.inputs.beam_model, self.target_mask(),
+                               specs, settings=settings, isocenter_mm=next(iter(isocenters), None),
+                               fractions=request.fractions, prescription_dose_gy=request.prescription_gy,
+                               structure_set_uid=self.inputs.structure_set_uid,
+                               target_name=" + ".join(self.targets), notes=notes)
         except PlanError as exc:
             raise PlanError(self._where(str(exc))) from None
-        self.products = PlanningProducts(designed=plan, notes=[str(w.message) for w in caught])
+        self.products = PlanningProducts(designed=plan, notes=notes)
         return plan
 
     # -- 2. dose-influence matrix ----------------------------------------------------------
