@@ -120,13 +120,16 @@ def test_plan_with_a_worker_node_computes_the_matrix_and_the_final_dose_there(pa
     assert (out / "RD_plan.dcm").is_file() and (out / "RP_plan.dcm").is_file()
 
 
-def test_a_matrix_target_uncertainty_adds_passes_and_is_refused_for_a_node(patient, tmp_path, capsys):
+def test_a_matrix_target_uncertainty_adds_passes_here_and_on_a_node_alike(patient, tmp_path, capsys):
     out = tmp_path / "plan"
     assert _plan(patient, out, "--dij-uncertainty", "0.08", "--max-iterations", "20") == 0
-    summary = json.loads((out / "goals.json").read_text())
-    dij = summary["dij"]
+    dij = json.loads((out / "goals.json").read_text())["dij"]
     assert dij["histories_per_spot_first_pass"] == 300 and dij["histories_per_spot"] > 300  # passes add to every spot
     assert dij["mean_spot_uncertainty"] <= 0.08
     assert "pass 2" in capsys.readouterr().err
-    assert _plan(patient, tmp_path / "node", "--dij-uncertainty", "0.08", "--pipe") == 2
-    assert "not supported yet" in capsys.readouterr().err
+    node = tmp_path / "node"
+    assert _plan(patient, node, "--dij-uncertainty", "0.08", "--max-iterations", "20", "--pipe") == 0
+    on_node = json.loads((node / "goals.json").read_text())["dij"]
+    assert "pass 2" in capsys.readouterr().err
+    for key in ("histories_per_spot", "mean_spot_uncertainty", "entries"):
+        assert on_node[key] == dij[key], key

@@ -99,3 +99,17 @@ def test_a_cut_frame_is_an_error_not_a_short_read():
     frame = wire.encode_snapshot(sample_snapshot())
     with pytest.raises(WireError, match="ended inside a snapshot frame"):
         read_all(frame[:-10])
+
+
+def test_a_dose_influence_request_names_its_pass_and_the_first_pass_is_written_as_protocol_3_wrote_it():
+    job = pencil_job(150.0, 100)
+    voxels = np.array([3, 5, 8], np.int64)
+    first, = read_all(wire_jobs.encode_job(job, dij=wire_jobs.DijRequest(voxels, 40)))
+    assert first.header["content"]["dij"] == {"per_spot": 40}  # a protocol-3 node reads it
+    later, = read_all(wire_jobs.encode_job(job, dij=wire_jobs.DijRequest(voxels, 40, 2)))
+    request = wire_jobs.dij_request(later)
+    assert request.per_spot == 40 and request.pass_index == 2 and np.array_equal(request.voxels, voxels)
+    assert later.header["digest"] != first.header["digest"]
+    later.header["content"]["dij"]["pass"] = -1
+    with pytest.raises(WireError, match="damaged dose-influence request"):
+        wire_jobs.dij_request(later)

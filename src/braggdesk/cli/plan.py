@@ -46,7 +46,7 @@ def register(sub) -> None:
                    help="Monte Carlo histories per spot for the matrix (default: the objectives file's, else 2000)")
     p.add_argument("--dij-uncertainty", type=fraction, metavar="U",
                    help="then more histories per spot until the matrix's mean spot uncertainty is U, e.g. 0.05 "
-                        "(here or on a cluster)")
+                        "(here, on a --remote node or on a cluster)")
     p.add_argument("--max-iterations", type=count, default=200, metavar="N", help="optimiser iterations (default 200)")
     p.add_argument("--save-dij", action="store_true", help="also write the matrix as dij.npz (scipy sparse)")
     p.add_argument("--reference-dose", type=Path, metavar="RTDOSE",

@@ -13,6 +13,7 @@ blocks (blocks done are kept); ``result()`` merges what came back and makes the 
 from __future__ import annotations
 
 import abc
+import dataclasses
 import math
 import threading
 import time
@@ -24,7 +25,6 @@ import numpy as np
 from ..engine.device import Device, select_device
 from ..engine.dij import PreparedDij, block_size, blocks, dij_scale, prepare_dij, run_block, unit_weight_job
 from ..engine.simulate import check_frame_of_reference
-from ..errors import BraggdeskError
 from ..model import Job
 from ..model.dij import DijBatch
 from ..planning.dij import DoseInfluence, dose_influence, mean_spot_uncertainty
@@ -254,15 +254,15 @@ class RemoteDij(DijComputation):
 
     ``make_runner(job)`` gives the stream runner for the job (SshRunner, PipeRunner), as for a dose;
     the node runs the blocks in its own engine process and keeps them in its job folder, so a dropped
-    link loses nothing (the runner re-attaches and the node sends only the blocks not yet here)."""
+    link loses nothing (the runner re-attaches and the node sends only the blocks not yet here).  With a
+    target uncertainty, each later pass is a job of its own at the node (id ``<job id>-pass<k>``, the
+    pass's random streams), its blocks counted into this matrix."""
 
     kind = "remote"
 
     def __init__(self, job: Job, voxel_index: np.ndarray, per_spot: int, make_runner, **kwargs):
         super().__init__(job, voxel_index, per_spot, **kwargs)
-        if self.target_uncertainty is not None:
-            raise BraggdeskError("a target uncertainty for a matrix on a worker node is not supported yet: give a "
-                             "number of histories per spot (or compute the matrix here or on a Dask cluster)")
+        self._make_runner = make_runner
         self.runner = make_runner(self.job)
 
     def cancel(self) -> None:
@@ -270,6 +270,20 @@ class RemoteDij(DijComputation):
         self.runner.cancel()
 
     def _blocks(self, pass_index: int, per_spot: int) -> Iterator[DijBatch]:
-        for block in self.runner.dij_blocks(self.voxel_index, per_spot):
-            self.device = self.runner.device
-            yield block
+        if pass_index > 0:
+            self.runner = self._pass_runner(pass_index)
+        runner = self.runner
+        for block in runner.dij_blocks(self.voxel_index, per_spot, pass_index):
+            self.device = runner.device
+            yield dataclasses.replace(block, job_id=self.job.job_id) if block.job_id != self.job.job_id else block
+
+    def _pass_runner(self, pass_index: int):
+        """A runner for pass ``pass_index``: a new job at the node, never an attach (an ``--attach`` names the
+        first pass's job)."""
+        first = self.runner
+        job = dataclasses.replace(self.job, job_id=f"{first.job_id[:50]}-pass{pass_index}")
+        runner = self._make_runner(job)
+        if getattr(runner, "attach", False):
+            runner.attach = False
+            runner.job = job
+        return runner

@@ -165,7 +165,7 @@ def run_engine(folder: JobFolder) -> int:
         job = wire_jobs.decode_job(message)
         dij = wire_jobs.dij_request(message)
         if dij is not None:
-            return _run_dij(folder, job, *dij)
+            return _run_dij(folder, job, dij)
         done, files = folder.merged()
         seq = len(files)
         if done is not None:
@@ -183,11 +183,12 @@ def run_engine(folder: JobFolder) -> int:
         raise
 
 
-def _run_dij(folder: JobFolder, job, voxels, per_spot: int) -> int:
+def _run_dij(folder: JobFolder, job, request: wire_jobs.DijRequest) -> int:
     """The engine process of a dose-influence matrix: the blocks of spots not yet stored, one file each."""
     from ..engine.dij import block_id, block_size, blocks, prepare_dij, run_block
 
-    prepared = prepare_dij(job, voxels)
+    per_spot, pass_index = request.per_spot, request.pass_index
+    prepared = prepare_dij(job, request.voxels)
     done = folder.stored_batches()
     seq = len(folder.batch_files())
     if done:
@@ -196,9 +197,9 @@ def _run_dij(folder: JobFolder, job, voxels, per_spot: int) -> int:
     for first, n in blocks(prepared.n_spots, size):
         if folder.cancel_requested():
             break
-        if block_id(0, first, prepared.n_spots) in done:
+        if block_id(pass_index, first, prepared.n_spots) in done:
             continue
-        folder.write_frame(seq, wire_jobs.encode_dij_batch(run_block(prepared, first, n, per_spot)))
+        folder.write_frame(seq, wire_jobs.encode_dij_batch(run_block(prepared, first, n, per_spot, pass_index)))
         seq += 1
     state = "cancelled" if folder.cancel_requested() else "done"
     folder.update_status(state=state, device=prepared.prepared.device.name, ended=time.time())

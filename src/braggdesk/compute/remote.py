@@ -100,9 +100,9 @@ class StreamRunner(Runner):
         self.log: list[str] = []
         self.link: Link | None = None
         self.snapshot_frames: list[int] = []  # size on the wire of each snapshot received
-        #: (voxels of interest, histories per spot): the node computes the job's dose-influence matrix and
-        #: ``_snapshots`` yields its blocks (DijBatch) instead of dose Snapshots (see compute.dij.RemoteDij)
-        self.dij: tuple | None = None
+        #: the node computes the job's dose-influence matrix (wire_jobs.DijRequest) and ``_snapshots`` yields
+        #: its blocks (DijBatch) instead of dose Snapshots (see compute.dij.RemoteDij)
+        self.dij: wire_jobs.DijRequest | None = None
         self._received: set[int] = set()  # batch (or block) numbers held here, for a re-attach
 
     @abc.abstractmethod
@@ -181,10 +181,11 @@ class StreamRunner(Runner):
         finally:
             self._close()
 
-    def dij_blocks(self, voxels, per_spot: int) -> Iterator:
+    def dij_blocks(self, voxels, per_spot: int, pass_index: int = 0) -> Iterator:
         """The blocks (DijBatch) of the job's dose-influence matrix as the node computes them, instead of a
-        dose: the same connection, job folder, cancel and re-attach (see compute.dij.RemoteDij)."""
-        self.dij = (voxels, int(per_spot))
+        dose: the same connection, job folder, cancel and re-attach (see compute.dij.RemoteDij); ``pass_index``
+        > 0: the random streams of that pass (a matrix refined to a target uncertainty)."""
+        self.dij = wire_jobs.DijRequest(voxels, int(per_spot), int(pass_index))
         self._start()
         yield from self._snapshots()
 
@@ -209,6 +210,12 @@ class StreamRunner(Runner):
             self._close()
             raise RemoteError(link.where, f"the node runs braggdesk {self.hello.get('braggdesk', '?')}, which cannot "
                                           "compute dose-influence matrices; install the same braggdesk version there")
+        if (self.dij is not None and self.dij.pass_index > 0
+                and int(self.hello.get("protocol", 0)) < wire.DIJ_PASS_PROTOCOL):
+            self._close()
+            raise RemoteError(link.where, f"the node runs braggdesk {self.hello.get('braggdesk', '?')}, which cannot "
+                                          "add passes to a dose-influence matrix (a target uncertainty); install the "
+                                          "same braggdesk version there, or give a number of histories per spot")
         link.send(frame)
         if self.cancelled:
             link.send(wire.encode("cancel", {"job_id": self.job_id}))

@@ -42,9 +42,12 @@ from ..model import Snapshot
 #: silently drop the second Gaussian, so it is refused.
 #: 3: dose-influence matrices (a job frame may ask for one; its blocks come back as "dij" frames). A node
 #: of protocol 2 would run such a job as a dose, so a client asks for a matrix only from a node of 3 or more.
-PROTOCOL = 3
+#: 4: a dose-influence request may name a later pass (new random streams, for a matrix refined to a target
+#: uncertainty); a node of 3 would run the first pass's streams again, so later passes go only to nodes of 4.
+PROTOCOL = 4
 MIN_PROTOCOL = 2
 DIJ_PROTOCOL = 3
+DIJ_PASS_PROTOCOL = 4
 
 MAGIC = b"BDWF"
 _PREFIX = struct.Struct(">4sB3xIQ")

@@ -130,17 +130,31 @@ def job_content(job: Job) -> tuple[dict, dict[str, np.ndarray]]:
     return content, packer.arrays
 
 
+@dataclasses.dataclass(frozen=True)
+class DijRequest:
+    """A job frame's request for the job's dose-influence matrix instead of its dose: every spot's
+    ``per_spot`` histories scored on the voxels of interest, from the random streams of pass ``pass_index``
+    (a matrix refined to a target uncertainty adds passes of new streams, :class:`braggdesk.compute.dij.
+    DijComputation`)."""
+
+    voxels: np.ndarray  # int64 flat CT indices of the voxels of interest
+    per_spot: int
+    pass_index: int = 0
+
+
 def encode_job(job: Job, attach: bool = False, have_batches: tuple[int, ...] = (),
-               dij: tuple[np.ndarray, int] | None = None) -> bytes:
+               dij: DijRequest | None = None) -> bytes:
     """The job frame.  ``digest`` identifies the inputs (not the id): a re-attach must match it.
 
-    ``dij`` = (voxels of interest, histories per spot) asks for the job's dose-influence matrix instead of
-    its dose; both are part of the digest."""
+    ``dij`` asks for the job's dose-influence matrix instead of its dose; it is part of the digest.  The
+    first pass's request is written as protocol 3 wrote it (a node of protocol 3 runs it); a later pass
+    names itself."""
     content, arrays = job_content(job)
     if dij is not None:
-        voxels, per_spot = dij
-        content["dij"] = {"per_spot": int(per_spot)}
-        arrays["dij_voxels"] = np.ascontiguousarray(voxels, dtype=np.int64)
+        content["dij"] = {"per_spot": int(dij.per_spot)}
+        if dij.pass_index:
+            content["dij"]["pass"] = int(dij.pass_index)
+        arrays["dij_voxels"] = np.ascontiguousarray(dij.voxels, dtype=np.int64)
     digest = job_digest(content, arrays)
     header = {"job_id": job.job_id, "digest": digest, "content": content, "attach": bool(attach),
               "have_batches": [int(b) for b in have_batches], "protocol": PROTOCOL, "braggdesk": __version__}
@@ -156,19 +170,21 @@ def job_digest(content: dict, arrays: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def dij_request(msg: Message) -> tuple[np.ndarray, int] | None:
-    """(voxels of interest, histories per spot) if the job frame asks for a dose-influence matrix, else None."""
+def dij_request(msg: Message) -> DijRequest | None:
+    """The job frame's dose-influence request, or None for a dose."""
     try:
         spec = msg.header["content"].get("dij")
         if spec is None:
             return None
         voxels = np.asarray(msg.arrays["dij_voxels"], dtype=np.int64)
         per_spot = int(spec["per_spot"])
+        pass_index = int(spec.get("pass", 0))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise WireError(f"damaged dose-influence request ({exc!r})") from None
-    if per_spot < 1 or voxels.ndim != 1:
-        raise WireError(f"damaged dose-influence request (per_spot {per_spot}, voxels of shape {voxels.shape})")
-    return voxels, per_spot
+    if per_spot < 1 or pass_index < 0 or voxels.ndim != 1:
+        raise WireError(f"damaged dose-influence request (per_spot {per_spot}, pass {pass_index}, voxels of shape "
+                        f"{voxels.shape})")
+    return DijRequest(voxels, per_spot, pass_index)
 
 
 _DIJ_ARRAYS = ("histories", "spot", "row", "energy", "energy_sq")
