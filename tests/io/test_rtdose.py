@@ -206,3 +206,16 @@ def test_dose_grid_against_the_ct():
     with pytest.raises(InputError, match="frame of reference 1.2.3.4"):
         check_dose_grid_on_ct(other, ct, "RD.dcm")
     check_dose_grid_on_ct(other, ct, "RD.dcm", ignore_frame_of_reference=True)
+
+
+def test_a_monte_carlo_dose_of_a_plan_of_several_fractions_is_one_fractions_dose():
+    from braggdesk.io.rtdose import computed_summation
+    from braggdesk.model import Plan
+
+    course = Plan("p", [], fractions_planned=35, prescription_dose_gy=70.0)
+    assert course.prescription_per_fraction_gy == pytest.approx(2.0)
+    assert computed_summation(course) == "FRACTION"
+    single = Plan("p", [], prescription_dose_gy=2.2)
+    assert single.prescription_per_fraction_gy == pytest.approx(2.2) and computed_summation(single) == "PLAN"
+    assert Plan("p", [], fractions_planned=35).prescription_per_fraction_gy is None
+    assert computed_summation(None) == "PLAN"

@@ -114,7 +114,7 @@ def export_result(args, result, plan, ct) -> list[Path]:
         from ..io.rtstruct import read_rtstruct
 
         stats = api.dose_statistics(result, [read_rtstruct(args.structures)], ct,
-                                    reference_gy=plan.prescription_dose_gy or None)
+                                    reference_gy=plan.prescription_per_fraction_gy)
     return api.export_result(args.export, result, stats, suffix=f".{args.export_format}")
 
 
@@ -133,7 +133,7 @@ def rbe_structure_masks(args, rbe, ct) -> list:
 def write_rbe_dose(path: Path, result, rbe, masks, plan, ct, args, identity) -> Path:
     """The RBE-weighted dose (workflow/rbe_dose.py, what the GUI shows and bd.rbe_weighted gives) as an RT Dose
     of DoseType EFFECTIVE."""
-    from ..io.rtdose import write_rtdose
+    from ..io.rtdose import computed_summation, write_rtdose
     from ..io.safe_write import write_atomically
     from ..workflow.rbe_dose import rbe_weighted_result
 
@@ -141,7 +141,7 @@ def write_rbe_dose(path: Path, result, rbe, masks, plan, ct, args, identity) -> 
     comment = rbe.describe()[:64]
     return write_atomically(path, lambda target: write_rtdose(
         rbe_gy, result.grid, target, plan=plan, ct=ct, identity=identity, identified=args.identified,
-        dose_type="EFFECTIVE", comment=comment), "RT Dose (RBE-weighted)")
+        dose_type="EFFECTIVE", summation=computed_summation(plan), comment=comment), "RT Dose (RBE-weighted)")
 
 
 EXIT_PARTIAL = 3  # cancelled, or the device failed mid-run: the dose of the batches done was written, PARTIAL
@@ -149,7 +149,7 @@ EXIT_PARTIAL = 3  # cancelled, or the device failed mid-run: the dose of the bat
 
 def run_run(args) -> int:
     from ..io.deidentify import read_patient_identity
-    from ..io.rtdose import write_rtdose
+    from ..io.rtdose import computed_summation, write_rtdose
     from ..io.safe_write import check_output_path, write_atomically
 
     check_output_path(args.out, "RT Dose")  # a read-only folder or a folder name: refused before the long run
@@ -171,7 +171,7 @@ def run_run(args) -> int:
     try:
         path = write_atomically(args.out, lambda target: write_rtdose(
             result.dose_gy, result.grid, target, plan=plan, ct=ct, identity=identity, identified=args.identified,
-            comment=comment), "RT Dose")
+            summation=computed_summation(plan), comment=comment), "RT Dose")
     except OutputError as exc:  # the summary still says what was computed, and where the dose went
         summary["rtdose"] = None if exc.kept_at is None else str(exc.kept_at)
         summary["write_error"] = str(exc)

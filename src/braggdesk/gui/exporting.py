@@ -64,7 +64,8 @@ class Exporter:
         grid = session.ct.with_values(entry.dose_gy, description=entry.title)
         plan = session.plans[-1] if session.plans else None
         comment = f"braggdesk {entry.title}" + (" - PARTIAL, cancelled run" if entry.partial else "")
-        return write_rtdose(entry.dose_gy, grid, path, plan=plan, ct=session.ct, comment=comment)
+        return write_rtdose(entry.dose_gy, grid, path, plan=plan, ct=session.ct, summation=_summation(entry, plan),
+                            comment=comment)
 
     def rbe_rtdose(self, path) -> Path:
         """The RBE-weighted dose with the RBE panel's settings (what the views show with the toggle on RBE),
@@ -76,7 +77,7 @@ class Exporter:
         rbe_gy = w.shown.rbe_gy(entry.dose_gy, entry.let_kev_um, w.session.masks)
         plan = w.session.plans[-1] if w.session.plans else None
         return write_rtdose(rbe_gy, w.session.ct, path, plan=plan, ct=w.session.ct, dose_type="EFFECTIVE",
-                            comment=w.shown.settings.describe()[:64])
+                            summation=_summation(entry, plan), comment=w.shown.settings.describe()[:64])
 
     # -- menus ---------------------------------------------------------------------------
     def build_menu(self, menu: QtWidgets.QMenu) -> QtWidgets.QMenu:
@@ -134,3 +135,11 @@ def plot_area_menus(widget: QtWidgets.QWidget) -> list[QtWidgets.QMenu]:
                 self.window.log_line(f"wrote {write(path)}")
             except (BraggdeskError, OSError) as exc:
                 self.window.show_error("Cannot export", str(exc))
+
+
+def _summation(entry, plan) -> str:
+    """An entry of one fraction's dose (a run) is a FRACTION of a plan of several; a course dose (the planning
+    panel's final dose, most imported doses) the PLAN's."""
+    from ..io.rtdose import computed_summation
+
+    return computed_summation(plan) if entry.per_fraction else "PLAN"

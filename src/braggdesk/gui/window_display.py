@@ -102,10 +102,14 @@ class DisplayMixin:
             view.set_point(point_mm)
 
     def reference_dose_gy(self, entry: DoseEntry | None) -> float:
+        """The dose the wash threshold, isodoses and V95 refer to: the display's, else the plan's prescription
+        (one fraction's for a dose of one fraction), else the maximum."""
         plan = self.session.plans[-1] if self.session.plans else None
         if self.display.reference_dose_gy:
             return self.display.reference_dose_gy
         if plan is not None and plan.prescription_dose_gy:
+            if entry is not None and entry.per_fraction:
+                return float(plan.prescription_per_fraction_gy)
             return float(plan.prescription_dose_gy)
         if entry is not None and self.display.quantity == "rbe":
             shown = self.shown_dose_gy(entry)

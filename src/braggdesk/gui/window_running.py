@@ -90,7 +90,7 @@ class RunningMixin:
         self._running_index = -1
         self.run_panel.set_running(True)
         self.log_line(f"run: {job.settings.primaries or 'target'} primaries, {choice.label.lower()}")
-        ref_fixed = self.session.plans[-1].prescription_dose_gy
+        ref_fixed = self.session.plans[-1].prescription_per_fraction_gy  # a run's dose is one fraction's
         self._live_masks = list(self.session.masks)
         last_3d = [-math.inf]
         ct = job.ct

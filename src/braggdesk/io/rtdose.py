@@ -59,6 +59,12 @@ class RtDoseInfo:
 # ----------------------------------------------------------------------------------------- writing
 
 
+def computed_summation(plan: Plan | None) -> str:
+    """DoseSummationType of a Monte Carlo dose of ``plan``: the plan's monitor units are one fraction's, so
+    the dose is one FRACTION's when the plan has several (DICOM's PLAN is the whole course)."""
+    return "FRACTION" if plan is not None and int(plan.fractions_planned or 1) > 1 else "PLAN"
+
+
 def write_rtdose(dose_gy: np.ndarray, grid: Volume, path: str | Path, *, plan: Plan | None = None,
                  ct: Volume | None = None, dose_type: str = "PHYSICAL", summation: str = "PLAN",
                  comment: str = "", identity: PatientIdentity | None = None, identified: bool = False) -> Path:

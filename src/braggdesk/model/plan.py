@@ -89,6 +89,14 @@ class Plan:
     def n_spots(self) -> int:
         return sum(b.n_spots for b in self.beams)
 
+    @property
+    def prescription_per_fraction_gy(self) -> float | None:
+        """The prescription of one fraction.  A DICOM plan's TargetPrescriptionDose is the whole course's,
+        its monitor units (and so a Monte Carlo dose of it) one fraction's."""
+        if not self.prescription_dose_gy:
+            return None
+        return float(self.prescription_dose_gy) / max(int(self.fractions_planned or 1), 1)
+
     def with_meterset_scale(self, factor: float) -> "Plan":
         """A copy whose monitor units are ``factor`` times this plan's (spot weights unchanged).
 

@@ -195,13 +195,15 @@ def export_rtdose(path: str | Path, dose: DoseResult, ct: Volume, plan: Plan | N
                   rbe_weighted_gy: np.ndarray | None = None) -> Path:
     """The dose as a DICOM RT Dose on the CT's study and frame of reference (de-identified); given
     ``rbe_weighted_gy`` (from :func:`rbe_weighted`), that dose instead, as DoseType EFFECTIVE."""
-    from ..io.rtdose import write_rtdose
+    from ..io.rtdose import computed_summation, write_rtdose
 
+    summation = computed_summation(plan)  # a Monte Carlo dose of a plan is one fraction's
     comment = f"braggdesk MC dose to {dose.dose_to}" + (" (PARTIAL)" if dose.partial else "")
     if rbe_weighted_gy is not None:
         return write_rtdose(rbe_weighted_gy, dose.grid, path, plan=plan, ct=ct, dose_type="EFFECTIVE",
+                            summation=summation,
                             comment="braggdesk RBE-weighted dose" + (" (PARTIAL)" if dose.partial else ""))
-    return write_rtdose(dose.dose_gy, dose.grid, path, plan=plan, ct=ct, comment=comment)
+    return write_rtdose(dose.dose_gy, dose.grid, path, plan=plan, ct=ct, summation=summation, comment=comment)
 
 
 def export_result(folder: str | Path, dose: DoseResult, statistics: list[StructureAnalysis] | None = None,

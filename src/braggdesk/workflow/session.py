@@ -17,7 +17,7 @@ import numpy as np
 from ..analysis.rasterize import rasterize_structure_set
 from ..analysis.resample import resample
 from ..errors import BraggdeskError
-from ..io.rtdose import check_dose_grid_on_ct
+from ..io.rtdose import check_dose_grid_on_ct, read_rtdose_info
 from ..model import BeamModel, CtCalibration, DoseResult, Plan, StructureMask, StructureSet, Volume
 from .workspace import Loaded
 
@@ -36,6 +36,9 @@ class DoseEntry:
     running: bool = False
     result: DoseResult | None = None
     max_gy: float | None = None  # cached maximum (a run's worker computes it off the GUI thread)
+    #: the dose of one fraction (a Monte Carlo run of a DICOM plan, whose MU are one fraction's; an RT Dose of
+    #: summation FRACTION), not the course's (the planning panel's final dose; an RT Dose of summation PLAN)
+    per_fraction: bool = False
 
     @property
     def max_dose_gy(self) -> float:
@@ -52,8 +55,9 @@ class DoseEntry:
     @classmethod
     def of_result(cls, label: str, result: DoseResult, running: bool = False,
                   max_gy: float | None = None) -> "DoseEntry":
+        """The entry of a Monte Carlo run of a plan: one fraction's dose."""
         return cls(label, result.dose_gy, result.uncertainty, result.let_kev_um, result.partial, running, result,
-                   max_gy)
+                   max_gy, per_fraction=True)
 
 
 @dataclass
@@ -158,8 +162,17 @@ def prepare_loaded(ct: Volume, doses: list[tuple[Path, Volume]], structure_sets:
                    ) -> tuple[list[DoseEntry], list[StructureMask]]:
     """The slow part of loading (run it off the GUI thread): imported doses onto the CT grid, their maxima
     scanned, structures rasterized on it."""
-    entries = [DoseEntry(f"RTDOSE {p.name}", resample(vol, ct)) for p, vol in doses]
+    entries = [DoseEntry(f"RTDOSE {p.name}", resample(vol, ct), per_fraction=_summation(p) == "FRACTION")
+               for p, vol in doses]
     for entry in entries:
         entry.max_dose_gy  # noqa: B018 -- scanned here, not on the GUI thread
     masks = [m for ss in structure_sets for m in rasterize_structure_set(ss, ct)]
     return entries, masks
+
+
+def _summation(path: Path) -> str:
+    """An RT Dose's DoseSummationType ("" if it cannot be read again: it was read a moment ago)."""
+    try:
+        return read_rtdose_info(path).summation.upper()
+    except (BraggdeskError, OSError, ValueError):  # the dose was read; its summation only refines the display
+        return ""
