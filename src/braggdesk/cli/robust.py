@@ -64,6 +64,7 @@ def run_robust(args: argparse.Namespace) -> int:
     from ..io.rtstruct import read_rtstruct
     from ..model import Job
     from ..model.clinical_goals import GoalError
+    from ..workflow.robustness import course_doses, course_note
     scenarios = scenarios_from_args(args)  # ScenarioError: one line, exit 2
     if args.out.exists() and not args.out.is_dir():
         raise InputError(args.out, "exists and is not a folder; --out names the folder for the results")
@@ -86,12 +87,13 @@ def run_robust(args: argparse.Namespace) -> int:
     results, where = _run(job, scenarios, args)
     wall_s = time.perf_counter() - start
 
-    doses = {name: r.dose_gy for name, r in results.items()}
+    fractions = int(plan.fractions_planned or 1)
+    doses = course_doses(results, fractions)  # goals are the course's
     low, high = dose_envelope(doses)
     args.out.mkdir(parents=True, exist_ok=True)
     nominal = results[scenarios[0].name]
     files = {}
-    for key, dose, what in (("nominal", nominal.dose_gy, "nominal"), ("min", low, "voxel-wise minimum"),
+    for key, dose, what in (("nominal", doses[scenarios[0].name], "nominal"), ("min", low, "voxel-wise minimum"),
                             ("max", high, "voxel-wise maximum")):
         files[key] = str(write_rtdose(dose, nominal.grid, args.out / f"dose_{key}.dcm", plan=plan, ct=ct,
                                       comment=f"braggdesk robust: {what} over {len(scenarios)} scenarios"[:64]))
@@ -100,6 +102,7 @@ def run_robust(args: argparse.Namespace) -> int:
     summary = {
         "braggdesk_version": __version__,
         "plan": plan.label,
+        "fractions": fractions,
         "where": where,
         "wall_seconds": round(wall_s, 3),
         "scenarios": [{"name": s.name, "shift_mm": list(s.shift_mm), "range_scale": s.range_scale,
@@ -111,14 +114,15 @@ def run_robust(args: argparse.Namespace) -> int:
         "goals_met_in_all_scenarios": all(g.met_in_all for g in per_goal),
         "dvh_bands": [b.as_dict() for b in bands],
         "rtdose": files,
-        "notes": list(dict.fromkeys(n for r in results.values() for n in r.notes)),
+        "notes": [n for n in (course_note(fractions),) if n]
+                 + list(dict.fromkeys(n for r in results.values() for n in r.notes)),
     }
     if not args.no_report:
         from ..report.pdf import write_report_pdf
         from ..report.robust_report import robust_report_data
 
         data = robust_report_data(plan, ct, nominal, scenarios, per_goal, bands, low, high, list(masks.values()),
-                                  seed=args.seed, wall_s=wall_s, where=where)
+                                  seed=args.seed, wall_s=wall_s, where=where, fractions=fractions)
         summary["report"] = str(write_report_pdf(data, args.out / "robust.pdf"))
     write_json(summary, str(args.out / "robust.json"))
     _print(summary, per_goal, args.out)

@@ -230,7 +230,8 @@ class RobustnessPanel(QtWidgets.QWidget):
         missed = [g for g in outcome.goals if not g.met_in_all]
         text = (f"{len(outcome.scenarios)} scenarios in {outcome.wall_s:.1f} s ({outcome.where}); "
                 + (f"{len(missed)} of {len(outcome.goals)} goals missed in some scenario" if outcome.goals
-                   else "no goals given"))
+                   else "no goals given")
+                + (f"; goals and bands of the course, {outcome.fractions} fractions" if outcome.fractions > 1 else ""))
         self.status.setText(text)
         self.host.log_line(f"robustness: {text}")
         self._draw_bands(outcome)
@@ -245,6 +246,8 @@ class RobustnessPanel(QtWidgets.QWidget):
     def _draw_bands(self, outcome: RobustnessOutcome) -> None:
         plot = self.band_plot
         plot.clear()
+        plot.setLabel("bottom", f"Course dose [Gy], {outcome.fractions} fractions" if outcome.fractions > 1
+                      else "Dose [Gy]")
         colours = {m.name: m.roi.color_rgb for m in self.host.session.masks}
         for band in outcome.bands:
             rgb = colours.get(band.structure, (128, 128, 128))

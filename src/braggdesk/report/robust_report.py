@@ -81,8 +81,10 @@ def dvh_band_figure(bands: Sequence[DvhBand], colours: Mapping[str, tuple[int, i
 def robust_report_data(plan: Plan, ct: Volume, nominal: DoseResult, scenarios: Sequence[Scenario],
                        per_goal: Sequence[GoalAcrossScenarios], bands: Sequence[DvhBand], low_gy: np.ndarray,
                        high_gy: np.ndarray, masks: Sequence[StructureMask], *, seed: int, wall_s: float,
-                       where: str) -> ReportData:
-    """The report of a robustness evaluation (nominal dose, goals per scenario, bands, spread)."""
+                       where: str, fractions: int = 1) -> ReportData:
+    """The report of a robustness evaluation (nominal dose, goals per scenario, bands, spread).  ``low_gy``,
+    ``high_gy``, the goals and bands are of the course (``fractions`` x a scenario's dose of one fraction);
+    the nominal dose's own pages show one fraction."""
     data = run_report_data(plan, ct, nominal, seed=seed, elapsed_s=0.0, structures=masks,
                            title=f"Robustness evaluation: {plan.label}",
                            extra_provenance={"scenarios computed on": where})
@@ -90,6 +92,8 @@ def robust_report_data(plan: Plan, ct: Volume, nominal: DoseResult, scenarios: S
     data.summary_rows = [row for row in data.summary_rows if row[0] != "compute time"] + [
         ("scenarios", f"{len(scenarios)}: " + ", ".join(s.name for s in scenarios)),
         ("compute time", f"{wall_s:.1f} s for all scenarios"),
+        ("goals, bands, spread", "the course dose" + (f": {fractions} fractions x the dose of one fraction"
+                                                      if fractions > 1 else " (one fraction)")),
         ("clinical goals", "none given" if not per_goal else
          f"{len(per_goal) - len(missed)} of {len(per_goal)} met in every scenario"),
     ]

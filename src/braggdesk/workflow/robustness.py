@@ -5,6 +5,10 @@ scenarios (model/scenario.py) through the same code (compute/scenarios.py: one a
 machine or a remote node, all at once on a Dask cluster) and evaluate them with analysis/robustness.py;
 this module only ties them together for a caller that holds a CT, a plan and structure masks, and lets
 it stop between batches.  No Qt: the dock runs :func:`run_robustness` in its worker thread.
+
+Goals, DVH bands and the min / max envelope are evaluated on the course dose (:func:`course_doses`): the
+plan's fractions times the Monte Carlo dose of one fraction, as clinical goals are written (a plan's MU,
+and so each scenario's run, are one fraction's).
 """
 
 from __future__ import annotations
@@ -48,10 +52,26 @@ class RobustnessOutcome:
     max_gy: np.ndarray
     wall_s: float
     where: str
+    fractions: int = 1  # the bands, goals and envelope are of the course: this many times a scenario's dose
 
     @property
     def nominal(self) -> DoseResult:
+        """The nominal scenario's run: one fraction's dose."""
         return self.results[self.scenarios[0].name]
+
+
+def course_doses(results: Mapping[str, DoseResult], fractions: int) -> dict[str, np.ndarray]:
+    """Each scenario's course dose: ``fractions`` times its run's dose of one fraction."""
+    n = max(int(fractions or 1), 1)
+    return {name: r.dose_gy if n == 1 else r.dose_gy * np.float32(n) for name, r in results.items()}
+
+
+def course_note(fractions: int) -> str | None:
+    """What the outputs of a plan of several fractions stand for, in words (None for one fraction)."""
+    if int(fractions or 1) <= 1:
+        return None
+    return (f"doses, goals and DVH bands are the course's: the plan's {int(fractions)} fractions x the Monte Carlo "
+            f"dose of one fraction")
 
 
 def goal_line(goal: ClinicalGoal) -> str:
@@ -111,8 +131,9 @@ def run_robustness(job: Job, scenarios: Sequence[Scenario], masks: Mapping[str, 
         results = run_scenarios_locally(job, scenarios, progress=progress, runner_factory=runner_factory)
         where = where or "this computer, one scenario after another"
     wall_s = time.perf_counter() - start
-    doses = {name: r.dose_gy for name, r in results.items()}
+    fractions = int(job.plan.fractions_planned or 1)
+    doses = course_doses(results, fractions)
     low, high = dose_envelope(doses)
     return RobustnessOutcome(scenarios, results, dvh_bands(doses, masks, nominal=scenarios[0].name),
                              goals_across_scenarios(doses, masks, list(goals)) if goals else [], low, high, wall_s,
-                             where)
+                             where, fractions)
