@@ -117,3 +117,27 @@ def test_qa_of_the_real_raystation_plan03_finds_the_mu_scale_mismatch(tmp_path):
     assert s["normalised_to_reference"] is False and s["target"] == "Cube101010"
     assert "WARNING: absolute dose mismatch" in res.stderr + res.stdout
     assert _page_count(tmp_path / "qa.pdf") >= 5
+
+
+def test_a_course_reference_is_compared_with_the_course_of_a_dose_of_one_fraction(synthetic_case, tmp_path):
+    """A planning system's PLAN dose is the course's; a dose of one fraction of a 30-fraction plan is compared x 30."""
+    import pydicom
+
+    from braggdesk.io.rtdose import read_rtdose
+
+    folder, reference, identical, _ = synthetic_case
+    ds = pydicom.dcmread(next(PLAN02.glob("RN*.dcm")))
+    ds.FractionGroupSequence[0].NumberOfFractionsPlanned = 30
+    plan = tmp_path / "RN_30_fractions.dcm"
+    ds.save_as(plan)
+    course = read_rtdose(identical)
+    one_fraction = write_rtdose((course.values / 30).astype(np.float32), course, tmp_path / "RD_fraction.dcm",
+                                summation="FRACTION")
+    res = _qa("--ct", folder / "ct", "--plan", plan, "--structures", folder / "ct" / "RS_phantom.dcm",
+              "--reference", reference, "--dose", one_fraction, "--report", tmp_path / "qa.pdf", "--json", "-")
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["fractions_scale"] == 30.0
+    assert summary["dose_ratio_median"] == pytest.approx(1.0, abs=1e-3) and summary["absolute_dose_mismatch"] is False
+    assert summary["gamma_2pct_2mm_pass_rate_percent"] == 100.0
+    assert any("compared x 30" in note for note in summary["notes"])

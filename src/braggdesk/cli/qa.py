@@ -5,7 +5,9 @@ The comparison itself is :mod:`braggdesk.analysis.plan_qa`; the PDF is
 ones that cannot be compared before the long run starts, runs the engine (or
 takes ``--dose``) and writes the report and the JSON summary.
 
-Absolute dose is never rescaled silently.  A median MC / reference ratio in the
+Absolute dose is never rescaled silently.  A plan of several fractions is compared like with like: a
+planning system's PLAN dose (the course) with the Monte Carlo dose of one fraction times the fractions,
+said in the report and the JSON (``fractions_scale``).  A median MC / reference ratio in the
 high-dose region far from 1 is reported as a mismatch (in the report, on the
 terminal and in the JSON); ``--mu-scale`` (the plan's MU multiplied before the
 calculation) and ``--normalise-to-reference`` (the MC dose scaled to the
@@ -55,10 +57,12 @@ def register(sub) -> None:
 
 
 def run_qa(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from ..analysis.plan_qa import compare_plan_doses
     from ..analysis.rasterize import rasterize_structure_set
     from ..analysis.array_module import array_module
-    from ..io.rtdose import check_dose_grid_on_ct, read_rtdose, read_rtdose_info, write_rtdose
+    from ..io.rtdose import check_dose_grid_on_ct, computed_summation, read_rtdose, read_rtdose_info, write_rtdose
     from ..io.rtstruct import read_rtstruct
     from ..report.pdf import write_report_pdf
     from ..report.qa_report import qa_report_data
@@ -86,7 +90,7 @@ def run_qa(args: argparse.Namespace) -> int:
     if args.target and not any(m.name.lower() == args.target.lower() for m in masks):
         raise InputError(args.structures, f"no structure named {args.target!r} with contours; there are "
                                           f"{', '.join(m.name for m in masks) or 'none'}")
-    given = None
+    given = given_info = None
     if args.dose is not None:
         given = read_rtdose(args.dose)
         given_info = read_rtdose_info(args.dose)
@@ -101,9 +105,13 @@ def run_qa(args: argparse.Namespace) -> int:
         if args.out:
             comment = f"braggdesk MC dose to {result.dose_to}" + (" (PARTIAL)" if result.partial else "")
             run["rtdose"] = str(write_atomically(args.out, lambda target: write_rtdose(
-                result.dose_gy, result.grid, target, plan=plan_used, ct=ct, comment=comment), "RT Dose"))
+                result.dose_gy, result.grid, target, plan=plan_used, ct=ct, summation=computed_summation(plan_used),
+                comment=comment), "RT Dose"))
     else:
         evaluated, evaluated_native = given, None
+    scale, scale_note = fractions_scale(plan, ref_info.summation, given_info.summation if given_info else "FRACTION")
+    if scale != 1.0:  # like with like: a course against a course, a fraction against a fraction
+        evaluated = evaluated.with_values(evaluated.values * np.float32(scale), unit="Gy")
 
     xp, xp_device = array_module(args.device)
     print(f"braggdesk qa: comparing on the reference grid {reference.shape[::-1]} (gamma on {xp_device})",
@@ -117,13 +125,32 @@ def run_qa(args: argparse.Namespace) -> int:
     compare_s = time.perf_counter() - start
     profiles = _profiles(qa, plan)
     info = _run_info(args, run, ref_info, qa, evaluated_native, given is not None)
+    if scale_note:
+        info.notes.insert(0, scale_note)
     data = qa_report_data(plan, ct, qa, info, profiles=profiles, evaluated_native=evaluated_native)
     write_atomically(args.report, lambda target: write_report_pdf(data, target), "PDF report")
 
     summary = _summary(args, run, ref_info, qa, info, profiles, compare_s)
+    summary["fractions_scale"] = scale
     _print(summary, qa, info, args.json)
     write_json(summary, args.json)
     return 0
+
+
+def fractions_scale(plan, reference_summation: str, evaluated_summation: str) -> tuple[float, str]:
+    """(factor on the evaluated dose, a note saying why or "") so that a course is compared with a course and
+    a fraction with a fraction.  A Monte Carlo dose of a DICOM plan is one FRACTION's (its MU are one
+    fraction's); a planning system's PLAN dose is the whole course's."""
+    n = int(plan.fractions_planned or 1)
+    ref_course = reference_summation.upper() != "FRACTION"
+    evaluated_course = evaluated_summation.upper() != "FRACTION"
+    if n <= 1 or ref_course == evaluated_course:
+        return 1.0, ""
+    if ref_course:
+        return float(n), (f"the reference is the course's dose (DoseSummationType {reference_summation or 'unset'}) "
+                          f"and the plan has {n} fractions: the evaluated dose of one fraction is compared x {n}")
+    return 1.0 / n, (f"the reference is one fraction's dose and the plan has {n} fractions: the evaluated course "
+                     f"dose is compared / {n}")
 
 
 def _rbe_factor(args, ref_info) -> float:
