@@ -35,8 +35,16 @@ def test_a_run_of_a_plan_of_thirty_fractions_is_washed_against_one_fractions_pre
     path = w.exporter.rtdose(tmp_path / "RD.dcm")
     assert pydicom.dcmread(path).DoseSummationType == "FRACTION"
 
-    course = DoseEntry("course", entry.dose_gy * 30)
+    assert w.shown.settings.fractions == 1 and w.rbe_panel.fractions.value() == 1
+    course = DoseEntry("course", entry.dose_gy * 30, let_kev_um=entry.let_kev_um)
     assert not course.per_fraction and w.reference_dose_gy(course) == pytest.approx(60.0)
     w.show_planned_dose(course, None)
     assert pydicom.dcmread(w.exporter.rtdose(tmp_path / "RD_course.dcm")).DoseSummationType == "PLAN"
+    # the RBE of a course dose is taken at its dose per fraction: the panel follows the plan's fractions
+    assert w.shown.settings.fractions == 30 and w.rbe_panel.fractions.value() == 30
+    w.rbe_panel.fractions.setValue(5)  # the user's choice stays while the same kind of dose is shown
+    w.select_dose(w.session.current_dose)
+    assert w.shown.settings.fractions == 5
+    w.select_dose(0)  # the run: one fraction's dose
+    assert w.shown.settings.fractions == 1
     assert np.isfinite(w.reference_dose_gy(None))

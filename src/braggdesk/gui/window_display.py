@@ -7,6 +7,7 @@ update replaces the stages not drawn yet.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -146,6 +147,7 @@ class DisplayMixin:
         """
         entry = self.session.dose
         self._stages.clear()
+        self._follow_fractions(entry)
         if entry is None:
             for view in self.views.values():
                 view.set_overlay(None, None, 1.0, 1.0)
@@ -160,6 +162,25 @@ class DisplayMixin:
             self._request_analysis(entry, ref)
             steps.append(lambda: self.view3d.set_dose(dose, ref))
         self._do(steps, staged=not full if staged is None else staged)
+
+    def _follow_fractions(self, entry: DoseEntry | None) -> None:
+        """The RBE panel's fractions follow what the shown dose stands for, when that changes: 1 for one
+        fraction's dose (a run), the plan's fractions for a course dose (the LQ RBE is taken at the dose per
+        fraction).  A value the user sets stays until a dose of the other kind (or another plan) is shown."""
+        if entry is None:
+            return
+        plan = self.session.plans[-1] if self.session.plans else None
+        key = (entry.per_fraction, id(plan))
+        if key == getattr(self, "_fractions_key", None):
+            return
+        self._fractions_key = key
+        n = 1 if entry.per_fraction or plan is None else int(plan.fractions_planned or 1)
+        n = min(n, self.rbe_panel.fractions.maximum())
+        if self.shown.settings.fractions != n:
+            settings = dataclasses.replace(self.shown.settings, fractions=n)
+            self.rbe_panel.set_settings(settings)
+            self.shown.settings = settings
+            self.log_line(f"RBE: the shown dose stands for {n} fraction{'s' if n > 1 else ''}")
 
     def _do(self, steps: list, staged: bool) -> None:
         """Run ``steps`` now, or one per turn of the event loop after those already waiting."""
