@@ -15,8 +15,8 @@ import numpy as np
 
 from ..kernel.tracklayout import RECORD_FIELDS
 from ..kernel.water import range_mm
-from .database import (TrackDatabaseError, TrackSet, load, physics_digest, recording_medium, remove_stale_folders,
-                       save, track_file)
+from .database import (TrackDatabaseError, TrackSet, load, physics_digest, record_count, recording_medium,
+                       remove_stale_folders, save, track_file)
 
 DEFAULT_TRACKS_PER_ENERGY = 10_000
 DATABASE_SEED = 2010  # the year of Yepes et al.; fixed, so a database is reproducible
@@ -83,6 +83,42 @@ def record_tracks(energy_mev: float, n_tracks: int, *, threads: int | None = Non
                     float(range_mm(header, tables, float(energy_mev))), time.perf_counter() - t0)
 
 
+def _record_and_save(energy: float, n_tracks: int, reason: str, threads: int | None,
+                     progress: Progress | None, notes: list[str]) -> TrackSet:
+    tracks = record_tracks(energy, n_tracks, threads=threads, progress=progress)
+    try:
+        save(tracks, track_file(energy, n_tracks))
+    except OSError as exc:
+        notes.append(f"track database {energy:.2f} MeV could not be saved ({exc}); it is used from memory")
+    notes.append(f"track database {energy:.2f} MeV: {n_tracks} tracks recorded in {tracks.seconds:.1f} s "
+                 f"({tracks.nbytes / 1e6:.1f} MB; {reason})")
+    return tracks
+
+
+def _tidy() -> None:
+    try:
+        remove_stale_folders()
+    except OSError:  # a read-only cache: nothing to tidy
+        pass
+
+
+def record_missing(energies_mev: Iterable[float], n_tracks: int = DEFAULT_TRACKS_PER_ENERGY, *,
+                   threads: int | None = None, progress: Progress | None = None) -> list[str]:
+    """Record the energies whose file is missing, stale or damaged in its header; the files found are
+    checked from their headers, not read (a plan's database is hundreds of MB).  Returns the notes."""
+    notes: list[str] = []
+    for energy in sorted({round(float(e), 2) for e in energies_mev}):
+        path = track_file(energy, n_tracks)
+        try:
+            record_count(path)
+            continue
+        except TrackDatabaseError as exc:
+            reason = "not in the cache yet" if not path.exists() else str(exc)
+        _record_and_save(energy, n_tracks, reason, threads, progress, notes)
+    _tidy()
+    return notes
+
+
 def ensure_tracks(energies_mev: Iterable[float], n_tracks: int = DEFAULT_TRACKS_PER_ENERGY, *,
                   threads: int | None = None, progress: Progress | None = None,
                   rebuild: bool = False) -> tuple[list[TrackSet], list[str]]:
@@ -98,16 +134,6 @@ def ensure_tracks(energies_mev: Iterable[float], n_tracks: int = DEFAULT_TRACKS_
                 continue
             except TrackDatabaseError as exc:
                 reason = "not in the cache yet" if not path.exists() else str(exc)
-        tracks = record_tracks(energy, n_tracks, threads=threads, progress=progress)
-        try:
-            save(tracks, path)
-        except OSError as exc:
-            notes.append(f"track database {energy:.2f} MeV could not be saved ({exc}); it is used from memory")
-        notes.append(f"track database {energy:.2f} MeV: {n_tracks} tracks recorded in {tracks.seconds:.1f} s "
-                     f"({tracks.nbytes / 1e6:.1f} MB; {reason})")
-        sets.append(tracks)
-    try:
-        remove_stale_folders()
-    except OSError:  # a read-only cache: nothing to tidy
-        pass
+        sets.append(_record_and_save(energy, n_tracks, reason, threads, progress, notes))
+    _tidy()
     return sets, notes

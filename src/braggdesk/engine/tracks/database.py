@@ -24,6 +24,7 @@ import functools
 import hashlib
 import os
 import shutil
+import struct
 import time
 import zipfile
 from dataclasses import dataclass
@@ -131,8 +132,9 @@ def track_file(energy_mev: float, n_tracks: int, folder: Path | None = None) -> 
 
 
 def _checksum(records: np.ndarray, offsets: np.ndarray) -> str:
-    h = hashlib.sha256(np.ascontiguousarray(records).tobytes())
-    h.update(np.ascontiguousarray(offsets).tobytes())
+    """SHA-256 of the records' and offsets' bytes (read in place: a copy of hundreds of MB costs seconds)."""
+    h = hashlib.sha256(memoryview(np.ascontiguousarray(records)).cast("B"))
+    h.update(memoryview(np.ascontiguousarray(offsets)).cast("B"))
     return h.hexdigest()
 
 
@@ -149,28 +151,106 @@ def save(tracks: TrackSet, path: Path) -> Path:
     return path
 
 
-def load(path: Path, digest: str | None = None) -> TrackSet:
-    """Read and check a track file; raises TrackDatabaseError naming the file and the problem."""
-    digest = digest or physics_digest()
+_SMALL_FIELDS = ("offsets", "energy_mev", "range_mm", "digest", "format_version", "seconds", "checksum")
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # a zip member's local header: signature ... name length, extra length
+
+
+def _damaged(path: Path, exc: Exception) -> TrackDatabaseError:
+    return TrackDatabaseError(f"{path}: damaged track database file ({type(exc).__name__}: {exc}); delete it "
+                              "or run 'braggdesk tracks build' to record it again")
+
+
+def _metadata(path: Path, digest: str) -> dict:
+    """Every field but the records, checked for staleness (the records stay on disk)."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            fields = {k: data[k] for k in ("records", "offsets", "energy_mev", "range_mm", "digest", "format_version",
-                                           "seconds", "checksum")}
+            fields = {k: data[k] for k in _SMALL_FIELDS}
     except FileNotFoundError:
         raise TrackDatabaseError(f"{path}: no such track database file") from None
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise TrackDatabaseError(f"{path}: damaged track database file ({type(exc).__name__}: {exc}); delete it "
-                                 "or run 'braggdesk tracks build' to record it again") from exc
+        raise _damaged(path, exc) from exc
     if int(fields["format_version"]) != FORMAT_VERSION or str(fields["digest"]) != digest:
         raise TrackDatabaseError(f"{path}: stale track database: recorded with physics {fields['digest']} "
                                  f"(format {int(fields['format_version'])}), this braggdesk has {digest} "
                                  f"(format {FORMAT_VERSION}); it must be recorded again")
-    records, offsets = fields["records"], fields["offsets"]
-    if (records.dtype != np.float32 or records.ndim != 2 or records.shape[1] != RECORD_FIELDS
+    return fields
+
+
+def _records_member(path: Path) -> tuple[tuple[int, ...], np.dtype, bool, int | None]:
+    """(shape, dtype, Fortran order, byte offset of the data in the file or None if it is compressed) of the
+    records array, from the zip directory and the .npy header alone."""
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("records.npy")
+        with zf.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            shape, fortran, dtype = (np.lib.format.read_array_header_1_0(member) if version == (1, 0)
+                                     else np.lib.format.read_array_header_2_0(member))
+            header_bytes = member.tell()
+    if info.compress_type != zipfile.ZIP_STORED:
+        return shape, dtype, fortran, None
+    with open(path, "rb") as fh:
+        fh.seek(info.header_offset)
+        signature, name_len, extra_len = _LOCAL_HEADER.unpack(fh.read(_LOCAL_HEADER.size))
+    if signature != b"PK\x03\x04":
+        raise ValueError("bad local header of records.npy")
+    return shape, dtype, fortran, info.header_offset + _LOCAL_HEADER.size + name_len + extra_len + header_bytes
+
+
+def _check_layout(path: Path, shape, dtype, fortran, offsets: np.ndarray) -> None:
+    if (np.dtype(dtype) != np.float32 or len(shape) != 2 or shape[1] != RECORD_FIELDS or fortran
             or offsets.dtype != np.int64 or offsets.ndim != 1 or offsets.size < 2 or offsets[0] != 0
-            or offsets[-1] != records.shape[0] or np.any(np.diff(offsets) <= 0)):
-        raise TrackDatabaseError(f"{path}: damaged track database file (records {records.dtype} {records.shape}, "
+            or offsets[-1] != shape[0] or np.any(np.diff(offsets) <= 0)):
+        raise TrackDatabaseError(f"{path}: damaged track database file (records {np.dtype(dtype)} {tuple(shape)}, "
                                  f"offsets {offsets.dtype} {offsets.shape} do not fit together)")
+
+
+def record_count(path: Path, digest: str | None = None) -> int:
+    """How many records the file holds, from its header, checked for staleness and layout without reading
+    the records (TrackDatabaseError otherwise): what a caller needs to place it in a packed array."""
+    fields = _metadata(path, digest or physics_digest())
+    try:
+        shape, dtype, fortran, _ = _records_member(path)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise _damaged(path, exc) from exc
+    _check_layout(path, shape, dtype, fortran, fields["offsets"])
+    return int(shape[0])
+
+
+def _read_records(path: Path, out: np.ndarray | None) -> np.ndarray:
+    """The records, read straight from the file into ``out`` (or a new array): an uncompressed member is one
+    read at its offset, not the chunked copies of np.load."""
+    shape, dtype, fortran, offset = _records_member(path)
+    if out is None:
+        out = np.empty(shape, dtype)
+    elif out.shape != tuple(shape) or out.dtype != np.dtype(dtype) or not out.flags.c_contiguous or fortran:
+        raise ValueError(f"records {np.dtype(dtype)} {tuple(shape)} do not fit the place given ({out.dtype} "
+                         f"{out.shape})")
+    if offset is None:  # a compressed member (written by hand): numpy reads it
+        with np.load(path, allow_pickle=False) as data:
+            out[...] = data["records"]
+        return out
+    view = memoryview(out).cast("B")
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        if fh.readinto(view) != view.nbytes:
+            raise EOFError("the file ends inside the records")
+    return out
+
+
+def load(path: Path, digest: str | None = None, out: np.ndarray | None = None) -> TrackSet:
+    """Read and check a track file; raises TrackDatabaseError naming the file and the problem.  ``out``: a
+    float32 [n, RECORD_FIELDS] place for the records (a slice of a packed array, :func:`record_count`)."""
+    digest = digest or physics_digest()
+    fields = _metadata(path, digest)
+    try:
+        shape, dtype, fortran, _ = _records_member(path)
+        _check_layout(path, shape, dtype, fortran, fields["offsets"])
+        records = _read_records(path, out)
+    except TrackDatabaseError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise _damaged(path, exc) from exc
+    offsets = fields["offsets"]
     if _checksum(records, offsets) != str(fields["checksum"]):
         raise TrackDatabaseError(f"{path}: damaged track database file (checksum mismatch); it must be recorded "
                                  "again")

@@ -10,10 +10,10 @@ from ..packing import KernelInputs
 from ..source import SpotTable
 from ..geometry import GridFrame
 from ..source import build_spot_table
-from .build import DEFAULT_TRACKS_PER_ENERGY, Progress, ensure_tracks
+from .build import DEFAULT_TRACKS_PER_ENERGY, Progress, record_missing
 from .database import physics_digest
 from .executor import make_track_executor
-from .inputs import needed_energies_mev, pack_tracks
+from .inputs import load_packed, needed_energies_mev
 
 
 def ensure_job_tracks(job: Job, progress: Progress | None = None) -> list[str]:
@@ -21,16 +21,15 @@ def ensure_job_tracks(job: Job, progress: Progress | None = None) -> list[str]:
     workstation does on a first use, so that the run panel can show the recording."""
     table = build_spot_table(job.plan, job.beam_model, GridFrame.of(job.ct), job.ct.patient_position or "HFS")
     n_tracks = getattr(job.settings, "tracks_per_energy", None) or DEFAULT_TRACKS_PER_ENERGY
-    _, notes = ensure_tracks(needed_energies_mev(table), n_tracks, threads=getattr(job.settings, "threads", None),
-                             progress=progress)
-    return notes
+    return record_missing(needed_energies_mev(table), n_tracks, threads=getattr(job.settings, "threads", None),
+                          progress=progress)
 
 
 def track_executor(job: Job, inputs: KernelInputs, table: SpotTable, device: Device, notes: list[str]):
     n_tracks = getattr(job.settings, "tracks_per_energy", None) or DEFAULT_TRACKS_PER_ENERGY
     energies = needed_energies_mev(table)
-    sets, built = ensure_tracks(energies, n_tracks, threads=getattr(job.settings, "threads", None))
+    packed, built = load_packed(energies, n_tracks, table=table, threads=getattr(job.settings, "threads", None))
     notes.extend(built)
-    notes.append(f"track-repeating engine: database water-{physics_digest()}, {len(sets)} energies x {n_tracks} "
-                 f"tracks ({sum(s.nbytes for s in sets) / 1e6:.1f} MB)")
-    return make_track_executor(inputs, pack_tracks(sets, table), device)
+    notes.append(f"track-repeating engine: database water-{physics_digest()}, {len(energies)} energies x {n_tracks} "
+                 f"tracks ({packed.nbytes / 1e6:.1f} MB)")
+    return make_track_executor(inputs, packed, device)
