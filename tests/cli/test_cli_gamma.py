@@ -50,3 +50,14 @@ def test_gamma_command_refuses_bad_input_in_one_line(tmp_path):
     assert res.returncode == 2 and "junk.dcm" in res.stderr and len(res.stderr.strip().splitlines()) == 1
     res = _gamma(ref, ref, "--dta-mm", "0")
     assert res.returncode == 2 and "--dta-mm" in res.stderr  # refused by argparse now, naming the option
+
+
+def test_a_fraction_dose_against_a_course_dose_is_said(tmp_path):
+    ref, _ = _doses(tmp_path)
+    grid = Volume(np.zeros((12, 14, 16), np.float32), (2.0, 2.0, 2.0), (-15.0, -13.0, -11.0))
+    fraction = write_rtdose(np.full(grid.shape, 0.1, np.float32), grid, tmp_path / "RD_fraction.dcm",
+                            summation="FRACTION")
+    res = _gamma(ref, fraction, "--json", "-")
+    assert res.returncode == 0, res.stderr
+    assert "one fraction against the whole course" in res.stderr
+    assert json.loads(res.stdout)["notes"] and json.loads(_gamma(ref, ref, "--json", "-").stdout)["notes"] == []

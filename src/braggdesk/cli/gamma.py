@@ -45,6 +45,12 @@ def run_gamma(args) -> int:
     if infos[0].dose_units.upper() != infos[1].dose_units.upper():
         raise BraggdeskError(f"{args.evaluated}: dose units {infos[1].dose_units!r} differ from the reference's "
                              f"{infos[0].dose_units!r} ({args.reference}); gamma needs both in the same units")
+    summations = [i.summation.upper() for i in infos]
+    notes = []
+    if "FRACTION" in summations and summations[0] != summations[1]:  # compared as they are, but said
+        notes.append(f"the reference is a {summations[0] or 'unset'} dose, the evaluated a {summations[1] or 'unset'} "
+                     "dose (DoseSummationType): one fraction against the whole course? 'braggdesk qa' scales by the "
+                     "plan's fractions")
     reference, evaluated = read_rtdose(args.reference), read_rtdose(args.evaluated)
     xp, xp_device = array_module(args.device)
     start = time.perf_counter()
@@ -54,7 +60,7 @@ def run_gamma(args) -> int:
         "reference": str(args.reference), "evaluated": str(args.evaluated),
         **result.summary(), "criteria": criteria.label, "seconds": round(seconds, 3), "device": xp_device,
         "reference_max_gy": float(reference.values.max()), "evaluated_max_gy": float(evaluated.values.max()),
-        "reference_shape": list(reference.shape),
+        "reference_shape": list(reference.shape), "notes": notes,
     }
     out = sys.stderr if args.json == "-" else sys.stdout
     print("\n".join([
@@ -64,6 +70,6 @@ def run_gamma(args) -> int:
         f"normalisation        {result.normalisation_gy:.4g} Gy (reference maximum)",
         f"time                 {seconds:.2f} s on {xp_device}",
     ] + (["note                 the evaluated dose was interpolated onto the reference grid"]
-         if result.resampled else [])), file=out)
+         if result.resampled else []) + [f"note                 {n}" for n in notes]), file=out)
     write_json(summary, args.json)
     return 0

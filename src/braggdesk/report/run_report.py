@@ -25,7 +25,9 @@ def plan_rows(plan: Plan) -> list[tuple[str, str]]:
             ("energy layers", str(sum(len(b.layers) for b in plan.beams))), ("spots", f"{plan.n_spots:,}"),
             ("fractions planned", str(plan.fractions_planned))]
     if plan.prescription_dose_gy:
-        rows.append(("prescription", f"{plan.prescription_dose_gy:g} Gy"))
+        per_fraction = (f" ({plan.prescription_per_fraction_gy:.4g} Gy per fraction)"
+                        if plan.fractions_planned > 1 else "")
+        rows.append(("prescription", f"{plan.prescription_dose_gy:g} Gy{per_fraction}"))
     return rows
 
 
@@ -49,7 +51,8 @@ def run_report_data(plan: Plan, ct: Volume, result: DoseResult, *, seed: int, el
     ``rbe``: (the RBE-weighted dose on the result's grid, its settings in words) adds each structure's
     RBE-weighted DVH (dashed, "RBE") and metrics next to the physical ones."""
     summary = plan_rows(plan) + [
-        ("dose", f"dose to {result.dose_to}, maximum {result.max_dose_gy:.4g} Gy"),
+        ("dose", f"dose to {result.dose_to}, maximum {result.max_dose_gy:.4g} Gy"
+                 + (" (one fraction)" if plan.fractions_planned > 1 else "")),
         ("dose grid", f"{' x '.join(str(n) for n in result.grid.shape[::-1])} voxels of "
                       f"{' x '.join(f'{s:g}' for s in result.grid.spacing_mm)} mm"),
         ("primaries", f"{result.primaries:,} in {result.batches} batches"),
