@@ -14,12 +14,35 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui
+from PySide6 import QtCore
 
 from ..model import StructureMask, Volume
 from .display import DOSE_QUANTITIES, ISODOSE_COLORS, DisplaySettings, color_lut, overlay_rgba
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+
+BODY_HU = -400.0  # above this a voxel is patient (or couch), below it air: what a new CT's views frame
+_BODY_SAMPLES = 2_000_000  # voxels looked at to find the body's box (a strided view of a big CT)
+VIEW_MARGIN_MM = 10.0
+
+
+def body_box_mm(ct: Volume) -> tuple[np.ndarray, np.ndarray] | None:
+    """(lowest, highest) patient (x, y, z) of the voxel centres above BODY_HU, from a strided look at
+    the CT (a few ms for any size), or None if there are none (a phantom of air)."""
+    values = ct.hu
+    stride = max(1, int(np.ceil((values.size / _BODY_SAMPLES) ** (1 / 3))))
+    body = values[::stride, ::stride, ::stride] > BODY_HU
+    if not body.any():
+        return None
+    coords = [c[::stride] for c in ct.axis_coordinates_mm()[::-1]]  # along k, j, i
+    lo, hi = [], []
+    for axis in (2, 1, 0):  # patient x, y, z = array i, j, k
+        other = tuple(a for a in range(3) if a != axis)
+        hit = np.nonzero(body.any(axis=other))[0]
+        ends = coords[axis][[hit[0], hit[-1]]]
+        lo.append(float(ends.min()))
+        hi.append(float(ends.max()))
+    return np.array(lo), np.array(hi)
 
 
 class IsoLine(pg.PlotCurveItem):
@@ -145,6 +168,21 @@ class SliceView(pg.GraphicsLayoutWidget):
         self._redraw_overlay()
         self._update_crosshair()
         self.box.autoRange(padding=0.02)
+        self.frame_body()
+
+    def frame_body(self) -> None:
+        """Show the patient, not the whole field of view: the body's box plus a margin (a head in a CT
+        reconstructed 50 cm wide fills a third of it otherwise); Ctrl+wheel zooms out."""
+        box = body_box_mm(self.ct) if self.ct is not None else None
+        if box is None:
+            return
+        lo, hi = box
+        o = self.orientation
+        cx, cy = Orientation.patient_axis(o.col_axis), Orientation.patient_axis(o.row_axis)
+        full = self._rect()
+        rect = QtCore.QRectF(lo[cx] - VIEW_MARGIN_MM, lo[cy] - VIEW_MARGIN_MM,
+                             hi[cx] - lo[cx] + 2 * VIEW_MARGIN_MM, hi[cy] - lo[cy] + 2 * VIEW_MARGIN_MM)
+        self.box.setRange(rect.intersected(full), padding=0.02)
 
     def set_overlay(self, values: np.ndarray | None, dose_gy: np.ndarray | None, vmax: float, reference_gy: float) -> None:
         """The wash values (dose, uncertainty in % or LET) and the dose itself, both on the CT grid."""
