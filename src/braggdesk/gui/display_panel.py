@@ -43,6 +43,9 @@ class DisplayPanel(QtWidgets.QWidget):
         self.isodoses = QtWidgets.QLineEdit()
         self.wash = QtWidgets.QCheckBox("Colour wash")
         self.iso_on = QtWidgets.QCheckBox("Isodose lines")
+        self.body_only = QtWidgets.QCheckBox("Inside the body only")
+        self.body_only.setToolTip("wash and isodoses inside the EXTERNAL structure only (no effect without one); "
+                                  "DVHs, statistics and exports always cover the whole dose grid")
         form.addRow("CT window", self.preset)
         form.addRow("Level [HU]", self.level)
         form.addRow("Width [HU]", self.width)
@@ -53,6 +56,7 @@ class DisplayPanel(QtWidgets.QWidget):
         form.addRow("Isodoses [% of ref.]", self.isodoses)
         form.addRow(self.wash)
         form.addRow(self.iso_on)
+        form.addRow(self.body_only)
         self._fill(self._settings)
         self.preset.currentTextChanged.connect(self._preset_chosen)
         for w in (self.level, self.width, self.threshold):
@@ -65,11 +69,12 @@ class DisplayPanel(QtWidgets.QWidget):
         self.isodoses.editingFinished.connect(self._emit)
         self.wash.toggled.connect(self._emit)
         self.iso_on.toggled.connect(self._emit)
+        self.body_only.toggled.connect(self._emit)
 
     def _fill(self, s: DisplaySettings) -> None:
         blockers = [QtCore.QSignalBlocker(w) for w in (self.preset, self.level, self.width, self.quantity, self.cmap,
                                                        self.opacity, self.threshold, self.isodoses, self.wash,
-                                                       self.iso_on)]
+                                                       self.iso_on, self.body_only)]
         self.preset.setCurrentText(_preset_name(*s.window_level_hu))
         self.level.setValue(s.window_level_hu[0])
         self.width.setValue(s.window_level_hu[1])
@@ -80,6 +85,7 @@ class DisplayPanel(QtWidgets.QWidget):
         self.isodoses.setText(", ".join(f"{v:g}" for v in s.isodose_percent))
         self.wash.setChecked(s.show_wash)
         self.iso_on.setChecked(s.show_isodoses)
+        self.body_only.setChecked(s.body_only)
         del blockers
 
     def _preset_chosen(self, name: str) -> None:
@@ -110,7 +116,8 @@ class DisplayPanel(QtWidgets.QWidget):
             self._settings, window_level_hu=(self.level.value(), self.width.value()),
             quantity=self.quantity.currentData(), color_map=self.cmap.currentText(),
             opacity=self.opacity.value() / 100, threshold_fraction=self.threshold.value() / 100,
-            isodose_percent=self._levels(), show_wash=self.wash.isChecked(), show_isodoses=self.iso_on.isChecked())
+            isodose_percent=self._levels(), show_wash=self.wash.isChecked(), show_isodoses=self.iso_on.isChecked(),
+            body_only=self.body_only.isChecked())
 
     def set_settings(self, settings: DisplaySettings) -> None:
         self._settings = settings

@@ -37,6 +37,10 @@ class DisplaySettings:
     isodose_percent: tuple[float, ...] = (95.0, 80.0, 50.0, 20.0)
     show_wash: bool = True
     show_isodoses: bool = True
+    #: wash and isodoses inside the EXTERNAL structure only, as planning systems show them (the dose to water the
+    #: engine scores in the air along the beams is physically right but hides nothing clinical); no effect
+    #: without an EXTERNAL structure
+    body_only: bool = True
     reference_dose_gy: float | None = None  # None: the maximum dose
     uncertainty_max_percent: float = 20.0
     visible_structures: set[str] = field(default_factory=set)

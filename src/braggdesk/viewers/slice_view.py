@@ -192,6 +192,8 @@ class SliceView(pg.GraphicsLayoutWidget):
     def set_structures(self, masks: list[StructureMask]) -> None:
         self._masks = list(masks)
         self._redraw_structures()
+        if self.settings.body_only:  # an EXTERNAL structure that arrives after the dose limits its wash
+            self._redraw_overlay()
 
     def apply_settings(self, settings: DisplaySettings) -> None:
         if settings.color_map != self.settings.color_map:
@@ -296,9 +298,14 @@ class SliceView(pg.GraphicsLayoutWidget):
                 iso.setVisible(False)
             return
         dose = self._slice(self._dose)
+        body = self._body_slice() if s.body_only else None
+        if body is not None:
+            dose = np.where(body, dose, 0.0)
         if s.show_wash:
             values = self._slice(self._values)
             show = dose >= s.threshold_fraction * self._ref_gy
+            if body is not None:
+                show &= body
             if s.quantity in DOSE_QUANTITIES:
                 show &= dose > 0
             self.wash_item.setImage(overlay_rgba(values, show, self._vmax, self._lut, s.opacity), autoLevels=False,
@@ -319,6 +326,12 @@ class SliceView(pg.GraphicsLayoutWidget):
                 iso.setVisible(True)
             else:
                 iso.setVisible(False)
+
+    def _body_slice(self) -> np.ndarray | None:
+        """The EXTERNAL structure on this slice (True inside), or None if there is none on the CT grid."""
+        body = next((m for m in self._masks if m.roi.roi_type.upper() == "EXTERNAL"
+                     and m.fraction.shape == getattr(self.ct, "shape", None)), None)
+        return None if body is None else self._slice(body.fraction) >= 0.5
 
     def _redraw_structures(self) -> None:
         if self.ct is None:

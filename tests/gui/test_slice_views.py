@@ -1,4 +1,5 @@
-"""A new CT's slice views frame the patient, not the whole reconstructed field of view."""
+"""Slice views of a patient: a new CT is framed by the body, not the whole reconstructed field of view, and the
+wash stays inside the EXTERNAL structure unless told otherwise."""
 
 from __future__ import annotations
 
@@ -42,3 +43,28 @@ def test_each_view_frames_the_body_with_a_margin(qtbot):
         assert x0 <= lo[cx] - VIEW_MARGIN_MM + 1 and x1 >= hi[cx] + VIEW_MARGIN_MM - 1, orientation
         assert y0 <= lo[cy] - VIEW_MARGIN_MM + 1 and y1 >= hi[cy] + VIEW_MARGIN_MM - 1, orientation
         assert min(x1 - x0, y1 - y0) < 300.0, orientation
+
+
+def test_the_wash_and_isodoses_stay_inside_the_external_structure_unless_told_otherwise(qtbot):
+    import dataclasses
+
+    from braggdesk.model import Roi, StructureMask
+    from braggdesk.viewers.display import DisplaySettings
+    from braggdesk.viewers.slice_view import SliceView
+
+    ct = _head_in_a_wide_field()
+    inside = (ct.hu > -400).astype(np.float32)
+    body = StructureMask(Roi(1, "BODY", roi_type="EXTERNAL"), ct, inside)
+    dose = np.full(ct.shape, 2.0, np.float32)  # dose to water everywhere, the air along the beams included
+    view = SliceView("axial")
+    qtbot.addWidget(view)
+    view.set_ct(ct)
+    view.index = 10
+    view.set_overlay(dose, dose, 2.0, 2.0)
+    alpha = lambda: view.wash_item.image[..., 3] > 0  # noqa: E731
+    assert alpha().all()  # no EXTERNAL structure yet: the whole slice
+    view.set_structures([body])
+    washed, body_pixels = alpha(), view._slice(inside) >= 0.5
+    assert washed.any() and np.array_equal(washed, body_pixels)
+    view.apply_settings(dataclasses.replace(DisplaySettings(), body_only=False))
+    assert alpha().all()
