@@ -43,6 +43,10 @@ def test_each_view_frames_the_body_with_a_margin(qtbot):
         assert x0 <= lo[cx] - VIEW_MARGIN_MM + 1 and x1 >= hi[cx] + VIEW_MARGIN_MM - 1, orientation
         assert y0 <= lo[cy] - VIEW_MARGIN_MM + 1 and y1 >= hi[cy] + VIEW_MARGIN_MM - 1, orientation
         assert min(x1 - x0, y1 - y0) < 300.0, orientation
+        view.box.scaleBy((4.0, 4.0))  # zoomed out: the whole field and more
+        assert view.box.viewRange()[0][1] - view.box.viewRange()[0][0] > 400.0
+        view.frame_body()  # what a double click does
+        assert np.allclose(view.box.viewRange(), [[x0, x1], [y0, y1]])
 
 
 def test_the_wash_and_isodoses_stay_inside_the_external_structure_unless_told_otherwise(qtbot):

@@ -172,7 +172,8 @@ class SliceView(pg.GraphicsLayoutWidget):
 
     def frame_body(self) -> None:
         """Show the patient, not the whole field of view: the body's box plus a margin (a head in a CT
-        reconstructed 50 cm wide fills a third of it otherwise); Ctrl+wheel zooms out."""
+        reconstructed 50 cm wide fills a third of it otherwise); Ctrl+wheel zooms out, a double click
+        comes back here."""
         box = body_box_mm(self.ct) if self.ct is not None else None
         if box is None:
             return
@@ -374,7 +375,10 @@ class SliceView(pg.GraphicsLayoutWidget):
         self.hovered.emit(None if point is None else tuple(point))
 
     def _on_mouse_clicked(self, ev) -> None:
-        if ev.button() != QtCore.Qt.MouseButton.LeftButton or ev.double():
+        if ev.button() != QtCore.Qt.MouseButton.LeftButton:
+            return
+        if ev.double():  # back to the patient after zooming and panning
+            self.frame_body()
             return
         point = self._scene_to_patient(ev.scenePos())
         if point is not None:
