@@ -213,3 +213,16 @@ def test_the_dose_averaged_let_is_the_full_engines():
     (full_all, full_high), (repeat_all, repeat_high) = letd["full"], letd["track-repeat"]
     assert abs(repeat_all / full_all - 1) < 0.02, letd
     assert abs(repeat_high / full_high - 1) < 0.04, letd
+
+
+def test_the_track_repeating_engine_refuses_to_run_without_nuclear_interactions():
+    """Its tracks are recorded with them: a run without them would silently keep them."""
+    from braggdesk.errors import BraggdeskError
+    from braggdesk.model import SimulationSettings
+
+    with pytest.raises(ValueError, match=r"--no-nuclear\) needs the full engine"):
+        SimulationSettings(engine="track-repeat", nuclear=False)
+    job = pencil_job(100.0, primaries=10)
+    job.settings.engine, job.settings.nuclear = "track-repeat", False  # changed after the check
+    with pytest.raises(BraggdeskError, match="recorded with nuclear interactions"):
+        prepare(job)

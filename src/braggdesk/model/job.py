@@ -18,6 +18,8 @@ from .volume import Volume
 DEVICES = ("auto", "cpu", "gpu")
 DOSE_TO = ("water", "medium")
 ENGINES = ("full", "track-repeat")
+TRACK_REPEAT_NEEDS_NUCLEAR = ("the track-repeating engine re-traces proton tracks recorded with nuclear interactions; "
+                              "switching them off (--no-nuclear) needs the full engine (--engine full)")
 
 
 @dataclass
@@ -60,6 +62,8 @@ class SimulationSettings:
                                                    or not isinstance(self.tracks_per_energy, int)
                                                    or self.tracks_per_energy < 1):
             raise ValueError(f"tracks_per_energy must be a positive whole number, got {self.tracks_per_energy!r}")
+        if self.engine == "track-repeat" and not self.nuclear:
+            raise ValueError(TRACK_REPEAT_NEEDS_NUCLEAR)
         if self.dose_to not in DOSE_TO:
             raise ValueError(f"dose_to must be one of {DOSE_TO}, got {self.dose_to!r}")
         if self.primaries is None and self.target_uncertainty is None:

@@ -4,7 +4,9 @@ energy (``tracks_per_energy``); the notes say which database it used and what ha
 
 from __future__ import annotations
 
+from ...errors import BraggdeskError
 from ...model import Job
+from ...model.job import TRACK_REPEAT_NEEDS_NUCLEAR
 from ..device import Device
 from ..packing import KernelInputs
 from ..source import SpotTable
@@ -26,6 +28,8 @@ def ensure_job_tracks(job: Job, progress: Progress | None = None) -> list[str]:
 
 
 def track_executor(job: Job, inputs: KernelInputs, table: SpotTable, device: Device, notes: list[str]):
+    if not job.settings.nuclear:  # settings changed after they were checked
+        raise BraggdeskError(TRACK_REPEAT_NEEDS_NUCLEAR)
     n_tracks = getattr(job.settings, "tracks_per_energy", None) or DEFAULT_TRACKS_PER_ENERGY
     energies = needed_energies_mev(table)
     packed, built = load_packed(energies, n_tracks, table=table, threads=getattr(job.settings, "threads", None))
