@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import BraggdeskError
 from ..model import Plan
 from ..viewers.display import DisplaySettings
+from ..viewers.slice_view import body_box_mm
 from ..viewers.view3d import body_surface
 from ..workflow.session import DoseEntry
 from ..workflow.structure_stats import StructureAnalysis, analyse
@@ -33,9 +34,10 @@ class DisplayMixin:
     def _show_session(self, new_ct: bool) -> None:
         s = self.session
         self._apply_display_to_views()
+        body = body_box_mm(s.ct) if new_ct and s.ct is not None else None  # once for the three views
         for view in self.views.values():
             if new_ct and s.ct is not None:
-                view.set_ct(s.ct)
+                view.set_ct(s.ct, body)
             view.set_structures(s.masks)
         if new_ct and s.ct is not None:
             self.view3d.set_ct(s.ct)  # the body surface follows from the background

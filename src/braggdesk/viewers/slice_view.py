@@ -24,6 +24,7 @@ pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 BODY_HU = -400.0  # above this a voxel is patient (or couch), below it air: what a new CT's views frame
 _BODY_SAMPLES = 2_000_000  # voxels looked at to find the body's box (a strided view of a big CT)
 VIEW_MARGIN_MM = 10.0
+_FIND = object()  # SliceView.set_ct: look for the body box
 
 
 def body_box_mm(ct: Volume) -> tuple[np.ndarray, np.ndarray] | None:
@@ -139,6 +140,7 @@ class SliceView(pg.GraphicsLayoutWidget):
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
         self.ct: Volume | None = None
+        self._body_box: tuple[np.ndarray, np.ndarray] | None = None  # the CT's body, what a new CT is framed by
         self._coords: list[np.ndarray] = []
         self.index = 0
         self._point = np.zeros(3)
@@ -153,8 +155,11 @@ class SliceView(pg.GraphicsLayoutWidget):
         self.overlay_updates = 0  # how many times the wash was redrawn with data (tests, measurements)
 
     # -- data ------------------------------------------------------------------------
-    def set_ct(self, ct: Volume) -> None:
+    def set_ct(self, ct: Volume, body_box: tuple[np.ndarray, np.ndarray] | None | object = _FIND) -> None:
+        """Show a new CT, framed by its body: ``body_box`` as :func:`body_box_mm` gives it (the window finds it
+        once for its three views), or found here."""
         self.ct = ct
+        self._body_box = body_box_mm(ct) if body_box is _FIND else body_box
         n = ct.shape
         # patient coordinate of each voxel centre along array axes k, j, i
         self._coords = list(ct.axis_coordinates_mm()[::-1])
@@ -174,7 +179,7 @@ class SliceView(pg.GraphicsLayoutWidget):
         """Show the patient, not the whole field of view: the body's box plus a margin (a head in a CT
         reconstructed 50 cm wide fills a third of it otherwise); Ctrl+wheel zooms out, a double click
         comes back here."""
-        box = body_box_mm(self.ct) if self.ct is not None else None
+        box = self._body_box if self.ct is not None else None
         if box is None:
             return
         lo, hi = box
